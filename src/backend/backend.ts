@@ -1,0 +1,91 @@
+// The kernel interface every backend implements. Kernels work on flat Float32Arrays with explicit sizes and never
+// allocate their outputs: the caller owns every buffer, so activations can come from pools reused across steps.
+// Layouts are row-major. "accumulate" means out += result instead of out = result.
+
+export interface MatmulArgs {
+  batch: number; // number of independent products; operands are contiguous blocks
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean; // A is stored (batch, K, M) instead of (batch, M, K)
+  transB: boolean; // B is stored (batch, N, K) instead of (batch, K, N)
+  accumulate: boolean;
+}
+
+export interface AttentionArgs {
+  B: number;
+  T: number;
+  nHead: number;
+  nKV: number; // grouped-query: head h reads kv head floor(h / (nHead / nKV))
+  hd: number; // head dim
+  scale: number; // usually 1 / sqrt(hd)
+  // Per token (B*T) segment id, or null. A query attends to key j <= i only where segment[j] == segment[i], so packed
+  // samples never see each other.
+  segments: Int32Array | null;
+}
+
+export interface Backend {
+  readonly name: 'reference' | 'native';
+  readonly threads: number;
+
+  // C (batch, M, N) = op(A) (batch, M, K) @ op(B) (batch, K, N)
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void;
+  // Same with B held as bf16 (the high 16 bits of a float32), widened inside the kernel. Used for frozen weights.
+  matmulBf16(a: Float32Array, b: Uint16Array, c: Float32Array, args: MatmulArgs): void;
+
+  // out (N, C) = weight[ids] ; weight (V, C)
+  embedding(weight: Float32Array, ids: Int32Array, out: Float32Array, C: number): void;
+  // dWeight (V, C) += scatter of dOut (N, C) by ids
+  embeddingBackward(dOut: Float32Array, ids: Int32Array, dWeight: Float32Array, C: number): void;
+
+  // out (N, C) = x / rms(x) * w ; rstd (N) saved for backward
+  rmsnorm(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, N: number, C: number, eps: number): void;
+  // dx (N, C) = ... (overwritten); dw (C) += ...
+  rmsnormBackward(
+    dOut: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array,
+    dx: Float32Array, dw: Float32Array, N: number, C: number,
+  ): void;
+
+  // HF rotate_half RoPE applied per head. x, out (N, nHead, hd); positions (N); cos/sin tables (maxPos, hd/2).
+  // inverse = true rotates by -angle, which is the backward of the forward rotation.
+  rope(
+    x: Float32Array, out: Float32Array, positions: Int32Array, cos: Float32Array, sin: Float32Array,
+    N: number, nHead: number, hd: number, inverse: boolean,
+  ): void;
+
+  // Causal attention, streaming over keys (memory O(T) per head). q, out (B, T, nHead, hd); k, v (B, T, nKV, hd);
+  // lse (B, nHead, T) log-sum-exp of the scaled scores, saved for backward.
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, args: AttentionArgs): void;
+  // dq, dk, dv are overwritten.
+  attentionBackward(
+    dOut: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
+    dq: Float32Array, dk: Float32Array, dv: Float32Array, args: AttentionArgs,
+  ): void;
+
+  // out (n) = silu(gate) * up
+  swiglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number): void;
+  // dGate, dUp (n) overwritten
+  swigluBackward(dOut: Float32Array, gate: Float32Array, up: Float32Array, dGate: Float32Array, dUp: Float32Array, n: number): void;
+
+  // Cross-entropy fused with log-softmax over logits (N, V). targets (N), -100 = ignored. losses (N) gets
+  // -log p[target] (0 where ignored), lse (N) the row log-sum-exp. Probabilities are never stored.
+  crossEntropy(logits: Float32Array, targets: Int32Array, losses: Float32Array, lse: Float32Array, N: number, V: number): void;
+  // dLogits (N, V) = (softmax - onehot) * dLoss[row] (0 rows where ignored); overwritten.
+  crossEntropyBackward(
+    logits: Float32Array, targets: Int32Array, lse: Float32Array, dLoss: Float32Array, dLogits: Float32Array,
+    N: number, V: number,
+  ): void;
+
+  // Decoupled AdamW as torch.optim.AdamW: p -= lr*wd*p; m,v moments; p -= lr * mHat / (sqrt(vHat) + eps).
+  // bc1 = 1 - beta1^step, bc2 = 1 - beta2^step.
+  adamw(
+    p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, bc1: number, bc2: number,
+  ): void;
+
+  sumSquares(x: Float32Array, n: number): number; // sum in float64, fixed reduction order
+  scale(x: Float32Array, s: number, n: number): void; // x *= s, in place
+  add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void; // out = a + b (out may alias a)
+  mul(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void; // out = a * b
+  axpy(alpha: number, x: Float32Array, y: Float32Array, n: number): void; // y += alpha * x
+}
