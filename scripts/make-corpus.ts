@@ -1,0 +1,78 @@
+// Writes the quickstart's own data: examples/data/stories.txt (the pretraining corpus of the shipped model) and
+// examples/data/story_requests.json (an alpaca-style set: "tell me a story about ..." -> a story). The stories come
+// from a seeded grammar, so the files are reproducible byte for byte and need no download:
+//   node dist/scripts/make-corpus.js [lines=12000] [requests=300]
+import { writeFileSync } from 'node:fs';
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const names = ['Lily', 'Tom', 'Mia', 'Ben', 'Sara', 'Max', 'Anna', 'Leo', 'Zoe', 'Sam', 'Ivy', 'Noah'];
+const animals = ['cat', 'dog', 'bird', 'fox', 'rabbit', 'duck', 'frog', 'bear', 'mouse', 'horse'];
+const adjectives = ['little', 'big', 'happy', 'sleepy', 'brave', 'kind', 'tiny', 'funny', 'shy', 'curious'];
+const places = ['park', 'garden', 'forest', 'beach', 'farm', 'river', 'school', 'town', 'hill', 'lake'];
+const things = ['ball', 'kite', 'book', 'cake', 'flower', 'box', 'hat', 'boat', 'toy', 'apple', 'drum', 'map'];
+const colors = ['red', 'blue', 'green', 'yellow', 'pink', 'orange', 'purple', 'white'];
+const feelings = ['happy', 'sad', 'scared', 'excited', 'tired', 'proud', 'surprised', 'calm'];
+const verbs = ['played', 'walked', 'ran', 'jumped', 'sang', 'danced', 'read', 'painted'];
+
+interface Hero {
+  name: string;
+  adjective: string;
+  animal: string;
+}
+
+function pickHero(rand: () => number): Hero {
+  const pick = <T>(list: T[]): T => list[Math.floor(rand() * list.length)];
+  return { name: pick(names), adjective: pick(adjectives), animal: pick(animals) };
+}
+
+function storyLine(rand: () => number, hero: Hero): string {
+  const pick = <T>(list: T[]): T => list[Math.floor(rand() * list.length)];
+  const name = hero.name;
+  const friend = pick(names.filter((n) => n !== name));
+  const thing = pick(things);
+  const place = pick(places);
+  const sentences = [
+    `Once upon a time, there was a ${hero.adjective} ${hero.animal} named ${name}.`,
+    `${name} liked to go to the ${place} every day.`,
+    `One day, ${name} found a ${pick(colors)} ${thing} near the ${pick(places)}.`,
+    `${name} ${pick(verbs)} with ${friend} and felt ${pick(feelings)}.`,
+    `"Can we share the ${thing}?" asked ${friend}.`,
+    `"Yes, let us share it," said ${name}, and they both smiled.`,
+    `The sun was warm and the sky was ${pick(['blue', 'clear', 'bright', 'gold'])}.`,
+    `At night, ${name} went home and slept well.`,
+  ];
+  const count = 3 + Math.floor(rand() * 4);
+  const chosen = [sentences[0]];
+  for (let i = 1; i < sentences.length && chosen.length < count; i++) if (rand() < 0.7) chosen.push(sentences[i]);
+  chosen.push(`The end.`);
+  return chosen.join(' ');
+}
+
+const lines = Number(process.argv[2] ?? 12000);
+const requests = Number(process.argv[3] ?? 300);
+const rand = mulberry32(1234);
+const stories: string[] = [];
+for (let i = 0; i < lines; i++) stories.push(storyLine(rand, pickHero(rand)));
+writeFileSync('examples/data/stories.txt', stories.join('\n') + '\n');
+
+const rows = [];
+for (let i = 0; i < requests; i++) {
+  const hero = pickHero(rand);
+  rows.push({
+    instruction: `Tell me a story about a ${hero.adjective} ${hero.animal} named ${hero.name}.`,
+    input: '',
+    output: storyLine(rand, hero),
+  });
+}
+writeFileSync('examples/data/story_requests.json', JSON.stringify(rows, null, 2) + '\n');
+process.stdout.write(`wrote examples/data/stories.txt (${stories.length} lines), story_requests.json (${rows.length})\n`);
