@@ -1,0 +1,129 @@
+// Tool (function-calling) text, as LLaMA-Factory writes it: the tool list appended to the system message, and
+// assistant function-call turns re-rendered from JSON. Each tool format is one entry of TOOL_FORMATS.
+// JSON is written the way Python's json.dumps(ensure_ascii=False) writes it, because that text is what models were
+// fine-tuned on and what LLaMA-Factory produces.
+
+export interface FunctionCall {
+  name: string;
+  arguments: string; // JSON text of the arguments object
+}
+
+export interface ToolFormat {
+  // System-message suffix describing the tools.
+  tools(tools: Record<string, unknown>[]): string;
+  // The assistant text for one or more calls.
+  functions(calls: FunctionCall[]): string;
+}
+
+// Python's json.dumps(value, ensure_ascii=False): ", " and ": " separators, or with indent the "," / ": " pair.
+export function pyJson(value: unknown, indent?: number, depth = 0): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : value > 0 ? 'Infinity' : value < 0 ? '-Infinity' : 'NaN';
+  if (typeof value === 'string') return JSON.stringify(value);
+  const pad = indent === undefined ? '' : '\n' + ' '.repeat(indent * (depth + 1));
+  const end = indent === undefined ? '' : '\n' + ' '.repeat(indent * depth);
+  const sep = indent === undefined ? ', ' : ',';
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    return '[' + value.map((v) => pad + pyJson(v, indent, depth + 1)).join(sep) + end + ']';
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0) return '{}';
+  return '{' + entries.map(([k, v]) => pad + JSON.stringify(k) + ': ' + pyJson(v, indent, depth + 1)).join(sep) + end + '}';
+}
+
+function unwrapFunction(tool: Record<string, unknown>): Record<string, unknown> {
+  return tool.type === 'function' ? ((tool.function ?? {}) as Record<string, unknown>) : tool;
+}
+
+function wrapFunction(tool: Record<string, unknown>): Record<string, unknown> {
+  return tool.type === 'function' ? tool : { type: 'function', function: tool };
+}
+
+const DEFAULT_TOOL_PROMPT_HEAD = 'You have access to the following tools:\n';
+const DEFAULT_TOOL_PROMPT_TAIL = (names: string): string =>
+  'Use the following format if using a tool:\n```\n' +
+  `Action: tool name (one of [${names}])\n` +
+  'Action Input: the input to the tool, in a JSON format representing the kwargs ' +
+  '(e.g. ```{"input": "hello world", "num_beams": 5}```)\n```\n';
+
+const defaultFormat: ToolFormat = {
+  tools(tools) {
+    let text = '';
+    const names: string[] = [];
+    for (const raw of tools) {
+      const tool = unwrapFunction(raw);
+      const parameters = (tool.parameters ?? {}) as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+      let params = '';
+      for (const [name, param] of Object.entries(parameters.properties ?? {})) {
+        const required = (parameters.required ?? []).includes(name) ? ', required' : '';
+        const enumText = Array.isArray(param.enum) && param.enum.length > 0 ? `, should be one of [${param.enum.join(', ')}]` : '';
+        const items = param.items ? `, where each item should be ${(param.items as { type?: string }).type ?? ''}` : '';
+        params += `  - ${name} (${param.type ?? ''}${required}): ${param.description ?? ''}${enumText}${items}\n`;
+      }
+      text += `> Tool Name: ${tool.name}\nTool Description: ${tool.description ?? ''}\nTool Args:\n${params}\n`;
+      names.push(String(tool.name));
+    }
+    return DEFAULT_TOOL_PROMPT_HEAD + text + DEFAULT_TOOL_PROMPT_TAIL(names.join(', '));
+  },
+  functions(calls) {
+    return calls.map((c) => `Action: ${c.name}\nAction Input: ${c.arguments}`).join('\n');
+  },
+};
+
+const QWEN_TOOL_PROMPT = (toolText: string): string =>
+  '\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n' +
+  `You are provided with function signatures within <tools></tools> XML tags:\n<tools>${toolText}` +
+  '\n</tools>\n\nFor each function call, return a json object with function name and arguments within ' +
+  '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>';
+
+const qwenFormat: ToolFormat = {
+  tools(tools) {
+    return QWEN_TOOL_PROMPT(tools.map((t) => '\n' + pyJson(wrapFunction(t))).join(''));
+  },
+  functions(calls) {
+    return calls
+      .map((c) => `<tool_call>\n${pyJson({ name: c.name, arguments: JSON.parse(c.arguments) })}\n</tool_call>`)
+      .join('\n');
+  },
+};
+
+// LLaMA-Factory stamps today's date into the Llama 3 tool prompt; the same date format ("%d %b %Y") is used here.
+function todayText(): string {
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const d = new Date();
+  return `${String(d.getDate()).padStart(2, '0')} ${months[d.getMonth()]} ${d.getFullYear()}`;
+}
+
+const llama3Format: ToolFormat = {
+  tools(tools) {
+    const toolText = tools.map((t) => pyJson(wrapFunction(t), 4) + '\n\n').join('');
+    return (
+      `Cutting Knowledge Date: December 2023\nToday Date: ${todayText()}\n\n` +
+      'You have access to the following functions. To call a function, please respond with JSON for a function call. ' +
+      'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}. ' +
+      `Do not use variables.\n\n${toolText}`
+    );
+  },
+  functions(calls) {
+    const objects = calls.map((c) => ({ name: c.name, parameters: JSON.parse(c.arguments) as unknown }));
+    return pyJson(objects.length === 1 ? objects[0] : objects);
+  },
+};
+
+const mistralFormat: ToolFormat = {
+  tools(tools) {
+    return '[AVAILABLE_TOOLS] ' + pyJson(tools.map(wrapFunction)) + '[/AVAILABLE_TOOLS]';
+  },
+  functions(calls) {
+    return pyJson(calls.map((c) => ({ name: c.name, arguments: JSON.parse(c.arguments) as unknown })));
+  },
+};
+
+export const TOOL_FORMATS: Record<string, ToolFormat> = {
+  default: defaultFormat,
+  qwen: qwenFormat,
+  llama3: llama3Format,
+  mistral: mistralFormat,
+};
