@@ -40,6 +40,7 @@ export const dataGroup = z.object({
   mask_history: z.boolean().default(false).describe('Compute the loss on the last turn only.'),
   packing: z.boolean().nullable().default(null)
     .describe('Pack several samples into one row (attention never crosses samples); unset: on for pt, off for sft.'),
+  neat_packing: z.boolean().default(false).describe('Same as packing: true (Retune\'s packing never attends across samples).'),
   tokenized_path: optionalString.describe('Folder caching tokenized datasets, keyed by a fingerprint of the inputs.'),
   overwrite_cache: z.boolean().default(false).describe('Tokenize again even when tokenized_path holds a matching cache.'),
   preprocessing_num_workers: nonNegativeInt.nullable().default(null).describe('Accepted; tokenization runs in one process.'),
@@ -162,6 +163,7 @@ export const configSchema = configObject.transform((c) => ({
   ...c,
   lora_alpha: c.lora_alpha ?? c.lora_rank * 2,
   eval_steps: c.eval_steps ?? c.logging_steps,
+  packing: c.neat_packing || (c.packing ?? c.stage === 'pt'),
 }));
 
 export type RetuneConfig = z.output<typeof configSchema>;
