@@ -16,6 +16,7 @@ const nonNegativeInt = z.number().int().nonnegative();
 export const modelGroup = z.object({
   model_name_or_path: optionalString.describe('Folder of the base model (HF layout: config.json + safetensors).'),
   adapter_name_or_path: optionalList.describe('Comma list of LoRA adapter folders (PEFT layout) to load, in order.'),
+  train_from_scratch: z.boolean().default(false).describe('Initialise the weights randomly from config.json instead of loading them.'),
   trust_remote_code: z.boolean().default(false).describe('Accepted for LLaMA-Factory configs; Retune runs no model code.'),
   quantization_bit: z.number().int().nullable().default(null)
     .refine((v) => v === null, 'quantization is not supported yet; remove quantization_bit')
@@ -41,6 +42,8 @@ export const dataGroup = z.object({
   packing: z.boolean().nullable().default(null)
     .describe('Pack several samples into one row (attention never crosses samples); unset: on for pt, off for sft.'),
   neat_packing: z.boolean().default(false).describe('Same as packing: true (Retune\'s packing never attends across samples).'),
+  tool_format: optionalString.describe('Function-calling format of the template (default, glm4, llama3, mistral, qwen).'),
+  enable_thinking: z.boolean().nullable().default(true).describe('Reasoning templates: keep the model\'s thoughts (false: empty thought in the prompt).'),
   tokenized_path: optionalString.describe('Folder caching tokenized datasets, keyed by a fingerprint of the inputs.'),
   overwrite_cache: z.boolean().default(false).describe('Tokenize again even when tokenized_path holds a matching cache.'),
   preprocessing_num_workers: nonNegativeInt.nullable().default(null).describe('Accepted; tokenization runs in one process.'),
