@@ -1,0 +1,124 @@
+// AdamW as torch.optim.AdamW (decoupled weight decay, bias-corrected moments), over named parameters in two HF
+// groups: weight decay on matrices, none on biases and norm weights. The LR comes in with every step and the
+// hyperparameters can be replaced between steps, so a resumed run uses what its config says, with the moments and
+// step counter it saved.
+
+import { getBackend } from '../backend/index.js';
+import { UsageError } from '../config/errors.js';
+import {
+  checkLr, checkStateStep, decaysWeight, readStateTensors, sortedNames, splitDecay, zeroGrads,
+  type NamedParams, type Optimizer, type OptimizerState, type OptimParam,
+} from './optimizer.js';
+
+export interface AdamWHyperparameters {
+  beta1: number; // adam_beta1
+  beta2: number; // adam_beta2
+  eps: number; // adam_epsilon
+  weightDecay: number; // weight_decay, applied to the decay group only
+}
+
+export const ADAMW_DEFAULTS: AdamWHyperparameters = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+
+function checkHyperparameters(h: AdamWHyperparameters): void {
+  const checks: [string, number, boolean][] = [
+    ['adam_beta1', h.beta1, h.beta1 >= 0 && h.beta1 < 1],
+    ['adam_beta2', h.beta2, h.beta2 >= 0 && h.beta2 < 1],
+    ['adam_epsilon', h.eps, h.eps >= 0 && Number.isFinite(h.eps)],
+    ['weight_decay', h.weightDecay, h.weightDecay >= 0 && Number.isFinite(h.weightDecay)],
+  ];
+  for (const [key, value, ok] of checks) {
+    if (!ok) throw new UsageError(`${key} is out of range: ${value}`);
+  }
+}
+
+interface Slot {
+  name: string;
+  param: OptimParam;
+  expAvg: Float32Array; // first moment, same length as the parameter
+  expAvgSq: Float32Array; // second moment
+  decay: boolean;
+}
+
+export class AdamW implements Optimizer {
+  readonly kind = 'adamw';
+  private slots: Slot[];
+  private hyper: AdamWHyperparameters;
+  private steps = 0;
+
+  constructor(private readonly params: NamedParams, hyper: AdamWHyperparameters = ADAMW_DEFAULTS) {
+    checkHyperparameters(hyper);
+    this.hyper = { ...hyper };
+    this.slots = sortedNames(params).map((name) => {
+      const param = params.get(name) as OptimParam;
+      const n = param.data.length;
+      return { name, param, expAvg: new Float32Array(n), expAvgSq: new Float32Array(n), decay: decaysWeight(name) };
+    });
+  }
+
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  get hyperparameters(): AdamWHyperparameters {
+    return { ...this.hyper };
+  }
+
+  setHyperparameters(hyper: AdamWHyperparameters): void {
+    checkHyperparameters(hyper);
+    this.hyper = { ...hyper };
+  }
+
+  // One update of every parameter that has a gradient. A parameter without one is skipped, like torch does for
+  // grad None; the shared step counter still advances.
+  step(lr: number): void {
+    checkLr(lr);
+    const backend = getBackend();
+    const { beta1, beta2, eps, weightDecay } = this.hyper;
+    this.steps += 1;
+    const bc1 = 1 - beta1 ** this.steps;
+    const bc2 = 1 - beta2 ** this.steps;
+    for (const slot of this.slots) {
+      const grad = slot.param.grad;
+      if (grad === null) continue;
+      const wd = slot.decay ? weightDecay : 0;
+      backend.adamw(slot.param.data, grad, slot.expAvg, slot.expAvgSq, slot.param.data.length,
+        lr, beta1, beta2, eps, wd, bc1, bc2);
+    }
+  }
+
+  zeroGrad(): void {
+    zeroGrads(this.params);
+  }
+
+  // The live moment buffers (no copy: they can be as large as the model). Write them out before the next step.
+  state(): OptimizerState {
+    return { step: this.steps, tensors: this.stateBuffers() };
+  }
+
+  loadState(state: OptimizerState): void {
+    checkStateStep(state.step, 'AdamW');
+    readStateTensors('AdamW', state.tensors, this.stateBuffers());
+    this.steps = state.step;
+  }
+
+  resetState(): void {
+    for (const slot of this.slots) {
+      slot.expAvg.fill(0);
+      slot.expAvgSq.fill(0);
+    }
+    this.steps = 0;
+  }
+
+  paramGroups(): { decay: string[]; noDecay: string[] } {
+    return splitDecay(this.slots.map((s) => s.name));
+  }
+
+  private stateBuffers(): Map<string, Float32Array> {
+    const tensors = new Map<string, Float32Array>();
+    for (const slot of this.slots) {
+      tensors.set(`exp_avg.${slot.name}`, slot.expAvg);
+      tensors.set(`exp_avg_sq.${slot.name}`, slot.expAvgSq);
+    }
+    return tensors;
+  }
+}

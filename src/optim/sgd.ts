@@ -1,0 +1,71 @@
+// Plain SGD as torch.optim.SGD with HF's defaults (momentum 0): p -= lr * (g + wd * p), the weight decay coupled
+// into the gradient and applied to the decay group only. It keeps no moments, so its state is just the step count.
+
+import { getBackend } from '../backend/index.js';
+import { UsageError } from '../config/errors.js';
+import {
+  checkLr, checkStateStep, decaysWeight, readStateTensors, sortedNames, splitDecay, zeroGrads,
+  type NamedParams, type Optimizer, type OptimizerState, type OptimParam,
+} from './optimizer.js';
+
+export class SGD implements Optimizer {
+  readonly kind = 'sgd';
+  private readonly names: string[];
+  private weightDecay: number;
+  private steps = 0;
+
+  constructor(private readonly params: NamedParams, weightDecay = 0) {
+    this.names = sortedNames(params);
+    this.weightDecay = SGD.checkWeightDecay(weightDecay);
+  }
+
+  private static checkWeightDecay(weightDecay: number): number {
+    if (!(weightDecay >= 0 && Number.isFinite(weightDecay))) throw new UsageError(`weight_decay is out of range: ${weightDecay}`);
+    return weightDecay;
+  }
+
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  setWeightDecay(weightDecay: number): void {
+    this.weightDecay = SGD.checkWeightDecay(weightDecay);
+  }
+
+  step(lr: number): void {
+    checkLr(lr);
+    const backend = getBackend();
+    this.steps += 1;
+    for (const name of this.names) {
+      const param = this.params.get(name) as OptimParam;
+      if (param.grad === null) continue;
+      const n = param.data.length;
+      const wd = decaysWeight(name) ? this.weightDecay : 0;
+      // p - lr * (g + wd * p) == p * (1 - lr * wd) - lr * g, which needs no scratch buffer.
+      if (wd !== 0) backend.scale(param.data, 1 - lr * wd, n);
+      backend.axpy(-lr, param.grad, param.data, n);
+    }
+  }
+
+  zeroGrad(): void {
+    zeroGrads(this.params);
+  }
+
+  state(): OptimizerState {
+    return { step: this.steps, tensors: new Map() };
+  }
+
+  loadState(state: OptimizerState): void {
+    checkStateStep(state.step, 'SGD');
+    readStateTensors('SGD', state.tensors, new Map());
+    this.steps = state.step;
+  }
+
+  resetState(): void {
+    this.steps = 0;
+  }
+
+  paramGroups(): { decay: string[]; noDecay: string[] } {
+    return splitDecay(this.names);
+  }
+}
