@@ -1,0 +1,309 @@
+// The pure-TS backend: the oracle the native kernels are tested against and the fallback when the addon cannot be
+// built. Single-threaded with fixed loop orders, so results are deterministic; sums run in float64.
+import type { AttentionArgs, Backend, MatmulArgs } from './backend.js';
+
+const bits32 = new Uint32Array(1);
+const float32 = new Float32Array(bits32.buffer);
+
+function widenBf16(b: Uint16Array, offset: number, n: number, out: Float64Array): void {
+  for (let i = 0; i < n; i++) {
+    bits32[0] = b[offset + i] << 16;
+    out[i] = float32[0];
+  }
+}
+
+// One product C (M, N) (+)= op(A) @ op(B). B is read a row at a time through `rowOfB` (row k of the (K, N) matrix,
+// or row j of the stored (N, K) one when transB), so the f32 and bf16 kernels share the loops and each bf16 row is
+// widened once per block of output rows.
+const ROW_BLOCK = 64;
+
+function matmulOne(
+  a: Float32Array, aOff: number, c: Float32Array, cOff: number, args: MatmulArgs,
+  rowOfB: (r: number, out: Float64Array) => void,
+): void {
+  const { M, N, K, transA, transB, accumulate } = args;
+  const aAt = (i: number, k: number): number => (transA ? a[aOff + k * M + i] : a[aOff + i * K + k]);
+  if (transB) {
+    const bRow = new Float64Array(K);
+    for (let j = 0; j < N; j++) {
+      rowOfB(j, bRow);
+      for (let i = 0; i < M; i++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += aAt(i, k) * bRow[k];
+        const o = cOff + i * N + j;
+        c[o] = accumulate ? c[o] + s : s;
+      }
+    }
+    return;
+  }
+  const bRow = new Float64Array(N);
+  const acc = new Float64Array(ROW_BLOCK * N);
+  for (let i0 = 0; i0 < M; i0 += ROW_BLOCK) {
+    const rows = Math.min(ROW_BLOCK, M - i0);
+    acc.fill(0);
+    for (let k = 0; k < K; k++) {
+      rowOfB(k, bRow);
+      for (let r = 0; r < rows; r++) {
+        const av = aAt(i0 + r, k);
+        const o = r * N;
+        for (let j = 0; j < N; j++) acc[o + j] += av * bRow[j];
+      }
+    }
+    for (let r = 0; r < rows; r++) {
+      const o = cOff + (i0 + r) * N;
+      for (let j = 0; j < N; j++) c[o + j] = accumulate ? c[o + j] + acc[r * N + j] : acc[r * N + j];
+    }
+  }
+}
+
+function matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void {
+  const { batch, M, N, K, transB } = args;
+  for (let p = 0; p < batch; p++) {
+    const bOff = p * K * N;
+    const width = transB ? K : N;
+    matmulOne(a, p * M * K, c, p * M * N, args, (r, out) => {
+      for (let i = 0; i < width; i++) out[i] = b[bOff + r * width + i];
+    });
+  }
+}
+
+function matmulBf16(a: Float32Array, b: Uint16Array, c: Float32Array, args: MatmulArgs): void {
+  const { batch, M, N, K, transB } = args;
+  for (let p = 0; p < batch; p++) {
+    const bOff = p * K * N;
+    const width = transB ? K : N;
+    matmulOne(a, p * M * K, c, p * M * N, args, (r, out) => widenBf16(b, bOff + r * width, width, out));
+  }
+}
+
+function rmsnorm(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, N: number, C: number, eps: number): void {
+  for (let n = 0; n < N; n++) {
+    const o = n * C;
+    let ss = 0;
+    for (let c = 0; c < C; c++) ss += x[o + c] * x[o + c];
+    const r = Math.fround(1 / Math.sqrt(ss / C + eps));
+    rstd[n] = r;
+    for (let c = 0; c < C; c++) out[o + c] = w[c] * Math.fround(x[o + c] * r);
+  }
+}
+
+// y = w * x * r, r = (mean(x^2) + eps)^-1/2, so dx = r * (w*dy) - x * r^3 / C * sum(w*dy*x).
+function rmsnormBackward(
+  dOut: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array,
+  dx: Float32Array, dw: Float32Array, N: number, C: number,
+): void {
+  for (let n = 0; n < N; n++) {
+    const o = n * C;
+    const r = rstd[n];
+    let dot = 0;
+    for (let c = 0; c < C; c++) dot += w[c] * dOut[o + c] * x[o + c];
+    const k = (dot * r * r * r) / C;
+    for (let c = 0; c < C; c++) {
+      dx[o + c] = r * w[c] * dOut[o + c] - x[o + c] * k;
+      dw[c] += dOut[o + c] * x[o + c] * r;
+    }
+  }
+}
+
+function rope(
+  x: Float32Array, out: Float32Array, positions: Int32Array, cos: Float32Array, sin: Float32Array,
+  N: number, nHead: number, hd: number, inverse: boolean,
+): void {
+  const half = hd / 2;
+  const sign = inverse ? -1 : 1;
+  for (let n = 0; n < N; n++) {
+    const row = positions[n] * half;
+    for (let h = 0; h < nHead; h++) {
+      const o = (n * nHead + h) * hd;
+      for (let i = 0; i < half; i++) {
+        const c = cos[row + i];
+        const s = sign * sin[row + i];
+        const x1 = x[o + i];
+        const x2 = x[o + i + half];
+        out[o + i] = x1 * c - x2 * s;
+        out[o + i + half] = x2 * c + x1 * s;
+      }
+    }
+  }
+}
+
+function attendable(segments: Int32Array | null, base: number, i: number, j: number): boolean {
+  return segments === null || segments[base + j] === segments[base + i];
+}
+
+// Online softmax over keys j <= i: a running max m, denominator l and weighted sum acc, so no (T, T) matrix exists.
+function attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, args: AttentionArgs): void {
+  const { B, T, nHead, nKV, hd, scale, segments } = args;
+  const group = nHead / nKV;
+  const acc = new Float64Array(hd);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nHead; h++) {
+      const g = Math.floor(h / group);
+      for (let i = 0; i < T; i++) {
+        const qo = ((b * T + i) * nHead + h) * hd;
+        let m = -Infinity;
+        let l = 0;
+        acc.fill(0);
+        for (let j = 0; j <= i; j++) {
+          if (!attendable(segments, b * T, i, j)) continue;
+          const ko = ((b * T + j) * nKV + g) * hd;
+          let s = 0;
+          for (let d = 0; d < hd; d++) s += q[qo + d] * k[ko + d];
+          s *= scale;
+          if (s > m) {
+            const correction = Math.exp(m - s);
+            l *= correction;
+            for (let d = 0; d < hd; d++) acc[d] *= correction;
+            m = s;
+          }
+          const p = Math.exp(s - m);
+          l += p;
+          for (let d = 0; d < hd; d++) acc[d] += p * v[ko + d];
+        }
+        for (let d = 0; d < hd; d++) out[qo + d] = acc[d] / l;
+        lse[(b * nHead + h) * T + i] = m + Math.log(l);
+      }
+    }
+  }
+}
+
+// Recomputes p = exp(s - lse) per key; with D = dOut . out, ds = p * (dOut . v - D).
+function attentionBackward(
+  dOut: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
+  dq: Float32Array, dk: Float32Array, dv: Float32Array, args: AttentionArgs,
+): void {
+  const { B, T, nHead, nKV, hd, scale, segments } = args;
+  const group = nHead / nKV;
+  dk.fill(0);
+  dv.fill(0);
+  const dqi = new Float64Array(hd);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nHead; h++) {
+      const g = Math.floor(h / group);
+      for (let i = 0; i < T; i++) {
+        const qo = ((b * T + i) * nHead + h) * hd;
+        const L = lse[(b * nHead + h) * T + i];
+        let D = 0;
+        for (let d = 0; d < hd; d++) D += dOut[qo + d] * out[qo + d];
+        dqi.fill(0);
+        for (let j = 0; j <= i; j++) {
+          if (!attendable(segments, b * T, i, j)) continue;
+          const ko = ((b * T + j) * nKV + g) * hd;
+          let s = 0;
+          let dp = 0;
+          for (let d = 0; d < hd; d++) {
+            s += q[qo + d] * k[ko + d];
+            dp += dOut[qo + d] * v[ko + d];
+          }
+          const p = Math.exp(s * scale - L);
+          const ds = p * (dp - D) * scale;
+          for (let d = 0; d < hd; d++) {
+            dv[ko + d] += p * dOut[qo + d];
+            dk[ko + d] += ds * q[qo + d];
+            dqi[d] += ds * k[ko + d];
+          }
+        }
+        for (let d = 0; d < hd; d++) dq[qo + d] = dqi[d];
+      }
+    }
+  }
+}
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+function crossEntropy(logits: Float32Array, targets: Int32Array, losses: Float32Array, lse: Float32Array, N: number, V: number): void {
+  for (let n = 0; n < N; n++) {
+    const o = n * V;
+    let m = -Infinity;
+    for (let j = 0; j < V; j++) m = Math.max(m, logits[o + j]);
+    let s = 0;
+    for (let j = 0; j < V; j++) s += Math.exp(logits[o + j] - m);
+    const L = m + Math.log(s);
+    lse[n] = L;
+    losses[n] = targets[n] === -100 ? 0 : L - logits[o + targets[n]];
+  }
+}
+
+function crossEntropyBackward(
+  logits: Float32Array, targets: Int32Array, lse: Float32Array, dLoss: Float32Array, dLogits: Float32Array,
+  N: number, V: number,
+): void {
+  for (let n = 0; n < N; n++) {
+    const o = n * V;
+    const t = targets[n];
+    if (t === -100) {
+      dLogits.fill(0, o, o + V);
+      continue;
+    }
+    const g = dLoss[n];
+    const L = lse[n];
+    for (let j = 0; j < V; j++) dLogits[o + j] = Math.exp(logits[o + j] - L) * g;
+    dLogits[o + t] -= g;
+  }
+}
+
+export const referenceBackend: Backend = {
+  name: 'reference',
+  threads: 1,
+  matmul,
+  matmulBf16,
+  embedding(weight, ids, out, C) {
+    for (let n = 0; n < ids.length; n++) out.set(weight.subarray(ids[n] * C, (ids[n] + 1) * C), n * C);
+  },
+  embeddingBackward(dOut, ids, dWeight, C) {
+    for (let n = 0; n < ids.length; n++) {
+      const row = ids[n] * C;
+      for (let c = 0; c < C; c++) dWeight[row + c] += dOut[n * C + c];
+    }
+  },
+  rmsnorm,
+  rmsnormBackward,
+  rope,
+  attention,
+  attentionBackward,
+  swiglu(gate, up, out, n) {
+    for (let i = 0; i < n; i++) out[i] = gate[i] * sigmoid(gate[i]) * up[i];
+  },
+  swigluBackward(dOut, gate, up, dGate, dUp, n) {
+    for (let i = 0; i < n; i++) {
+      const g = gate[i];
+      const sg = sigmoid(g);
+      dUp[i] = dOut[i] * g * sg;
+      dGate[i] = dOut[i] * up[i] * sg * (1 + g * (1 - sg));
+    }
+  },
+  crossEntropy,
+  crossEntropyBackward,
+  // torch.optim.AdamW's order of operations, so the float32 results track torch closely.
+  adamw(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2) {
+    const stepSize = lr / bc1;
+    const bc2Sqrt = Math.sqrt(bc2);
+    const decay = 1 - lr * weightDecay;
+    for (let i = 0; i < n; i++) {
+      p[i] *= decay;
+      m[i] = m[i] * beta1 + (1 - beta1) * g[i];
+      v[i] = v[i] * beta2 + (1 - beta2) * g[i] * g[i];
+      const denom = Math.fround(Math.sqrt(v[i]) / bc2Sqrt) + eps;
+      p[i] -= (stepSize * m[i]) / denom;
+    }
+  },
+  sumSquares(x, n) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[i] * x[i];
+    return s;
+  },
+  scale(x, s, n) {
+    for (let i = 0; i < n; i++) x[i] *= s;
+  },
+  add(a, b, out, n) {
+    for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
+  },
+  mul(a, b, out, n) {
+    for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
+  },
+  axpy(alpha, x, y, n) {
+    for (let i = 0; i < n; i++) y[i] += alpha * x[i];
+  },
+};

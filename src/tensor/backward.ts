@@ -1,0 +1,125 @@
+// The one backward table: op name -> rule that turns the output gradient into input gradients through the sink.
+// Shapes follow the forward ops in ops.ts.
+import { getBackend } from '../backend/index.js';
+import { bf16ToF32 } from './tensor.js';
+import { recomputeBackward, type GradSink, type Node } from './autograd.js';
+
+type Rule = (node: Node, gOut: Float32Array, sink: GradSink) => void;
+
+export const backwardTable: Record<string, Rule> = {
+  // y (N, out) = x (N, in) @ w^T + b
+  linear(node, gOut, sink) {
+    const [x, w, bias] = node.inputs;
+    const [outF, inF] = w.shape;
+    const N = x.size / inF;
+    const backend = getBackend();
+    if (sink.needs(0)) {
+      const dx = sink.accumulate(0)!; // dx (N, in) = gOut (N, out) @ w (out, in)
+      const args = { batch: 1, M: N, N: inF, K: outF, transA: false, transB: false, accumulate: dx.accumulate };
+      if (w.bf16 !== null) backend.matmulBf16(gOut, w.bf16, dx.buf, args);
+      else backend.matmul(gOut, w.data, dx.buf, args);
+    }
+    const dw = sink.accumulate(1); // dw (out, in) = gOut^T (out, N) @ x (N, in)
+    if (dw) backend.matmul(gOut, x.data, dw.buf, { batch: 1, M: outF, N: inF, K: N, transA: true, transB: false, accumulate: dw.accumulate });
+    if (bias !== undefined && sink.needs(2)) {
+      const db = sink.zeroedOrExisting(2)!; // column sums of gOut
+      for (let n = 0; n < N; n++) backend.add(db, gOut.subarray(n * outF, (n + 1) * outF), db, outF);
+    }
+  },
+
+  // C = op(A) @ op(B); see ops.matmul for the layouts.
+  matmul(node, gOut, sink) {
+    const [a, b] = node.inputs;
+    const transA = node.saved.transA ?? false;
+    const transB = node.saved.transB ?? false;
+    const [M, N] = node.output.shape.slice(-2);
+    const batch = a.shape.length === 3 ? a.shape[0] : 1;
+    const K = transA ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1];
+    const backend = getBackend();
+    const da = sink.accumulate(0);
+    if (da) {
+      // dA = dC @ op(B)^T, or stored transposed: op(B) @ dC^T
+      if (!transA) backend.matmul(gOut, b.data, da.buf, { batch, M, N: K, K: N, transA: false, transB: !transB, accumulate: da.accumulate });
+      else backend.matmul(b.data, gOut, da.buf, { batch, M: K, N: M, K: N, transA: transB, transB: true, accumulate: da.accumulate });
+    }
+    const db = sink.accumulate(1);
+    if (db) {
+      // dB = op(A)^T @ dC, or stored transposed: dC^T @ op(A)
+      if (!transB) backend.matmul(a.data, gOut, db.buf, { batch, M: K, N, K: M, transA: !transA, transB: false, accumulate: db.accumulate });
+      else backend.matmul(gOut, a.data, db.buf, { batch, M: N, N: K, K: M, transA: true, transB: transA, accumulate: db.accumulate });
+    }
+  },
+
+  embedding(node, gOut, sink) {
+    const [weight] = node.inputs;
+    const dw = sink.zeroedOrExisting(0);
+    if (dw) getBackend().embeddingBackward(gOut, node.saved.ids!, dw, weight.shape[1]);
+  },
+
+  rmsnorm(node, gOut, sink) {
+    const [x, w] = node.inputs;
+    const C = w.shape[0];
+    const N = x.size / C;
+    const dx = sink.overwrite(0);
+    const dw = sink.zeroedOrExisting(1) ?? sink.temp(C);
+    const wd = w.bf16 !== null ? bf16ToF32(w.bf16) : w.data;
+    getBackend().rmsnormBackward(gOut, x.data, wd, node.saved.buffers[0], dx, dw, N, C);
+  },
+
+  // The rotation is orthogonal, so its backward is the rotation by minus the angle.
+  rope(node, gOut, sink) {
+    const [x] = node.inputs;
+    const [B, T, nHead, hd] = x.shape;
+    const table = node.saved.table!;
+    getBackend().rope(gOut, sink.overwrite(0), node.saved.positions!, table.cos, table.sin, B * T, nHead, hd, true);
+  },
+
+  attention(node, gOut, sink) {
+    const [q, k, v] = node.inputs;
+    const [B, T, nHead, hd] = q.shape;
+    const args = { B, T, nHead, nKV: k.shape[2], hd, scale: node.saved.scale!, segments: node.saved.segments ?? null };
+    const dq = sink.overwrite(0);
+    const dk = sink.overwrite(1);
+    const dv = sink.overwrite(2);
+    getBackend().attentionBackward(gOut, q.data, k.data, v.data, node.output.data, node.saved.buffers[0], dq, dk, dv, args);
+  },
+
+  swiglu(node, gOut, sink) {
+    const [gate, up] = node.inputs;
+    getBackend().swigluBackward(gOut, gate.data, up.data, sink.overwrite(0), sink.overwrite(1), gate.size);
+  },
+
+  crossEntropy(node, gOut, sink) {
+    const [logits] = node.inputs;
+    const [N, V] = logits.shape;
+    const dLoss = sink.temp(N);
+    dLoss.fill(gOut[0] / node.saved.normalizer!);
+    const [, lse] = node.saved.buffers;
+    getBackend().crossEntropyBackward(logits.data, node.saved.ids!, lse, dLoss, sink.overwrite(0), N, V);
+  },
+
+  add(node, gOut, sink) {
+    for (let i = 0; i < 2; i++) if (sink.needs(i)) sink.overwrite(i).set(gOut);
+  },
+
+  mul(node, gOut, sink) {
+    const [a, b] = node.inputs;
+    const backend = getBackend();
+    if (sink.needs(0)) backend.mul(gOut, b.data, sink.overwrite(0), a.size);
+    if (sink.needs(1)) backend.mul(gOut, a.data, sink.overwrite(1), b.size);
+  },
+
+  scale(node, gOut, sink) {
+    const dx = sink.overwrite(0);
+    dx.set(gOut);
+    getBackend().scale(dx, node.saved.scale!, dx.length);
+  },
+
+  reshape(_node, gOut, sink) {
+    sink.overwrite(0).set(gOut);
+  },
+
+  checkpoint(node, gOut) {
+    recomputeBackward(node, gOut);
+  },
+};
