@@ -147,8 +147,9 @@ function checkCrossFields(config: RetuneConfig, origins: Origins, source: string
 
 const defaults = configSchema.parse({}) as Record<string, unknown>;
 
-// `report_to: none` or `fp16: false` in a LLaMA-Factory config ask for nothing, so they earn no notice.
-function changesDefault(config: RetuneConfig, key: string): boolean {
+// `report_to: none` or `fp16: false` in a LLaMA-Factory config ask for nothing, so they earn no notice; also how the
+// CLI picks the keys worth echoing.
+export function differsFromDefault(config: RetuneConfig, key: string): boolean {
   return JSON.stringify(config[key as keyof RetuneConfig]) !== JSON.stringify(defaults[key]);
 }
 
@@ -166,7 +167,7 @@ export function loadConfig(path: string | null, overrides: string[]): LoadedConf
   const config = validate(known, origins, source);
   const notices: string[] = [];
   checkCrossFields(config, origins, source, notices);
-  const ineffective = Object.keys(known).filter((key) => ineffectiveKeys.has(key) && changesDefault(config, key));
+  const ineffective = Object.keys(known).filter((key) => ineffectiveKeys.has(key) && differsFromDefault(config, key));
   return { config, unknownKeys, ineffectiveKeys: ineffective, source, notices };
 }
 

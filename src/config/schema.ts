@@ -3,10 +3,11 @@
 import { z } from 'zod';
 
 // LLaMA-Factory writes lists as comma-separated strings (`dataset: a,b`); YAML lists are accepted and joined so every
-// consumer sees one form.
+// consumer sees one form. Numbers are allowed because YAML reads `interleave_probs: 1` as one.
+const listItem = z.union([z.string(), z.number()]);
 const commaList = z
-  .union([z.string(), z.array(z.string())])
-  .transform((v) => (Array.isArray(v) ? v.join(',') : v).split(',').map((s) => s.trim()).filter((s) => s !== '').join(','));
+  .union([listItem, z.array(listItem)])
+  .transform((v) => (Array.isArray(v) ? v.join(',') : String(v)).split(',').map((s) => s.trim()).filter((s) => s !== '').join(','));
 
 const optionalString = z.string().nullable().default(null);
 const optionalList = commaList.nullable().default(null);

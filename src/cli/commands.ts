@@ -1,0 +1,52 @@
+// The one table of `retune` commands. Each command's module is imported when it runs, so `retune --version` or
+// `retune help` never load the engine.
+import { plannedCommand } from './planned.js';
+import { runHelp, type GroupName } from './help.js';
+
+export interface Command {
+  summary: string;
+  usage: string;
+  groups: readonly GroupName[]; // config key groups listed by `retune <command> --help`
+  run: (args: string[]) => Promise<number>;
+}
+
+export type CommandTable = Record<string, Command>;
+
+export const commands: CommandTable = {
+  train: {
+    summary: 'Train (pt or sft; LoRA, freeze or full) as a config says; resumes from output_dir when it can.',
+    usage: 'retune train cfg.yaml [key=value ...] [--dry-run]',
+    groups: ['model', 'data', 'finetuning', 'training', 'resume'],
+    run: async (args) => (await import('./train.js')).runTrainCommand(args),
+  },
+  env: {
+    summary: 'Print versions, the compute backend, threads and CPU features (for bug reports).',
+    usage: 'retune env',
+    groups: [],
+    run: async (args) => (await import('./env.js')).runEnvCommand(args),
+  },
+  version: {
+    summary: 'Print the Retune version.',
+    usage: 'retune version',
+    groups: [],
+    run: async () => (await import('./version.js')).runVersion(),
+  },
+  help: {
+    summary: 'Print this overview, or a command\'s usage and config keys.',
+    usage: 'retune help [command]',
+    groups: [],
+    run: (args) => runHelp(args, commands),
+  },
+  webui: {
+    summary: 'Web UI (not available yet).',
+    usage: 'retune webui',
+    groups: [],
+    run: plannedCommand('webui', 'web UI'),
+  },
+  api: {
+    summary: 'OpenAI-compatible API server (not available yet).',
+    usage: 'retune api cfg.yaml',
+    groups: [],
+    run: plannedCommand('api', 'OpenAI-compatible API server'),
+  },
+};

@@ -1,0 +1,90 @@
+// `retune help`, `retune --help` and `retune <command> --help`: the command list, and the config keys a command reads,
+// grouped as in the schema, each with its type, default and one-line description.
+import type { z } from 'zod';
+import { UsageError } from '../config/errors.js';
+import { configGroups } from '../config/schema.js';
+import type { Command, CommandTable } from './commands.js';
+import { retuneVersion } from './version.js';
+
+export type GroupName = keyof typeof configGroups;
+
+function unwrap(schema: z.ZodType): { inner: z.ZodType; fallback: unknown; optional: boolean } {
+  let inner = schema;
+  let fallback: unknown = undefined;
+  let optional = false;
+  for (;;) {
+    const def = inner.def as { type: string; innerType?: z.ZodType; defaultValue?: unknown };
+    if (def.type === 'default') fallback = def.defaultValue;
+    else if (def.type === 'nullable') optional = true;
+    else break;
+    inner = def.innerType as z.ZodType;
+  }
+  return { inner, fallback, optional };
+}
+
+function typeName(schema: z.ZodType): string {
+  const def = schema.def as { type: string; entries?: Record<string, string> };
+  switch (def.type) {
+    case 'enum': return Object.values(def.entries ?? {}).join('|');
+    case 'number': return (schema as z.ZodNumber).isInt ? 'int' : 'number';
+    case 'pipe': return 'comma list';
+    case 'union': return 'string|list';
+    case 'record': return 'mapping';
+    default: return def.type;
+  }
+}
+
+function showDefault(value: unknown): string {
+  if (value === null || value === undefined) return 'unset';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+export function formatGroups(groups: readonly GroupName[]): string {
+  const lines: string[] = [];
+  for (const group of groups) {
+    if (lines.length > 0) lines.push('');
+    lines.push(`${group}:`);
+    for (const [key, schema] of Object.entries(configGroups[group].shape) as [string, z.ZodType][]) {
+      const { inner, fallback } = unwrap(schema);
+      const head = `  ${key} (${typeName(inner)}, default ${showDefault(fallback)})`;
+      lines.push(head, `      ${schema.description ?? ''}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function commandHelp(name: string, command: Command): string {
+  const parts = [`usage: ${command.usage}`, '', command.summary];
+  if (command.groups.length > 0) {
+    parts.push('', 'Config keys (YAML file, key=value or --key value; LLaMA-Factory names):', '', formatGroups(command.groups));
+  }
+  return parts.join('\n') + '\n';
+}
+
+export function overview(commands: CommandTable): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  const rows = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`);
+  return [
+    `retune ${retuneVersion()}: fine-tune LLMs on CPU with LLaMA-Factory configs`,
+    '',
+    'usage: retune <command> [cfg.yaml] [key=value ...]',
+    '',
+    'commands:',
+    ...rows,
+    '',
+    'Run `retune <command> --help` for the config keys a command reads.',
+    '',
+  ].join('\n');
+}
+
+export async function runHelp(args: string[], commands: CommandTable): Promise<number> {
+  if (args.length === 0) {
+    process.stdout.write(overview(commands));
+    return 0;
+  }
+  const command = commands[args[0]];
+  if (command === undefined) throw new UsageError(`retune help: unknown command ${args[0]} (run retune help)`);
+  process.stdout.write(commandHelp(args[0], command));
+  return 0;
+}

@@ -1,0 +1,40 @@
+// `retune <command> ...`: dispatch through the command table and turn failures into exit codes:
+// 0 success, 1 RetuneError or any other runtime failure, 2 UsageError (bad input).
+import { RetuneError, UsageError } from '../config/errors.js';
+import { commands } from './commands.js';
+import { commandHelp, overview } from './help.js';
+import { runVersion } from './version.js';
+
+async function dispatch(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    process.stdout.write(overview(commands));
+    return 0;
+  }
+  if (name === '--version' || name === '-V') return runVersion();
+  const command = commands[name];
+  if (command === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)} (run retune help)`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(commandHelp(name, command));
+    return 0;
+  }
+  return command.run(rest);
+}
+
+function report(err: unknown): number {
+  const debug = process.env.RETUNE_DEBUG === '1';
+  const error = err instanceof Error ? err : new Error(String(err));
+  const known = error instanceof UsageError || error instanceof RetuneError;
+  process.stderr.write(`retune: ${known ? 'error' : 'internal error'}: ${error.message}\n`);
+  if (debug) process.stderr.write(`${error.stack ?? ''}\n`);
+  else if (!known) process.stderr.write('retune: set RETUNE_DEBUG=1 to see the stack\n');
+  return error instanceof UsageError ? 2 : 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (err) {
+    return report(err);
+  }
+}

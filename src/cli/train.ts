@@ -1,0 +1,35 @@
+// `retune train cfg.yaml [key=value ...] [--dry-run]`: load and check the config, say what it ignores, echo what it
+// resolved to, then hand over to the trainer (src/train), which owns resume plans, checkpoints and logs.
+import { checkTrainConfig, differsFromDefault, loadConfig, type LoadedConfig } from '../config/load.js';
+import { configGroups, type RetuneConfig } from '../config/schema.js';
+import { parseArgs } from './args.js';
+import { printConfigNotices } from './notices.js';
+
+interface TrainModule {
+  runTrain(config: RetuneConfig, opts: { dryRun?: boolean; log?: (line: string) => void }): Promise<unknown>;
+}
+
+// The trainer is imported only once the config is known good, so config errors never wait on loading the engine.
+const trainModulePath = '../train/index.js';
+
+function formatResolved(loaded: LoadedConfig): string {
+  const lines = [`Resolved config (${loaded.source}; keys that differ from the defaults):`];
+  for (const schema of Object.values(configGroups)) {
+    for (const key of Object.keys(schema.shape)) {
+      if (!differsFromDefault(loaded.config, key)) continue;
+      lines.push(`  ${key}: ${JSON.stringify(loaded.config[key as keyof RetuneConfig])}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+export async function runTrainCommand(args: string[]): Promise<number> {
+  const { configPath, overrides, flags } = parseArgs('train', args, { 'dry-run': 'boolean' });
+  const loaded = loadConfig(configPath, overrides);
+  printConfigNotices(loaded);
+  checkTrainConfig(loaded);
+  process.stdout.write(formatResolved(loaded));
+  const { runTrain } = (await import(trainModulePath)) as TrainModule;
+  await runTrain(loaded.config, { dryRun: flags.has('dry-run'), log: (line) => process.stdout.write(`${line}\n`) });
+  return 0;
+}
