@@ -7,7 +7,7 @@ import type { Tokenizer } from './tokenizer.js';
 
 export interface TemplateArgs {
   template?: string | null;
-  train_on_prompt?: boolean;
+  train_on_prompt?: boolean | null;
   default_system?: string | null;
   tool_format?: string | null;
   enable_thinking?: boolean | null;

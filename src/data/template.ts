@@ -37,6 +37,7 @@ export class Template {
   readonly efficientEos: boolean;
   readonly replaceEos: boolean;
   defaultSystem: string;
+  toolFormatName: string;
   toolFormat: ToolFormat;
   functionFormat: ToolFormat;
   enableThinking: boolean;
@@ -57,7 +58,8 @@ export class Template {
     this.thoughtWords = spec.thoughtWords ?? ['<think>\n', '\n</think>\n\n'];
     this.replaceEos = spec.replaceEos ?? false;
     this.defaultSystem = spec.defaultSystem ?? '';
-    this.toolFormat = toolFormat(spec.toolFormat ?? 'default');
+    this.toolFormatName = spec.toolFormat ?? 'default';
+    this.toolFormat = toolFormat(this.toolFormatName);
     this.functionFormat = this.toolFormat;
     this.enableThinking = true;
   }
@@ -127,6 +129,15 @@ export class Template {
     }
     if (tokenizer.eosId === null) tokenizer.setEosToken('<|endoftext|>', `template ${this.name} (the tokenizer has no eos_token)`);
     if (tokenizer.padId === null) tokenizer.setPadToken(tokenizer.eosToken as string, tokenizer.eosId as number);
+  }
+
+  // Everything that decides the token ids, for the dataset fingerprint.
+  describe(): Record<string, unknown> {
+    const { name, user, assistant, system, observation, prefix, kind, stopWords, thoughtWords, efficientEos, replaceEos } = this;
+    return {
+      name, user, assistant, system, function: this.function, observation, prefix, kind, stopWords, thoughtWords,
+      efficientEos, replaceEos, defaultSystem: this.defaultSystem, toolFormat: this.toolFormatName, enableThinking: this.enableThinking,
+    };
   }
 
   removeThought(content: string): string {
@@ -270,6 +281,7 @@ export function applyOptions(template: Template, opts: TemplateOptions): void {
   if (opts.defaultSystem !== undefined && opts.defaultSystem !== null) template.defaultSystem = opts.defaultSystem;
   if (opts.toolFormat) {
     // As in LLaMA-Factory, an explicit tool_format also resets the function slots to the plain answer slots.
+    template.toolFormatName = opts.toolFormat;
     template.toolFormat = toolFormat(opts.toolFormat);
     template.functionFormat = template.toolFormat;
     template.function = template.efficientEos ? ['{{content}}'] : ['{{content}}', { special: 'eos' }];
