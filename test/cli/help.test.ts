@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
+import { commands } from '../../src/cli/commands.js';
 import { configGroups } from '../../src/config/schema.js';
 import { runCli } from './run-cli.js';
 
@@ -7,8 +8,9 @@ test('retune with no arguments, --help and help print the command overview', () 
   const plain = runCli([]);
   assert.equal(plain.code, 0);
   assert.equal(plain.stderr, '');
-  for (const name of ['train', 'chat', 'export', 'env', 'version', 'help', 'webui', 'api']) {
-    assert.match(plain.stdout, new RegExp(`^  ${name} +\\S`, 'm'), name);
+  for (const [name, command] of Object.entries(commands)) {
+    const row = plain.stdout.split('\n').find((line) => line.startsWith(`  ${name} `));
+    assert.equal(row?.trim().replace(/\s+/, ' '), `${name} ${command.summary}`);
   }
   assert.equal(runCli(['--help']).stdout, plain.stdout);
   assert.equal(runCli(['help']).stdout, plain.stdout);
@@ -30,13 +32,7 @@ test('retune train --help lists every training key with its type, default and de
   assert.equal(runCli(['help', 'train']).stdout, result.stdout);
 });
 
-test('each command has its own help; unknown commands and help topics exit 2', () => {
-  const chat = runCli(['chat', '-h']);
-  assert.equal(chat.code, 0);
-  assert.match(chat.stdout, /^generating:$/m);
-  assert.match(chat.stdout, /^  temperature \(number, default 0\.95\)$/m);
-  const exporting = runCli(['export', '--help']);
-  assert.match(exporting.stdout, /^  export_size \(int, default 5\)$/m);
+test('unknown commands and help topics exit 2', () => {
   const unknown = runCli(['frobnicate']);
   assert.equal(unknown.code, 2);
   assert.equal(unknown.stderr, 'retune: error: unknown command "frobnicate" (run retune help)\n');
