@@ -55,7 +55,9 @@ export class RopeTable {
 function defaultInvFreq(theta: number, hd: number): Float32Array {
   const half = hd / 2;
   const inv = new Float32Array(half);
-  for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(theta, Math.fround((2 * i) / hd));
+  // torch rounds the power to float32 before taking the reciprocal; rounding once instead is 1 ulp off for some i,
+  // and at position 1e5 one ulp of inv_freq is a visible angle.
+  for (let i = 0; i < half; i++) inv[i] = 1 / Math.fround(Math.pow(theta, Math.fround((2 * i) / hd)));
   return inv;
 }
 
@@ -71,8 +73,9 @@ function scaledInvFreq(inv: Float32Array, scaling: RopeScaling | null): Float32A
 }
 
 // transformers' _compute_llama3_parameters: long wavelengths are divided by factor, short ones kept, and the band in
-// between interpolated smoothly.
+// between interpolated smoothly. Every step is rounded to float32 as torch's float32 tensors do.
 function llama3InvFreq(inv: Float32Array, s: RopeScaling, factor: number): Float32Array {
+  const f32 = Math.fround;
   const low = s.low_freq_factor ?? 1;
   const high = s.high_freq_factor ?? 4;
   const original = s.original_max_position_embeddings;
@@ -80,10 +83,10 @@ function llama3InvFreq(inv: Float32Array, s: RopeScaling, factor: number): Float
   const lowWavelen = original / low;
   const highWavelen = original / high;
   return inv.map((f) => {
-    const wavelen = (2 * Math.PI) / f;
+    const wavelen = f32(f32(2 * Math.PI) / f);
     if (wavelen > lowWavelen) return f / factor;
     if (wavelen < highWavelen) return f;
-    const smooth = (original / wavelen - low) / (high - low);
-    return (1 - smooth) * (f / factor) + smooth * f;
+    const smooth = f32(f32(f32(original / wavelen) - low) / (high - low));
+    return f32(f32(f32(f32(1 - smooth) * f) / factor) + f32(smooth * f));
   });
 }
