@@ -1,0 +1,98 @@
+// Elementwise kernels and the sum of squares. Work is split into contiguous ranges; the reduction sums fixed-size
+// chunks (independent of the thread count) and adds the chunk sums in order, so it is bit-identical on any number of
+// threads.
+#include <vector>
+
+#include "kernels.h"
+#include "pool.h"
+#include "simd.h"
+
+namespace rt {
+namespace {
+
+constexpr int64_t kGrain = 1 << 15;
+constexpr int64_t kChunk = 1 << 14;
+
+RT_CLONES void swiglu_range(const float* gate, const float* up, float* out, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; i++) out[i] = gate[i] * sigmoid(gate[i]) * up[i];
+}
+
+// d silu(g) / dg = s * (1 + g * (1 - s)), s = sigmoid(g)
+RT_CLONES void swiglu_backward_range(const float* dOut, const float* gate, const float* up, float* dGate, float* dUp,
+                                     int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; i++) {
+    float g = gate[i], s = sigmoid(g), d = dOut[i];
+    dUp[i] = d * g * s;
+    dGate[i] = d * up[i] * (s * (1.0f + g * (1.0f - s)));
+  }
+}
+
+// Sum of squares of one chunk: float products in kLanes lanes of double.
+RT_CLONES double sum_squares_chunk(const float* x, int64_t n) {
+  double lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; l++) lanes[l] += static_cast<double>(x[i + l]) * x[i + l];
+  for (int l = 0; i < n; i++, l++) lanes[l] += static_cast<double>(x[i]) * x[i];
+  double s = 0;
+  for (int l = 0; l < kLanes; l++) s += lanes[l];
+  return s;
+}
+
+RT_CLONES void scale_range(float* x, float s, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; i++) x[i] *= s;
+}
+
+RT_CLONES void add_range(const float* a, const float* b, float* out, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; i++) out[i] = a[i] + b[i];
+}
+
+RT_CLONES void mul_range(const float* a, const float* b, float* out, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; i++) out[i] = a[i] * b[i];
+}
+
+RT_CLONES void axpy_range(float alpha, const float* x, float* y, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; i++) y[i] += alpha * x[i];
+}
+
+}  // namespace
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { swiglu_range(gate, up, out, i0, i1); });
+}
+
+void swiglu_backward(const float* dOut, const float* gate, const float* up, float* dGate, float* dUp, int64_t n) {
+  parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { swiglu_backward_range(dOut, gate, up, dGate, dUp, i0, i1); });
+}
+
+double sum_squares(const float* x, int64_t n) {
+  int64_t nChunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> partial(nChunks);
+  parallel_for(nChunks, 2, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; c++) {
+      int64_t begin = c * kChunk, len = n - begin < kChunk ? n - begin : kChunk;
+      partial[c] = sum_squares_chunk(x + begin, len);
+    }
+  });
+  double s = 0;
+  for (double p : partial) s += p;
+  return s;
+}
+
+void scale(float* x, float s, int64_t n) {
+  parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { scale_range(x, s, i0, i1); });
+}
+
+void add(const float* a, const float* b, float* out, int64_t n) {
+  parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { add_range(a, b, out, i0, i1); });
+}
+
+void mul(const float* a, const float* b, float* out, int64_t n) {
+  parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { mul_range(a, b, out, i0, i1); });
+}
+
+void axpy(float alpha, const float* x, float* y, int64_t n) {
+  parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { axpy_range(alpha, x, y, i0, i1); });
+}
+
+}  // namespace rt

@@ -1,0 +1,165 @@
+// Micro-kernels of the GEMM and the FMA peak probe. The AVX2 kernel keeps a 6x16 tile of C in 12 ymm registers:
+// per k it loads two 8-float vectors of B, broadcasts 6 values of A and issues 12 FMAs, which is enough independent
+// work to keep both FMA pipes of a Zen or Skylake core busy.
+#include <chrono>
+#include <cstring>
+
+#include "gemm.h"
+#include "pool.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define RT_HAVE_AVX2_PATH 1
+#endif
+
+namespace rt {
+namespace {
+
+void micro_kernel_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
+  float acc[kMR][kNR] = {};
+  for (int64_t k = 0; k < kc; k++) {
+    const float* ak = a + k * kMR;
+    const float* bk = b + k * kNR;
+    for (int i = 0; i < kMR; i++)
+      for (int j = 0; j < kNR; j++) acc[i][j] += ak[i] * bk[j];
+  }
+  for (int i = 0; i < kMR; i++) {
+    float* ci = c + i * ldc;
+    for (int j = 0; j < kNR; j++) ci[j] = accumulate ? ci[j] + acc[i][j] : acc[i][j];
+  }
+}
+
+#ifdef RT_HAVE_AVX2_PATH
+
+#define RT_AVX2 __attribute__((target("avx2,fma")))
+
+RT_AVX2 inline void store_row(float* c, __m256 lo, __m256 hi, bool accumulate) {
+  if (accumulate) {
+    lo = _mm256_add_ps(_mm256_loadu_ps(c), lo);
+    hi = _mm256_add_ps(_mm256_loadu_ps(c + 8), hi);
+  }
+  _mm256_storeu_ps(c, lo);
+  _mm256_storeu_ps(c + 8, hi);
+}
+
+RT_AVX2 void micro_kernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; k++) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
+    __m256 b0 = _mm256_load_ps(b);
+    __m256 b1 = _mm256_load_ps(b + 8);
+    __m256 av = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(av, b0, c00);
+    c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10);
+    c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20);
+    c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30);
+    c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40);
+    c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50);
+    c51 = _mm256_fmadd_ps(av, b1, c51);
+    a += kMR;
+    b += kNR;
+  }
+  store_row(c + 0 * ldc, c00, c01, accumulate);
+  store_row(c + 1 * ldc, c10, c11, accumulate);
+  store_row(c + 2 * ldc, c20, c21, accumulate);
+  store_row(c + 3 * ldc, c30, c31, accumulate);
+  store_row(c + 4 * ldc, c40, c41, accumulate);
+  store_row(c + 5 * ldc, c50, c51, accumulate);
+}
+
+// 12 independent FMA chains, as in the micro-kernel, with no loads: the ceiling the kernel is measured against.
+RT_AVX2 double fma_loop_avx2(int64_t iterations) {
+  __m256 x[12];
+  for (int i = 0; i < 12; i++) x[i] = _mm256_set1_ps(1.0f + i * 1e-3f);
+  const __m256 m = _mm256_set1_ps(0.999999f), add = _mm256_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iterations; it++)
+    for (int i = 0; i < 12; i++) x[i] = _mm256_fmadd_ps(x[i], m, add);
+  float sink[8];
+  __m256 s = x[0];
+  for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, x[i]);
+  _mm256_storeu_ps(sink, s);
+  return sink[0];
+}
+
+bool cpu_has_avx2_fma() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+#endif
+
+double fma_loop_portable(int64_t iterations) {
+  float x[12][8];
+  for (int i = 0; i < 12; i++)
+    for (int j = 0; j < 8; j++) x[i][j] = 1.0f + i * 1e-3f;
+  for (int64_t it = 0; it < iterations; it++)
+    for (int i = 0; i < 12; i++)
+      for (int j = 0; j < 8; j++) x[i][j] = x[i][j] * 0.999999f + 1e-7f;
+  double s = 0;
+  for (int i = 0; i < 12; i++) s += x[i][0];
+  return s;
+}
+
+}  // namespace
+
+MicroKernel select_micro_kernel() {
+#ifdef RT_HAVE_AVX2_PATH
+  static const bool avx2 = cpu_has_avx2_fma();
+  if (avx2) return micro_kernel_avx2;
+#endif
+  return micro_kernel_portable;
+}
+
+const char* micro_kernel_name() {
+  return select_micro_kernel() == micro_kernel_portable ? "portable 6x16" : "avx2+fma 6x16";
+}
+
+// The loops' results are stored here so the compiler cannot drop them.
+volatile double gPeakSink[64];
+
+double fma_peak_gflops(int nThreads, double seconds) {
+  const bool fast = select_micro_kernel() != micro_kernel_portable;
+  auto loop = [&](int64_t iterations, int t) {
+#ifdef RT_HAVE_AVX2_PATH
+    if (fast) {
+      gPeakSink[t % 64] = fma_loop_avx2(iterations);
+      return;
+    }
+#endif
+    gPeakSink[t % 64] = fma_loop_portable(iterations);
+  };
+  // Calibrate on one thread, then time every thread running the same count.
+  int64_t iterations = 1 << 14;
+  for (;;) {
+    auto t0 = std::chrono::steady_clock::now();
+    loop(iterations, 0);
+    double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (dt > seconds / 8) {
+      iterations = static_cast<int64_t>(iterations * (seconds / dt));
+      break;
+    }
+    iterations *= 2;
+  }
+  int used = nThreads < threads() ? nThreads : threads();
+  auto t0 = std::chrono::steady_clock::now();
+  run_on_threads(used, [&](int t) { loop(iterations, t); });
+  double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return 2.0 * 8 * 12 * static_cast<double>(iterations) * used / dt / 1e9;
+}
+
+}  // namespace rt

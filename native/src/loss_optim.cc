@@ -1,0 +1,107 @@
+// Cross-entropy fused with log-softmax, and AdamW. Cross-entropy works one row of logits at a time (max, then the
+// sum of exponentials in double lanes), so memory beyond the inputs is O(1) and probabilities are never stored.
+#include <cmath>
+
+#include "kernels.h"
+#include "pool.h"
+#include "simd.h"
+
+namespace rt {
+namespace {
+
+constexpr int32_t kIgnoreIndex = -100;
+
+RT_CLONES float row_max(const float* x, int64_t V) {
+  float lanes[kLanes];
+  for (int l = 0; l < kLanes; l++) lanes[l] = -INFINITY;
+  int64_t j = 0;
+  for (; j + kLanes <= V; j += kLanes)
+    for (int l = 0; l < kLanes; l++) lanes[l] = x[j + l] > lanes[l] ? x[j + l] : lanes[l];
+  float m = -INFINITY;
+  for (int l = 0; l < kLanes; l++) m = lanes[l] > m ? lanes[l] : m;
+  for (; j < V; j++) m = x[j] > m ? x[j] : m;
+  return m;
+}
+
+RT_CLONES double row_sum_exp(const float* x, int64_t V, float max) {
+  double lanes[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= V; j += kLanes)
+    for (int l = 0; l < kLanes; l++) lanes[l] += fast_exp(x[j + l] - max);
+  for (int l = 0; j < V; j++, l++) lanes[l] += fast_exp(x[j] - max);
+  double s = 0;
+  for (int l = 0; l < kLanes; l++) s += lanes[l];
+  return s;
+}
+
+void cross_entropy_rows(const float* logits, const int32_t* targets, float* losses, float* lse, int64_t n0, int64_t n1,
+                        int64_t V) {
+  for (int64_t n = n0; n < n1; n++) {
+    const float* x = logits + n * V;
+    float m = row_max(x, V);
+    double l = m + std::log(row_sum_exp(x, V, m));
+    lse[n] = static_cast<float>(l);
+    losses[n] = targets[n] == kIgnoreIndex ? 0.0f : static_cast<float>(l - x[targets[n]]);
+  }
+}
+
+RT_CLONES void softmax_grad_row(const float* x, float* dx, int64_t V, float lse, float dLoss) {
+  for (int64_t j = 0; j < V; j++) dx[j] = fast_exp(x[j] - lse) * dLoss;
+}
+
+void cross_entropy_backward_rows(const float* logits, const int32_t* targets, const float* lse, const float* dLoss,
+                                 float* dLogits, int64_t n0, int64_t n1, int64_t V) {
+  for (int64_t n = n0; n < n1; n++) {
+    float* dx = dLogits + n * V;
+    int32_t t = targets[n];
+    if (t == kIgnoreIndex) {
+      for (int64_t j = 0; j < V; j++) dx[j] = 0.0f;
+      continue;
+    }
+    softmax_grad_row(logits + n * V, dx, V, lse[n], dLoss[n]);
+    dx[t] = (fast_exp(logits[n * V + t] - lse[n]) - 1.0f) * dLoss[n];
+  }
+}
+
+struct AdamWFloats {
+  float decay, oneMinusBeta1, beta2, oneMinusBeta2, bc2Sqrt, eps, negStepSize;
+};
+
+// torch.optim.AdamW's single-tensor update, operation for operation in float32.
+RT_CLONES void adamw_range(float* p, const float* g, float* m, float* v, int64_t i0, int64_t i1, AdamWFloats f) {
+  for (int64_t i = i0; i < i1; i++) {
+    float gi = g[i];
+    float pi = p[i] * f.decay;
+    float mi = m[i] + f.oneMinusBeta1 * (gi - m[i]);
+    float vi = v[i] * f.beta2 + f.oneMinusBeta2 * gi * gi;
+    float denom = std::sqrt(vi) / f.bc2Sqrt + f.eps;
+    p[i] = pi + f.negStepSize * (mi / denom);
+    m[i] = mi;
+    v[i] = vi;
+  }
+}
+
+}  // namespace
+
+void cross_entropy(const float* logits, const int32_t* targets, float* losses, float* lse, int64_t N, int64_t V) {
+  parallel_for(N, V >= 8192 ? 1 : 8192 / (V + 1) + 1,
+               [&](int64_t n0, int64_t n1) { cross_entropy_rows(logits, targets, losses, lse, n0, n1, V); });
+}
+
+void cross_entropy_backward(const float* logits, const int32_t* targets, const float* lse, const float* dLoss,
+                            float* dLogits, int64_t N, int64_t V) {
+  parallel_for(N, V >= 8192 ? 1 : 8192 / (V + 1) + 1, [&](int64_t n0, int64_t n1) {
+    cross_entropy_backward_rows(logits, targets, lse, dLoss, dLogits, n0, n1, V);
+  });
+}
+
+void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWHyper& h) {
+  // The scalars are formed in double and rounded once, as PyTorch does with Python floats.
+  AdamWFloats f{static_cast<float>(1.0 - h.lr * h.weightDecay), static_cast<float>(1.0 - h.beta1),
+                static_cast<float>(h.beta2),                     static_cast<float>(1.0 - h.beta2),
+                static_cast<float>(std::sqrt(h.bc2)),            static_cast<float>(h.eps),
+                static_cast<float>(-(h.lr / h.bc1))};
+  parallel_for(n, 1 << 15, [&](int64_t i0, int64_t i1) { adamw_range(p, g, m, v, i0, i1, f); });
+}
+
+}  // namespace rt

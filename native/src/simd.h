@@ -1,0 +1,60 @@
+// Helpers shared by the non-GEMM kernels. Loops are written so the compiler can vectorize them without reassociating
+// floating-point math (sums run in a fixed number of independent lanes, combined in a fixed order), then compiled
+// twice: once for AVX2 and once for the baseline ISA, the right one picked at load time. Both clones round the same
+// way, because contraction into FMA is off for these files.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define RT_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define RT_CLONES
+#endif
+
+namespace rt {
+
+constexpr int kLanes = 16;
+
+inline float bits_to_float(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// exp(x) to about 2 ulp, branch-free so loops over it vectorize. Range reduction x = n*ln2 + r with |r| <= ln2/2,
+// a degree-6 polynomial for e^r, then 2^n through the exponent bits. Inputs below -87.3 flush to 0 (the softmax
+// inputs here are <= 0; inputs above 88 saturate at about e^88 instead of overflowing).
+inline float fast_exp(float x) {
+  x = x < -87.33654f ? -87.33654f : (x > 88.0f ? 88.0f : x);
+  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to the nearest integer in the low mantissa bits
+  float t = x * 1.44269504088896341f + magic;
+  float n = t - magic;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t ni = static_cast<int32_t>(n);
+  uint32_t bits = static_cast<uint32_t>(ni + 127) << 23;
+  float scale = bits_to_float(bits);
+  float y = p * scale;
+  return x <= -87.33654f ? 0.0f : y;
+}
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
+
+// Combines lane partial sums in a fixed order, in double.
+inline double sum_lanes(const float* lanes) {
+  double s = 0;
+  for (int l = 0; l < kLanes; l++) s += lanes[l];
+  return s;
+}
+
+}  // namespace rt
