@@ -1,0 +1,92 @@
+// The tape: accumulation across backward calls, noGrad, released intermediates, clearTape, and checkpoint
+// recomputation giving the same gradients as the plain pass.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setBackend } from '../../src/backend/index.js';
+import { backward, checkpoint, clearTape, noGrad, tapeLength } from '../../src/tensor/autograd.js';
+import * as ops from '../../src/tensor/ops.js';
+import { poolStats } from '../../src/tensor/pool.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { param, randn, rng } from './helpers.js';
+
+setBackend('reference');
+
+function lossOf(x: Tensor, w1: Tensor, w2: Tensor): Tensor {
+  const h = ops.swiglu(ops.linear(x, w1), ops.linear(x, w2)); // (N, H)
+  return ops.crossEntropy(h, Int32Array.from([1, 0, -100, 2]), 3);
+}
+
+test('two backward passes accumulate into parameter .grad', () => {
+  const r = rng(41);
+  const x = randn([4, 5], r);
+  const [w1, w2] = [param([3, 5], r), param([3, 5], r)];
+  backward(lossOf(x, w1, w2));
+  const once = w1.grad!.slice();
+  backward(lossOf(x, w1, w2));
+  const twice = w1.grad!;
+  for (let i = 0; i < once.length; i++) assert.ok(Math.abs(twice[i] - 2 * once[i]) < 1e-6);
+  assert.equal(tapeLength(), 0);
+});
+
+test('noGrad records nothing; no-grad inputs record nothing', () => {
+  const r = rng(42);
+  const w = param([3, 5], r);
+  const y = noGrad(() => ops.linear(randn([2, 5], r), w));
+  assert.equal(tapeLength(), 0);
+  assert.equal(y.requiresGrad, false);
+  ops.linear(randn([2, 5], r), randn([3, 5], r));
+  assert.equal(tapeLength(), 0);
+  assert.throws(() => backward(y), /does not require grad/);
+});
+
+test('backward releases intermediates (stale reads fail) but keeps the loss', () => {
+  const r = rng(43);
+  const x = randn([4, 5], r);
+  const [w1, w2] = [param([3, 5], r), param([3, 5], r)];
+  const h = ops.linear(x, w1);
+  const loss = ops.crossEntropy(ops.mul(h, ops.linear(x, w2)), Int32Array.from([0, 1, 2, 0]), 4);
+  const value = loss.item();
+  backward(loss);
+  assert.equal(loss.item(), value);
+  assert.ok(h.released);
+  assert.throws(() => h.values(), /released by backward/);
+  assert.throws(() => ops.add(h, h), /released by an earlier backward/);
+});
+
+test('clearTape drops a forward without backward and returns its buffers', () => {
+  const r = rng(44);
+  const x = randn([4, 5], r);
+  const [w1, w2] = [param([3, 5], r), param([3, 5], r)];
+  const live = poolStats().liveBytes;
+  lossOf(x, w1, w2);
+  assert.ok(tapeLength() > 0);
+  assert.ok(poolStats().liveBytes > live);
+  clearTape();
+  assert.equal(tapeLength(), 0);
+  assert.equal(poolStats().liveBytes, live);
+  assert.equal(w1.grad, null);
+});
+
+test('checkpoint gives the same loss and gradients as the plain pass', () => {
+  const r = rng(45);
+  const x = param([4, 6], r);
+  const w1 = param([6, 6], r);
+  const norm = param([6], r);
+  const w2 = param([5, 6], r);
+  const block = ([h]: Tensor[]): Tensor => ops.add(h, ops.linear(ops.rmsnorm(h, norm, 1e-5), w1));
+  const run = (useCheckpoint: boolean): { loss: number; grads: Float32Array[] } => {
+    for (const p of [x, w1, norm, w2]) p.grad = null;
+    const h = useCheckpoint ? checkpoint(block, [x]) : block([x]);
+    const h2 = useCheckpoint ? checkpoint(block, [h]) : block([h]);
+    const loss = ops.crossEntropy(ops.linear(h2, w2), Int32Array.from([4, 0, 2, -100]), 3);
+    const value = loss.item();
+    backward(loss);
+    return { loss: value, grads: [x, w1, norm, w2].map((p) => p.grad!.slice()) };
+  };
+  const plain = run(false);
+  const live = poolStats().liveBytes;
+  const ckpt = run(true);
+  assert.equal(poolStats().liveBytes, live + 64, 'only the kept loss buffer leaves the pool');
+  assert.equal(ckpt.loss, plain.loss);
+  for (let i = 0; i < plain.grads.length; i++) assert.deepEqual(Array.from(ckpt.grads[i]), Array.from(plain.grads[i]));
+});
