@@ -1,27 +1,11 @@
-// Conversions between float32 and the two 16-bit float formats of checkpoint files. Rounding is round-to-nearest-even,
-// as torch's `.to(torch.bfloat16)` / `.to(torch.float16)`, so a model saved here and by torch has the same bits.
+// Conversions between float32 and the two 16-bit float formats of checkpoint files (the bf16 pair lives with Tensor).
+// Rounding is round-to-nearest-even, as torch's `.to(torch.float16)`, so a model saved here and by torch has the same
+// bits.
+
+export { bf16ToF32, f32ToBf16 } from '../tensor/tensor.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
-
-export function bf16ToF32(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  const outBits = new Uint32Array(out.buffer);
-  for (let i = 0; i < bits.length; i++) outBits[i] = bits[i] << 16;
-  return out;
-}
-
-export function f32ToBf16(values: Float32Array): Uint16Array {
-  const inBits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const x = inBits[i];
-    // NaN keeps its sign and becomes a quiet NaN; rounding could otherwise carry it into infinity.
-    if ((x & 0x7fffffff) > 0x7f800000) out[i] = (x >>> 16) | 0x0040;
-    else out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
-  }
-  return out;
-}
 
 export function f16ToF32(bits: Uint16Array): Float32Array {
   const out = new Float32Array(bits.length);

@@ -1,0 +1,156 @@
+// The Llama-family decoder (Llama, Qwen2, Qwen3, Mistral share it; config.ts records where they differ): token
+// embedding, pre-norm decoder layers with residuals, a final RMSNorm and the LM head, plus HF's causal-LM loss.
+
+import { RetuneError } from '../config/errors.js';
+import type { Attention, Embedding, LayerKVCache, Linear, MLP, RMSNorm } from '../nn/index.js';
+import { checkpoint } from '../tensor/autograd.js';
+import { add, crossEntropy, reshape } from '../tensor/ops.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { ModelConfig } from './config.js';
+import type { KVCache } from './kv-cache.js';
+
+export class DecoderLayer {
+  inputLayernorm: RMSNorm;
+  selfAttn: Attention;
+  postAttentionLayernorm: RMSNorm;
+  mlp: MLP;
+
+  constructor(parts: { inputLayernorm: RMSNorm; selfAttn: Attention; postAttentionLayernorm: RMSNorm; mlp: MLP }) {
+    this.inputLayernorm = parts.inputLayernorm;
+    this.selfAttn = parts.selfAttn;
+    this.postAttentionLayernorm = parts.postAttentionLayernorm;
+    this.mlp = parts.mlp;
+  }
+
+  // x (B, T, C) -> (B, T, C)
+  forward(x: Tensor, positions: Int32Array, segments: Int32Array | null, cache: LayerKVCache | null): Tensor {
+    const h = add(x, this.selfAttn.forward(this.inputLayernorm.forward(x), positions, segments, cache));
+    return add(h, this.mlp.forward(this.postAttentionLayernorm.forward(h)));
+  }
+
+  // HF's module order, so namedParameters() lists tensors as torch's named_parameters() does.
+  namedParameters(prefix: string): [string, Tensor][] {
+    return [
+      ...this.selfAttn.namedParameters(`${prefix}.self_attn`),
+      ...this.mlp.namedParameters(`${prefix}.mlp`),
+      ...this.inputLayernorm.namedParameters(`${prefix}.input_layernorm`),
+      ...this.postAttentionLayernorm.namedParameters(`${prefix}.post_attention_layernorm`),
+    ];
+  }
+}
+
+export interface ForwardOptions {
+  positions?: Int32Array; // (B*T); default 0..T-1 per row, after what the cache holds
+  segments?: Int32Array; // (B*T) packed-sample ids: tokens attend only within their segment
+  cache?: KVCache; // generation: T new tokens attend to the cached ones, and are appended to the cache
+  lastLogits?: boolean; // only the last position's logits (B, 1, V); inference only
+}
+
+export interface LossOptions {
+  normalizer?: number;
+  positions?: Int32Array;
+  segments?: Int32Array;
+}
+
+export class CausalLM {
+  config: ModelConfig;
+  embedTokens: Embedding;
+  layers: DecoderLayer[];
+  norm: RMSNorm;
+  lmHead: Linear; // shares embedTokens.weight when tie_word_embeddings
+  // Recompute each layer's activations during backward instead of keeping them (training option).
+  gradientCheckpointing = false;
+  generationConfig: Record<string, unknown> | null = null; // generation_config.json, kept for saving
+
+  constructor(config: ModelConfig, parts: { embedTokens: Embedding; layers: DecoderLayer[]; norm: RMSNorm; lmHead: Linear }) {
+    this.config = config;
+    this.embedTokens = parts.embedTokens;
+    this.layers = parts.layers;
+    this.norm = parts.norm;
+    this.lmHead = parts.lmHead;
+  }
+
+  // ids (B*T) -> logits (B, T, V)
+  forward(ids: Int32Array, B: number, T: number, opts: ForwardOptions = {}): Tensor {
+    if (ids.length !== B * T) throw new RetuneError(`CausalLM.forward: ${ids.length} ids for B=${B}, T=${T}`);
+    const cache = opts.cache ?? null;
+    if (cache !== null && cache.B !== B) throw new RetuneError(`CausalLM.forward: cache holds batch ${cache.B}, got B=${B}`);
+    if (cache !== null && opts.segments !== undefined) throw new RetuneError('CausalLM.forward: segments cannot be combined with a KV cache');
+    const past = cache === null ? 0 : cache.length;
+    this.checkWindow(past + T);
+    const positions = opts.positions ?? defaultPositions(B, T, past);
+    if (positions.length !== B * T) throw new RetuneError(`CausalLM.forward: ${positions.length} positions for B*T = ${B * T}`);
+    const segments = opts.segments ?? null;
+
+    let x = this.embedTokens.forward(ids, [B, T]); // (B, T, C)
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i];
+      if (this.gradientCheckpointing && cache === null) {
+        x = checkpoint(([h]) => layer.forward(h, positions, segments, null), [x]);
+      } else {
+        x = layer.forward(x, positions, segments, cache === null ? null : cache.layer(i));
+      }
+    }
+    x = this.norm.forward(x);
+    if (opts.lastLogits) x = lastPosition(x);
+    return this.lmHead.forward(x); // (B, T, V)
+  }
+
+  // HF's causal-LM loss: position t predicts labels[t + 1] (the shift happens here), -100 is ignored, and the sum is
+  // divided by `normalizer` (default: the number of counted targets).
+  loss(ids: Int32Array, labels: Int32Array, B: number, T: number, opts: LossOptions = {}): Tensor {
+    if (labels.length !== B * T) throw new RetuneError(`CausalLM.loss: ${labels.length} labels for B=${B}, T=${T}`);
+    const targets = shiftLabels(labels, B, T);
+    const normalizer = opts.normalizer ?? countTargets(targets);
+    if (normalizer === 0) throw new RetuneError('CausalLM.loss: every label is -100, so there is no target to average over');
+    const logits = this.forward(ids, B, T, { positions: opts.positions, segments: opts.segments }); // (B, T, V)
+    return crossEntropy(reshape(logits, [B * T, this.config.vocab_size]), targets, normalizer);
+  }
+
+  // HF names in torch's order; a tied lm_head is not listed (it is model.embed_tokens.weight).
+  namedParameters(): Map<string, Tensor> {
+    const out: [string, Tensor][] = [...this.embedTokens.namedParameters('model.embed_tokens')];
+    this.layers.forEach((layer, i) => out.push(...layer.namedParameters(`model.layers.${i}`)));
+    out.push(...this.norm.namedParameters('model.norm'));
+    if (this.lmHead.weight !== this.embedTokens.weight) out.push(...this.lmHead.namedParameters('lm_head'));
+    return new Map(out);
+  }
+
+  private checkWindow(length: number): void {
+    const window = this.config.sliding_window;
+    if (window !== null && length > window) {
+      throw new RetuneError(
+        `${this.config.model_type}: a sequence of ${length} tokens is longer than sliding_window ${window}; ` +
+          'sliding-window attention is not implemented, so use shorter sequences (cutoff_len)',
+      );
+    }
+  }
+}
+
+function defaultPositions(B: number, T: number, past: number): Int32Array {
+  const positions = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) positions[b * T + t] = past + t;
+  return positions;
+}
+
+// targets[b, t] = labels[b, t + 1]; the last position of each row has nothing to predict.
+export function shiftLabels(labels: Int32Array, B: number, T: number): Int32Array {
+  const targets = new Int32Array(B * T).fill(-100);
+  for (let b = 0; b < B; b++) targets.set(labels.subarray(b * T + 1, (b + 1) * T), b * T);
+  return targets;
+}
+
+function countTargets(targets: Int32Array): number {
+  let n = 0;
+  for (let i = 0; i < targets.length; i++) if (targets[i] !== -100) n++;
+  return n;
+}
+
+// x (B, T, C) -> (B, 1, C): a copy, since no op slices; generation runs without the tape, so nothing is lost.
+function lastPosition(x: Tensor): Tensor {
+  if (x.requiresGrad) throw new RetuneError('CausalLM.forward: lastLogits is for inference; run it under noGrad()');
+  const [B, T, C] = x.shape;
+  const out = new Float32Array(B * C);
+  for (let b = 0; b < B; b++) out.set(x.data.subarray((b * T + T - 1) * C, (b * T + T) * C), b * C);
+  return new Tensor(out, [B, 1, C]);
+}
