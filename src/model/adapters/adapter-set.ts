@@ -1,0 +1,139 @@
+// The LoRA adapters installed on one model: the layers, the fully trained modules_to_save parameters, the config
+// that describes them (what adapter_config.json will say), and the dropout generator they share. A model carries at
+// most one such set; earlier adapters are merged into the weights before another one is installed.
+import { UsageError } from '../../config/errors.js';
+import type { Linear } from '../../nn/linear.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { CausalLM } from '../causal-lm.js';
+import { LoraAdapter, type DropoutState } from './lora.js';
+import { makeTrainable, moduleOf, namedLinears } from './modules.js';
+import { loraScaling, matchesModuleToSave, matchesTarget, type LoraSpec } from './peft-config.js';
+import { AdapterRng, type RngState } from './rng.js';
+
+const INIT_STREAM = 1;
+const DROPOUT_STREAM = 2;
+
+export class AdapterSet {
+  readonly spec: LoraSpec;
+  readonly layers: Map<string, LoraAdapter>; // HF module name -> adapter
+  readonly saved: Map<string, Tensor>; // HF parameter name -> modules_to_save parameter (the model's own tensor)
+  private readonly dropout: DropoutState;
+
+  constructor(spec: LoraSpec, layers: Map<string, LoraAdapter>, saved: Map<string, Tensor>, dropout: DropoutState) {
+    this.spec = spec;
+    this.layers = layers;
+    this.saved = saved;
+    this.dropout = dropout;
+  }
+
+  // Parameters the optimizer updates, under the names PEFT gives them minus its `base_model.model.` prefix.
+  trainable(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [module, layer] of this.layers) {
+      for (const [name, t] of layer.parameters()) out.set(`${module}.${name}`, t);
+    }
+    for (const [name, t] of this.saved) out.set(name, t);
+    return out;
+  }
+
+  // Dropout is drawn only while training; evaluation and generation see the deterministic layer.
+  setTraining(on: boolean): void {
+    this.dropout.training = on;
+  }
+
+  getRngState(): RngState {
+    return this.dropout.rng.getState();
+  }
+
+  setRngState(state: readonly number[]): void {
+    this.dropout.rng.setState(state);
+  }
+}
+
+const installed = new WeakMap<CausalLM, AdapterSet>();
+
+export function adaptersOf(model: CausalLM): AdapterSet | null {
+  return installed.get(model) ?? null;
+}
+
+export function forgetAdapters(model: CausalLM): void {
+  installed.delete(model);
+}
+
+export function newDropoutState(seed: number): DropoutState {
+  return { rng: new AdapterRng(seed, DROPOUT_STREAM), training: true };
+}
+
+// The Linears a spec targets (never a modules_to_save module, as in PEFT), failing when a target matches nothing.
+export function targetLinears(model: CausalLM, spec: LoraSpec, source: string): Map<string, Linear> {
+  const linears = namedLinears(model);
+  const out = new Map<string, Linear>();
+  for (const [name, linear] of linears) {
+    if (matchesModuleToSave(spec.modulesToSave, name)) continue;
+    if (matchesTarget(spec.targetModules, name)) out.set(name, linear);
+  }
+  const available = [...new Set([...linears.keys()].map((n) => n.slice(n.lastIndexOf('.') + 1)))].join(', ');
+  const targets = typeof spec.targetModules === 'string' ? [spec.targetModules] : spec.targetModules;
+  for (const target of targets) {
+    const pattern = typeof spec.targetModules === 'string' ? target : [target];
+    if (![...out.keys()].some((name) => matchesTarget(pattern, name))) {
+      throw new UsageError(`${source}: LoRA target "${target}" matches no Linear module of the model (it has: ${available})`);
+    }
+  }
+  return out;
+}
+
+// The model's parameters that modules_to_save names, made trainable float32; each name must match something.
+export function modulesToSaveParams(model: CausalLM, modulesToSave: string[], source: string): Map<string, Tensor> {
+  const params = model.namedParameters();
+  const out = new Map<string, Tensor>();
+  for (const wanted of modulesToSave) {
+    let hit = false;
+    for (const [name, t] of params) {
+      if (!matchesModuleToSave([wanted], moduleOf(name))) continue;
+      if (model.config.tie_word_embeddings && name === 'model.embed_tokens.weight') {
+        throw new UsageError(`${source}: "${wanted}" shares its weight with lm_head (tie_word_embeddings), and PEFT would untie ` +
+          'them when loading the adapter; train it with finetuning_type full or freeze instead');
+      }
+      out.set(name, t);
+      hit = true;
+    }
+    if (!hit) {
+      if (wanted === 'lm_head' && model.config.tie_word_embeddings) {
+        throw new UsageError(`${source}: lm_head is tied to model.embed_tokens in this model (tie_word_embeddings), so it cannot be ` +
+          'trained as a separate module; use finetuning_type full or freeze instead');
+      }
+      const modules = [...new Set([...params.keys()].map((n) => moduleOf(n)).filter((m) => !/\.\d+\./.test(`${m}.`)))];
+      throw new UsageError(`${source}: module "${wanted}" to train in full matches no parameter (modules outside the layers: ${modules.join(', ')})`);
+    }
+  }
+  return out;
+}
+
+// Installs adapters on the model and records the set. Every targeted Linear must be free of an adapter already.
+export function installAdapters(
+  model: CausalLM,
+  spec: LoraSpec,
+  layers: Map<string, LoraAdapter>,
+  saved: Map<string, Tensor>,
+  dropout: DropoutState,
+): AdapterSet {
+  if (installed.has(model)) throw new UsageError('the model already carries a LoRA adapter; merge it before installing another');
+  for (const layer of layers.values()) layer.base.adapter = layer;
+  for (const [name, t] of saved) makeTrainable(name, t);
+  const set = new AdapterSet(spec, layers, saved, dropout);
+  installed.set(model, set);
+  return set;
+}
+
+// A fresh, trainable adapter for `spec`: A kaiming-uniform from `seed`, B zero, so the model's output is unchanged.
+export function createAdapters(model: CausalLM, spec: LoraSpec, seed: number, source: string): AdapterSet {
+  const linears = targetLinears(model, spec, source);
+  const saved = modulesToSaveParams(model, spec.modulesToSave, source);
+  const dropout = newDropoutState(seed);
+  const initRng = new AdapterRng(seed, INIT_STREAM);
+  const shape = { r: spec.r, scaling: loraScaling(spec), dropout: spec.dropout, useDora: spec.useDora };
+  const layers = new Map<string, LoraAdapter>();
+  for (const [name, linear] of linears) layers.set(name, LoraAdapter.fresh(linear, shape, dropout, initRng));
+  return installAdapters(model, spec, layers, saved, dropout);
+}
