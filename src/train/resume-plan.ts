@@ -26,7 +26,7 @@ const OPTIMIZER: ReadonlySet<string> = new Set([
 const BATCH: ReadonlySet<string> = new Set(['per_device_train_batch_size', 'gradient_accumulation_steps']);
 const DATA: ReadonlySet<string> = new Set([
   'dataset', 'dataset_dir', 'template', 'cutoff_len', 'max_samples', 'val_size', 'mix_strategy', 'interleave_probs',
-  'train_on_prompt', 'mask_history', 'packing', 'tool_format', 'enable_thinking',
+  'train_on_prompt', 'mask_history', 'packing', 'tool_format', 'enable_thinking', 'default_system',
 ]);
 // Free to change under every policy: where and how often things are written, what is printed, how the resume itself
 // is done, and keys that have no effect on this engine.
@@ -37,7 +37,7 @@ const BOOKKEEPING: ReadonlySet<string> = new Set([
   'reset_optimizer_state', 'do_train', 'max_bad_steps', 'threads', 'tokenized_path', 'overwrite_cache',
   'preprocessing_num_workers', 'dataloader_num_workers', 'trust_remote_code', 'flash_attn', 'infer_backend', 'fp16',
   'tf32', 'gradient_checkpointing', 'deepspeed', 'ddp_timeout', 'do_sample', 'temperature', 'top_p', 'top_k',
-  'max_new_tokens', 'repetition_penalty', 'skip_special_tokens', 'default_system', 'export_dir', 'export_size',
+  'max_new_tokens', 'repetition_penalty', 'skip_special_tokens', 'export_dir', 'export_size',
   'export_legacy_format', 'quantization_bit',
 ]);
 

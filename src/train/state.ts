@@ -35,6 +35,9 @@ export interface TrainState {
   schedule: ScheduleSegment[];
   events: ResumeEvent[];
   bad_steps: number; // non-finite steps in a row when saved
+  // Steps since the last logged row and their summed loss: the next row averages over the same window as an
+  // uninterrupted run would.
+  log_window: { loss_sum: number; steps: number };
   optimizer: { kind: 'adamw' | 'sgd'; step: number };
 }
 
@@ -63,6 +66,7 @@ export function readTrainState(dir: string): TrainState {
   if (!s.dataset || typeof s.dataset.fingerprint !== 'string' || !isCount(s.dataset.size)) fail('dataset');
   if (!Array.isArray(s.schedule) || s.schedule.length === 0) fail('schedule');
   if (!Array.isArray(s.events)) fail('events');
+  if (!s.log_window || typeof s.log_window.loss_sum !== 'number' || !isCount(s.log_window.steps)) fail('log_window');
   if (s.rng !== null && !Array.isArray(s.rng)) fail('rng');
   if (!s.optimizer || (s.optimizer.kind !== 'adamw' && s.optimizer.kind !== 'sgd') || !isCount(s.optimizer.step)) {
     fail('optimizer');

@@ -1,0 +1,85 @@
+// The contents of a training checkpoint (DESIGN.md §4) and how a resume reads them back. checkpoint.ts makes the
+// write atomic; this file decides what goes in: weights (PEFT adapter or full model, fp32 so a resume is exact), Adam
+// moments, train_state.json, HF's trainer_state.json, the resolved config, and the model's config and tokenizer files
+// so the folder works on its own for chat and export.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { RetuneError } from '../config/errors.js';
+import { loadConfig, saveResolvedConfig } from '../config/load.js';
+import type { RetuneConfig } from '../config/schema.js';
+import { saveAdapter, type Finetuning } from '../model/adapters/index.js';
+import { saveModel, type CausalLM } from '../model/index.js';
+import { readSafetensors, writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { writeCheckpoint } from './checkpoint.js';
+import { writeHfState, type HfStateFields } from './hf-state.js';
+import { writeTrainState, type TrainState } from './state.js';
+
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const ARGS_FILE = 'training_args.yaml';
+
+// Files of a model folder that describe the model or its tokenizer rather than its weights.
+const COMPANION_FILES = [
+  'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json',
+  'tokenizer.model', 'vocab.json', 'merges.txt', 'added_tokens.json', 'chat_template.jinja', 'chat_template.json',
+];
+
+export interface CheckpointContents {
+  config: RetuneConfig;
+  model: CausalLM;
+  finetuning: Finetuning;
+  optimizer: Optimizer;
+  trainState: TrainState;
+  hfState: HfStateFields;
+}
+
+// The trained weights in their user-facing layout: a PEFT adapter for LoRA, else the whole model, both fp32.
+export function writeWeights(dir: string, c: Pick<CheckpointContents, 'config' | 'model' | 'finetuning'>): void {
+  if (c.finetuning.adapters !== null) saveAdapter(c.model, dir, c.config);
+  else saveModel(c.model, dir, { dtype: 'F32' });
+  const source = c.config.model_name_or_path;
+  if (source === null) return;
+  for (const name of COMPANION_FILES) {
+    const from = join(source, name);
+    if (existsSync(from) && !existsSync(join(dir, name))) copyFileSync(from, join(dir, name));
+  }
+}
+
+export async function saveTrainingCheckpoint(outputDir: string, c: CheckpointContents): Promise<{ path: string; movedAside: string | null }> {
+  const weightsOnly = c.config.save_only_model;
+  return writeCheckpoint(outputDir, c.trainState.global_step, weightsOnly, (dir) => {
+    writeWeights(dir, c);
+    writeHfState(dir, c.hfState);
+    saveResolvedConfig(c.config, join(dir, ARGS_FILE));
+    if (weightsOnly) return;
+    const tensors = new Map<string, TensorToWrite>();
+    for (const [name, data] of c.optimizer.state().tensors) tensors.set(name, { dtype: 'F32', shape: [data.length], data });
+    writeSafetensors(join(dir, OPTIMIZER_FILE), tensors, { format: 'pt' });
+    writeTrainState(dir, c.trainState);
+  });
+}
+
+// The final weights in output_dir itself (where LLaMA-Factory puts them), written beside and renamed into place file
+// by file, so an interrupted write never leaves a half-written weights file under its real name.
+export function writeFinalWeights(outputDir: string, c: Pick<CheckpointContents, 'config' | 'model' | 'finetuning'>): void {
+  const temp = join(outputDir, `.tmp-final-${process.pid}`);
+  rmSync(temp, { recursive: true, force: true });
+  mkdirSync(temp, { recursive: true });
+  writeWeights(temp, c);
+  for (const name of readdirSync(temp)) renameSync(join(temp, name), join(outputDir, name));
+  rmSync(temp, { recursive: true, force: true });
+}
+
+// The resolved config a checkpoint was trained with.
+export function readCheckpointConfig(dir: string): RetuneConfig {
+  const path = join(dir, ARGS_FILE);
+  if (!existsSync(path)) throw new RetuneError(`${path} is missing: cannot compare the checkpoint's config with the new one`);
+  return loadConfig(path, []).config;
+}
+
+// Adam moments as saved; the optimizer checks names and sizes against its parameters.
+export function readOptimizerTensors(dir: string): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, t] of readSafetensors(join(dir, OPTIMIZER_FILE))) out.set(name, t.data);
+  return out;
+}

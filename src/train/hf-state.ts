@@ -1,0 +1,57 @@
+// trainer_state.json in HF Trainer's schema (TrainerState.save_to_json), so tools that read HF checkpoints (LLaMA-
+// Factory's plots, notebooks) read ours. log_history carries over across resumes through the checkpoint.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RetuneError } from '../config/errors.js';
+
+export const HF_STATE_FILE = 'trainer_state.json';
+
+export type HistoryEntry = Record<string, number>;
+
+export interface HfStateFields {
+  globalStep: number;
+  epoch: number;
+  maxSteps: number;
+  numTrainEpochs: number;
+  loggingSteps: number;
+  evalSteps: number;
+  saveSteps: number;
+  trainBatchSize: number;
+  tokensSeen: number;
+  logHistory: HistoryEntry[];
+}
+
+export function writeHfState(dir: string, f: HfStateFields): void {
+  const state = {
+    best_global_step: null,
+    best_metric: null,
+    best_model_checkpoint: null,
+    epoch: f.epoch,
+    eval_steps: f.evalSteps,
+    global_step: f.globalStep,
+    is_hyper_param_search: false,
+    is_local_process_zero: true,
+    is_world_process_zero: true,
+    log_history: f.logHistory,
+    logging_steps: f.loggingSteps,
+    max_steps: f.maxSteps,
+    num_input_tokens_seen: f.tokensSeen,
+    num_train_epochs: f.numTrainEpochs,
+    save_steps: f.saveSteps,
+    stateful_callbacks: {},
+    total_flos: 0,
+    train_batch_size: f.trainBatchSize,
+    trial_name: null,
+    trial_params: null,
+  };
+  writeFileSync(join(dir, HF_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+}
+
+// The log history of a checkpoint, to continue it.
+export function readLogHistory(dir: string): HistoryEntry[] {
+  const path = join(dir, HF_STATE_FILE);
+  if (!existsSync(path)) throw new RetuneError(`${path} is missing`);
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { log_history?: unknown };
+  if (!Array.isArray(parsed.log_history)) throw new RetuneError(`${path}: log_history is not a list`);
+  return parsed.log_history as HistoryEntry[];
+}

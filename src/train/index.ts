@@ -1,0 +1,190 @@
+// runTrain: what `retune train` calls. Decides between a fresh run and a resume (explicit resume_from_checkpoint, or
+// the newest verifying checkpoint in output_dir unless overwrite_output_dir), prints the plan before the first step
+// (a dry run stops there), builds model, data and optimizer in the state the plan describes, and runs the Trainer.
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { RetuneError, UsageError } from '../config/errors.js';
+import { saveResolvedConfig } from '../config/load.js';
+import type { RetuneConfig } from '../config/schema.js';
+import { loadTokenizer, prepareDataset, type PreparedData } from '../data/index.js';
+import { applyFinetuning, splitList, type Finetuning } from '../model/adapters/finetuning.js';
+import { loadModel, type CausalLM } from '../model/index.js';
+import { createOptimizer } from '../optim/create.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { findLatestCheckpoint, openCheckpoint, removeStaleTemps, type CheckpointRef } from './checkpoint.js';
+import { ARGS_FILE, readCheckpointConfig, readOptimizerTensors, writeFinalWeights } from './checkpoint-io.js';
+import { readLogHistory, writeHfState, type HistoryEntry } from './hf-state.js';
+import { initialHistory, plannedTotalSteps } from './lr-history.js';
+import { TrainLog } from './logging.js';
+import { effectiveConfig, formatLrOutlook, formatResumePlan, planResume, type ResumePlan } from './resume-plan.js';
+import { readTrainState, type TrainState } from './state.js';
+import { Trainer, type TrainResult } from './trainer.js';
+
+export type { TrainResult } from './trainer.js';
+
+export interface RunTrainOptions {
+  dryRun?: boolean;
+  log?: (line: string) => void;
+}
+
+// What a fresh run may find in output_dir without refusing: leftovers of an earlier attempt at this same run.
+const RUN_LEFTOVERS = /^(?:trainer_log\.jsonl|training_args\.yaml|checkpoint-\d+(?:\.old-\d+)?|\.(?:tmp|deleting)-.*)$/;
+
+export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {}): Promise<TrainResult | null> {
+  const print = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const outputDir = config.output_dir;
+  if (outputDir === null) throw new UsageError('output_dir is required to train');
+  if (config.model_name_or_path === null) throw new UsageError('model_name_or_path is required to train');
+  if (config.stage !== 'pt' && config.stage !== 'sft') throw new UsageError(`stage ${config.stage} is not supported (pt, sft)`);
+
+  const checkpoint = findResumePoint(config, outputDir, print);
+  const oldConfig = checkpoint === null ? null : readCheckpointConfig(checkpoint.path);
+  const runConfig = oldConfig === null ? config : effectiveConfig(oldConfig, config);
+  const tokenizer = await loadTokenizer(runConfig.model_name_or_path as string);
+  const data = await prepareDataset(runConfig, tokenizer, config.stage);
+  if (data.dropped > 0) print(`${data.dropped} samples were dropped (empty or longer than cutoff_len ${runConfig.cutoff_len})`);
+  const dataset = { fingerprint: data.fingerprint, size: data.train.size };
+
+  let plan: ResumePlan | null = null;
+  let state: TrainState;
+  if (checkpoint !== null && oldConfig !== null) {
+    const saved = checkpoint.manifest.weightsOnly ? null : readTrainState(checkpoint.path);
+    plan = planResume({
+      checkpoint: { ...checkpoint, weightsOnly: checkpoint.manifest.weightsOnly }, oldConfig, state: saved, newConfig: config, dataset,
+    });
+    print(formatResumePlan(plan));
+    if (plan.refusal !== null) throw new UsageError(plan.refusal);
+    if (opts.dryRun || plan.finished) return null;
+    state = resumedState(saved as TrainState, plan, checkpoint);
+  } else {
+    state = freshState(runConfig, dataset);
+    print(formatFreshPlan(runConfig, state));
+    if (opts.dryRun) return null;
+  }
+  const evalData = evalSplit(runConfig, data);
+  const padId = tokenizer.padId ?? tokenizer.eosId;
+  if (padId === null) throw new UsageError(`${runConfig.model_name_or_path}: the tokenizer has neither a pad nor an eos token`);
+
+  mkdirSync(outputDir, { recursive: true });
+  const { model, finetuning } = await buildModel(runConfig, checkpoint, state);
+  const optimizer = buildOptimizer(runConfig, finetuning, checkpoint, state, plan);
+  const log = new TrainLog(outputDir, state.global_step, print, process.stdout.isTTY === true);
+  let logHistory: HistoryEntry[] = [];
+  if (checkpoint !== null && plan !== null) {
+    const dropped = log.truncateAfter(state.global_step);
+    if (dropped > 0) print(`trainer_log.jsonl: dropped ${dropped} rows logged after ${checkpoint.name} by the interrupted run`);
+    logHistory = readLogHistory(checkpoint.path).filter((e) => e.step <= state.global_step);
+    const event = state.events[state.events.length - 1];
+    log.write({ current_steps: state.global_step, ...event, event: 'resume' });
+  } else {
+    log.reset();
+  }
+  saveResolvedConfig(runConfig, join(outputDir, ARGS_FILE));
+
+  const trainer = new Trainer({
+    config: runConfig, model, finetuning, optimizer, train: data.train, eval: evalData, padId, state, logHistory,
+    resumedFrom: checkpoint?.path ?? null, log,
+  });
+  const result = await trainer.run();
+  if (result.stoppedBy !== null) {
+    log.message(`stopped by ${result.stoppedBy} at step ${result.globalStep}; ${result.lastCheckpoint ?? 'no checkpoint'} ` +
+      'holds the state; run the same command again to resume');
+    process.kill(process.pid, result.stoppedBy);
+    return result;
+  }
+  writeFinalWeights(outputDir, { config: runConfig, model, finetuning });
+  writeHfState(outputDir, trainer.hfState());
+  log.message(`training finished at step ${result.globalStep}; weights in ${outputDir}`);
+  return result;
+}
+
+// The checkpoint to resume from, or null for a fresh run. Broken checkpoints are reported by name and skipped.
+function findResumePoint(config: RetuneConfig, outputDir: string, print: (line: string) => void): CheckpointRef | null {
+  for (const name of removeStaleTemps(outputDir)) print(`removed ${name}, left by an interrupted process`);
+  if (config.resume_from_checkpoint !== null) return openCheckpoint(config.resume_from_checkpoint);
+  if (config.overwrite_output_dir) return null;
+  const { latest, broken } = findLatestCheckpoint(outputDir);
+  for (const b of broken) print(`skipping ${b.name}: ${b.reason} (left in place)`);
+  if (latest !== null) return latest;
+  const foreign = existsSync(outputDir) ? readdirSync(outputDir).filter((n) => !RUN_LEFTOVERS.test(n)) : [];
+  if (foreign.length > 0) {
+    throw new UsageError(`output_dir ${outputDir} is not empty (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}) ` +
+      'and holds no checkpoint to resume: set overwrite_output_dir: true to train there anyway, or pick another output_dir');
+  }
+  return null;
+}
+
+function freshState(config: RetuneConfig, dataset: { fingerprint: string; size: number }): TrainState {
+  const totalSteps = plannedTotalSteps(config, dataset.size, { step: 0, samples: 0 });
+  return {
+    format: 'retune-train-state', version: 1, global_step: 0, total_steps: totalSteps, epoch: 0,
+    sampler: { epoch: 0, consumed: 0 }, dataset, samples_seen: 0, tokens_seen: 0, rng: null,
+    schedule: initialHistory(config, totalSteps), events: [], bad_steps: 0, log_window: { loss_sum: 0, steps: 0 },
+    optimizer: { kind: config.optim === 'sgd' ? 'sgd' : 'adamw', step: 0 },
+  };
+}
+
+function resumedState(saved: TrainState, plan: ResumePlan, checkpoint: CheckpointRef): TrainState {
+  return {
+    ...saved,
+    total_steps: plan.totalSteps,
+    sampler: plan.sampler,
+    dataset: plan.dataset,
+    schedule: plan.schedule,
+    events: [...saved.events, {
+      step: plan.step, time: new Date().toISOString(), from: checkpoint.path, policy: plan.policy, lr_mode: plan.lrMode,
+      changed: plan.rows.map((r) => r.field), applied: plan.policy !== 'checkpoint', reset_optimizer: plan.resetOptimizer,
+      dataset_changed: plan.datasetChanged,
+    }],
+  };
+}
+
+function formatFreshPlan(config: RetuneConfig, state: TrainState): string {
+  const effective = config.per_device_train_batch_size * config.gradient_accumulation_steps;
+  const lines = [
+    `Training plan: fresh run in ${config.output_dir}, ${state.dataset.size} samples, effective batch ${effective} ` +
+      `(${config.per_device_train_batch_size} x ${config.gradient_accumulation_steps}), ${state.total_steps} steps`,
+    ...formatLrOutlook(state.schedule, 0, state.total_steps),
+  ];
+  return lines.join('\n');
+}
+
+function evalSplit(config: RetuneConfig, data: PreparedData): PreparedData['eval'] {
+  if (config.eval_strategy === 'no') return null;
+  if (data.eval === null || data.eval.size === 0) {
+    throw new UsageError(`eval_strategy ${config.eval_strategy} needs evaluation data: set val_size or eval_dataset`);
+  }
+  return data.eval;
+}
+
+// The model in the state the checkpoint holds. LoRA: the checkpoint's adapter is the one trained further (earlier
+// adapters of adapter_name_or_path are merged first, as in the original run). Full/freeze: the checkpoint's weights.
+async function buildModel(config: RetuneConfig, checkpoint: CheckpointRef | null, state: TrainState): Promise<{
+  model: CausalLM; finetuning: Finetuning;
+}> {
+  const base = config.model_name_or_path as string;
+  const lora = config.finetuning_type === 'lora';
+  const model = await loadModel(checkpoint !== null && !lora ? checkpoint.path : base, { frozenBf16: config.bf16 });
+  let ftConfig = config;
+  if (checkpoint !== null && lora) {
+    const earlier = splitList(config.adapter_name_or_path);
+    const merged = config.create_new_adapter ? earlier : earlier.slice(0, -1);
+    ftConfig = { ...config, adapter_name_or_path: [...merged, checkpoint.path].join(','), create_new_adapter: false };
+  }
+  model.gradientCheckpointing = config.gradient_checkpointing;
+  const finetuning = applyFinetuning(model, ftConfig);
+  if (state.rng !== null) {
+    if (finetuning.adapters === null) throw new RetuneError('train_state.json holds a dropout RNG state but the run has no adapter');
+    finetuning.adapters.setRngState(state.rng);
+  }
+  return { model, finetuning };
+}
+
+function buildOptimizer(
+  config: RetuneConfig, finetuning: Finetuning, checkpoint: CheckpointRef | null, state: TrainState, plan: ResumePlan | null,
+): Optimizer {
+  const optimizer = createOptimizer(config, finetuning.trainable);
+  if (checkpoint === null || plan === null || plan.resetOptimizer) return optimizer;
+  optimizer.loadState({ step: state.optimizer.step, tensors: readOptimizerTensors(checkpoint.path) });
+  return optimizer;
+}

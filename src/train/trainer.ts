@@ -1,0 +1,247 @@
+// The training loop. One optimizer step = gradient_accumulation_steps micro-batches of per_device_train_batch_size
+// samples drawn from the Sampler, the loss of each normalised by the target tokens of the whole accumulated batch (as
+// HF does since 4.46), gradients clipped to max_grad_norm, then one AdamW/SGD update with the LR the history gives for
+// this step. Everything a step depends on (weights, moments, data cursor, dropout RNG, LR history, the log window) is
+// in a checkpoint, so an unchanged resume continues bit for bit.
+import { RetuneError } from '../config/errors.js';
+import type { RetuneConfig } from '../config/schema.js';
+import { collate, Sampler, type Batch, type TokenizedDataset } from '../data/index.js';
+import type { Finetuning } from '../model/adapters/index.js';
+import type { CausalLM } from '../model/index.js';
+import { clipGradNorm } from '../optim/clip.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { backward, clearTape, noGrad } from '../tensor/autograd.js';
+import { rotateCheckpoints } from './checkpoint.js';
+import { saveTrainingCheckpoint } from './checkpoint-io.js';
+import type { HfStateFields, HistoryEntry } from './hf-state.js';
+import { lrForStep } from './lr-history.js';
+import type { TrainLog } from './logging.js';
+import type { TrainState } from './state.js';
+
+const IGNORE = -100;
+
+export interface TrainerInit {
+  config: RetuneConfig;
+  model: CausalLM;
+  finetuning: Finetuning;
+  optimizer: Optimizer;
+  train: TokenizedDataset;
+  eval: TokenizedDataset | null;
+  padId: number;
+  state: TrainState; // where this process starts: fresh, or a checkpoint's state with the resume plan applied
+  logHistory: HistoryEntry[];
+  resumedFrom: string | null; // never rotated away
+  log: TrainLog;
+}
+
+export interface TrainResult {
+  globalStep: number;
+  totalSteps: number;
+  stoppedBy: NodeJS.Signals | null;
+  lastCheckpoint: string | null;
+}
+
+interface StepOutcome {
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  applied: boolean;
+}
+
+// Targets the model's shifted loss sees: labels at positions 1..T-1 of each row that are not ignored.
+export function countTargets(batch: Batch): number {
+  let n = 0;
+  for (let b = 0; b < batch.B; b++) {
+    for (let t = 1; t < batch.T; t++) if (batch.labels[b * batch.T + t] !== IGNORE) n++;
+  }
+  return n;
+}
+
+export class Trainer {
+  private readonly s: TrainerInit;
+  private readonly state: TrainState;
+  private readonly sampler: Sampler;
+  private stopSignal: NodeJS.Signals | null = null;
+  private lastCheckpoint: string | null;
+  private savedStep: number; // the step of the newest checkpoint on disk for this run
+
+  constructor(init: TrainerInit) {
+    this.s = init;
+    this.state = structuredClone(init.state);
+    this.sampler = new Sampler(init.train.size, init.config.seed, true);
+    this.sampler.restore(this.state.sampler);
+    this.lastCheckpoint = init.resumedFrom;
+    this.savedStep = init.state.global_step;
+  }
+
+  async run(): Promise<TrainResult> {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      this.stopSignal ??= signal;
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      while (this.state.global_step < this.state.total_steps && this.stopSignal === null) {
+        const epochBefore = this.sampler.state().epoch;
+        const saveDue = this.afterStep(this.step(), this.sampler.state().epoch > epochBefore);
+        if (saveDue || this.state.global_step === this.state.total_steps) await this.save();
+        // Signals are delivered between event-loop turns, so each step yields once.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (this.stopSignal !== null && this.savedStep !== this.state.global_step) await this.save();
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    return {
+      globalStep: this.state.global_step, totalSteps: this.state.total_steps, stoppedBy: this.stopSignal,
+      lastCheckpoint: this.lastCheckpoint,
+    };
+  }
+
+  // One optimizer step; a non-finite loss or gradient leaves the weights and moments untouched.
+  private step(): StepOutcome {
+    const { config, model, finetuning, optimizer, train, padId } = this.s;
+    const batches: Batch[] = [];
+    for (let a = 0; a < config.gradient_accumulation_steps; a++) {
+      const rows = this.sampler.next(config.per_device_train_batch_size).map((i) => train.get(i));
+      batches.push(collate(rows, { padId }));
+    }
+    const normalizer = Math.max(1, batches.reduce((n, b) => n + countTargets(b), 0));
+    const lr = lrForStep(this.state.schedule, this.state.global_step);
+    let loss = 0;
+    for (const b of batches) {
+      const l = model.loss(b.ids, b.labels, b.B, b.T, {
+        normalizer, positions: b.positions ?? undefined, segments: b.segments ?? undefined,
+      });
+      loss += l.item();
+      if (!Number.isFinite(loss)) {
+        clearTape();
+        break;
+      }
+      backward(l);
+    }
+    const tokens = batches.reduce((n, b) => n + b.tokens, 0);
+    this.state.global_step += 1;
+    this.state.samples_seen += config.per_device_train_batch_size * config.gradient_accumulation_steps;
+    this.state.tokens_seen += tokens;
+    this.s.log.addTokens(tokens);
+    const gradNorm = Number.isFinite(loss) ? clipGradNorm(finetuning.trainable, config.max_grad_norm) : NaN;
+    const applied = Number.isFinite(loss) && Number.isFinite(gradNorm);
+    if (applied) optimizer.step(lr);
+    optimizer.zeroGrad();
+    return { loss, gradNorm, lr, applied };
+  }
+
+  // Logs, evaluates and counts bad steps after a step; returns whether a checkpoint is due.
+  private afterStep(o: StepOutcome, crossedEpoch: boolean): boolean {
+    const { config, log } = this.s;
+    const step = this.state.global_step;
+    if (!o.applied) {
+      this.state.bad_steps += 1;
+      const what = Number.isFinite(o.loss) ? `gradient norm ${o.gradNorm}` : `loss ${o.loss}`;
+      log.write({ current_steps: step, event: 'skipped_step', reason: `non-finite ${what}`, lr: o.lr });
+      log.message(`step ${step}: non-finite ${what}; the update was not applied (${this.state.bad_steps} in a row)`);
+      if (this.state.bad_steps > config.max_bad_steps) {
+        const last = this.lastCheckpoint === null ? 'no checkpoint was saved yet' : `${this.lastCheckpoint} is untouched`;
+        throw new RetuneError(`training stopped at step ${step}: ${this.state.bad_steps} steps in a row had a non-finite ` +
+          `loss or gradient (max_bad_steps ${config.max_bad_steps}); ${last}. Lower learning_rate or check the data.`);
+      }
+      return false;
+    }
+    this.state.bad_steps = 0;
+    this.state.log_window.loss_sum += o.loss;
+    this.state.log_window.steps += 1;
+    if (step % config.logging_steps === 0) this.logStep(o);
+    const evalDue = config.eval_strategy === 'steps' ? step % config.eval_steps === 0 : config.eval_strategy === 'epoch' && crossedEpoch;
+    if (evalDue && this.s.eval !== null) this.evaluate();
+    return config.save_strategy === 'steps' ? step % config.save_steps === 0 : config.save_strategy === 'epoch' && crossedEpoch;
+  }
+
+  private logStep(o: StepOutcome): void {
+    const { log } = this.s;
+    const step = this.state.global_step;
+    const total = this.state.total_steps;
+    const loss = this.state.log_window.loss_sum / this.state.log_window.steps;
+    this.state.log_window = { loss_sum: 0, steps: 0 };
+    const epoch = this.epoch();
+    const t = log.timing(step, total);
+    log.step({
+      current_steps: step, total_steps: total, loss, lr: o.lr, grad_norm: o.gradNorm, epoch,
+      percentage: Math.round((step / total) * 10000) / 100, elapsed_time: t.elapsed, remaining_time: t.remaining,
+      throughput: Math.round(t.throughput * 100) / 100, total_tokens: this.state.tokens_seen,
+    });
+    this.s.logHistory.push({ loss, grad_norm: o.gradNorm, learning_rate: o.lr, epoch, step });
+  }
+
+  // Mean loss per target token over the eval split, with dropout off and no tape.
+  private evaluate(): void {
+    const { config, model, finetuning, padId, log } = this.s;
+    const data = this.s.eval as TokenizedDataset;
+    finetuning.adapters?.setTraining(false);
+    let sum = 0;
+    let count = 0;
+    noGrad(() => {
+      for (let i = 0; i < data.size; i += config.per_device_eval_batch_size) {
+        const rows = [];
+        for (let j = i; j < Math.min(data.size, i + config.per_device_eval_batch_size); j++) rows.push(data.get(j));
+        const b = collate(rows, { padId });
+        sum += model.loss(b.ids, b.labels, b.B, b.T, {
+          normalizer: 1, positions: b.positions ?? undefined, segments: b.segments ?? undefined,
+        }).item();
+        count += countTargets(b);
+      }
+    });
+    finetuning.adapters?.setTraining(true);
+    const step = this.state.global_step;
+    const evalLoss = sum / Math.max(1, count);
+    const epoch = this.epoch();
+    log.write({
+      current_steps: step, total_steps: this.state.total_steps, eval_loss: evalLoss, eval_perplexity: Math.exp(evalLoss), epoch,
+    });
+    log.message(`step ${step}: eval_loss ${evalLoss.toFixed(4)} perplexity ${Math.exp(evalLoss).toFixed(3)}`);
+    this.s.logHistory.push({ eval_loss: evalLoss, eval_perplexity: Math.exp(evalLoss), epoch, step });
+  }
+
+  private epoch(): number {
+    const { epoch, consumed } = this.sampler.state();
+    return epoch + consumed / this.s.train.size;
+  }
+
+  // The state a resume at this step needs.
+  snapshot(): TrainState {
+    const { finetuning, optimizer } = this.s;
+    return {
+      ...structuredClone(this.state),
+      epoch: this.epoch(),
+      sampler: this.sampler.state(),
+      rng: finetuning.adapters?.getRngState() ?? null,
+      optimizer: { kind: optimizer.kind, step: optimizer.stepCount },
+    };
+  }
+
+  hfState(): HfStateFields {
+    const { config } = this.s;
+    return {
+      globalStep: this.state.global_step, epoch: this.epoch(), maxSteps: this.state.total_steps,
+      numTrainEpochs: Math.ceil(config.num_train_epochs), loggingSteps: config.logging_steps, evalSteps: config.eval_steps,
+      saveSteps: config.save_steps, trainBatchSize: config.per_device_train_batch_size,
+      tokensSeen: this.state.tokens_seen, logHistory: this.s.logHistory,
+    };
+  }
+
+  private async save(): Promise<void> {
+    const { config, model, finetuning, optimizer, log } = this.s;
+    const outputDir = config.output_dir as string;
+    const { path, movedAside } = await saveTrainingCheckpoint(outputDir, {
+      config, model, finetuning, optimizer, trainState: this.snapshot(), hfState: this.hfState(),
+    });
+    this.lastCheckpoint = path;
+    this.savedStep = this.state.global_step;
+    if (movedAside !== null) log.message(`an older folder named like the new checkpoint was kept as ${movedAside}`);
+    const protectedPaths = this.s.resumedFrom === null ? [path] : [path, this.s.resumedFrom];
+    const deleted = config.save_total_limit === null ? [] : rotateCheckpoints(outputDir, config.save_total_limit, protectedPaths);
+    log.write({ current_steps: this.state.global_step, event: 'saved', checkpoint: path, deleted });
+    log.message(`saved ${path}${deleted.length > 0 ? ` (removed ${deleted.join(', ')})` : ''}`);
+  }
+}
