@@ -88,19 +88,19 @@ class Args {
     return v.As<Napi::Boolean>().Value();
   }
 
-  void fail(const char* name, const char* problem) {
-    if (!ok_) return;
-    ok_ = false;
-    std::string msg = std::string("native ") + kernel_ + ": " + name + " " + problem;
-    Napi::RangeError::New(info_.Env(), msg).ThrowAsJavaScriptException();
-  }
+  void fail(const char* name, const char* problem) { throw_once(std::string(name) + " " + problem); }
 
   void fail_index(const char* name, int64_t index, int64_t value, const char* allowed) {
-    std::string what = "[" + std::to_string(index) + "] = " + std::to_string(value) + " is outside " + allowed;
-    fail(name, what.c_str());
+    throw_once(std::string(name) + "[" + std::to_string(index) + "] = " + std::to_string(value) + " is outside " + allowed);
   }
 
  private:
+  void throw_once(const std::string& what) {
+    if (!ok_) return;
+    ok_ = false;
+    Napi::RangeError::New(info_.Env(), std::string("native ") + kernel_ + ": " + what).ThrowAsJavaScriptException();
+  }
+
   int64_t checked_size(double d, const char* name) {
     if (!ok_) return 0;
     if (!(d >= 0) || d > 9007199254740991.0 || std::floor(d) != d) {
@@ -365,7 +365,7 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
 
 Napi::Value Scale(const Napi::CallbackInfo& info) {
   Args args(info, "scale");
-  float s = static_cast<float>(args.number(1, "s"));
+  double s = args.number(1, "s");
   int64_t n = args.size(2, "n");
   float* x = args.array<float>(0, "x", n);
   if (args.ok()) rt::scale(x, s, n);
@@ -394,7 +394,7 @@ Napi::Value Mul(const Napi::CallbackInfo& info) {
 
 Napi::Value Axpy(const Napi::CallbackInfo& info) {
   Args args(info, "axpy");
-  float alpha = static_cast<float>(args.number(0, "alpha"));
+  double alpha = args.number(0, "alpha");
   int64_t n = args.size(3, "n");
   const float* x = args.array<float>(1, "x", n);
   float* y = args.array<float>(2, "y", n);

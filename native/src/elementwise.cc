@@ -39,8 +39,9 @@ RT_CLONES double sum_squares_chunk(const float* x, int64_t n) {
   return s;
 }
 
-RT_CLONES void scale_range(float* x, float s, int64_t i0, int64_t i1) {
-  for (int64_t i = i0; i < i1; i++) x[i] *= s;
+// scale and axpy take their scalar in double and round once per element, as JS does with a Number.
+RT_CLONES void scale_range(float* x, double s, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; i++) x[i] = static_cast<float>(x[i] * s);
 }
 
 RT_CLONES void add_range(const float* a, const float* b, float* out, int64_t i0, int64_t i1) {
@@ -51,8 +52,8 @@ RT_CLONES void mul_range(const float* a, const float* b, float* out, int64_t i0,
   for (int64_t i = i0; i < i1; i++) out[i] = a[i] * b[i];
 }
 
-RT_CLONES void axpy_range(float alpha, const float* x, float* y, int64_t i0, int64_t i1) {
-  for (int64_t i = i0; i < i1; i++) y[i] += alpha * x[i];
+RT_CLONES void axpy_range(double alpha, const float* x, float* y, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; i++) y[i] = static_cast<float>(y[i] + alpha * x[i]);
 }
 
 }  // namespace
@@ -79,7 +80,7 @@ double sum_squares(const float* x, int64_t n) {
   return s;
 }
 
-void scale(float* x, float s, int64_t n) {
+void scale(float* x, double s, int64_t n) {
   parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { scale_range(x, s, i0, i1); });
 }
 
@@ -91,7 +92,7 @@ void mul(const float* a, const float* b, float* out, int64_t n) {
   parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { mul_range(a, b, out, i0, i1); });
 }
 
-void axpy(float alpha, const float* x, float* y, int64_t n) {
+void axpy(double alpha, const float* x, float* y, int64_t n) {
   parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { axpy_range(alpha, x, y, i0, i1); });
 }
 

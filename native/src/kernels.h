@@ -42,9 +42,9 @@ struct AdamWHyper {
 void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWHyper& h);
 
 double sum_squares(const float* x, int64_t n);
-void scale(float* x, float s, int64_t n);
+void scale(float* x, double s, int64_t n);
 void add(const float* a, const float* b, float* out, int64_t n);
 void mul(const float* a, const float* b, float* out, int64_t n);
-void axpy(float alpha, const float* x, float* y, int64_t n);
+void axpy(double alpha, const float* x, float* y, int64_t n);
 
 }  // namespace rt

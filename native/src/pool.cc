@@ -109,7 +109,7 @@ void run_on_threads(int nUsed, const std::function<void(int)>& fn) {
   // Spin first (the usual case: workers finish within microseconds of each other), then yield, so a machine with
   // more runnable threads than cores still lets the stragglers run.
   for (int i = 0; p.remaining.load(std::memory_order_acquire) != 0; i++) {
-    if (i < kSpinIterations) RT_PAUSE();
+    if (i < 16 * kSpinIterations) RT_PAUSE();
     else std::this_thread::yield();
   }
 }

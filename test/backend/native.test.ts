@@ -1,0 +1,328 @@
+// The native kernels against the reference backend on random shapes (odd sizes, every transpose combination, GQA,
+// packed segments), bit-identical reruns, and clear errors for bad arguments. Skipped when the addon is not built.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AttentionArgs, Backend, MatmulArgs } from '../../src/backend/backend.js';
+import { referenceBackend as ref } from '../../src/backend/reference.js';
+import { loadNativeAddon, loadNativeBackend } from '../../src/backend/native.js';
+
+const native = loadNativeBackend();
+const addon = loadNativeAddon();
+
+// mulberry32: a small seeded generator, so every run tests the same inputs.
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randn(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
+  return out;
+}
+
+function randInts(n: number, max: number, seed: number): Int32Array {
+  const r = rng(seed);
+  return Int32Array.from({ length: n }, () => Math.floor(r() * max));
+}
+
+// |a - b| <= atol + rtol * |b| everywhere, reporting the first offending index.
+function assertClose(actual: Float32Array, expected: Float32Array, atol: number, rtol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]);
+    if (!(err <= atol + rtol * Math.abs(expected[i]))) {
+      assert.fail(`${what}[${i}]: native ${actual[i]} vs reference ${expected[i]} (error ${err})`);
+    }
+  }
+}
+
+function bitsEqual(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
+function toBf16(x: Float32Array): Uint16Array {
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  return Uint16Array.from(bits, (u) => u >>> 16);
+}
+
+describe('native backend', { skip: native === null ? 'native addon not built' : false }, () => {
+  const nb = native as Backend;
+
+  it('matmul matches reference for odd shapes, every transpose, batch and accumulate', () => {
+    const shapes: [number, number, number, number][] = [
+      [1, 1, 1, 1], [1, 7, 13, 33], [2, 13, 65, 7], [1, 65, 33, 300], [3, 6, 16, 256], [1, 7, 3100, 5], [1, 150, 20, 513],
+    ];
+    let seed = 1;
+    for (const [batch, M, N, K] of shapes) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          for (const accumulate of [false, true]) {
+            const args: MatmulArgs = { batch, M, N, K, transA, transB, accumulate };
+            const a = randn(batch * M * K, seed++);
+            const b = randn(batch * K * N, seed++);
+            const c0 = randn(batch * M * N, seed++);
+            const cRef = c0.slice();
+            const cNat = c0.slice();
+            ref.matmul(a, b, cRef, args);
+            nb.matmul(a, b, cNat, args);
+            assertClose(cNat, cRef, 2e-6 * K, 1e-5, `matmul ${JSON.stringify(args)}`);
+          }
+        }
+      }
+    }
+  });
+
+  it('matmulBf16 widens B like the reference', () => {
+    let seed = 100;
+    for (const [M, N, K] of [[1, 1, 1], [13, 33, 65], [70, 17, 300]]) {
+      for (const transB of [false, true]) {
+        const args: MatmulArgs = { batch: 1, M, N, K, transA: false, transB, accumulate: false };
+        const a = randn(M * K, seed++);
+        const b = toBf16(randn(K * N, seed++));
+        const cRef = new Float32Array(M * N);
+        const cNat = new Float32Array(M * N);
+        ref.matmulBf16(a, b, cRef, args);
+        nb.matmulBf16(a, b, cNat, args);
+        assertClose(cNat, cRef, 2e-6 * K, 1e-5, `matmulBf16 ${JSON.stringify(args)}`);
+      }
+    }
+  });
+
+  it('embedding and its backward match reference, repeated ids included', () => {
+    const V = 11, C = 13, N = 40;
+    const weight = randn(V * C, 1);
+    const ids = randInts(N, V, 2);
+    const outRef = new Float32Array(N * C), outNat = new Float32Array(N * C);
+    ref.embedding(weight, ids, outRef, C);
+    nb.embedding(weight, ids, outNat, C);
+    assert.ok(bitsEqual(outNat, outRef));
+    const dOut = randn(N * C, 3);
+    const dwRef = randn(V * C, 4), dwNat = dwRef.slice();
+    ref.embeddingBackward(dOut, ids, dwRef, C);
+    nb.embeddingBackward(dOut, ids, dwNat, C);
+    assertClose(dwNat, dwRef, 1e-6, 1e-6, 'embeddingBackward');
+  });
+
+  it('rmsnorm and its backward match reference', () => {
+    for (const [N, C] of [[1, 1], [7, 33], [13, 256], [5, 1001]]) {
+      const x = randn(N * C, N + C), w = randn(C, 7);
+      const outRef = new Float32Array(N * C), outNat = new Float32Array(N * C);
+      const rRef = new Float32Array(N), rNat = new Float32Array(N);
+      ref.rmsnorm(x, w, outRef, rRef, N, C, 1e-6);
+      nb.rmsnorm(x, w, outNat, rNat, N, C, 1e-6);
+      assertClose(rNat, rRef, 0, 1e-6, 'rstd');
+      assertClose(outNat, outRef, 1e-6, 1e-5, 'rmsnorm');
+      const dOut = randn(N * C, 9);
+      const dxRef = new Float32Array(N * C), dxNat = new Float32Array(N * C);
+      const dwRef = randn(C, 10), dwNat = dwRef.slice();
+      ref.rmsnormBackward(dOut, x, w, rRef, dxRef, dwRef, N, C);
+      nb.rmsnormBackward(dOut, x, w, rRef, dxNat, dwNat, N, C);
+      assertClose(dxNat, dxRef, 1e-5, 1e-5, 'rmsnorm dx');
+      assertClose(dwNat, dwRef, 1e-5, 1e-5, 'rmsnorm dw');
+    }
+  });
+
+  it('rope forward and inverse match reference, and inverse undoes forward', () => {
+    const N = 9, nHead = 3, hd = 14, maxPos = 20;
+    const x = randn(N * nHead * hd, 1);
+    const cos = randn(maxPos * (hd / 2), 2), sin = randn(maxPos * (hd / 2), 3);
+    const positions = randInts(N, maxPos, 4);
+    for (const inverse of [false, true]) {
+      const outRef = new Float32Array(x.length), outNat = new Float32Array(x.length);
+      ref.rope(x, outRef, positions, cos, sin, N, nHead, hd, inverse);
+      nb.rope(x, outNat, positions, cos, sin, N, nHead, hd, inverse);
+      assertClose(outNat, outRef, 1e-6, 1e-6, `rope inverse=${inverse}`);
+    }
+    const angle = randn(maxPos * (hd / 2), 5, Math.PI);
+    const c = angle.map(Math.cos), s = angle.map(Math.sin);
+    const y = new Float32Array(x.length), back = new Float32Array(x.length);
+    nb.rope(x, y, positions, c, s, N, nHead, hd, false);
+    nb.rope(y, back, positions, c, s, N, nHead, hd, true);
+    assertClose(back, x, 1e-6, 1e-5, 'rope round trip');
+  });
+
+  function attentionCase(B: number, T: number, nHead: number, nKV: number, hd: number, segments: Int32Array | null, seed: number) {
+    const args: AttentionArgs = { B, T, nHead, nKV, hd, scale: 1 / Math.sqrt(hd), segments };
+    return {
+      args,
+      q: randn(B * T * nHead * hd, seed, 2),
+      k: randn(B * T * nKV * hd, seed + 1, 2),
+      v: randn(B * T * nKV * hd, seed + 2),
+      dOut: randn(B * T * nHead * hd, seed + 3),
+    };
+  }
+
+  function packedSegments(B: number, T: number, seed: number): Int32Array {
+    const r = rng(seed);
+    const seg = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      let id = 0;
+      for (let t = 0; t < T; t++) {
+        if (t > 0 && r() < 0.08) id++;
+        seg[b * T + t] = id;
+      }
+    }
+    return seg;
+  }
+
+  it('attention forward and backward match reference (GQA, segments, odd T and hd)', () => {
+    const cases = [
+      attentionCase(1, 1, 1, 1, 4, null, 1),
+      attentionCase(2, 7, 4, 2, 8, null, 10),
+      attentionCase(1, 33, 2, 2, 13, null, 20),
+      attentionCase(2, 65, 4, 1, 16, packedSegments(2, 65, 3), 30),
+      attentionCase(1, 130, 6, 3, 8, packedSegments(1, 130, 4), 40),
+    ];
+    for (const { args, q, k, v, dOut } of cases) {
+      const what = `attention B=${args.B} T=${args.T} nHead=${args.nHead} nKV=${args.nKV} hd=${args.hd}`;
+      const { B, T, nHead } = args;
+      const outRef = new Float32Array(q.length), outNat = new Float32Array(q.length);
+      const lseRef = new Float32Array(B * nHead * T), lseNat = new Float32Array(B * nHead * T);
+      ref.attention(q, k, v, outRef, lseRef, args);
+      nb.attention(q, k, v, outNat, lseNat, args);
+      assertClose(outNat, outRef, 1e-5, 1e-5, `${what} out`);
+      assertClose(lseNat, lseRef, 1e-5, 1e-6, `${what} lse`);
+      const grads = (be: Backend) => {
+        const dq = new Float32Array(q.length), dk = new Float32Array(k.length), dv = new Float32Array(v.length);
+        be.attentionBackward(dOut, q, k, v, outRef, lseRef, dq, dk, dv, args);
+        return { dq, dk, dv };
+      };
+      const gRef = grads(ref), gNat = grads(nb);
+      assertClose(gNat.dq, gRef.dq, 2e-5, 1e-4, `${what} dq`);
+      assertClose(gNat.dk, gRef.dk, 2e-5, 1e-4, `${what} dk`);
+      assertClose(gNat.dv, gRef.dv, 2e-5, 1e-4, `${what} dv`);
+    }
+  });
+
+  it('swiglu and its backward match reference', () => {
+    const n = 1037;
+    const gate = randn(n, 1, 8), up = randn(n, 2), dOut = randn(n, 3);
+    const outRef = new Float32Array(n), outNat = new Float32Array(n);
+    ref.swiglu(gate, up, outRef, n);
+    nb.swiglu(gate, up, outNat, n);
+    assertClose(outNat, outRef, 1e-6, 1e-5, 'swiglu');
+    const dgRef = new Float32Array(n), duRef = new Float32Array(n), dgNat = new Float32Array(n), duNat = new Float32Array(n);
+    ref.swigluBackward(dOut, gate, up, dgRef, duRef, n);
+    nb.swigluBackward(dOut, gate, up, dgNat, duNat, n);
+    assertClose(dgNat, dgRef, 1e-6, 1e-5, 'swiglu dGate');
+    assertClose(duNat, duRef, 1e-6, 1e-5, 'swiglu dUp');
+  });
+
+  it('crossEntropy and its backward match reference, ignoring -100 targets', () => {
+    for (const [N, V] of [[1, 1], [7, 33], [13, 1000], [3, 40000]]) {
+      const logits = randn(N * V, N * V, 10);
+      const targets = randInts(N, V, V);
+      if (N > 1) targets[1] = -100;
+      const lossRef = new Float32Array(N), lossNat = new Float32Array(N);
+      const lseRef = new Float32Array(N), lseNat = new Float32Array(N);
+      ref.crossEntropy(logits, targets, lossRef, lseRef, N, V);
+      nb.crossEntropy(logits, targets, lossNat, lseNat, N, V);
+      assertClose(lseNat, lseRef, 1e-5, 1e-6, `lse N=${N} V=${V}`);
+      assertClose(lossNat, lossRef, 1e-5, 1e-5, `loss N=${N} V=${V}`);
+      if (N > 1) assert.equal(lossNat[1], 0);
+      const dLoss = randn(N, 5);
+      const dRef = new Float32Array(N * V), dNat = new Float32Array(N * V).fill(7);
+      ref.crossEntropyBackward(logits, targets, lseRef, dLoss, dRef, N, V);
+      nb.crossEntropyBackward(logits, targets, lseRef, dLoss, dNat, N, V);
+      assertClose(dNat, dRef, 1e-7, 1e-5, `dLogits N=${N} V=${V}`);
+    }
+  });
+
+  it('adamw follows torch order of operations like the reference', () => {
+    const n = 1001;
+    const g = randn(n, 1), p0 = randn(n, 2), m0 = randn(n, 3, 0.1), v0 = randn(n, 4, 0.01).map(Math.abs);
+    const run = (be: Backend) => {
+      const p = p0.slice(), m = m0.slice(), v = v0.slice();
+      be.adamw(p, g, m, v, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 1 - 0.9 ** 3, 1 - 0.999 ** 3);
+      return { p, m, v };
+    };
+    const a = run(ref), b = run(nb);
+    assertClose(b.p, a.p, 1e-7, 1e-6, 'adamw p');
+    assertClose(b.m, a.m, 1e-8, 1e-6, 'adamw m');
+    assertClose(b.v, a.v, 1e-10, 1e-6, 'adamw v');
+  });
+
+  it('sumSquares, scale, add, mul and axpy match reference', () => {
+    const n = 100003;
+    const x = randn(n, 1), y = randn(n, 2);
+    const ss = nb.sumSquares(x, n);
+    assert.ok(Math.abs(ss - ref.sumSquares(x, n)) <= 1e-9 * ss, 'sumSquares');
+    assert.equal(nb.sumSquares(x, 0), 0);
+    const outRef = new Float32Array(n), outNat = new Float32Array(n);
+    ref.add(x, y, outRef, n);
+    nb.add(x, y, outNat, n);
+    assert.ok(bitsEqual(outNat, outRef), 'add');
+    const aliased = x.slice();
+    nb.add(aliased, y, aliased, n);
+    assert.ok(bitsEqual(aliased, outRef), 'add with out = a');
+    ref.mul(x, y, outRef, n);
+    nb.mul(x, y, outNat, n);
+    assert.ok(bitsEqual(outNat, outRef), 'mul');
+    const sRef = x.slice(), sNat = x.slice();
+    ref.scale(sRef, 0.37, n);
+    nb.scale(sNat, 0.37, n);
+    assert.ok(bitsEqual(sNat, sRef), 'scale');
+    const yRef = y.slice(), yNat = y.slice();
+    ref.axpy(-1.5, x, yRef, n);
+    nb.axpy(-1.5, x, yNat, n);
+    assert.ok(bitsEqual(yNat, yRef), 'axpy');
+  });
+
+  it('gives bit-identical results on reruns and on 1 or 2 threads', () => {
+    const api = addon as NonNullable<typeof addon>;
+    const before = api.getThreads();
+    const M = 300, N = 200, K = 700;
+    const a = randn(M * K, 1), b = randn(K * N, 2);
+    const att = attentionCase(2, 100, 4, 2, 16, packedSegments(2, 100, 5), 50);
+    const V = 5000, logits = randn(64 * V, 3, 5), targets = randInts(64, V, 4);
+    const runAll = () => {
+      const c = new Float32Array(M * N);
+      nb.matmul(a, b, c, { batch: 1, M, N, K, transA: true, transB: false, accumulate: false });
+      const { B, T, nHead } = att.args;
+      const out = new Float32Array(att.q.length), lse = new Float32Array(B * nHead * T);
+      nb.attention(att.q, att.k, att.v, out, lse, att.args);
+      const dq = new Float32Array(att.q.length), dk = new Float32Array(att.k.length), dv = new Float32Array(att.v.length);
+      nb.attentionBackward(att.dOut, att.q, att.k, att.v, out, lse, dq, dk, dv, att.args);
+      const losses = new Float32Array(64), ceLse = new Float32Array(64);
+      nb.crossEntropy(logits, targets, losses, ceLse, 64, V);
+      const ss = new Float32Array([nb.sumSquares(logits, logits.length)]);
+      return [c, out, lse, dq, dk, dv, losses, ss];
+    };
+    try {
+      api.setThreads(2);
+      const first = runAll();
+      const second = runAll();
+      api.setThreads(1);
+      const single = runAll();
+      first.forEach((x, i) => {
+        assert.ok(bitsEqual(x, second[i]), `output ${i} differs between two runs`);
+        assert.ok(bitsEqual(x, single[i]), `output ${i} differs between 2 threads and 1`);
+      });
+    } finally {
+      api.setThreads(before);
+    }
+  });
+
+  it('rejects short buffers, bad ids and bad targets with errors naming them', () => {
+    const args: MatmulArgs = { batch: 1, M: 4, N: 4, K: 4, transA: false, transB: false, accumulate: false };
+    assert.throws(() => nb.matmul(new Float32Array(16), new Float32Array(15), new Float32Array(16), args),
+      /native matmul: b has 15 elements, needs 16/);
+    assert.throws(() => nb.matmul(new Float32Array(16), new Float32Array(16), new Float32Array(16), { ...args, M: -1 }),
+      /native matmul: M must be a non-negative integer/);
+    assert.throws(() => nb.embedding(new Float32Array(6), new Int32Array([0, 3]), new Float32Array(4), 2),
+      /native embedding: ids\[1\] = 3 is outside \[0, 3\)/);
+    assert.throws(() => nb.crossEntropy(new Float32Array(6), new Int32Array([1, -5]), new Float32Array(2), new Float32Array(2), 2, 3),
+      /native crossEntropy: targets\[1\] = -5 is outside \[0, 3\) and is not -100/);
+    const bad = { B: 1, T: 2, nHead: 3, nKV: 2, hd: 4, scale: 0.5, segments: null };
+    assert.throws(() => nb.attention(new Float32Array(24), new Float32Array(16), new Float32Array(16), new Float32Array(24),
+      new Float32Array(6), bad), /native attention: nKV must divide nHead/);
+  });
+});
