@@ -6,7 +6,7 @@
 import { getBackend } from '../backend/index.js';
 import { UsageError } from '../config/errors.js';
 import {
-  checkLr, checkStateStep, decaysWeight, readStateTensors, sortedNames, splitDecay, zeroGrads,
+  checkLr, checkParam, checkStateStep, decaysWeight, gradOf, readStateTensors, sortedNames, splitDecay, zeroGrads,
   type NamedParams, type Optimizer, type OptimizerState, type OptimParam,
 } from './optimizer.js';
 
@@ -49,7 +49,7 @@ export class AdamW implements Optimizer {
     checkHyperparameters(hyper);
     this.hyper = { ...hyper };
     this.slots = sortedNames(params).map((name) => {
-      const param = params.get(name) as OptimParam;
+      const param = checkParam(name, params.get(name) as OptimParam);
       const n = param.data.length;
       return { name, param, expAvg: new Float32Array(n), expAvgSq: new Float32Array(n), decay: decaysWeight(name) };
     });
@@ -69,21 +69,22 @@ export class AdamW implements Optimizer {
   }
 
   // One update of every parameter that has a gradient. A parameter without one is skipped, like torch does for
-  // grad None; the shared step counter still advances.
+  // grad None; the shared step counter still advances. Every gradient is checked before any parameter changes.
   step(lr: number): void {
     checkLr(lr);
+    const grads = this.slots.map((slot) => gradOf(slot.name, slot.param));
     const backend = getBackend();
     const { beta1, beta2, eps, weightDecay } = this.hyper;
     this.steps += 1;
     const bc1 = 1 - beta1 ** this.steps;
     const bc2 = 1 - beta2 ** this.steps;
-    for (const slot of this.slots) {
-      const grad = slot.param.grad;
-      if (grad === null) continue;
+    this.slots.forEach((slot, i) => {
+      const grad = grads[i];
+      if (grad === null) return;
       const wd = slot.decay ? weightDecay : 0;
       backend.adamw(slot.param.data, grad, slot.expAvg, slot.expAvgSq, slot.param.data.length,
         lr, beta1, beta2, eps, wd, bc1, bc2);
-    }
+    });
   }
 
   zeroGrad(): void {

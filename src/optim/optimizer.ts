@@ -42,6 +42,21 @@ export function sortedNames(params: NamedParams): string[] {
   return [...params.keys()].sort();
 }
 
+// A trainable parameter must hold fp32 values (a frozen bf16 weight keeps an empty `data`).
+export function checkParam(name: string, param: OptimParam): OptimParam {
+  if (param.data.length === 0) throw new RetuneError(`optimizer: parameter ${name} has no fp32 values to update`);
+  return param;
+}
+
+// The gradient to apply, or null to skip the parameter; one of the wrong size would corrupt the update.
+export function gradOf(name: string, param: OptimParam): Float32Array | null {
+  const grad = param.grad;
+  if (grad !== null && grad.length !== param.data.length) {
+    throw new RetuneError(`optimizer: gradient of ${name} has ${grad.length} values, the parameter has ${param.data.length}`);
+  }
+  return grad;
+}
+
 export function splitDecay(names: readonly string[]): { decay: string[]; noDecay: string[] } {
   return { decay: names.filter(decaysWeight), noDecay: names.filter((n) => !decaysWeight(n)) };
 }

@@ -4,7 +4,7 @@
 import { getBackend } from '../backend/index.js';
 import { UsageError } from '../config/errors.js';
 import {
-  checkLr, checkStateStep, decaysWeight, readStateTensors, sortedNames, splitDecay, zeroGrads,
+  checkLr, checkParam, checkStateStep, decaysWeight, gradOf, readStateTensors, sortedNames, splitDecay, zeroGrads,
   type NamedParams, type Optimizer, type OptimizerState, type OptimParam,
 } from './optimizer.js';
 
@@ -16,6 +16,7 @@ export class SGD implements Optimizer {
 
   constructor(private readonly params: NamedParams, weightDecay = 0) {
     this.names = sortedNames(params);
+    for (const name of this.names) checkParam(name, params.get(name) as OptimParam);
     this.weightDecay = SGD.checkWeightDecay(weightDecay);
   }
 
@@ -32,19 +33,21 @@ export class SGD implements Optimizer {
     this.weightDecay = SGD.checkWeightDecay(weightDecay);
   }
 
+  // Every gradient is checked before any parameter changes; parameters without one are skipped.
   step(lr: number): void {
     checkLr(lr);
+    const grads = this.names.map((name) => gradOf(name, this.params.get(name) as OptimParam));
     const backend = getBackend();
     this.steps += 1;
-    for (const name of this.names) {
-      const param = this.params.get(name) as OptimParam;
-      if (param.grad === null) continue;
-      const n = param.data.length;
+    this.names.forEach((name, i) => {
+      const grad = grads[i];
+      if (grad === null) return;
+      const data = (this.params.get(name) as OptimParam).data;
       const wd = decaysWeight(name) ? this.weightDecay : 0;
       // p - lr * (g + wd * p) == p * (1 - lr * wd) - lr * g, which needs no scratch buffer.
-      if (wd !== 0) backend.scale(param.data, 1 - lr * wd, n);
-      backend.axpy(-lr, param.grad, param.data, n);
-    }
+      if (wd !== 0) backend.scale(data, 1 - lr * wd, data.length);
+      backend.axpy(-lr, grad, data, data.length);
+    });
   }
 
   zeroGrad(): void {

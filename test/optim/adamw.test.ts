@@ -106,6 +106,19 @@ test('a parameter without a gradient is left as is; zeroGrad clears gradients', 
   assert.deepEqual([...params.get('a.weight')!.grad!], [0, 0]);
 });
 
+test('a gradient of the wrong size or a parameter without fp32 values is refused before anything changes', () => {
+  setBackend('reference');
+  const params = namedParams({ 'a.weight': [1, 2], 'b.weight': [3, 4] });
+  const optimizer = new AdamW(params);
+  params.get('a.weight')!.grad = Float32Array.from([0.5, -0.5]);
+  params.get('b.weight')!.grad = Float32Array.from([0.5]);
+  assert.throws(() => optimizer.step(0.1), (e: unknown) => e instanceof RetuneError
+    && /gradient of b\.weight has 1 values, the parameter has 2/.test(e.message));
+  assert.deepEqual([...params.get('a.weight')!.data], [1, 2]);
+  assert.equal(optimizer.stepCount, 0);
+  assert.throws(() => new AdamW(namedParams({ 'frozen.weight': [] })), /parameter frozen\.weight has no fp32 values/);
+});
+
 test('bad hyperparameters and learning rates are refused with the config key named', () => {
   const params = namedParams({ 'a.weight': [1] });
   assert.throws(() => new AdamW(params, { beta1: 1, beta2: 0.999, eps: 1e-8, weightDecay: 0 }),
