@@ -72,6 +72,7 @@ function trainLayers(model: CausalLM, config: FinetuningConfig): Map<string, Ten
   const hidden = new Set(names.filter((n) => n.includes('.0.')).map((n) => n.split('.0.').at(-1)!.split('.')[0]));
   const outside = new Set(names.filter((n) => !/\.\d+\./.test(n)).map((n) => n.split('.').at(-2)!));
   const patterns: string[] = [];
+  const extra = new Set<string>();
   for (const module of splitList(config.freeze_trainable_modules)) {
     if (module !== 'all' && !hidden.has(module)) {
       throw new UsageError(`freeze_trainable_modules: module "${module}" is not found; choose from ${[...hidden].join(', ')}`);
@@ -82,11 +83,14 @@ function trainLayers(model: CausalLM, config: FinetuningConfig): Map<string, Ten
     if (!outside.has(module)) {
       throw new UsageError(`freeze_extra_modules: module "${module}" is not found; choose from ${[...outside].join(', ')}`);
     }
-    patterns.push(module);
+    extra.add(module);
   }
+  // LLaMA-Factory matches extra modules as substrings, so `norm` would also pick every layer's layernorms; here they
+  // name whole modules outside the layers, as the error message's list says.
+  const isExtra = (name: string): boolean => !/\.\d+\./.test(name) && extra.has(name.split('.').at(-2)!);
   const trainable = new Map<string, Tensor>();
   for (const [name, t] of params) {
-    if (!patterns.some((p) => name.includes(p))) continue;
+    if (!patterns.some((p) => name.includes(p)) && !isExtra(name)) continue;
     makeTrainable(name, t);
     trainable.set(name, t);
   }
