@@ -40,7 +40,11 @@ export class Tokenizer {
   constructor(dir: string, tokenizerJson: Record<string, unknown>, config: Record<string, unknown>, sourceHash: string) {
     this.dir = dir;
     this.sourceHash = sourceHash;
-    this.hf = new HfTokenizer(tokenizerJson, config);
+    try {
+      this.hf = new HfTokenizer(tokenizerJson, config);
+    } catch (err) {
+      throw new UsageError(`${join(dir, 'tokenizer.json')}: unsupported or incomplete tokenizer (${(err as Error).message})`);
+    }
     this.chatTemplate = readChatTemplate(config, join(dir, 'tokenizer_config.json'));
     this.addBosToken = config.add_bos_token === true;
     this.bosToken = tokenContent(config.bos_token as TokenConfig);
@@ -54,11 +58,17 @@ export class Tokenizer {
     for (const token of added) if (token.special) this.specialIds.add(token.id);
   }
 
+  // A copy sharing the (expensive) vocabulary but with its own special-token fields, which templates may replace.
+  clone(): Tokenizer {
+    return Object.assign(Object.create(Tokenizer.prototype) as Tokenizer, this);
+  }
+
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
     return this.hf.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
   }
 
   decode(ids: ArrayLike<number>, opts: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return '';
     return this.hf.decode(Array.from(ids), { skip_special_tokens: opts.skipSpecialTokens ?? false });
   }
 
