@@ -16,6 +16,7 @@ import { ARGS_FILE, readCheckpointConfig, readOptimizerTensors, writeFinalWeight
 import { readLogHistory, writeHfState, type HistoryEntry } from './hf-state.js';
 import { initialHistory, plannedTotalSteps } from './lr-history.js';
 import { TrainLog } from './logging.js';
+import { plotLoss } from './plot.js';
 import { effectiveConfig, formatLrOutlook, formatResumePlan, planResume, type ResumePlan } from './resume-plan.js';
 import { readTrainState, type TrainState } from './state.js';
 import { Trainer, type TrainResult } from './trainer.js';
@@ -94,6 +95,9 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
   }
   writeFinalWeights(outputDir, { config: runConfig, model, finetuning });
   writeHfState(outputDir, trainer.hfState());
+  if (runConfig.plot_loss) {
+    for (const file of plotLoss(log.rows(), outputDir)) print(`wrote ${file}`);
+  }
   log.message(`training finished at step ${result.globalStep}; weights in ${outputDir}`);
   return result;
 }

@@ -79,6 +79,16 @@ export class TrainLog {
     return lines.length - kept.length;
   }
 
+  // Every complete row, for the loss plot.
+  rows(): LogRow[] {
+    if (!existsSync(this.path)) return [];
+    const out: LogRow[] = [];
+    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
+      if (line.trim() !== '') out.push(JSON.parse(line) as LogRow);
+    }
+    return out;
+  }
+
   reset(): void {
     writeFileSync(this.path, '');
   }

@@ -1,0 +1,74 @@
+// An unchanged resume continues bit for bit: the log rows after the resume (loss, LR, grad norm, epoch, tokens), the
+// eval rows and the final weights equal those of one uninterrupted run, whether the first run was stopped by SIGTERM
+// mid-epoch or ended at max_steps.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  evalRows, explain, startTrain, stepRows, tempDir, train, waitForOutput, writeConfig, type RunResult,
+} from '../train/run-helpers.js';
+
+// 16 train samples (4 held out), effective batch 4: 4 steps per epoch, 8 in all; eval every 3 steps. A constant LR
+// after warmup keeps the max_steps run's schedule equal to the straight run's.
+const settings = {
+  val_size: 4, eval_strategy: 'steps', eval_steps: 3, lr_scheduler_type: 'constant_with_warmup', warmup_steps: 2,
+};
+
+const straightDir = tempDir('straight');
+const straight: Promise<RunResult> = train(writeConfig(straightDir, settings));
+
+function assertContinuesStraight(outDir: string, from: number): void {
+  const reference = stepRows(join(straightDir, 'out'));
+  const resumed = stepRows(outDir);
+  assert.equal(reference.size, 8);
+  for (let step = from + 1; step <= 8; step++) assert.deepEqual(resumed.get(step), reference.get(step), `step ${step}`);
+  const evalAfter = (dir: string) => evalRows(dir).filter((r) => (r.current_steps as number) > from)
+    .map(({ eval_loss, eval_perplexity, current_steps }) => ({ eval_loss, eval_perplexity, current_steps }));
+  assert.deepEqual(evalAfter(outDir), evalAfter(join(straightDir, 'out')));
+  const weights = (dir: string) => readFileSync(join(dir, 'adapter_model.safetensors'));
+  assert.ok(weights(outDir).equals(weights(join(straightDir, 'out'))), 'final adapter weights differ');
+}
+
+test('straight run: 8 steps with eval rows and final weights', async () => {
+  const r = await straight;
+  assert.equal(r.code, 0, explain(r));
+  const out = join(straightDir, 'out');
+  assert.deepEqual([...stepRows(out).keys()], [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(evalRows(out).map((e) => e.current_steps), [3, 6]);
+  assert.ok(existsSync(join(out, 'checkpoint-8', 'manifest.json')));
+});
+
+test('SIGTERM mid-epoch, then resume: identical to the straight run', async () => {
+  await straight;
+  const dir = tempDir('sigterm');
+  const cfg = writeConfig(dir, settings);
+  const first = startTrain(cfg);
+  await waitForOutput(first.child, /step 1\/8/);
+  first.child.kill('SIGTERM');
+  const stopped = await first.done;
+  assert.equal(stopped.signal, 'SIGTERM', explain(stopped));
+  const at = Number(/stopped by SIGTERM at step (\d+)/.exec(stopped.stdout)?.[1]);
+  assert.ok(at >= 1 && at < 8 && at % 4 !== 0, `stopped at step ${at}, mid-epoch expected\n${explain(stopped)}`);
+  assert.ok(existsSync(join(dir, 'out', `checkpoint-${at}`, 'manifest.json')));
+
+  const resumed = await train(cfg);
+  assert.equal(resumed.code, 0, explain(resumed));
+  assert.match(resumed.stdout, new RegExp(`Resume plan: checkpoint-${at}, step ${at} of 8`));
+  assert.match(resumed.stdout, /config: no change that affects training/);
+  assertContinuesStraight(join(dir, 'out'), at);
+});
+
+test('a run ended by max_steps, resumed without it: identical to the straight run', async () => {
+  await straight;
+  const dir = tempDir('maxsteps');
+  const cfg = writeConfig(dir, settings);
+  const first = await train(cfg, ['max_steps=3']);
+  assert.equal(first.code, 0, explain(first));
+  assert.deepEqual([...stepRows(join(dir, 'out')).keys()], [1, 2, 3]);
+
+  const resumed = await train(cfg);
+  assert.equal(resumed.code, 0, explain(resumed));
+  assert.match(resumed.stdout, /max_steps: 3 -> -1: absolute: the new schedule at step 3, 8 steps in all/);
+  assertContinuesStraight(join(dir, 'out'), 3);
+});
