@@ -172,7 +172,10 @@ function minLrRate(spec: ScheduleSpec): number {
   if (minLr !== null && rate !== null) {
     throw new UsageError(`${spec.type}: set only one of lr_scheduler_kwargs.min_lr and lr_scheduler_kwargs.min_lr_rate`);
   }
-  if (minLr !== null) return minLr / spec.baseLr;
+  if (minLr !== null) {
+    if (!(spec.baseLr > 0)) throw new UsageError(`${spec.type}: lr_scheduler_kwargs.min_lr needs learning_rate > 0`);
+    return minLr / spec.baseLr;
+  }
   if (rate === null) throw new UsageError(`${spec.type} needs lr_scheduler_kwargs.min_lr or lr_scheduler_kwargs.min_lr_rate`);
   return rate;
 }

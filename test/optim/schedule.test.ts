@@ -47,6 +47,7 @@ test('bad specs are refused with the config key named', () => {
     [{ kwargs: { num_cycles: 'two' } }, /lr_scheduler_kwargs.num_cycles must be a number/],
     [{ type: 'cosine_with_min_lr' }, /needs lr_scheduler_kwargs.min_lr or lr_scheduler_kwargs.min_lr_rate/],
     [{ type: 'cosine_with_min_lr', kwargs: { min_lr: 1e-5, min_lr_rate: 0.1 } }, /only one of/],
+    [{ type: 'cosine_with_min_lr', baseLr: 0, kwargs: { min_lr: 1e-5 } }, /min_lr needs learning_rate > 0/],
     [{ type: 'polynomial', kwargs: { lr_end: 1e-2 } }, /lr_end \(0.01\) must be smaller than learning_rate/],
     [{ type: 'polynomial', totalSteps: 10, warmupSteps: 10 }, /more training steps/],
     [{ type: 'warmup_stable_decay' }, /needs lr_scheduler_kwargs.num_decay_steps/],
