@@ -1,0 +1,110 @@
+// `retune export`: the base model with its adapters merged, written as a plain Hugging Face folder that transformers
+// (or Retune) loads without PEFT: config.json, model.safetensors or shards of at most export_size GB plus the index,
+// generation_config.json and the base model's tokenizer files. Weights are written in the base model's dtype, as
+// LLaMA-Factory does. The folder appears only when complete: everything is written to a sibling and renamed.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { UsageError } from '../config/errors.js';
+import type { RetuneConfig } from '../config/schema.js';
+import { mergeAdapterPaths, splitList } from './adapters/finetuning.js';
+import { INDEX_NAME, loadModel, readIndex, WEIGHTS_NAME } from './load.js';
+import { readSafetensorsHeader, type FloatDtype } from './safetensors.js';
+import { saveModel } from './save.js';
+
+export type ExportConfig = Pick<RetuneConfig, 'model_name_or_path' | 'adapter_name_or_path' | 'export_dir' | 'export_size'>;
+
+export interface ExportOptions {
+  chatTemplate?: string | null; // the run's template rendered as Jinja, stored in tokenizer_config.json
+  maxShardBytes?: number; // overrides export_size (GB), for tests
+}
+
+export interface ExportResult {
+  dir: string;
+  dtype: FloatDtype;
+  files: string[];
+}
+
+const TOKENIZER_FILES = [
+  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'vocab.json', 'merges.txt',
+  'added_tokens.json', 'chat_template.jinja', 'chat_template.json',
+];
+const DTYPES: Record<string, FloatDtype> = { float32: 'F32', bfloat16: 'BF16', float16: 'F16' };
+
+export async function exportModel(config: ExportConfig, opts: ExportOptions = {}): Promise<ExportResult> {
+  const base = config.model_name_or_path;
+  const target = config.export_dir;
+  if (!base) throw new UsageError('export: model_name_or_path is required (the base model folder)');
+  if (!target) throw new UsageError('export: export_dir is required (the folder receiving the merged model)');
+  if (existsSync(target) && readdirSync(target).length > 0) {
+    throw new UsageError(`export_dir: ${target} already exists and is not empty; choose a new folder or remove it`);
+  }
+  const dtype = baseDtype(base);
+  // A bf16 base stays bf16 in memory: merging rounds each weight once, exactly where the file would round it.
+  const model = await loadModel(base, { frozenBf16: dtype === 'BF16' });
+  mergeAdapterPaths(model, splitList(config.adapter_name_or_path));
+  if (model.generationConfig === null) model.generationConfig = generationConfigOf(model.config.raw);
+
+  const staging = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  try {
+    saveModel(model, staging, { dtype, maxShardBytes: opts.maxShardBytes ?? config.export_size * 1e9 });
+    for (const name of TOKENIZER_FILES) {
+      if (existsSync(join(base, name))) copyFileSync(join(base, name), join(staging, name));
+    }
+    if (opts.chatTemplate) setChatTemplate(staging, opts.chatTemplate);
+    if (existsSync(target)) rmSync(target, { recursive: true });
+    renameSync(staging, target);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    throw error;
+  }
+  return { dir: target, dtype, files: readdirSync(target).sort() };
+}
+
+// The dtype config.json declares (`dtype` in transformers v5, `torch_dtype` before), else that of the stored weights.
+function baseDtype(dir: string): FloatDtype {
+  const path = join(dir, 'config.json');
+  let raw: Record<string, unknown> = {};
+  if (existsSync(path)) {
+    try {
+      raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new UsageError(`${path}: not valid JSON (${(error as Error).message})`);
+    }
+  }
+  const declared = raw.dtype ?? raw.torch_dtype;
+  if (typeof declared === 'string' && declared in DTYPES) return DTYPES[declared];
+  const first = existsSync(join(dir, WEIGHTS_NAME))
+    ? join(dir, WEIGHTS_NAME)
+    : join(dir, [...readIndex(join(dir, INDEX_NAME)).values()][0]);
+  for (const entry of readSafetensorsHeader(first).entries.values()) {
+    if (entry.dtype === 'F32' || entry.dtype === 'BF16' || entry.dtype === 'F16') return entry.dtype;
+  }
+  return 'F32';
+}
+
+// What transformers derives when a model has no generation_config.json: the special token ids of config.json.
+function generationConfigOf(raw: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { _from_model_config: true };
+  for (const key of ['bos_token_id', 'eos_token_id', 'pad_token_id']) {
+    if (raw[key] !== undefined && raw[key] !== null) out[key] = raw[key];
+  }
+  return out;
+}
+
+function setChatTemplate(dir: string, template: string): void {
+  const path = join(dir, 'tokenizer_config.json');
+  let config: Record<string, unknown> = {};
+  if (existsSync(path)) {
+    try {
+      config = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new UsageError(`${path}: not valid JSON (${(error as Error).message})`);
+    }
+  }
+  config.chat_template = template;
+  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);
+  // A chat_template.jinja next to it would take precedence in transformers; the run's template must win.
+  rmSync(join(dir, 'chat_template.jinja'), { force: true });
+}
