@@ -95,7 +95,7 @@ function shapeKwarg(spec: ScheduleSpec, key: string, fallback: WsdShape): WsdSha
 // Checks a spec the way HF's get_scheduler and the schedule constructors do, with errors naming the config key.
 // lrAt calls it too, so a bad spec can never produce a garbage LR.
 export function validateSchedule(spec: ScheduleSpec): void {
-  if (spec.type in REFUSED_TYPES) {
+  if (Object.hasOwn(REFUSED_TYPES, spec.type)) {
     throw new UsageError(`lr_scheduler_type: ${spec.type} is not supported: ${REFUSED_TYPES[spec.type]}`);
   }
   if (!isScheduleType(spec.type)) {

@@ -43,6 +43,7 @@ test('bad specs are refused with the config key named', () => {
   const cases: [Partial<ScheduleSpec>, RegExp][] = [
     [{ type: 'reduce_lr_on_plateau' }, /lr_scheduler_type: reduce_lr_on_plateau is not supported/],
     [{ type: 'cosine_annealing' }, /unknown schedule 'cosine_annealing'/],
+    [{ type: 'toString' }, /unknown schedule 'toString'/],
     [{ kwargs: { min_lr: 1e-5 } }, /lr_scheduler_kwargs.min_lr is not a parameter of cosine \(accepts: num_cycles\)/],
     [{ kwargs: { num_cycles: 'two' } }, /lr_scheduler_kwargs.num_cycles must be a number/],
     [{ type: 'cosine_with_min_lr' }, /needs lr_scheduler_kwargs.min_lr or lr_scheduler_kwargs.min_lr_rate/],
