@@ -41,7 +41,7 @@ interface Slot {
 
 export class AdamW implements Optimizer {
   readonly kind = 'adamw';
-  private slots: Slot[];
+  private readonly slots: Slot[];
   private hyper: AdamWHyperparameters;
   private steps = 0;
 
@@ -102,6 +102,8 @@ export class AdamW implements Optimizer {
     this.steps = state.step;
   }
 
+  // reset_optimizer_state: zero moments and a zero step count, so the next step is bias-corrected as a first step
+  // (moments of zero with a late step count would make that step several times too large).
   resetState(): void {
     for (const slot of this.slots) {
       slot.expAvg.fill(0);
