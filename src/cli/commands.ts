@@ -19,6 +19,12 @@ export const commands: CommandTable = {
     groups: ['model', 'data', 'finetuning', 'training', 'resume'],
     run: async (args) => (await import('./train.js')).runTrainCommand(args),
   },
+  chat: {
+    summary: 'Chat with a model (and adapters) in the terminal; --prompt or stdin lines for scripts.',
+    usage: 'retune chat cfg.yaml [key=value ...] [--prompt "text"]',
+    groups: ['model', 'data', 'generating'],
+    run: async (args) => (await import('./chat.js')).runChatCommand(args),
+  },
   env: {
     summary: 'Print versions, the compute backend, threads and CPU features (for bug reports).',
     usage: 'retune env',

@@ -4,13 +4,7 @@ import { checkTrainConfig, differsFromDefault, loadConfig, type LoadedConfig } f
 import { configGroups, type RetuneConfig } from '../config/schema.js';
 import { parseArgs } from './args.js';
 import { printConfigNotices } from './notices.js';
-
-interface TrainModule {
-  runTrain(config: RetuneConfig, opts: { dryRun?: boolean; log?: (line: string) => void }): Promise<unknown>;
-}
-
-// The trainer is imported only once the config is known good, so config errors never wait on loading the engine.
-const trainModulePath = '../train/index.js';
+import { applyThreads } from './threads.js';
 
 function formatResolved(loaded: LoadedConfig): string {
   const lines = [`Resolved config (${loaded.source}; keys that differ from the defaults):`];
@@ -29,7 +23,9 @@ export async function runTrainCommand(args: string[]): Promise<number> {
   printConfigNotices(loaded);
   checkTrainConfig(loaded);
   process.stdout.write(formatResolved(loaded));
-  const { runTrain } = (await import(trainModulePath)) as TrainModule;
+  applyThreads(loaded.config);
+  // The trainer is imported only once the config is known good, so config errors never wait on loading the engine.
+  const { runTrain } = await import('../train/index.js');
   await runTrain(loaded.config, { dryRun: flags.has('dry-run'), log: (line) => process.stdout.write(`${line}\n`) });
   return 0;
 }

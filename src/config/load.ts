@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import { LineCounter, YAMLMap, isMap, isScalar, parse, parseDocument, stringify } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from './errors.js';
-import { configGroups, configKeys, configSchema, ineffectiveKeys, type RetuneConfig } from './schema.js';
+import { configGroups, configKeys, configSchema, ineffectiveKeys, type ConfigKey, type RetuneConfig } from './schema.js';
 
 export interface LoadedConfig {
   config: RetuneConfig;
@@ -171,13 +171,16 @@ export function loadConfig(path: string | null, overrides: string[]): LoadedConf
   return { config, unknownKeys, ineffectiveKeys: ineffective, source, notices };
 }
 
-// What `retune train` cannot start without; named against the file so the user knows where to add it.
-export function checkTrainConfig(loaded: LoadedConfig): void {
-  const { config, source } = loaded;
-  if (!config.do_train) throw new UsageError(`${source}: do_train is not true; set do_train: true to train`);
-  for (const key of ['model_name_or_path', 'dataset', 'output_dir'] as const) {
-    if (config[key] === null) throw new UsageError(`${source}: ${key} is required to train`);
+// Keys a command cannot run without; named against the file so the user knows where to add them.
+export function requireKeys(loaded: LoadedConfig, keys: readonly ConfigKey[], purpose: string): void {
+  for (const key of keys) {
+    if (loaded.config[key] === null) throw new UsageError(`${loaded.source}: ${key} is required ${purpose}`);
   }
+}
+
+export function checkTrainConfig(loaded: LoadedConfig): void {
+  if (!loaded.config.do_train) throw new UsageError(`${loaded.source}: do_train is not true; set do_train: true to train`);
+  requireKeys(loaded, ['model_name_or_path', 'dataset', 'output_dir'], 'to train');
 }
 
 // The nearest known key by edit distance, for "did you mean" hints on unknown keys.

@@ -1,0 +1,130 @@
+// `retune chat cfg.yaml [key=value ...] [--prompt "text"]`: talk to a model (adapters merged in) through its chat
+// template, streaming each reply. Three ways in, one conversation logic:
+//   --prompt "text"     one reply on stdout, then exit (scripts, tests);
+//   stdin not a TTY     every line is the next user turn of one conversation, each reply on stdout;
+//   a terminal          an interactive prompt.
+// In the last two, `/clear` forgets the history and `/exit` ends. History is kept as text, as LLaMA-Factory does.
+import { createInterface } from 'node:readline';
+import { UsageError } from '../config/errors.js';
+import { loadConfig, requireKeys } from '../config/load.js';
+import type { RetuneConfig } from '../config/schema.js';
+import { loadTokenizer, resolveTemplate, type Message, type Template, type Tokenizer } from '../data/index.js';
+import { mergeAdapterPaths } from '../model/adapters/index.js';
+import { generate, loadModel, type CausalLM } from '../model/index.js';
+import { parseArgs } from './args.js';
+import { printConfigNotices } from './notices.js';
+import { applyThreads } from './threads.js';
+
+class ChatSession {
+  private history: Message[] = [];
+
+  constructor(
+    private readonly model: CausalLM,
+    private readonly tokenizer: Tokenizer,
+    private readonly template: Template,
+    private readonly config: RetuneConfig,
+  ) {}
+
+  clear(): void {
+    this.history = [];
+  }
+
+  // Generates the answer to `question`, handing printable text to `write` as it grows; returns the whole answer.
+  reply(question: string, write: (text: string) => void): string {
+    const messages: Message[] = [...this.history, { role: 'user', content: question }];
+    const promptIds = this.template.encodePrompt(this.tokenizer, messages);
+    const room = this.model.config.max_position_embeddings - promptIds.length;
+    if (room <= 0) {
+      throw new UsageError(`the conversation is ${promptIds.length} tokens, the model's limit is ` +
+        `${this.model.config.max_position_embeddings}; /clear the history`);
+    }
+    const c = this.config;
+    const ids: number[] = [];
+    let shown = '';
+    const decode = (): string => this.tokenizer.decode(ids, { skipSpecialTokens: c.skip_special_tokens });
+    // A token may end inside a multi-byte character; text is shown only once it decodes whole.
+    const flush = (): void => {
+      const text = decode();
+      if (text.endsWith('\uFFFD') || !text.startsWith(shown)) return;
+      write(text.slice(shown.length));
+      shown = text;
+    };
+    generate(this.model, promptIds, {
+      maxNewTokens: Math.min(c.max_new_tokens, room),
+      doSample: c.do_sample,
+      temperature: c.temperature,
+      topP: c.top_p,
+      topK: c.top_k,
+      repetitionPenalty: c.repetition_penalty,
+      stopIds: this.template.stopTokenIds(this.tokenizer),
+      seed: c.seed,
+      onToken: (id) => {
+        ids.push(id);
+        flush();
+      },
+    });
+    const answer = decode();
+    if (answer.startsWith(shown)) write(answer.slice(shown.length));
+    this.history.push({ role: 'user', content: question }, { role: 'assistant', content: answer });
+    return answer;
+  }
+}
+
+async function openSession(config: RetuneConfig): Promise<ChatSession> {
+  const modelDir = config.model_name_or_path as string;
+  const model = await loadModel(modelDir);
+  const adapters = (config.adapter_name_or_path ?? '').split(',').filter((p) => p !== '');
+  mergeAdapterPaths(model, adapters);
+  const tokenizer = await loadTokenizer(modelDir);
+  const template = resolveTemplate(config, tokenizer);
+  return new ChatSession(model, tokenizer, template, config);
+}
+
+const write = (text: string): void => {
+  process.stdout.write(text);
+};
+
+// One conversation over lines, whether typed at a terminal or piped in. Returns at /exit or end of input.
+async function converse(session: ChatSession, interactive: boolean): Promise<void> {
+  const lines = createInterface({ input: process.stdin, terminal: interactive, output: interactive ? process.stdout : undefined });
+  if (interactive) {
+    write('Chat with the model: /clear forgets the history, /exit ends.\n');
+    lines.setPrompt('User: ');
+    lines.prompt();
+  }
+  for await (const raw of lines) {
+    const line = raw.trim();
+    if (line === '/exit') break;
+    if (line === '/clear') session.clear();
+    else if (line !== '') {
+      if (interactive) write('Assistant: ');
+      try {
+        session.reply(line, write);
+        write('\n');
+      } catch (err) {
+        // A turn that does not fit ends that turn only at a terminal; scripts get the error and the exit code.
+        if (!(interactive && err instanceof UsageError)) throw err;
+        process.stderr.write(`\nretune: ${err.message}\n`);
+      }
+    }
+    if (interactive) lines.prompt();
+  }
+  lines.close();
+}
+
+export async function runChatCommand(args: string[]): Promise<number> {
+  const { configPath, overrides, flags } = parseArgs('chat', args, { prompt: 'string' });
+  const loaded = loadConfig(configPath, overrides);
+  printConfigNotices(loaded);
+  requireKeys(loaded, ['model_name_or_path'], 'to chat');
+  applyThreads(loaded.config);
+  const session = await openSession(loaded.config);
+  const prompt = flags.get('prompt');
+  if (typeof prompt === 'string') {
+    session.reply(prompt, write);
+    write('\n');
+  } else {
+    await converse(session, process.stdin.isTTY === true);
+  }
+  return 0;
+}
