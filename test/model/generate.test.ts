@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setBackend } from '../../src/backend/index.js';
+import { UsageError } from '../../src/config/errors.js';
+import { generate } from '../../src/model/generate.js';
+import { loadModel } from '../../src/model/load.js';
+import { BACKENDS, Golden, MODELS, modelDir } from './helpers.js';
+
+for (const backend of BACKENDS) {
+  describe(`generate vs transformers (${backend.name} backend)`, { skip: backend.skip }, () => {
+    for (const name of MODELS) {
+      test(`${name}: greedy and repetition penalty match model.generate`, async () => {
+        setBackend(backend.name);
+        const golden = new Golden(name);
+        const model = await loadModel(modelDir(name));
+        const prompt = [...golden.ints('gen.prompt')];
+        const expected = [...golden.ints('gen.greedy')].slice(prompt.length);
+        const streamed: number[] = [];
+        const greedy = generate(model, prompt, { maxNewTokens: expected.length, temperature: 0, onToken: (id) => void streamed.push(id) });
+        assert.deepEqual(greedy, expected);
+        assert.deepEqual(streamed, expected);
+        const penalized = generate(model, prompt, { maxNewTokens: expected.length, doSample: false, repetitionPenalty: 1.3 });
+        assert.deepEqual(penalized, [...golden.ints('gen.rep_penalty')].slice(prompt.length));
+      });
+    }
+  });
+}
+
+describe('generate options', () => {
+  const prompt = [5, 17, 99, 3, 42];
+
+  test('stops at a stop id (not returned) and when onToken returns false', async () => {
+    setBackend('reference');
+    const model = await loadModel(modelDir('qwen3-sharded'));
+    const full = generate(model, prompt, { maxNewTokens: 8, temperature: 0 });
+    assert.equal(full.length, 8);
+    const stopAt = full.findIndex((id) => id !== full[0]);
+    assert.ok(stopAt > 0);
+    const stopped = generate(model, prompt, { maxNewTokens: 8, temperature: 0, stopIds: [full[stopAt]] });
+    assert.deepEqual(stopped, full.slice(0, stopAt));
+    let calls = 0;
+    const cut = generate(model, prompt, { maxNewTokens: 8, temperature: 0, onToken: () => ++calls < 3 });
+    assert.deepEqual(cut, full.slice(0, 3));
+  });
+
+  test('sampling is reproducible by seed, and narrow top-k / top-p reduce to greedy', async () => {
+    setBackend('reference');
+    const model = await loadModel(modelDir('mistral'));
+    const opts = { maxNewTokens: 8, temperature: 1.5, topK: 0, topP: 1 };
+    const a = generate(model, prompt, { ...opts, seed: 11 });
+    assert.deepEqual(generate(model, prompt, { ...opts, seed: 11 }), a);
+    const others = [12, 13, 14, 15].map((seed) => generate(model, prompt, { ...opts, seed }));
+    assert.ok(others.some((o) => o.join() !== a.join()), 'different seeds should sample differently');
+    const greedy = generate(model, prompt, { maxNewTokens: 8, temperature: 0 });
+    assert.deepEqual(generate(model, prompt, { maxNewTokens: 8, temperature: 0.7, topK: 1, seed: 3 }), greedy);
+    assert.deepEqual(generate(model, prompt, { maxNewTokens: 8, temperature: 0.7, topP: 1e-6, seed: 3 }), greedy);
+  });
+
+  test('bad options are usage errors', async () => {
+    setBackend('reference');
+    const model = await loadModel(modelDir('mistral'));
+    assert.throws(() => generate(model, [], { maxNewTokens: 2 }), UsageError);
+    assert.throws(() => generate(model, [1, 500], { maxNewTokens: 2 }), /prompt token 500 at position 1 is outside the vocabulary/);
+    assert.throws(() => generate(model, prompt, { maxNewTokens: 2, topP: 0 }), /top_p must be in \(0, 1\]/);
+    assert.throws(() => generate(model, prompt, { maxNewTokens: 2, temperature: -1 }), /temperature must be >= 0/);
+    assert.throws(() => generate(model, prompt, { maxNewTokens: 2, topK: 1.5 }), /top_k must be a non-negative integer/);
+    assert.throws(() => generate(model, prompt, { maxNewTokens: 2, repetitionPenalty: 0 }), /repetition_penalty must be > 0/);
+  });
+});
