@@ -12,24 +12,23 @@ function widenBf16(b: Uint16Array, offset: number, n: number, out: Float64Array)
   }
 }
 
-// One product C (M, N) (+)= op(A) @ op(B). B is read a row at a time through `rowOfB` (row k of the (K, N) matrix,
-// or row j of the stored (N, K) one when transB), so the f32 and bf16 kernels share the loops and each bf16 row is
-// widened once per block of output rows.
+// C (M, N) (+)= A (M, K) @ op(B) for one batch entry, A already row-major (M, K). B is read a row at a time through
+// `rowOfB` (row k of a (K, N) matrix, or row j of a stored (N, K) one when transB), so the f32 and bf16 kernels
+// share the loops and each bf16 row is widened once per block of output rows. Sums run in float64.
 const ROW_BLOCK = 64;
 
-function matmulOne(
-  a: Float32Array, aOff: number, c: Float32Array, cOff: number, args: MatmulArgs,
+function matmulRows(
+  a: Float32Array, c: Float32Array, cOff: number, M: number, N: number, K: number, transB: boolean, accumulate: boolean,
   rowOfB: (r: number, out: Float64Array) => void,
 ): void {
-  const { M, N, K, transA, transB, accumulate } = args;
-  const aAt = (i: number, k: number): number => (transA ? a[aOff + k * M + i] : a[aOff + i * K + k]);
   if (transB) {
     const bRow = new Float64Array(K);
     for (let j = 0; j < N; j++) {
       rowOfB(j, bRow);
       for (let i = 0; i < M; i++) {
+        const ao = i * K;
         let s = 0;
-        for (let k = 0; k < K; k++) s += aAt(i, k) * bRow[k];
+        for (let k = 0; k < K; k++) s += a[ao + k] * bRow[k];
         const o = cOff + i * N + j;
         c[o] = accumulate ? c[o] + s : s;
       }
@@ -44,35 +43,47 @@ function matmulOne(
     for (let k = 0; k < K; k++) {
       rowOfB(k, bRow);
       for (let r = 0; r < rows; r++) {
-        const av = aAt(i0 + r, k);
+        const av = a[(i0 + r) * K + k];
         const o = r * N;
         for (let j = 0; j < N; j++) acc[o + j] += av * bRow[j];
       }
     }
     for (let r = 0; r < rows; r++) {
       const o = cOff + (i0 + r) * N;
-      for (let j = 0; j < N; j++) c[o + j] = accumulate ? c[o + j] + acc[r * N + j] : acc[r * N + j];
+      const ao = r * N;
+      if (accumulate) for (let j = 0; j < N; j++) c[o + j] += acc[ao + j];
+      else for (let j = 0; j < N; j++) c[o + j] = acc[ao + j];
     }
   }
 }
 
+// Batch entry p of A as a row-major (M, K) matrix: a view when stored that way, a transposed copy when transA.
+function rowMajorA(a: Float32Array, p: number, M: number, K: number, transA: boolean): Float32Array {
+  const block = a.subarray(p * M * K, (p + 1) * M * K);
+  if (!transA) return block;
+  const out = new Float32Array(M * K);
+  for (let k = 0; k < K; k++) for (let i = 0; i < M; i++) out[i * K + k] = block[k * M + i];
+  return out;
+}
+
 function matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void {
-  const { batch, M, N, K, transB } = args;
+  const { batch, M, N, K, transA, transB, accumulate } = args;
+  const width = transB ? K : N;
   for (let p = 0; p < batch; p++) {
     const bOff = p * K * N;
-    const width = transB ? K : N;
-    matmulOne(a, p * M * K, c, p * M * N, args, (r, out) => {
-      for (let i = 0; i < width; i++) out[i] = b[bOff + r * width + i];
+    matmulRows(rowMajorA(a, p, M, K, transA), c, p * M * N, M, N, K, transB, accumulate, (r, out) => {
+      const o = bOff + r * width;
+      for (let i = 0; i < width; i++) out[i] = b[o + i];
     });
   }
 }
 
 function matmulBf16(a: Float32Array, b: Uint16Array, c: Float32Array, args: MatmulArgs): void {
-  const { batch, M, N, K, transB } = args;
+  const { batch, M, N, K, transA, transB, accumulate } = args;
+  const width = transB ? K : N;
   for (let p = 0; p < batch; p++) {
     const bOff = p * K * N;
-    const width = transB ? K : N;
-    matmulOne(a, p * M * K, c, p * M * N, args, (r, out) => widenBf16(b, bOff + r * width, width, out));
+    matmulRows(rowMajorA(a, p, M, K, transA), c, p * M * N, M, N, K, transB, accumulate, (r, out) => widenBf16(b, bOff + r * width, width, out));
   }
 }
 

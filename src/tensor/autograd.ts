@@ -194,7 +194,11 @@ function releaseNodes(nodes: Node[], keep: Tensor | null): void {
     }
     out.producer = null;
     if (out === keep) {
-      out.pooled = false; // the loss stays readable; its buffer simply leaves the pool
+      // The loss stays readable in a small copy of its own, so its pool buffer can go back.
+      const value = out.data.slice();
+      if (out.pooled) release(out.data);
+      out.data = value;
+      out.pooled = false;
       continue;
     }
     if (out.pooled) release(out.data);
