@@ -99,6 +99,14 @@ function variant(kind: string, name: string, edit: { config?: (c: Record<string,
   return dir;
 }
 
+test('target_modules may be a regex string, matched against the full module name as PEFT does', async () => {
+  const model = await loadModel(BASE);
+  const dir = variant('rslora', 'regex', { config: (c) => { c.target_modules = 'model\\.layers\\.\\d+\\.self_attn\\.(q|v)_proj'; } });
+  const set = loadAdapter(model, dir);
+  assert.equal(set.layers.size, 4);
+  assert.ok(maxDiff(logits(model), golden.rslora) < 1e-4);
+});
+
 async function rejects(dir: string, pattern: RegExp): Promise<void> {
   const model = await loadModel(BASE);
   const before = [...model.namedParameters()].map(([name, t]) => [name, t.data.slice()] as const);
