@@ -39,23 +39,26 @@ export function mergeDatasets<T>(lists: T[][], strategy: MixStrategy, probs: num
   return interleave(lists, probs, strategy === 'interleave_under', new Rng(seed, INTERLEAVE_STREAM));
 }
 
-// HF's interleave_datasets: round-robin, or a seeded draw by probability. `under` (first_exhausted) stops when any
-// dataset runs out; `over` (all_exhausted) restarts exhausted datasets until each has been used up once.
+// HF's interleave_datasets. Without probabilities: round-robin rounds, min(lengths) of them for `under`
+// (first_exhausted), max(lengths) for `over` (all_exhausted, shorter datasets cycling). With probabilities: a seeded
+// draw per sample; `under` stops once any dataset has run out, `over` once every one has (restarting exhausted ones).
 function interleave<T>(lists: T[][], probs: number[] | null, under: boolean, rng: Rng): T[] {
-  const n = lists.length;
-  const cursor = new Array<number>(n).fill(0);
-  const exhausted = new Array<boolean>(n).fill(false);
+  const lengths = lists.map((l) => l.length);
   const out: T[] = [];
-  let step = 0;
-  for (;;) {
-    const i = probs === null ? step % n : pick(probs, rng);
-    step++;
+  if (probs === null) {
+    const rounds = under ? Math.min(...lengths) : Math.max(...lengths);
+    for (let r = 0; r < rounds; r++) for (const list of lists) out.push(list[r % list.length]);
+    return out;
+  }
+  const cursor = new Array<number>(lists.length).fill(0);
+  const exhausted = new Array<boolean>(lists.length).fill(false);
+  while (under ? !exhausted.some(Boolean) : !exhausted.every(Boolean)) {
+    const i = pick(probs, rng);
     out.push(lists[i][cursor[i]]);
     cursor[i]++;
-    if (cursor[i] === lists[i].length) {
+    if (cursor[i] === lengths[i]) {
       exhausted[i] = true;
       cursor[i] = 0;
-      if (under || exhausted.every(Boolean)) break;
     }
   }
   return out;
