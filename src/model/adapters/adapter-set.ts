@@ -127,9 +127,9 @@ export function installAdapters(
 }
 
 // A fresh, trainable adapter for `spec`: A kaiming-uniform from `seed`, B zero, so the model's output is unchanged.
-export function createAdapters(model: CausalLM, spec: LoraSpec, seed: number, source: string): AdapterSet {
-  const linears = targetLinears(model, spec, source);
-  const saved = modulesToSaveParams(model, spec.modulesToSave, source);
+export function createAdapters(model: CausalLM, spec: LoraSpec, seed: number): AdapterSet {
+  const linears = targetLinears(model, spec, 'lora_target');
+  const saved = modulesToSaveParams(model, spec.modulesToSave, 'additional_target');
   const dropout = newDropoutState(seed);
   const initRng = new AdapterRng(seed, INIT_STREAM);
   const shape = { r: spec.r, scaling: loraScaling(spec), dropout: spec.dropout, useDora: spec.useDora };

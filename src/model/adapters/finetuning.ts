@@ -101,7 +101,7 @@ function setUpLora(model: CausalLM, config: FinetuningConfig, adapterPaths: stri
   const resume = adapterPaths.length > 0 && !config.create_new_adapter ? adapterPaths[adapterPaths.length - 1] : null;
   mergeAdapterPaths(model, resume === null ? adapterPaths : adapterPaths.slice(0, -1));
   if (resume !== null) return loadAdapter(model, resume, { trainable: true, seed: config.seed });
-  return createAdapters(model, loraSpecOf(model, config), config.seed, 'lora_target');
+  return createAdapters(model, loraSpecOf(model, config), config.seed);
 }
 
 // LoRA settings from the run's config; `all` becomes the list of Linear names LLaMA-Factory's
