@@ -25,6 +25,12 @@ export const commands: CommandTable = {
     groups: ['model', 'data', 'generating'],
     run: async (args) => (await import('./chat.js')).runChatCommand(args),
   },
+  export: {
+    summary: 'Merge adapters into the base model and write an HF model folder.',
+    usage: 'retune export cfg.yaml [key=value ...]',
+    groups: ['model', 'data', 'export'],
+    run: async (args) => (await import('./export.js')).runExportCommand(args),
+  },
   env: {
     summary: 'Print versions, the compute backend, threads and CPU features (for bug reports).',
     usage: 'retune env',
