@@ -38,18 +38,22 @@ export function saveModel(model: CausalLM, dir: string, opts: SaveOptions = {}):
     writeSafetensors(join(dir, WEIGHTS_NAME), tensors, { format: 'pt' });
     written.add(WEIGHTS_NAME);
   } else {
-    const weightMap: Record<string, string> = {};
+    const fileOf = new Map<string, string>();
     let totalSize = 0;
+    let totalParameters = 0;
     shards.forEach((names, i) => {
       const file = `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
       writeSafetensors(join(dir, file), new Map(names.map((n) => [n, tensors.get(n)!])), { format: 'pt' });
       for (const n of names) {
-        weightMap[n] = file;
+        fileOf.set(n, file);
         totalSize += byteSize(tensors.get(n)!);
+        totalParameters += tensors.get(n)!.data.length;
       }
       written.add(file);
     });
-    writeJson(join(dir, INDEX_NAME), { metadata: { total_size: totalSize }, weight_map: weightMap });
+    // Sorted keys, as transformers writes the index.
+    const weightMap = Object.fromEntries([...fileOf].sort(([a], [b]) => (a < b ? -1 : 1)));
+    writeJson(join(dir, INDEX_NAME), { metadata: { total_parameters: totalParameters, total_size: totalSize }, weight_map: weightMap });
     written.add(INDEX_NAME);
   }
   writeJson(join(dir, 'config.json'), configJson(model.config.raw, dtype));

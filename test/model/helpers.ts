@@ -1,5 +1,5 @@
 // Shared by the model tests: fixture paths, golden files, comparisons, and the backends to run on.
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeAvailable } from '../../src/backend/index.js';
@@ -57,4 +57,17 @@ export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'retune-model-'));
+}
+
+// A scratch copy of a fixture model, for tests that edit or break it.
+export function copyModel(name: string): string {
+  const dir = join(tempDir(), name);
+  cpSync(modelDir(name), dir, { recursive: true });
+  return dir;
+}
+
+export function editJson(path: string, edit: (json: Record<string, unknown>) => void): void {
+  const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  edit(json);
+  writeFileSync(path, JSON.stringify(json));
 }
