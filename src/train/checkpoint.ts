@@ -11,7 +11,7 @@ import { RetuneError } from '../config/errors.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 const CHECKPOINT_RE = /^checkpoint-(\d+)$/;
-const TEMP_RE = /^\.(?:tmp|deleting)-checkpoint-(\d+)-(\d+)$/;
+const TEMP_RE = /^\.(?:tmp|deleting)-(?:checkpoint-\d+|final)-(\d+)$/;
 
 export interface ManifestEntry {
   path: string; // relative to the checkpoint folder, '/' separated
@@ -160,14 +160,14 @@ export function rotateCheckpoints(outputDir: string, limit: number, protectedPat
   return deleted;
 }
 
-// Removes temporary folders left by processes that no longer run (killed mid-save or mid-delete). They are never
-// checkpoints, so nothing of value is lost. Returns their names.
+// Removes temporary folders left by processes that no longer run (killed mid-save, mid-delete or while writing the
+// final weights). They are never checkpoints, so nothing of value is lost. Returns their names.
 export function removeStaleTemps(outputDir: string): string[] {
   if (!existsSync(outputDir)) return [];
   const removed: string[] = [];
   for (const name of readdirSync(outputDir)) {
     const m = TEMP_RE.exec(name);
-    if (!m || processAlive(Number(m[2]))) continue;
+    if (!m || processAlive(Number(m[1]))) continue;
     rmSync(join(outputDir, name), { recursive: true, force: true });
     removed.push(name);
   }

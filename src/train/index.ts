@@ -29,7 +29,7 @@ export interface RunTrainOptions {
 }
 
 // What a fresh run may find in output_dir without refusing: leftovers of an earlier attempt at this same run.
-const RUN_LEFTOVERS = /^(?:trainer_log\.jsonl|training_args\.yaml|checkpoint-\d+(?:\.old-\d+)?|\.(?:tmp|deleting)-.*)$/;
+const RUN_LEFTOVERS = /^(?:(?:trainer_log\.jsonl|training_args\.yaml)(?:\.tmp-\d+)?|checkpoint-\d+(?:\.old-\d+)?|\.(?:tmp|deleting)-.*)$/;
 
 export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {}): Promise<TrainResult | null> {
   const print = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));

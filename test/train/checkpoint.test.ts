@@ -108,9 +108,10 @@ test('removeStaleTemps removes leftovers of dead processes only', () => {
   const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
   mkdirSync(join(out, `.tmp-checkpoint-3-${dead}`));
   mkdirSync(join(out, `.deleting-checkpoint-1-${dead}`));
+  mkdirSync(join(out, `.tmp-final-${dead}`));
   mkdirSync(join(out, `.tmp-checkpoint-4-${process.ppid}`));
   const removed = removeStaleTemps(out).sort();
-  assert.deepEqual(removed, [`.deleting-checkpoint-1-${dead}`, `.tmp-checkpoint-3-${dead}`]);
+  assert.deepEqual(removed, [`.deleting-checkpoint-1-${dead}`, `.tmp-checkpoint-3-${dead}`, `.tmp-final-${dead}`]);
   assert.ok(existsSync(join(out, `.tmp-checkpoint-4-${process.ppid}`)));
   rmSync(out, { recursive: true });
 });

@@ -64,9 +64,10 @@ export function train(cfg: string, overrides: string[] = []): Promise<RunResult>
   return startTrain(cfg, overrides).done;
 }
 
-// Resolves once the child's stdout matches `pattern`.
+// Resolves once the child's stdout matches `pattern`, or the child has exited.
 export function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<void> {
   return new Promise((resolve) => {
+    child.on('close', () => resolve());
     let seen = '';
     const onData = (d: Buffer): void => {
       seen += d.toString();
