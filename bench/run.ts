@@ -1,0 +1,23 @@
+// `npm run bench`: every benchmark in one run, each printed side by side with its PyTorch or peak baseline. Never
+// run by CI. Sections can be chosen by name: `npm run bench -- gemm train`.
+import { cpus } from 'node:os';
+import { getBackend } from '../src/backend/index.js';
+import { benchGemm } from './gemm.js';
+import { benchLoraMemory } from './lora-memory.js';
+import { benchTokenize } from './tokenize.js';
+import { benchTrainStep } from './train-step.js';
+
+const SECTIONS: [string, () => Promise<string[]>][] = [
+  ['gemm', benchGemm],
+  ['train', benchTrainStep],
+  ['memory', benchLoraMemory],
+  ['tokenize', benchTokenize],
+];
+
+const chosen = process.argv.slice(2);
+console.log(`retune bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, backend ${getBackend().name}, node ${process.version}`);
+for (const [name, run] of SECTIONS) {
+  if (chosen.length > 0 && !chosen.includes(name)) continue;
+  console.log('');
+  for (const line of await run()) console.log(line);
+}

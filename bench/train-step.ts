@@ -1,0 +1,109 @@
+// One full-fine-tuning training step (forward + backward + AdamW) of a stories15M-like Llama, Retune next to
+// PyTorch 2.13 eager (as installed, and with glibc malloc tuned so it stops returning memory to the OS), in one run.
+// Each measurement is its own child process so peak RSS and CPU times are per setting.
+//   node dist/bench/train-step.js            (also part of `npm run bench`)
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { getBackend } from '../src/backend/index.js';
+import { parseModelConfig } from '../src/model/config.js';
+import { initModel } from '../src/model/init.js';
+import { AdamW } from '../src/optim/adamw.js';
+import { backward } from '../src/tensor/autograd.js';
+
+const CONFIG = {
+  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 288, intermediate_size: 768,
+  num_hidden_layers: 6, num_attention_heads: 6, num_key_value_heads: 6, vocab_size: 32000,
+  max_position_embeddings: 256, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true,
+};
+const B = 8;
+const T = 256;
+const STEPS = 3;
+const PYTHON = '.venv/bin/python';
+const TUNED_MALLOC = { MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '68719476736', MALLOC_TOP_PAD_: '268435456' };
+
+interface StepResult {
+  tokens_per_s: number;
+  gflops: number;
+  peak_rss_mb: number;
+  user_s: number;
+  sys_s: number;
+}
+
+// Model FLOPs per token: 6 per parameter (forward + backward) plus causal attention's score and value products.
+function flopsPerToken(params: number): number {
+  return 6 * params + 6 * CONFIG.num_hidden_layers * CONFIG.hidden_size * T;
+}
+
+function child(): void {
+  const config = parseModelConfig(CONFIG, 'bench');
+  const model = initModel(config, 0);
+  const params = model.namedParameters();
+  for (const t of params.values()) t.requiresGrad = true;
+  const optimizer = new AdamW(params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+  const ids = new Int32Array(B * T);
+  for (let i = 0; i < ids.length; i++) ids[i] = (i * 7919 + 13) % CONFIG.vocab_size;
+  const step = (): void => {
+    const loss = model.loss(ids, ids, B, T);
+    backward(loss);
+    optimizer.step(1e-4);
+    optimizer.zeroGrad();
+  };
+  step(); // warm-up: first touch of every buffer
+  const usage0 = process.resourceUsage();
+  const start = performance.now();
+  for (let i = 0; i < STEPS; i++) step();
+  const seconds = (performance.now() - start) / 1000;
+  const usage1 = process.resourceUsage();
+  const count = [...params.values()].reduce((n, t) => n + t.size, 0);
+  const tokens = B * T * STEPS;
+  const result: StepResult = {
+    tokens_per_s: tokens / seconds,
+    gflops: (tokens * flopsPerToken(count)) / seconds / 1e9,
+    peak_rss_mb: usage1.maxRSS / 1024,
+    user_s: (usage1.userCPUTime - usage0.userCPUTime) / 1e6,
+    sys_s: (usage1.systemCPUTime - usage0.systemCPUTime) / 1e6,
+  };
+  process.stdout.write(`${JSON.stringify({ ...result, backend: getBackend().name })}\n`);
+}
+
+function lastJson(command: string, args: string[], env: Record<string, string>): StepResult & { backend?: string } {
+  const result = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, ...env } });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split('\n').at(-1) as string);
+}
+
+function row(label: string, r: StepResult): string {
+  return `  ${label.padEnd(34)} ${r.tokens_per_s.toFixed(0).padStart(6)} tok/s ${r.gflops.toFixed(1).padStart(6)} GFLOP/s ` +
+    `peak RSS ${r.peak_rss_mb.toFixed(0).padStart(5)} MB  user ${r.user_s.toFixed(1)} s  sys ${r.sys_s.toFixed(1)} s`;
+}
+
+export async function benchTrainStep(): Promise<string[]> {
+  const lines = [`train step, stories15M-like Llama (15.2M params), B=${B} T=${T}, ${STEPS} steps after one warm-up:`];
+  const self = fileURLToPath(import.meta.url);
+  const retune = new Map<number, StepResult>();
+  for (const threads of [1, 2]) {
+    const r = lastJson(process.execPath, [self, '--child'], { RETUNE_THREADS: String(threads) });
+    retune.set(threads, r);
+    lines.push(row(`Retune (${r.backend}), ${threads} thread${threads > 1 ? 's' : ''}`, r));
+  }
+  if (!existsSync(PYTHON)) {
+    lines.push(`  PyTorch: skipped (${PYTHON} not found; see README "Benchmarks" to create the venv)`);
+    return lines;
+  }
+  const script = 'bench/train_step_torch.py';
+  const installed = lastJson(PYTHON, [script, '2', String(STEPS)], {});
+  const tuned = lastJson(PYTHON, [script, '2', String(STEPS)], TUNED_MALLOC);
+  lines.push(row('PyTorch 2 threads, as installed', installed), row('PyTorch 2 threads, tuned malloc', tuned));
+  const ours = retune.get(2) as StepResult;
+  lines.push(
+    `  ratio Retune / PyTorch as installed: ${(ours.tokens_per_s / installed.tokens_per_s).toFixed(2)}x, ` +
+      `/ PyTorch tuned: ${(ours.tokens_per_s / tuned.tokens_per_s).toFixed(2)}x (2 threads; target >= 1.5x tuned)`,
+  );
+  return lines;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv[2] === '--child') child();
+  else for (const line of await benchTrainStep()) console.log(line);
+}
