@@ -45,6 +45,17 @@ export function generate(model: CausalLM, promptIds: number[], opts: GenerateOpt
   return out;
 }
 
+// The end-of-sequence ids a model declares: generation_config.json's eos_token_id (what transformers' generate stops
+// on) together with config.json's.
+export function modelStopIds(model: CausalLM): number[] {
+  const ids = new Set(model.config.eos_token_id);
+  const fromGeneration = model.generationConfig?.eos_token_id;
+  for (const id of Array.isArray(fromGeneration) ? fromGeneration : [fromGeneration]) {
+    if (Number.isSafeInteger(id) && (id as number) >= 0) ids.add(id as number);
+  }
+  return [...ids];
+}
+
 interface Settings {
   greedy: boolean;
   temperature: number;

@@ -1,7 +1,7 @@
 // The model layer's public surface: loading, saving, the decoder and generation.
 export { CausalLM, DecoderLayer, shiftLabels, type ForwardOptions, type LossOptions } from './causal-lm.js';
 export { MODEL_TYPES, parseModelConfig, readModelConfig, type ModelConfig, type ModelType } from './config.js';
-export { generate, type GenerateOptions } from './generate.js';
+export { generate, modelStopIds, type GenerateOptions } from './generate.js';
 export { KVCache } from './kv-cache.js';
 export { buildModel, GENERATION_CONFIG_NAME, INDEX_NAME, loadModel, readIndex, WEIGHTS_NAME, type LoadOptions } from './load.js';
 export { saveModel, type SaveOptions } from './save.js';

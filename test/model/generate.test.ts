@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setBackend } from '../../src/backend/index.js';
 import { UsageError } from '../../src/config/errors.js';
-import { generate } from '../../src/model/generate.js';
+import { generate, modelStopIds } from '../../src/model/generate.js';
 import { loadModel } from '../../src/model/load.js';
 import { BACKENDS, Golden, MODELS, modelDir } from './helpers.js';
 
@@ -66,4 +66,14 @@ describe('generate options', () => {
     assert.throws(() => generate(model, prompt, { maxNewTokens: 2, topK: 1.5 }), /top_k must be a non-negative integer/);
     assert.throws(() => generate(model, prompt, { maxNewTokens: 2, repetitionPenalty: 0 }), /repetition_penalty must be > 0/);
   });
+});
+
+test('stop ids come from config.json and generation_config.json', async () => {
+  const model = await loadModel(modelDir('mistral'));
+  assert.deepEqual(modelStopIds(model), []);
+  model.config.eos_token_id = [2];
+  model.generationConfig = { eos_token_id: [2, 7] };
+  assert.deepEqual(modelStopIds(model), [2, 7]);
+  model.generationConfig = { eos_token_id: 9 };
+  assert.deepEqual(modelStopIds(model), [2, 9]);
 });
