@@ -84,6 +84,11 @@ export function datasetAttr(datasetDir: string, info: Record<string, Record<stri
     throw new UsageError(`${where}: dataset ${name}: num_samples must be a positive integer`);
   }
   const columns = objectField(entry, 'columns', where, name);
+  for (const media of ['images', 'videos', 'audios']) {
+    if (columns && columns[media] !== undefined && columns[media] !== null) {
+      throw new UsageError(`${where}: dataset ${name}: columns.${media} is not supported (Retune trains text-only models)`);
+    }
+  }
   const tags = objectField(entry, 'tags', where, name);
   // LLaMA-Factory: once "columns" is given, every column it does not name is absent (alpaca defaults only apply
   // when "columns" is missing). The same holds for "tags" with sharegpt.

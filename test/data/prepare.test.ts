@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { UsageError } from '../../src/config/errors.js';
+import { RetuneError, UsageError } from '../../src/config/errors.js';
 import { IGNORE_INDEX } from '../../src/data/processors.js';
 import { prepareDataset, type DataArgs } from '../../src/data/prepare.js';
 import type { TokenizedDataset } from '../../src/data/dataset-store.js';
@@ -157,6 +157,9 @@ test('tokenized_path caches by fingerprint; changed data, template or cutoff_len
   assert.equal(prints.size, 5);
   assert.equal(changed.train.size, 1);
   assert.ok(existsSync(join(cache, changed.fingerprint, 'train.bin')));
+  writeFileSync(join(cache, changed.fingerprint, 'train.bin'), Buffer.from([1, 2, 3]));
+  await assert.rejects(prepareDataset(args, await qwen3(), 'sft'), (e: Error) => e instanceof RetuneError && /corrupt tokenized dataset.*overwrite_cache/.test(e.message));
+  assert.equal((await prepareDataset({ ...args, overwrite_cache: true }, await qwen3(), 'sft')).train.size, 1);
 });
 
 test('bad data is a UsageError naming the file, row and field', async () => {
@@ -170,6 +173,7 @@ test('bad data is a UsageError naming the file, row and field', async () => {
     missing: { file_name: 'nowhere.json' },
     weird: { file_name: 'data.xml' },
     hub: { hf_hub_url: 'org/data' },
+    pictures: { file_name: 'no_output.json', columns: { prompt: 'instruction', response: 'output', images: 'images' } },
   };
   writeFileSync(join(dir, 'dataset_info.json'), JSON.stringify(info));
   writeFileSync(join(dir, 'broken.jsonl'), '{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": \n');
@@ -191,6 +195,7 @@ test('bad data is a UsageError naming the file, row and field', async () => {
   await fails('missing', /file not found: .*nowhere\.json/);
   await fails('weird', /unsupported file type ".xml"/);
   await fails('hub', /hf_hub_url.*download the data.*file_name/);
+  await fails('pictures', /columns\.images is not supported/);
   await fails('absent', /"absent" is not defined in .*dataset_info\.json/);
   await assert.rejects(prepareDataset({ ...base, dataset: 'alpaca', streaming: true }, tok, 'sft'), UsageError);
   await assert.rejects(prepareDataset({ ...base, dataset: 'alpaca', cutoff_len: 0 }, tok, 'sft'), /cutoff_len/);
