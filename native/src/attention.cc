@@ -4,10 +4,12 @@
 //   P = exp(S - lse), dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dO * O)), dQ = dS K * scale, dK = dS^T Q * scale
 // dK and dV are computed per key block (every query that sees it, heads of the group in order) and dQ per query
 // block, so each output element is written by exactly one task and no atomics or cross-thread sums are needed.
+// The block products run on the GEMM micro-kernel (gemm_serial).
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
 #include "simd.h"
@@ -15,24 +17,14 @@
 namespace rt {
 namespace {
 
-constexpr int64_t kBq = 32;
-constexpr int64_t kBk = 64;
+constexpr int64_t kBq = 48;
+constexpr int64_t kBk = 64;  // a multiple of kLanes
 
-// Row pointers into (B, T, nHeads, hd) tensors.
-struct Layout {
-  int64_t T, nHead, nKV, hd;
-  const float* row(const float* base, int64_t b, int64_t t, int64_t h, int64_t heads) const {
-    return base + ((b * T + t) * heads + h) * hd;
-  }
-};
-
-// Per-thread scratch, grown on first use.
+// Per-thread block buffers, grown on first use: s, p, dp (kBq, kBk); acc (kBq, hd); dk, dv (kBk, hd).
 struct Scratch {
-  std::vector<float> kt, vt, s, p, dp, acc, m, l, dk, dv;
+  std::vector<float> s, p, dp, acc, m, l, dk, dv;
   std::vector<unsigned char> mask;
   void fit(int64_t hd) {
-    kt.resize(hd * kBk);
-    vt.resize(hd * kBk);
     s.resize(kBq * kBk);
     p.resize(kBq * kBk);
     dp.resize(kBq * kBk);
@@ -46,33 +38,42 @@ struct Scratch {
 };
 thread_local Scratch tScratch;
 
-// dst (hd, kBk) = rows [j0, j0+nk) of one kv head, transposed; missing columns zero.
-RT_CLONES void load_transposed(const float* src, int64_t stride, int64_t nk, int64_t hd, float* dst) {
-  for (int64_t d = 0; d < hd; d++)
-    for (int64_t j = 0; j < kBk; j++) dst[d * kBk + j] = j < nk ? src[j * stride + d] : 0.0f;
+// Rows of one head in a (B, T, heads, hd) tensor, starting at token t, as a strided (tokens, hd) matrix.
+Strided head_rows(const float* base, const AttentionShape& s, int64_t heads, int64_t b, int64_t t, int64_t h) {
+  return {base + ((b * s.T + t) * heads + h) * s.hd, heads * s.hd, 1};
 }
 
-// s (nq, kBk) = a (nq, hd; row stride) @ bt (hd, kBk) * scale
-RT_CLONES void block_scores(const float* a, int64_t stride, int64_t nq, const float* bt, int64_t hd, float scale,
-                            float* s) {
-  for (int64_t i = 0; i < nq; i++) {
-    float row[kBk] = {};
-    const float* ai = a + i * stride;
-    for (int64_t d = 0; d < hd; d++) {
-      const float x = ai[d];
-      const float* bd = bt + d * kBk;
-      for (int64_t j = 0; j < kBk; j++) row[j] += x * bd[j];
-    }
-    for (int64_t j = 0; j < kBk; j++) s[i * kBk + j] = row[j] * scale;
-  }
+// The same rows seen transposed, as an (hd, tokens) matrix.
+Strided head_cols(const float* base, const AttentionShape& s, int64_t heads, int64_t b, int64_t t, int64_t h) {
+  return {base + ((b * s.T + t) * heads + h) * s.hd, 1, heads * s.hd};
+}
+
+// True when every token of [i0, i0+nq) and [j0, j0+nk) is in one segment, the common case of packed rows, where
+// the mask is plain causal.
+bool one_segment(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t nk) {
+  if (seg == nullptr) return true;
+  const int32_t id = seg[j0];
+  for (int64_t j = j0; j < j0 + nk; j++)
+    if (seg[j] != id) return false;
+  for (int64_t i = i0; i < i0 + nq; i++)
+    if (seg[i] != id) return false;
+  return true;
 }
 
 // mask (nq, kBk): key j0+j visible to query i0+i. Returns whether any pair is visible.
 bool block_mask(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t nk, unsigned char* mask) {
+  if (one_segment(seg, i0, nq, j0, nk)) {
+    for (int64_t i = 0; i < nq; i++) {
+      const int64_t visible = std::clamp<int64_t>(i0 + i - j0 + 1, 0, nk);
+      std::fill(mask + i * kBk, mask + i * kBk + visible, 1);
+      std::fill(mask + i * kBk + visible, mask + (i + 1) * kBk, 0);
+    }
+    return i0 + nq - 1 >= j0;
+  }
   bool any = false;
   for (int64_t i = 0; i < nq; i++) {
     for (int64_t j = 0; j < kBk; j++) {
-      bool visible = j < nk && j0 + j <= i0 + i && (seg == nullptr || seg[j0 + j] == seg[i0 + i]);
+      bool visible = j < nk && j0 + j <= i0 + i && seg[j0 + j] == seg[i0 + i];
       mask[i * kBk + j] = visible;
       any = any || visible;
     }
@@ -80,39 +81,33 @@ bool block_mask(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t 
   return any;
 }
 
-// acc (nq, hd) += p (nq, kBk) @ v rows (kBk, hd; row stride)
-RT_CLONES void accumulate_pv(const float* p, const float* v, int64_t stride, int64_t nq, int64_t nk, int64_t hd,
-                             float* acc) {
-  for (int64_t i = 0; i < nq; i++) {
-    float* ai = acc + i * hd;
-    for (int64_t j = 0; j < nk; j++) {
-      const float pj = p[i * kBk + j];
-      if (pj == 0.0f) continue;
-      const float* vj = v + j * stride;
-      for (int64_t d = 0; d < hd; d++) ai[d] += pj * vj[d];
-    }
-  }
-}
-
-// Online-softmax update of one block for rows [0, nq): rescales acc rows by exp(mOld - mNew) and leaves the
-// block's probabilities (relative to the new max) in p.
-RT_CLONES void online_softmax(const float* s, const unsigned char* mask, int64_t nq, int64_t hd, float* p, float* m,
-                              float* l, float* acc) {
+// Online-softmax update of one block of raw scores s for rows [0, nq): rescales acc rows by exp(mOld - mNew) and
+// leaves the block's probabilities (relative to the new max) in p, zero where masked.
+RT_CLONES void online_softmax(const float* s, const unsigned char* mask, int64_t nq, int64_t hd, float scale, float* p,
+                              float* m, float* l, float* acc) {
   for (int64_t i = 0; i < nq; i++) {
     const float* si = s + i * kBk;
     const unsigned char* mi = mask + i * kBk;
     float* pi = p + i * kBk;
+    for (int64_t j = 0; j < kBk; j++) pi[j] = mi[j] ? si[j] * scale : -INFINITY;
+    float lanes[kLanes];
+    for (int l = 0; l < kLanes; l++) lanes[l] = -INFINITY;
+    for (int64_t j = 0; j < kBk; j += kLanes)
+      for (int l = 0; l < kLanes; l++) lanes[l] = pi[j + l] > lanes[l] ? pi[j + l] : lanes[l];
     float blockMax = -INFINITY;
-    for (int64_t j = 0; j < kBk; j++) blockMax = mi[j] && si[j] > blockMax ? si[j] : blockMax;
+    for (int l = 0; l < kLanes; l++) blockMax = lanes[l] > blockMax ? lanes[l] : blockMax;
     if (blockMax == -INFINITY) {
       for (int64_t j = 0; j < kBk; j++) pi[j] = 0.0f;
       continue;
     }
     const float mNew = blockMax > m[i] ? blockMax : m[i];
     const float alpha = fast_exp(m[i] - mNew);
-    for (int64_t j = 0; j < kBk; j++) pi[j] = mi[j] ? fast_exp(si[j] - mNew) : 0.0f;
+    for (int64_t j = 0; j < kBk; j++) pi[j] = mi[j] ? fast_exp(pi[j] - mNew) : 0.0f;
+    for (int l = 0; l < kLanes; l++) lanes[l] = 0.0f;
+    for (int64_t j = 0; j < kBk; j += kLanes)
+      for (int l = 0; l < kLanes; l++) lanes[l] += pi[j + l];
     float sum = 0.0f;
-    for (int64_t j = 0; j < kBk; j++) sum += pi[j];
+    for (int l = 0; l < kLanes; l++) sum += lanes[l];
     l[i] = l[i] * alpha + sum;
     m[i] = mNew;
     if (alpha != 1.0f)
@@ -122,25 +117,22 @@ RT_CLONES void online_softmax(const float* s, const unsigned char* mask, int64_t
 
 void forward_task(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s,
                   int64_t b, int64_t h, int64_t i0) {
-  const Layout L{s.T, s.nHead, s.nKV, s.hd};
   const int64_t hd = s.hd, kvh = h / (s.nHead / s.nKV), nq = std::min(kBq, s.T - i0);
-  const int64_t qStride = s.nHead * hd, kvStride = s.nKV * hd;
   const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
   Scratch& w = tScratch;
   w.fit(hd);
-  for (int64_t i = 0; i < nq; i++) {
-    w.m[i] = -INFINITY;
-    w.l[i] = 0.0f;
-  }
+  std::fill(w.m.begin(), w.m.begin() + nq, -INFINITY);
+  std::fill(w.l.begin(), w.l.begin() + nq, 0.0f);
   std::fill(w.acc.begin(), w.acc.begin() + nq * hd, 0.0f);
-  const float* qBlock = L.row(q, b, i0, h, s.nHead);
   for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBk) {
     const int64_t nk = std::min(kBk, s.T - j0);
     if (!block_mask(seg, i0, nq, j0, nk, w.mask.data())) continue;
-    load_transposed(L.row(k, b, j0, kvh, s.nKV), kvStride, nk, hd, w.kt.data());
-    block_scores(qBlock, qStride, nq, w.kt.data(), hd, s.scale, w.s.data());
-    online_softmax(w.s.data(), w.mask.data(), nq, hd, w.p.data(), w.m.data(), w.l.data(), w.acc.data());
-    accumulate_pv(w.p.data(), L.row(v, b, j0, kvh, s.nKV), kvStride, nq, nk, hd, w.acc.data());
+    // S (nq, nk) = Q (nq, hd) @ K^T (hd, nk)
+    gemm_serial(head_rows(q, s, s.nHead, b, i0, h), head_cols(k, s, s.nKV, b, j0, kvh), w.s.data(), kBk, nq, nk, hd,
+                false);
+    online_softmax(w.s.data(), w.mask.data(), nq, hd, s.scale, w.p.data(), w.m.data(), w.l.data(), w.acc.data());
+    // acc (nq, hd) += P (nq, nk) @ V (nk, hd)
+    gemm_serial({w.p.data(), kBk, 1}, head_rows(v, s, s.nKV, b, j0, kvh), w.acc.data(), hd, nq, hd, nk, true);
   }
   for (int64_t i = 0; i < nq; i++) {
     float* o = out + ((b * s.T + i0 + i) * s.nHead + h) * hd;
@@ -150,28 +142,15 @@ void forward_task(const float* q, const float* k, const float* v, float* out, fl
   }
 }
 
-// p (nq, kBk) = exp(s - lse_i) where visible, else 0.
-RT_CLONES void probabilities(const float* s, const unsigned char* mask, const float* lse, int64_t nq, float* p) {
-  for (int64_t i = 0; i < nq; i++)
-    for (int64_t j = 0; j < kBk; j++) p[i * kBk + j] = mask[i * kBk + j] ? fast_exp(s[i * kBk + j] - lse[i]) : 0.0f;
-}
-
-// ds (nq, kBk) = p * (dp - D_i) * scale, in place of dp.
-RT_CLONES void score_grads(const float* p, const float* D, int64_t nq, float scale, float* dp) {
-  for (int64_t i = 0; i < nq; i++)
-    for (int64_t j = 0; j < kBk; j++) dp[i * kBk + j] = p[i * kBk + j] * (dp[i * kBk + j] - D[i]) * scale;
-}
-
-// dst (nk, hd) += g^T (nk, nq) @ rows (nq, hd; row stride), summing queries in order.
-RT_CLONES void accumulate_transposed(const float* g, const float* rows, int64_t stride, int64_t nq, int64_t nk,
-                                     int64_t hd, float* dst) {
-  for (int64_t j = 0; j < nk; j++) {
-    float* dj = dst + j * hd;
-    for (int64_t i = 0; i < nq; i++) {
-      const float gij = g[i * kBk + j];
-      if (gij == 0.0f) continue;
-      const float* ri = rows + i * stride;
-      for (int64_t d = 0; d < hd; d++) dj[d] += gij * ri[d];
+// p = exp(s * scale - lse_i) where visible, else 0; then dp becomes dS = p * (dp - D_i) * scale.
+RT_CLONES void score_grads(const float* s, const unsigned char* mask, const float* lse, const float* D, int64_t nq,
+                           float scale, float* p, float* dp) {
+  for (int64_t i = 0; i < nq; i++) {
+    for (int64_t j = 0; j < kBk; j++) {
+      const int64_t o = i * kBk + j;
+      const float pij = mask[o] ? fast_exp(s[o] * scale - lse[i]) : 0.0f;
+      p[o] = pij;
+      dp[o] = pij * (dp[o] - D[i]) * scale;
     }
   }
 }
@@ -184,24 +163,21 @@ struct BackwardArgs {
 // Recomputes P and dS for queries [i0, i0+nq) of head h against keys [j0, j0+nk). Returns false if fully masked.
 bool recompute_block(const BackwardArgs& a, const AttentionShape& s, Scratch& w, int64_t b, int64_t h, int64_t i0,
                      int64_t nq, int64_t j0, int64_t nk) {
-  const Layout L{s.T, s.nHead, s.nKV, s.hd};
-  const int64_t kvh = h / (s.nHead / s.nKV), qStride = s.nHead * s.hd, kvStride = s.nKV * s.hd;
+  const int64_t kvh = h / (s.nHead / s.nKV);
   const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
   if (!block_mask(seg, i0, nq, j0, nk, w.mask.data())) return false;
-  load_transposed(L.row(a.k, b, j0, kvh, s.nKV), kvStride, nk, s.hd, w.kt.data());
-  load_transposed(L.row(a.v, b, j0, kvh, s.nKV), kvStride, nk, s.hd, w.vt.data());
-  const float* lseRow = a.lse + (b * s.nHead + h) * s.T + i0;
-  const float* dRow = a.D + (b * s.nHead + h) * s.T + i0;
-  block_scores(L.row(a.q, b, i0, h, s.nHead), qStride, nq, w.kt.data(), s.hd, s.scale, w.s.data());
-  probabilities(w.s.data(), w.mask.data(), lseRow, nq, w.p.data());
-  block_scores(L.row(a.dOut, b, i0, h, s.nHead), qStride, nq, w.vt.data(), s.hd, 1.0f, w.dp.data());
-  score_grads(w.p.data(), dRow, nq, s.scale, w.dp.data());
+  // S = Q K^T and dP = dO V^T, both (nq, nk)
+  gemm_serial(head_rows(a.q, s, s.nHead, b, i0, h), head_cols(a.k, s, s.nKV, b, j0, kvh), w.s.data(), kBk, nq, nk,
+              s.hd, false);
+  gemm_serial(head_rows(a.dOut, s, s.nHead, b, i0, h), head_cols(a.v, s, s.nKV, b, j0, kvh), w.dp.data(), kBk, nq,
+              nk, s.hd, false);
+  const int64_t row = (b * s.nHead + h) * s.T + i0;
+  score_grads(w.s.data(), w.mask.data(), a.lse + row, a.D + row, nq, s.scale, w.p.data(), w.dp.data());
   return true;
 }
 
 void dkdv_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t kvh, int64_t j0) {
-  const Layout L{s.T, s.nHead, s.nKV, s.hd};
-  const int64_t hd = s.hd, nk = std::min(kBk, s.T - j0), group = s.nHead / s.nKV, qStride = s.nHead * hd;
+  const int64_t hd = s.hd, nk = std::min(kBk, s.T - j0), group = s.nHead / s.nKV;
   Scratch& w = tScratch;
   w.fit(hd);
   std::fill(w.dk.begin(), w.dk.begin() + nk * hd, 0.0f);
@@ -210,36 +186,29 @@ void dkdv_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_
     for (int64_t i0 = j0 / kBq * kBq; i0 < s.T; i0 += kBq) {
       const int64_t nq = std::min(kBq, s.T - i0);
       if (!recompute_block(a, s, w, b, h, i0, nq, j0, nk)) continue;
-      accumulate_transposed(w.p.data(), L.row(a.dOut, b, i0, h, s.nHead), qStride, nq, nk, hd, w.dv.data());
-      accumulate_transposed(w.dp.data(), L.row(a.q, b, i0, h, s.nHead), qStride, nq, nk, hd, w.dk.data());
+      // dV (nk, hd) += P^T (nk, nq) @ dO (nq, hd);  dK (nk, hd) += dS^T (nk, nq) @ Q (nq, hd)
+      gemm_serial({w.p.data(), 1, kBk}, head_rows(a.dOut, s, s.nHead, b, i0, h), w.dv.data(), hd, nk, hd, nq, true);
+      gemm_serial({w.dp.data(), 1, kBk}, head_rows(a.q, s, s.nHead, b, i0, h), w.dk.data(), hd, nk, hd, nq, true);
     }
   }
   for (int64_t j = 0; j < nk; j++) {
-    float* dkRow = a.dk + ((b * s.T + j0 + j) * s.nKV + kvh) * hd;
-    float* dvRow = a.dv + ((b * s.T + j0 + j) * s.nKV + kvh) * hd;
-    for (int64_t d = 0; d < hd; d++) {
-      dkRow[d] = w.dk[j * hd + d];
-      dvRow[d] = w.dv[j * hd + d];
-    }
+    std::copy_n(w.dk.data() + j * hd, hd, a.dk + ((b * s.T + j0 + j) * s.nKV + kvh) * hd);
+    std::copy_n(w.dv.data() + j * hd, hd, a.dv + ((b * s.T + j0 + j) * s.nKV + kvh) * hd);
   }
 }
 
-// dQ rows of one query block: the sum over visible key blocks of dS @ K, the same loop as P @ V.
 void dq_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t h, int64_t i0) {
-  const Layout L{s.T, s.nHead, s.nKV, s.hd};
-  const int64_t hd = s.hd, nq = std::min(kBq, s.T - i0), kvh = h / (s.nHead / s.nKV), kvStride = s.nKV * hd;
+  const int64_t hd = s.hd, nq = std::min(kBq, s.T - i0), kvh = h / (s.nHead / s.nKV);
   Scratch& w = tScratch;
   w.fit(hd);
   std::fill(w.acc.begin(), w.acc.begin() + nq * hd, 0.0f);
   for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBk) {
     const int64_t nk = std::min(kBk, s.T - j0);
     if (!recompute_block(a, s, w, b, h, i0, nq, j0, nk)) continue;
-    accumulate_pv(w.dp.data(), L.row(a.k, b, j0, kvh, s.nKV), kvStride, nq, nk, hd, w.acc.data());
+    // dQ (nq, hd) += dS (nq, nk) @ K (nk, hd)
+    gemm_serial({w.dp.data(), kBk, 1}, head_rows(a.k, s, s.nKV, b, j0, kvh), w.acc.data(), hd, nq, hd, nk, true);
   }
-  for (int64_t i = 0; i < nq; i++) {
-    float* dqRow = a.dq + ((b * s.T + i0 + i) * s.nHead + h) * hd;
-    for (int64_t d = 0; d < hd; d++) dqRow[d] = w.acc[i * hd + d];
-  }
+  for (int64_t i = 0; i < nq; i++) std::copy_n(w.acc.data() + i * hd, hd, a.dq + ((b * s.T + i0 + i) * s.nHead + h) * hd);
 }
 
 // D (B, nHead, T) = rowsum(dOut * out)

@@ -60,6 +60,7 @@ struct Operands {
   const TB* b;
   int64_t rsB, csB;
   float* c;
+  int64_t ldc;
   int64_t M, N, K;
 };
 
@@ -123,15 +124,15 @@ void compute_block(const Operands<TB>& o, MicroKernel kernel, const float* packe
     for (int64_t ir = 0; ir < mc; ir += kMR) {
       int64_t rows = std::min<int64_t>(kMR, mc - ir);
       const float* aPanel = packedA + ir * kc;
-      float* c = o.c + (i0 + ir) * o.N + j0 + jr;
+      float* c = o.c + (i0 + ir) * o.ldc + j0 + jr;
       if (rows == kMR && cols == kNR) {
-        kernel(kc, aPanel, bPanel, c, o.N, accumulate);
+        kernel(kc, aPanel, bPanel, c, o.ldc, accumulate);
         continue;
       }
       kernel(kc, aPanel, bPanel, tile, kNR, false);
       for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++)
-          c[i * o.N + j] = accumulate ? c[i * o.N + j] + tile[i * kNR + j] : tile[i * kNR + j];
+          c[i * o.ldc + j] = accumulate ? c[i * o.ldc + j] + tile[i * kNR + j] : tile[i * kNR + j];
     }
   }
 }
@@ -141,7 +142,8 @@ void gemm_one(const Operands<TB>& o, bool accumulate) {
   MicroKernel kernel = select_micro_kernel();
   const int nT = threads();
   if (o.K == 0) {
-    if (!accumulate) std::fill(o.c, o.c + o.M * o.N, 0.0f);
+    if (!accumulate)
+      for (int64_t i = 0; i < o.M; i++) std::fill(o.c + i * o.ldc, o.c + i * o.ldc + o.N, 0.0f);
     return;
   }
   for (int64_t j0 = 0; j0 < o.N; j0 += kNC) {
@@ -184,12 +186,36 @@ void gemm_batched(const float* a, const TB* b, float* c, const GemmShape& s) {
   for (int64_t g = 0; g < s.batch; g++) {
     Operands<TB> o{a + g * M * K, s.transA ? 1 : K, s.transA ? M : 1,
                    b + g * K * N, s.transB ? 1 : N, s.transB ? K : 1,
-                   c + g * M * N, M, N, K};
+                   c + g * M * N, N, M, N, K};
     gemm_one(o, s.accumulate);
   }
 }
 
 }  // namespace
+
+void gemm_serial(Strided a, Strided b, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, bool accumulate) {
+  const Operands<float> o{a.data, a.rowStride, a.colStride, b.data, b.rowStride, b.colStride, c, ldc, M, N, K};
+  if (K == 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < M; i++) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
+    return;
+  }
+  MicroKernel kernel = select_micro_kernel();
+  for (int64_t j0 = 0; j0 < N; j0 += kNC) {
+    const int64_t nc = std::min(kNC, N - j0), nPanels = (nc + kNR - 1) / kNR;
+    for (int64_t p0 = 0; p0 < K; p0 += kKC) {
+      const int64_t kc = std::min(kKC, K - p0);
+      float* packedB = tPackB.get(nPanels * kc * kNR);
+      float* packedA = tPackA.get(kMC * kc);
+      pack_b(o, j0, nc, p0, kc, 0, nPanels, packedB);
+      for (int64_t i0 = 0; i0 < M; i0 += kMC) {
+        const int64_t mc = std::min(kMC, M - i0);
+        pack_a(o, i0, mc, p0, kc, packedA);
+        compute_block(o, kernel, packedA, packedB, i0, mc, j0, nc, kc, 0, nPanels, accumulate || p0 > 0);
+      }
+    }
+  }
+}
 
 void gemm_f32(const float* a, const float* b, float* c, const GemmShape& s) { gemm_batched(a, b, c, s); }
 void gemm_bf16(const float* a, const uint16_t* b, float* c, const GemmShape& s) { gemm_batched(a, b, c, s); }

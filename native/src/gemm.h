@@ -16,6 +16,16 @@ struct GemmShape {
 void gemm_f32(const float* a, const float* b, float* c, const GemmShape& s);
 void gemm_bf16(const float* a, const uint16_t* b, float* c, const GemmShape& s);
 
+// A strided matrix view: element (i, k) at data[i * rowStride + k * colStride].
+struct Strided {
+  const float* data;
+  int64_t rowStride, colStride;
+};
+
+// Single-threaded C (M, N; row stride ldc) (=|+=) A (M, K) @ B (K, N), for blocks inside other kernels' tasks
+// (attention), with the same packing and micro-kernel as the threaded GEMM.
+void gemm_serial(Strided a, Strided b, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, bool accumulate);
+
 // Register tile of the micro-kernel: C rows x columns computed per call.
 constexpr int kMR = 6;
 constexpr int kNR = 16;
@@ -27,7 +37,8 @@ using MicroKernel = void (*)(int64_t kc, const float* aPanel, const float* bPane
 MicroKernel select_micro_kernel();
 const char* micro_kernel_name();
 
-// Sustained GFLOP/s of a register-resident FMA loop with the same instructions as the micro-kernel, on nThreads.
+// GFLOP/s of a register-resident FMA loop with the same instructions as the micro-kernel, run on nThreads: each
+// thread's flops per second of its own CPU time (so a shared machine does not skew it), summed.
 double fma_peak_gflops(int nThreads, double seconds);
 
 }  // namespace rt
