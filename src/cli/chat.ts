@@ -13,7 +13,7 @@ import { mergeAdapterPaths } from '../model/adapters/index.js';
 import { generate, loadModel, type CausalLM } from '../model/index.js';
 import { parseArgs } from './args.js';
 import { printConfigNotices } from './notices.js';
-import { applyThreads } from './threads.js';
+import { startEngine } from './engine.js';
 
 class ChatSession {
   private history: Message[] = [];
@@ -86,7 +86,10 @@ const write = (text: string): void => {
 
 // One conversation over lines, whether typed at a terminal or piped in. Returns at /exit or end of input.
 async function converse(session: ChatSession, interactive: boolean): Promise<void> {
-  const lines = createInterface({ input: process.stdin, terminal: interactive, output: interactive ? process.stdout : undefined });
+  const output = interactive ? process.stdout : undefined;
+  const lines = createInterface({ input: process.stdin, output, terminal: interactive });
+  // Ctrl-C at the prompt ends the chat like /exit (readline would otherwise only pause the input).
+  lines.on('SIGINT', () => lines.close());
   if (interactive) {
     write('Chat with the model: /clear forgets the history, /exit ends.\n');
     lines.setPrompt('User: ');
@@ -117,7 +120,7 @@ export async function runChatCommand(args: string[]): Promise<number> {
   const loaded = loadConfig(configPath, overrides);
   printConfigNotices(loaded);
   requireKeys(loaded, ['model_name_or_path'], 'to chat');
-  applyThreads(loaded.config);
+  startEngine(loaded.config);
   const session = await openSession(loaded.config);
   const prompt = flags.get('prompt');
   if (typeof prompt === 'string') {

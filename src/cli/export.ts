@@ -4,14 +4,14 @@ import { loadConfig, requireKeys } from '../config/load.js';
 import { exportModel } from '../model/export.js';
 import { parseArgs } from './args.js';
 import { printConfigNotices } from './notices.js';
-import { applyThreads } from './threads.js';
+import { startEngine } from './engine.js';
 
 export async function runExportCommand(args: string[]): Promise<number> {
   const { configPath, overrides } = parseArgs('export', args, {});
   const loaded = loadConfig(configPath, overrides);
   printConfigNotices(loaded);
   requireKeys(loaded, ['model_name_or_path', 'export_dir'], 'to export');
-  applyThreads(loaded.config);
+  startEngine(loaded.config);
   const { config } = loaded;
   const adapters = (config.adapter_name_or_path ?? '').split(',').filter((p) => p !== '');
   const result = await exportModel(config);

@@ -4,7 +4,7 @@ import { checkTrainConfig, differsFromDefault, loadConfig, type LoadedConfig } f
 import { configGroups, type RetuneConfig } from '../config/schema.js';
 import { parseArgs } from './args.js';
 import { printConfigNotices } from './notices.js';
-import { applyThreads } from './threads.js';
+import { startEngine } from './engine.js';
 
 function formatResolved(loaded: LoadedConfig): string {
   const lines = [`Resolved config (${loaded.source}; keys that differ from the defaults):`];
@@ -23,7 +23,7 @@ export async function runTrainCommand(args: string[]): Promise<number> {
   printConfigNotices(loaded);
   checkTrainConfig(loaded);
   process.stdout.write(formatResolved(loaded));
-  applyThreads(loaded.config);
+  startEngine(loaded.config);
   // The trainer is imported only once the config is known good, so config errors never wait on loading the engine.
   const { runTrain } = await import('../train/index.js');
   await runTrain(loaded.config, { dryRun: flags.has('dry-run'), log: (line) => process.stdout.write(`${line}\n`) });

@@ -39,6 +39,20 @@ test('chat merges a PEFT LoRA adapter from adapter_name_or_path', () => {
   assert.equal(turns.stdout, `${golden.lora.first}\n${golden.lora.second}\n`);
 });
 
+test('the threads key sizes the native pool, winning over RETUNE_THREADS', (t) => {
+  const env = { RETUNE_BACKEND: 'native', RETUNE_THREADS: 'zero' };
+  const fromEnv = runCli(['chat', ...greedy, '--prompt', first], { env });
+  if (/native addon did not load/.test(fromEnv.stderr)) {
+    t.skip('native addon not built');
+    return;
+  }
+  assert.equal(fromEnv.code, 2);
+  assert.match(fromEnv.stderr, /RETUNE_THREADS=zero: expected a whole number of threads/);
+  const fromConfig = runCli(['chat', ...greedy, 'threads=1', '--prompt', first], { env });
+  assert.equal(fromConfig.code, 0);
+  assert.equal(fromConfig.stdout, `${golden.base.first}\n`);
+});
+
 test('sampling with a seed repeats itself', () => {
   const args = ['chat', ...greedy, 'do_sample=true', 'temperature=1.5', 'top_p=0.9', 'seed=7', '--prompt', first];
   const a = runCli(args);
@@ -59,7 +73,7 @@ test('chat errors: missing model key and folder exit 2, a corrupt weight file ex
     writeFileSync(join(dir, 'model.safetensors'), Buffer.from([200, 0, 0, 0, 0, 0, 0, 0, 123]));
     const corrupt = runCli(['chat', `model_name_or_path=${dir}`, '--prompt', 'hi']);
     assert.equal(corrupt.code, 1);
-    assert.match(corrupt.stderr, /^retune: error: .*model\.safetensors/);
+    assert.match(corrupt.stderr, /^retune: error: .*model\.safetensors: header length 200 runs past the end of the file/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
