@@ -8,9 +8,10 @@ import { RetuneError } from '../config/errors.js';
 import { loadConfig, saveResolvedConfig } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { saveAdapter, type Finetuning } from '../model/adapters/index.js';
-import { saveModel, type CausalLM } from '../model/index.js';
+import { INDEX_NAME, readIndex, saveModel, WEIGHTS_NAME, type CausalLM } from '../model/index.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { writeCheckpoint } from './checkpoint.js';
 import { writeHfState, type HfStateFields } from './hf-state.js';
 import { writeTrainState, type TrainState } from './state.js';
@@ -75,6 +76,27 @@ export function readCheckpointConfig(dir: string): RetuneConfig {
   const path = join(dir, ARGS_FILE);
   if (!existsSync(path)) throw new RetuneError(`${path} is missing: cannot compare the checkpoint's config with the new one`);
   return loadConfig(path, []).config;
+}
+
+// Overwrites trainable parameters with their exact fp32 values from a full-model checkpoint. Loading with bf16 frozen
+// weights rounds every tensor to bf16 first, which is right for the frozen ones and wrong for trained ones.
+export function restoreTrainable(dir: string, trainable: Map<string, Tensor>): void {
+  const single = join(dir, WEIGHTS_NAME);
+  const fileOf = existsSync(single) ? null : readIndex(join(dir, INDEX_NAME));
+  const byFile = new Map<string, string[]>();
+  for (const name of trainable.keys()) {
+    const file = fileOf === null ? single : join(dir, fileOf.get(name) ?? WEIGHTS_NAME);
+    byFile.set(file, [...(byFile.get(file) ?? []), name]);
+  }
+  for (const [file, names] of byFile) {
+    for (const [name, stored] of readSafetensors(file, { names })) {
+      const t = trainable.get(name) as Tensor;
+      if (stored.data.length !== t.data.length) {
+        throw new RetuneError(`${file}: tensor ${name} has ${stored.data.length} values, the model needs ${t.data.length}`);
+      }
+      t.data.set(stored.data);
+    }
+  }
 }
 
 // Adam moments as saved; the optimizer checks names and sizes against its parameters.

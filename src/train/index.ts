@@ -12,7 +12,9 @@ import { loadModel, type CausalLM } from '../model/index.js';
 import { createOptimizer } from '../optim/create.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { findLatestCheckpoint, openCheckpoint, removeStaleTemps, type CheckpointRef } from './checkpoint.js';
-import { ARGS_FILE, readCheckpointConfig, readOptimizerTensors, writeFinalWeights } from './checkpoint-io.js';
+import {
+  ARGS_FILE, readCheckpointConfig, readOptimizerTensors, restoreTrainable, writeFinalWeights,
+} from './checkpoint-io.js';
 import { readLogHistory, writeHfState, type HistoryEntry } from './hf-state.js';
 import { initialHistory, plannedTotalSteps } from './lr-history.js';
 import { TrainLog } from './logging.js';
@@ -177,6 +179,7 @@ async function buildModel(config: RetuneConfig, checkpoint: CheckpointRef | null
   }
   model.gradientCheckpointing = config.gradient_checkpointing;
   const finetuning = applyFinetuning(model, ftConfig);
+  if (checkpoint !== null && !lora && config.bf16) restoreTrainable(checkpoint.path, finetuning.trainable);
   if (state.rng !== null) {
     if (finetuning.adapters === null) throw new RetuneError('train_state.json holds a dropout RNG state but the run has no adapter');
     finetuning.adapters.setRngState(state.rng);

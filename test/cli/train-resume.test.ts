@@ -72,3 +72,20 @@ test('a run ended by max_steps, resumed without it: identical to the straight ru
   assert.match(resumed.stdout, /max_steps: 3 -> -1: absolute: the new schedule at step 3, 8 steps in all/);
   assertContinuesStraight(join(dir, 'out'), 3);
 });
+
+test('freeze fine-tuning with bf16 frozen weights resumes exactly (trained weights come back in fp32)', async () => {
+  const freeze = { finetuning_type: 'freeze', freeze_trainable_layers: 1, bf16: true, learning_rate: 1e-3, save_steps: 3 };
+  const dir = tempDir('freeze');
+  const cfg = writeConfig(dir, freeze);
+  const first = await train(cfg);
+  assert.equal(first.code, 0, explain(first));
+  const out = join(dir, 'out');
+  const resumedOut = join(dir, 'resumed');
+  const resumed = await train(cfg, [`output_dir=${resumedOut}`, `resume_from_checkpoint=${join(out, 'checkpoint-3')}`]);
+  assert.equal(resumed.code, 0, explain(resumed));
+  const reference = stepRows(out);
+  const after = stepRows(resumedOut);
+  for (let step = 4; step <= 10; step++) assert.deepEqual(after.get(step), reference.get(step), `step ${step}`);
+  const weights = (d: string) => readFileSync(join(d, 'model.safetensors'));
+  assert.ok(weights(resumedOut).equals(weights(out)), 'final weights differ');
+});
