@@ -3,6 +3,8 @@
 // JSON is written the way Python's json.dumps(ensure_ascii=False) writes it, because that text is what models were
 // fine-tuned on and what LLaMA-Factory produces.
 
+import { UsageError } from '../config/errors.js';
+
 export interface FunctionCall {
   name: string;
   arguments: string; // JSON text of the arguments object
@@ -121,8 +123,27 @@ const mistralFormat: ToolFormat = {
   },
 };
 
+const GLM4_TOOL_PROMPT =
+  '你是一个名为 ChatGLM 的人工智能助手。你是基于智谱 AI 公司训练的语言模型 GLM-4 模型开发的，' +
+  '你的任务是针对用户的问题和要求提供适当的答复和支持。\n\n# 可用工具';
+
+const glm4Format: ToolFormat = {
+  tools(tools) {
+    const toolText = tools
+      .map(unwrapFunction)
+      .map((t) => `\n\n## ${t.name}\n\n${pyJson(t, 4)}\n在调用上述函数时，请使用 Json 格式表示调用的参数。`)
+      .join('');
+    return GLM4_TOOL_PROMPT + toolText;
+  },
+  functions(calls) {
+    if (calls.length > 1) throw new UsageError('tool_format glm4 does not support parallel function calls');
+    return `${calls[0].name}\n${calls[0].arguments}`;
+  },
+};
+
 export const TOOL_FORMATS: Record<string, ToolFormat> = {
   default: defaultFormat,
+  glm4: glm4Format,
   qwen: qwenFormat,
   llama3: llama3Format,
   mistral: mistralFormat,
