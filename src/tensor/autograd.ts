@@ -22,6 +22,7 @@ export interface Saved {
   transA?: boolean;
   transB?: boolean;
   fn?: (inputs: Tensor[]) => Tensor;
+  replay?: unknown[];
 }
 
 export interface Node {
@@ -36,6 +37,15 @@ let tape: Node[] = [];
 // While a checkpointed function runs its forward without the tape, its buffers come from the pool and are collected
 // here so they can go back as soon as the function returns.
 let arena: Float32Array[] | null = null;
+// Values made through replayable() inside a checkpointed function: recorded in its forward, handed back in order
+// when backward recomputes it.
+interface Replay {
+  values: unknown[];
+  next: number;
+  recording: boolean;
+  parent: Replay | null; // a checkpoint nested in a recomputation takes its values from the outer replay
+}
+let replay: Replay | null = null;
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -112,13 +122,17 @@ export function backward(loss: Tensor): void {
 export function checkpoint(fn: (inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor {
   if (!gradEnabled) return fn(inputs);
   const outer = arena;
+  const outerReplay = replay;
   const collected: Float32Array[] = [];
+  const values: unknown[] = [];
   arena = collected;
+  replay = { values, next: 0, recording: true, parent: outerReplay };
   let out: Tensor;
   try {
     out = noGrad(() => fn(inputs));
   } finally {
     arena = outer;
+    replay = outerReplay;
   }
   const kept = out.data.buffer;
   let owned = false;
@@ -128,8 +142,28 @@ export function checkpoint(fn: (inputs: Tensor[]) => Tensor, inputs: Tensor[]): 
   }
   const result = new Tensor(out.data, out.shape);
   result.pooled = owned;
-  record('checkpoint', inputs, result, { buffers: [], fn });
+  record('checkpoint', inputs, result, { buffers: [], fn, replay: values });
   return result;
+}
+
+// For anything random inside a function that may be checkpointed (dropout masks): the value made in the forward is
+// returned again when backward recomputes the function, so the recomputation sees the same mask and the generator
+// advances once per step, as without checkpointing. Outside checkpoint() it simply calls make().
+export function replayable<T>(make: () => T): T {
+  return take(replay, make);
+}
+
+function take<T>(state: Replay | null, make: () => T): T {
+  if (state === null) return make();
+  if (state.recording) {
+    const value = take(state.parent, make);
+    state.values.push(value);
+    return value;
+  }
+  if (state.next >= state.values.length) {
+    throw new RetuneError('checkpoint: the recomputed function made more replayable values than its forward did');
+  }
+  return state.values[state.next++] as T;
 }
 
 // The backward of a checkpoint node: recompute fn on a private tape, then push gradOutput through it.
@@ -138,8 +172,10 @@ export function recomputeBackward(node: Node, gradOutput: Float32Array): void {
   if (fn === undefined) throw new RetuneError('checkpoint: node has no function');
   const outerTape = tape;
   const outerGrad = gradEnabled;
+  const outerReplay = replay;
   tape = [];
   gradEnabled = true;
+  replay = { values: node.saved.replay ?? [], next: 0, recording: false, parent: null };
   let nodes: Node[] = [];
   let out: Tensor | null = null;
   try {
@@ -149,6 +185,7 @@ export function recomputeBackward(node: Node, gradOutput: Float32Array): void {
   } finally {
     tape = outerTape;
     gradEnabled = outerGrad;
+    replay = outerReplay;
     releaseNodes(nodes, null);
   }
 }

@@ -23,7 +23,10 @@ export const backwardTable: Record<string, Rule> = {
     if (dw) backend.matmul(gOut, x.data, dw.buf, { batch: 1, M: outF, N: inF, K: N, transA: true, transB: false, accumulate: dw.accumulate });
     if (bias !== undefined && sink.needs(2)) {
       const db = sink.zeroedOrExisting(2)!; // column sums of gOut
-      for (let n = 0; n < N; n++) backend.add(db, gOut.subarray(n * outF, (n + 1) * outF), db, outF);
+      for (let n = 0; n < N; n++) {
+        const o = n * outF;
+        for (let c = 0; c < outF; c++) db[c] += gOut[o + c];
+      }
     }
   },
 

@@ -31,6 +31,14 @@ function saved(extra: Omit<Saved, 'buffers'> = {}, buffers: Float32Array[] = [])
   return { buffers, ...extra };
 }
 
+// out (N, C) += bias (C) for every row; a plain loop, as a kernel call per row would cost more than the adds.
+function addRows(out: Float32Array, bias: Float32Array, N: number, C: number): void {
+  for (let n = 0; n < N; n++) {
+    const o = n * C;
+    for (let c = 0; c < C; c++) out[o + c] += bias[c];
+  }
+}
+
 // x (..., in) @ w^T (in, out) + bias -> (..., out); w (out, in) in HF layout, possibly bf16 (frozen, no grad).
 export function linear(x: Tensor, w: Tensor, bias?: Tensor | null): Tensor {
   const inF = w.shape[1];
@@ -43,18 +51,17 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor | null): Tensor {
     throw new RetuneError(`linear: bias ${shapeStr(bias)} does not match weight ${shapeStr(w)}`);
   }
   const N = x.size / inF;
+  const xd = live('linear', 'x', x);
+  const wd = w.bf16 === null ? live('linear', 'weight', w) : null;
+  const bd = bias ? widened('linear', 'bias', bias) : null;
   const inputs = bias ? [x, w, bias] : [x, w];
   const rec = willRecord(inputs);
   const out = output([...x.shape.slice(0, -1), outF], rec); // (N, out)
   const backend = getBackend();
   const args = { batch: 1, M: N, N: outF, K: inF, transA: false, transB: true, accumulate: false };
-  const xd = live('linear', 'x', x);
-  if (w.bf16 !== null) backend.matmulBf16(xd, w.bf16, out.data, args);
-  else backend.matmul(xd, w.data, out.data, args);
-  if (bias) {
-    const b = widened('linear', 'bias', bias);
-    for (let n = 0; n < N; n++) backend.add(out.data.subarray(n * outF, (n + 1) * outF), b, out.data.subarray(n * outF, (n + 1) * outF), outF);
-  }
+  if (wd === null) backend.matmulBf16(xd, w.bf16 as Uint16Array, out.data, args);
+  else backend.matmul(xd, wd, out.data, args);
+  if (bd) addRows(out.data, bd, N, outF);
   if (rec) record('linear', inputs, out, saved());
   return out;
 }
@@ -74,9 +81,10 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
   const [M, K] = transA ? [a1, a0] : [a0, a1];
   const [K2, N] = transB ? [b1, b0] : [b0, b1];
   if (K !== K2) throw new RetuneError(`matmul: inner dims differ: ${shapeStr(a)}${transA ? 'ᵀ' : ''} @ ${shapeStr(b)}${transB ? 'ᵀ' : ''}`);
+  const [ad, bd] = [live('matmul', 'a', a), live('matmul', 'b', b)];
   const rec = willRecord([a, b]);
   const out = output(rank === 3 ? [batch, M, N] : [M, N], rec);
-  getBackend().matmul(live('matmul', 'a', a), live('matmul', 'b', b), out.data, { batch, M, N, K, transA, transB, accumulate: false });
+  getBackend().matmul(ad, bd, out.data, { batch, M, N, K, transA, transB, accumulate: false });
   if (rec) record('matmul', [a, b], out, saved({ transA, transB }));
   return out;
 }
@@ -112,10 +120,11 @@ export function rmsnorm(x: Tensor, w: Tensor, eps: number): Tensor {
   const C = x.shape[x.shape.length - 1];
   if (w.shape.length !== 1 || w.shape[0] !== C) throw new RetuneError(`rmsnorm: weight ${shapeStr(w)} does not match x ${shapeStr(x)}`);
   const N = x.size / C;
+  const [xd, wd] = [live('rmsnorm', 'x', x), widened('rmsnorm', 'weight', w)];
   const rec = willRecord([x, w]);
   const out = output(x.shape, rec);
   const rstd = allocate(N, rec);
-  getBackend().rmsnorm(live('rmsnorm', 'x', x), widened('rmsnorm', 'weight', w), out.data, rstd, N, C, eps);
+  getBackend().rmsnorm(xd, wd, out.data, rstd, N, C, eps);
   if (rec) record('rmsnorm', [x, w], out, saved({ eps }, [rstd]));
   return out;
 }
@@ -131,9 +140,10 @@ export function rope(x: Tensor, positions: Int32Array, table: RopeTable): Tensor
     maxPos = Math.max(maxPos, positions[i]);
   }
   table.ensure(maxPos + 1);
+  const xd = live('rope', 'x', x);
   const rec = willRecord([x]);
   const out = output(x.shape, rec);
-  getBackend().rope(live('rope', 'x', x), out.data, positions, table.cos, table.sin, B * T, nHead, hd, false);
+  getBackend().rope(xd, out.data, positions, table.cos, table.sin, B * T, nHead, hd, false);
   if (rec) record('rope', [x], out, saved({ positions: positions.slice(), table }));
   return out;
 }
@@ -151,10 +161,11 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: { scale: number
     throw new RetuneError(`attention: ${opts.segments.length} segment ids for B*T = ${B * T} tokens`);
   }
   const args = { B, T, nHead, nKV, hd, scale: opts.scale, segments: opts.segments };
+  const [qd, kd, vd] = [live('attention', 'q', q), live('attention', 'k', k), live('attention', 'v', v)];
   const rec = willRecord([q, k, v]);
   const out = output(q.shape, rec);
   const lse = allocate(B * nHead * T, rec); // (B, nHead, T)
-  getBackend().attention(live('attention', 'q', q), live('attention', 'k', k), live('attention', 'v', v), out.data, lse, args);
+  getBackend().attention(qd, kd, vd, out.data, lse, args);
   if (rec) {
     const segments = opts.segments === null ? null : opts.segments.slice();
     record('attention', [q, k, v], out, saved({ scale: opts.scale, segments }, [lse]));
@@ -165,9 +176,10 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: { scale: number
 // silu(gate) * up
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
   sameShape('swiglu', gate, up);
+  const [gd, ud] = [live('swiglu', 'gate', gate), live('swiglu', 'up', up)];
   const rec = willRecord([gate, up]);
   const out = output(gate.shape, rec);
-  getBackend().swiglu(live('swiglu', 'gate', gate), live('swiglu', 'up', up), out.data, gate.size);
+  getBackend().swiglu(gd, ud, out.data, gate.size);
   if (rec) record('swiglu', [gate, up], out, saved());
   return out;
 }
@@ -182,10 +194,11 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, normalizer: nu
     if (t !== -100 && (t < 0 || t >= V)) throw new RetuneError(`crossEntropy: target ${t} at row ${i} is outside the vocabulary (0..${V - 1})`);
   }
   if (!(normalizer > 0)) throw new RetuneError(`crossEntropy: normalizer must be positive, got ${normalizer}`);
+  const xd = live('crossEntropy', 'logits', logits);
   const rec = willRecord([logits]);
   const losses = allocate(N, rec);
   const lse = allocate(N, rec);
-  getBackend().crossEntropy(live('crossEntropy', 'logits', logits), targets, losses, lse, N, V);
+  getBackend().crossEntropy(xd, targets, losses, lse, N, V);
   let sum = 0;
   for (let i = 0; i < N; i++) sum += losses[i];
   const out = output([], rec);
@@ -196,26 +209,29 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, normalizer: nu
 
 export function add(a: Tensor, b: Tensor): Tensor {
   sameShape('add', a, b);
+  const [ad, bd] = [live('add', 'a', a), live('add', 'b', b)];
   const rec = willRecord([a, b]);
   const out = output(a.shape, rec);
-  getBackend().add(live('add', 'a', a), live('add', 'b', b), out.data, a.size);
+  getBackend().add(ad, bd, out.data, a.size);
   if (rec) record('add', [a, b], out, saved());
   return out;
 }
 
 export function mul(a: Tensor, b: Tensor): Tensor {
   sameShape('mul', a, b);
+  const [ad, bd] = [live('mul', 'a', a), live('mul', 'b', b)];
   const rec = willRecord([a, b]);
   const out = output(a.shape, rec);
-  getBackend().mul(live('mul', 'a', a), live('mul', 'b', b), out.data, a.size);
+  getBackend().mul(ad, bd, out.data, a.size);
   if (rec) record('mul', [a, b], out, saved());
   return out;
 }
 
 export function scale(a: Tensor, s: number): Tensor {
+  const ad = live('scale', 'a', a);
   const rec = willRecord([a]);
   const out = output(a.shape, rec);
-  out.data.set(live('scale', 'a', a));
+  out.data.set(ad);
   getBackend().scale(out.data, s, a.size);
   if (rec) record('scale', [a], out, saved({ scale: s }));
   return out;
