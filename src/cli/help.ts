@@ -75,6 +75,11 @@ export function overview(commands: CommandTable): string {
     '',
     'Run `retune <command> --help` for the config keys a command reads.',
     '',
+    'environment:',
+    '  RETUNE_BACKEND=reference|native  compute backend (default: native when the addon is built)',
+    '  RETUNE_THREADS=N                 native backend threads (default: all cores; the threads key wins)',
+    '  RETUNE_DEBUG=1                   print the stack with errors',
+    '',
   ].join('\n');
 }
 

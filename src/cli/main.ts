@@ -24,7 +24,9 @@ async function dispatch(argv: string[]): Promise<number> {
 function report(err: unknown): number {
   const debug = process.env.RETUNE_DEBUG === '1';
   const error = err instanceof Error ? err : new Error(String(err));
-  const known = error instanceof UsageError || error instanceof RetuneError;
+  // Failures of the system itself (ENOSPC, EACCES, ...) are runtime errors to report, not bugs in Retune.
+  const system = (error as NodeJS.ErrnoException).syscall !== undefined;
+  const known = error instanceof UsageError || error instanceof RetuneError || system;
   process.stderr.write(`retune: ${known ? 'error' : 'internal error'}: ${error.message}\n`);
   if (debug) process.stderr.write(`${error.stack ?? ''}\n`);
   else if (!known) process.stderr.write('retune: set RETUNE_DEBUG=1 to see the stack\n');

@@ -99,9 +99,11 @@ function valueAt(raw: Record<string, unknown>, path: PropertyKey[]): unknown {
 function validate(raw: Record<string, unknown>, origins: Origins, source: string): RetuneConfig {
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
-    const key = String(issue.path[0]);
-    const where = origins.get(key) ?? source;
+  // In the order the user wrote the keys: file lines first, then overrides.
+  const order = [...origins.keys()];
+  const issues = [...result.error.issues].sort((a, b) => order.indexOf(String(a.path[0])) - order.indexOf(String(b.path[0])));
+  const lines = issues.map((issue) => {
+    const where = origins.get(String(issue.path[0])) ?? source;
     return `${where}: ${issue.path.join('.')}: ${describeIssue(issue, valueAt(raw, issue.path))}`;
   });
   const shown = lines.slice(0, 3);

@@ -12,6 +12,8 @@ test('retune with no arguments, --help and help print the command overview', () 
     const row = plain.stdout.split('\n').find((line) => line.startsWith(`  ${name} `));
     assert.equal(row?.trim().replace(/\s+/, ' '), `${name} ${command.summary}`);
   }
+  assert.match(plain.stdout, /^  RETUNE_BACKEND=reference\|native /m);
+  assert.match(plain.stdout, /^  RETUNE_DEBUG=1 /m);
   assert.equal(runCli(['--help']).stdout, plain.stdout);
   assert.equal(runCli(['help']).stdout, plain.stdout);
 });

@@ -86,6 +86,16 @@ test('overrides are YAML scalars, win over the file, and name themselves in erro
   assert.equal(usageMessage(() => loadConfig(null, ['learning_rate'])), 'override "learning_rate": expected key=value');
 });
 
+test('several bad values are listed in the order the keys were written', () => {
+  const message = usageMessage(() => loadConfig(join(dir, 'bad-type.yaml'), ['lora_rank=0', 'cutoff_len=x', 'top_p=2', 'seed=-1']));
+  assert.equal(message, [
+    `${dir}/bad-type.yaml:4: learning_rate: expected a number, got "fast"`,
+    'override lora_rank=0: lora_rank: must be > 0, got 0',
+    'override cutoff_len=x: cutoff_len: expected a number, got "x"',
+    '(and 2 more)',
+  ].join('\n'));
+});
+
 test('unsupported features are refused with "not supported yet", naming where they were set', () => {
   assert.equal(usageMessage(() => loadConfig(lf, ['stage=ppo'])), 'override stage=ppo: stage: ppo is not supported yet (supported: pt, sft)');
   assert.match(usageMessage(() => loadConfig(lf, ['quantization_bit=4'])), /^override quantization_bit=4: quantization_bit: quantization is not supported yet/);
