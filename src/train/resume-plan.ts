@@ -170,6 +170,7 @@ function refusalOf(plan: ResumePlan, checkpoint: ResumeInput['checkpoint'], oldC
 function effectOf(row: PlanRow, plan: ResumePlan, oldSize: number): string {
   if (row.kind === 'bookkeeping') return 'bookkeeping: takes effect, the math is unchanged';
   if (row.kind === 'structural') return 'refused: the saved weights do not fit the new structure';
+  if (plan.schedule.length === 0) return 'not applied: the checkpoint holds weights only';
   if (plan.policy === 'strict') return 'refused (resume_policy strict)';
   if (plan.policy === 'checkpoint') return `ignored: the checkpoint's ${show(row.old)} stays (resume_policy checkpoint)`;
   switch (row.kind) {

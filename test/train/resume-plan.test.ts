@@ -91,8 +91,11 @@ test('structural changes refuse under every policy and suggest a warm start', ()
 
 test('a weights-only checkpoint cannot resume but can warm-start', () => {
   const old = config();
-  const plan = planResume({ ...input(old, config()), checkpoint: { name: 'checkpoint-6', path: 'c', weightsOnly: true } });
+  const plan = planResume({
+    ...input(old, config({ max_steps: 20 })), state: null, checkpoint: { name: 'checkpoint-6', path: 'c', weightsOnly: true },
+  });
   assert.match(plan.refusal ?? '', /save_only_model.*warm-start/);
+  assert.match(formatResumePlan(plan), /max_steps: -1 -> 20: not applied/);
 });
 
 test('batch size and accumulation changes keep the sample cursor and the number of epochs', () => {
