@@ -1,6 +1,9 @@
-// Cache-blocked GEMM in the BLIS layout. Loops, outermost first:
-//   jc over N in kNC columns -> pc over K in kKC steps: pack B (kKC, kNC) once, shared by all threads (L3)
-//   -> each thread over its rows of M in kMC blocks: pack A (kMC, kKC) (L2)
+// Cache-blocked GEMM in the BLIS layout. The threads split C into one rectangle each (bands of rows, or of columns
+// when M is small) and each runs the serial blocked algorithm on its own, with no barrier: a thread packs the B
+// panels it needs itself. That repeats a little packing but keeps one fork-join per call, which matters when the
+// cores are shared. Loops of the serial algorithm, outermost first:
+//   jc over N in kNC columns -> pc over K in kKC steps: pack B (kKC, kNC) (L3)
+//   -> ic over M in kMC rows: pack A (kMC, kKC) (L2)
 //   -> jr over kNR-column panels of packed B (L1) -> ir over kMR-row panels of packed A -> micro-kernel.
 // Every element of C sums its K products in the same order (pc blocks ascending, k ascending inside), whatever the
 // thread count, so results do not depend on how the work was split.
@@ -86,11 +89,10 @@ void pack_a(const Operands<TB>& o, int64_t i0, int64_t mc, int64_t p0, int64_t k
   }
 }
 
-// Packs the kNR-column panels [jp0, jp1) of B's block (depth [p0, p0+kc), columns from j0, nc wide), each (kc, kNR).
+// Packs B's block (depth [p0, p0+kc), columns [j0, j0+nc)) into kNR-column panels, each (kc, kNR), zero-padded.
 template <typename TB>
-void pack_b(const Operands<TB>& o, int64_t j0, int64_t nc, int64_t p0, int64_t kc, int64_t jp0, int64_t jp1,
-            float* packed) {
-  for (int64_t jp = jp0; jp < jp1; jp++) {
+void pack_b(const Operands<TB>& o, int64_t j0, int64_t nc, int64_t p0, int64_t kc, float* packed) {
+  for (int64_t jp = 0; jp * kNR < nc; jp++) {
     float* dst = packed + jp * kc * kNR;
     int64_t jr = jp * kNR;
     int64_t cols = std::min<int64_t>(kNR, nc - jr);
@@ -112,12 +114,12 @@ void pack_b(const Operands<TB>& o, int64_t j0, int64_t nc, int64_t p0, int64_t k
   }
 }
 
-// Multiplies packed A rows [i0, i0+mc) by packed B panels [jp0, jp1) into C, edge tiles through a local tile.
+// Multiplies packed A rows [i0, i0+mc) by the packed B block into C, edge tiles through a local tile.
 template <typename TB>
 void compute_block(const Operands<TB>& o, MicroKernel kernel, const float* packedA, const float* packedB, int64_t i0,
-                   int64_t mc, int64_t j0, int64_t nc, int64_t kc, int64_t jp0, int64_t jp1, bool accumulate) {
+                   int64_t mc, int64_t j0, int64_t nc, int64_t kc, bool accumulate) {
   alignas(64) float tile[kMR * kNR];
-  for (int64_t jp = jp0; jp < jp1; jp++) {
+  for (int64_t jp = 0; jp * kNR < nc; jp++) {
     int64_t jr = jp * kNR;
     int64_t cols = std::min<int64_t>(kNR, nc - jr);
     const float* bPanel = packedB + jp * kc * kNR;
@@ -137,87 +139,75 @@ void compute_block(const Operands<TB>& o, MicroKernel kernel, const float* packe
   }
 }
 
+// The serial blocked algorithm on rows [r0, r1) x columns [c0, c1) of C.
 template <typename TB>
-void gemm_one(const Operands<TB>& o, bool accumulate) {
-  MicroKernel kernel = select_micro_kernel();
-  const int nT = threads();
+void gemm_rect(const Operands<TB>& o, int64_t r0, int64_t r1, int64_t c0, int64_t c1, bool accumulate) {
   if (o.K == 0) {
     if (!accumulate)
-      for (int64_t i = 0; i < o.M; i++) std::fill(o.c + i * o.ldc, o.c + i * o.ldc + o.N, 0.0f);
+      for (int64_t i = r0; i < r1; i++) std::fill(o.c + i * o.ldc + c0, o.c + i * o.ldc + c1, 0.0f);
     return;
   }
-  for (int64_t j0 = 0; j0 < o.N; j0 += kNC) {
-    const int64_t nc = std::min(kNC, o.N - j0);
-    const int64_t nPanels = (nc + kNR - 1) / kNR;
-    const int64_t mPanels = (o.M + kMR - 1) / kMR;
-    // Split rows among threads when there are enough of them; otherwise split column panels.
-    const bool splitRows = mPanels >= 4 * static_cast<int64_t>(nT) || nPanels < static_cast<int64_t>(nT);
+  const MicroKernel kernel = select_micro_kernel();
+  for (int64_t j0 = c0; j0 < c1; j0 += kNC) {
+    const int64_t nc = std::min(kNC, c1 - j0), nPanels = (nc + kNR - 1) / kNR;
     for (int64_t p0 = 0; p0 < o.K; p0 += kKC) {
       const int64_t kc = std::min(kKC, o.K - p0);
-      const bool acc = accumulate || p0 > 0;
       float* packedB = tPackB.get(nPanels * kc * kNR);
-      parallel_for(nPanels, 4, [&](int64_t jp0, int64_t jp1) { pack_b(o, j0, nc, p0, kc, jp0, jp1, packedB); });
-      if (splitRows) {
-        parallel_for(mPanels, 2, [&](int64_t mp0, int64_t mp1) {
-          float* packedA = tPackA.get(kMC * kc);
-          for (int64_t i0 = mp0 * kMR; i0 < std::min(o.M, mp1 * kMR); i0 += kMC) {
-            int64_t mc = std::min({kMC, o.M - i0, mp1 * kMR - i0});
-            pack_a(o, i0, mc, p0, kc, packedA);
-            compute_block(o, kernel, packedA, packedB, i0, mc, j0, nc, kc, 0, nPanels, acc);
-          }
-        });
-      } else {
-        parallel_for(nPanels, 1, [&](int64_t jp0, int64_t jp1) {
-          float* packedA = tPackA.get(kMC * kc);
-          for (int64_t i0 = 0; i0 < o.M; i0 += kMC) {
-            int64_t mc = std::min(kMC, o.M - i0);
-            pack_a(o, i0, mc, p0, kc, packedA);
-            compute_block(o, kernel, packedA, packedB, i0, mc, j0, nc, kc, jp0, jp1, acc);
-          }
-        });
+      float* packedA = tPackA.get(kMC * kc);
+      pack_b(o, j0, nc, p0, kc, packedB);
+      for (int64_t i0 = r0; i0 < r1; i0 += kMC) {
+        const int64_t mc = std::min(kMC, r1 - i0);
+        pack_a(o, i0, mc, p0, kc, packedA);
+        compute_block(o, kernel, packedA, packedB, i0, mc, j0, nc, kc, accumulate || p0 > 0);
       }
     }
   }
+}
+
+// Below this many multiply-adds a second thread costs more than it saves.
+constexpr int64_t kMinParallelMacs = int64_t(1) << 21;
+
+template <typename TB>
+void gemm_one(const Operands<TB>& o, bool accumulate) {
+  const int64_t nT = threads();
+  const int64_t mPanels = (o.M + kMR - 1) / kMR, nPanels = (o.N + kNR - 1) / kNR;
+  // Bands of rows when there are enough for every thread, else bands of columns.
+  const bool splitRows = mPanels >= 4 * nT || nPanels < nT;
+  const int64_t units = splitRows ? mPanels : nPanels;
+  const int64_t grain = o.M * o.N * o.K < kMinParallelMacs ? units : 2;
+  parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
+    if (splitRows) gemm_rect(o, u0 * kMR, std::min(o.M, u1 * kMR), 0, o.N, accumulate);
+    else gemm_rect(o, 0, o.M, u0 * kNR, std::min(o.N, u1 * kNR), accumulate);
+  });
 }
 
 template <typename TB>
 void gemm_batched(const float* a, const TB* b, float* c, const GemmShape& s) {
   const int64_t M = s.M, N = s.N, K = s.K;
-  for (int64_t g = 0; g < s.batch; g++) {
-    Operands<TB> o{a + g * M * K, s.transA ? 1 : K, s.transA ? M : 1,
-                   b + g * K * N, s.transB ? 1 : N, s.transB ? K : 1,
-                   c + g * M * N, N, M, N, K};
-    gemm_one(o, s.accumulate);
+  auto product = [&](int64_t g) {
+    return Operands<TB>{a + g * M * K, s.transA ? 1 : K, s.transA ? M : 1,
+                        b + g * K * N, s.transB ? 1 : N, s.transB ? K : 1,
+                        c + g * M * N, N, M, N, K};
+  };
+  // Many small products (per-head matmuls) are spread over threads whole; large ones are split inside.
+  if (s.batch > 1 && M * N * K < kMinParallelMacs) {
+    parallel_for(s.batch, std::max<int64_t>(1, kMinParallelMacs / std::max<int64_t>(1, M * N * K)),
+                 [&](int64_t g0, int64_t g1) {
+                   for (int64_t g = g0; g < g1; g++) gemm_rect(product(g), 0, M, 0, N, s.accumulate);
+                 });
+    return;
   }
+  for (int64_t g = 0; g < s.batch; g++) gemm_one(product(g), s.accumulate);
 }
 
 }  // namespace
 
-void gemm_serial(Strided a, Strided b, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, bool accumulate) {
-  const Operands<float> o{a.data, a.rowStride, a.colStride, b.data, b.rowStride, b.colStride, c, ldc, M, N, K};
-  if (K == 0) {
-    if (!accumulate)
-      for (int64_t i = 0; i < M; i++) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
-    return;
-  }
-  MicroKernel kernel = select_micro_kernel();
-  for (int64_t j0 = 0; j0 < N; j0 += kNC) {
-    const int64_t nc = std::min(kNC, N - j0), nPanels = (nc + kNR - 1) / kNR;
-    for (int64_t p0 = 0; p0 < K; p0 += kKC) {
-      const int64_t kc = std::min(kKC, K - p0);
-      float* packedB = tPackB.get(nPanels * kc * kNR);
-      float* packedA = tPackA.get(kMC * kc);
-      pack_b(o, j0, nc, p0, kc, 0, nPanels, packedB);
-      for (int64_t i0 = 0; i0 < M; i0 += kMC) {
-        const int64_t mc = std::min(kMC, M - i0);
-        pack_a(o, i0, mc, p0, kc, packedA);
-        compute_block(o, kernel, packedA, packedB, i0, mc, j0, nc, kc, 0, nPanels, accumulate || p0 > 0);
-      }
-    }
-  }
-}
-
 void gemm_f32(const float* a, const float* b, float* c, const GemmShape& s) { gemm_batched(a, b, c, s); }
 void gemm_bf16(const float* a, const uint16_t* b, float* c, const GemmShape& s) { gemm_batched(a, b, c, s); }
+
+void gemm_serial(Strided a, Strided b, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, bool accumulate) {
+  const Operands<float> o{a.data, a.rowStride, a.colStride, b.data, b.rowStride, b.colStride, c, ldc, M, N, K};
+  gemm_rect(o, 0, M, 0, N, accumulate);
+}
 
 }  // namespace rt
