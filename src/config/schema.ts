@@ -59,7 +59,7 @@ export const dataGroup = z.object({
   overwrite_cache: z.boolean().default(false)
     .describe('Tokenize again even when tokenized_path holds a matching cache.'),
   preprocessing_num_workers: nonNegativeInt.nullable().default(null)
-    .describe('Accepted; tokenization runs in one process.'),
+    .describe('Tokenization worker threads (unset: one per core for large datasets); rows are the same for any count.'),
 });
 
 export const finetuningGroup = z.object({
@@ -135,7 +135,8 @@ export const trainingGroup = z.object({
   bf16: z.boolean().default(false).describe('Hold frozen weights as bf16 (trainable ones stay fp32).'),
   fp16: z.boolean().default(false).describe('GPU mixed precision; no effect on CPU.'),
   tf32: z.boolean().nullable().default(null).describe('GPU matmul precision; no effect on CPU.'),
-  gradient_checkpointing: z.boolean().default(false).describe('GPU memory saving; no effect here.'),
+  gradient_checkpointing: z.boolean().default(false)
+    .describe('Recompute each layer in backward instead of keeping its activations: less memory, more time.'),
   deepspeed: optionalString.describe('Multi-GPU engine config; no effect here.'),
   ddp_timeout: positiveInt.default(180000000).describe('Multi-GPU timeout; no effect here.'),
   report_to: z.union([z.string(), z.array(z.string())]).default('none')
@@ -208,6 +209,6 @@ export const configKeys: ReadonlySet<string> = new Set(Object.keys(configObject.
 // Keys accepted so LLaMA-Factory configs run unchanged but meaning nothing on this CPU engine: the CLI names the
 // ones a config sets, once. `bf16` is not here: it keeps frozen weights in bf16.
 export const ineffectiveKeys: ReadonlySet<string> = new Set([
-  'trust_remote_code', 'flash_attn', 'infer_backend', 'preprocessing_num_workers', 'fp16', 'tf32',
-  'gradient_checkpointing', 'deepspeed', 'ddp_timeout', 'report_to', 'dataloader_num_workers', 'export_legacy_format',
+  'trust_remote_code', 'flash_attn', 'infer_backend', 'fp16', 'tf32',
+  'deepspeed', 'ddp_timeout', 'report_to', 'dataloader_num_workers', 'export_legacy_format',
 ]);

@@ -48,7 +48,7 @@ test('JSON configs load to the same values as YAML', () => {
 test('ineffective keys are named only when they ask for something', () => {
   // report_to: none and ddp_timeout at its default ask for nothing; bf16 has an effect (frozen weights in bf16).
   const { ineffectiveKeys } = loadConfig(lf, []);
-  assert.deepEqual(ineffectiveKeys, ['trust_remote_code', 'preprocessing_num_workers', 'dataloader_num_workers']);
+  assert.deepEqual(ineffectiveKeys, ['trust_remote_code', 'dataloader_num_workers']);
 });
 
 test('unknown keys are collected in file order, never dropped silently, with suggestions', () => {
