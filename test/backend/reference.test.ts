@@ -2,6 +2,7 @@
 // torch.optim.AdamW, and the small vector kernels.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { referenceBackend as R } from '../../src/backend/reference.js';
 import { bf16ToF32, f32ToBf16 } from '../../src/tensor/tensor.js';
@@ -111,4 +112,15 @@ test('vector kernels: sumSquares in float64, scale, add in place, mul, axpy, emb
   const dW = new Float32Array(6);
   R.embeddingBackward(Float32Array.of(1, 2, 3, 4, 5, 6), Int32Array.of(2, 0, 2), dW, 2);
   assert.deepEqual(Array.from(dW), [3, 4, 0, 0, 6, 8]);
+});
+
+test('backend selection: RETUNE_BACKEND=reference is silent, an unknown name is a usage error', () => {
+  const probe = "import('./dist/src/backend/index.js').then((m) => console.log(m.getBackend().name))";
+  const run = (value: string) => spawnSync(process.execPath, ['-e', probe], { env: { ...process.env, RETUNE_BACKEND: value }, encoding: 'utf8' });
+  const reference = run('reference');
+  assert.equal(reference.stdout.trim(), 'reference');
+  assert.equal(reference.stderr, '');
+  const bad = run('cuda');
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /RETUNE_BACKEND must be 'reference' or 'native', got 'cuda'/);
 });

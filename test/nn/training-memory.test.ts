@@ -61,6 +61,19 @@ test('200 training steps: pool allocations and process memory stay flat, loss fa
   assert.ok(losses[199] < losses[0] * 0.5, `loss ${losses[0]} -> ${losses[199]}`);
 });
 
+test('with gradient checkpointing the pool also stops allocating after warm-up', () => {
+  const model = new TinyLM(cfg, 3);
+  model.gradientCheckpointing = true;
+  let poolAt10 = 0;
+  for (let step = 1; step <= 40; step++) {
+    backward(model.loss(batch(step % 10), B, T));
+    sgdStep(model, 0.05);
+    if (step === 10) poolAt10 = poolStats().allocatedBytes;
+  }
+  assert.equal(poolStats().allocatedBytes, poolAt10);
+  assert.equal(poolStats().liveBytes, 0);
+});
+
 test('gradient checkpointing per layer gives bit-identical loss and gradients', () => {
   const segments = new Int32Array(B * T);
   for (let i = 0; i < B * T; i++) segments[i] = i % T < 12 ? 0 : 1;
