@@ -3,17 +3,7 @@
 // from a seeded grammar, so the files are reproducible byte for byte and need no download:
 //   node dist/scripts/make-corpus.js [lines=12000] [requests=300]
 import { writeFileSync } from 'node:fs';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { Rng } from '../src/tensor/random.js';
 
 const names = ['Lily', 'Tom', 'Mia', 'Ben', 'Sara', 'Max', 'Anna', 'Leo', 'Zoe', 'Sam', 'Ivy', 'Noah'];
 const animals = ['cat', 'dog', 'bird', 'fox', 'rabbit', 'duck', 'frog', 'bear', 'mouse', 'horse'];
@@ -60,7 +50,8 @@ function storyLine(rand: () => number, hero: Hero): string {
 
 const lines = Number(process.argv[2] ?? 12000);
 const requests = Number(process.argv[3] ?? 300);
-const rand = mulberry32(1234);
+const rng = new Rng(1234);
+const rand = (): number => rng.nextFloat();
 const stories: string[] = [];
 for (let i = 0; i < lines; i++) stories.push(storyLine(rand, pickHero(rand)));
 writeFileSync('examples/data/stories.txt', stories.join('\n') + '\n');
