@@ -59,6 +59,7 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
   it('matmul matches reference for odd shapes, every transpose, batch and accumulate', () => {
     const shapes: [number, number, number, number][] = [
       [1, 1, 1, 1], [1, 7, 13, 33], [2, 13, 65, 7], [1, 65, 33, 300], [3, 6, 16, 256], [1, 7, 3100, 5], [1, 150, 20, 513],
+      [1, 5, 3300, 130], // split by columns across threads, wider than one packed B block
     ];
     let seed = 1;
     for (const [batch, M, N, K] of shapes) {
@@ -283,9 +284,12 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
     const a = randn(M * K, 1), b = randn(K * N, 2);
     const att = attentionCase(2, 100, 4, 2, 16, packedSegments(2, 100, 5), 50);
     const V = 5000, logits = randn(64 * V, 3, 5), targets = randInts(64, V, 4);
+    const wideA = randn(5 * 700, 6), wideB = randn(700 * 3300, 7);
     const runAll = () => {
       const c = new Float32Array(M * N);
       nb.matmul(a, b, c, { batch: 1, M, N, K, transA: true, transB: false, accumulate: false });
+      const wide = new Float32Array(5 * 3300);
+      nb.matmul(wideA, wideB, wide, { batch: 1, M: 5, N: 3300, K: 700, transA: false, transB: true, accumulate: false });
       const { B, T, nHead } = att.args;
       const out = new Float32Array(att.q.length), lse = new Float32Array(B * nHead * T);
       nb.attention(att.q, att.k, att.v, out, lse, att.args);
@@ -294,7 +298,7 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
       const losses = new Float32Array(64), ceLse = new Float32Array(64);
       nb.crossEntropy(logits, targets, losses, ceLse, 64, V);
       const ss = new Float32Array([nb.sumSquares(logits, logits.length)]);
-      return [c, out, lse, dq, dk, dv, losses, ss];
+      return [c, wide, out, lse, dq, dk, dv, losses, ss];
     };
     try {
       api.setThreads(2);
