@@ -47,17 +47,28 @@ function readRaw(path: string): { raw: Record<string, unknown>; origins: Origins
   return { raw: doc.toJS() as Record<string, unknown>, origins };
 }
 
-// `key=value` with the value read as a YAML scalar (or flow collection), as LLaMA-Factory's dotlist overrides are.
+// `key=value` with the value read as a YAML scalar or flow collection, as LLaMA-Factory's dotlist overrides are.
+// Text that only YAML's block syntax would read as something else (`default_system=Note: be brief`) stays text.
 function parseOverride(text: string): [string, unknown] {
   const eq = text.indexOf('=');
   if (eq <= 0) throw new UsageError(`override "${text}": expected key=value`);
   const key = text.slice(0, eq).trim();
-  const valueText = text.slice(eq + 1);
-  try {
-    return [key, valueText.trim() === '' ? null : parse(valueText)];
-  } catch (err) {
-    throw new UsageError(`override ${text}: cannot read the value: ${(err as Error).message.split('\n')[0]}`);
+  const valueText = text.slice(eq + 1).trim();
+  if (valueText === '') return [key, null];
+  if (valueText.startsWith('[') || valueText.startsWith('{')) {
+    try {
+      return [key, parse(valueText)];
+    } catch (err) {
+      throw new UsageError(`override ${text}: cannot read the value: ${(err as Error).message.split('\n')[0]}`);
+    }
   }
+  let value: unknown;
+  try {
+    value = parse(valueText);
+  } catch {
+    return [key, valueText];
+  }
+  return [key, value !== null && typeof value === 'object' ? valueText : value];
 }
 
 function show(value: unknown): string {

@@ -78,6 +78,11 @@ test('overrides are YAML scalars, win over the file, and name themselves in erro
   assert.equal(config.packing, true);
   assert.equal(config.max_samples, null);
   assert.equal(config.lora_alpha, 8);
+  const text = loadConfig(null, ['default_system=Note: be brief', 'template=a: b: c', 'max_samples=null']).config;
+  assert.equal(text.default_system, 'Note: be brief');
+  assert.equal(text.template, 'a: b: c');
+  assert.equal(text.max_samples, null);
+  assert.match(usageMessage(() => loadConfig(null, ['dataset=[a, b'])), /^override dataset=\[a, b: cannot read the value: /);
   const fixed = loadConfig(join(dir, 'bad-type.yaml'), ['learning_rate=2.0e-5']);
   assert.equal(fixed.config.learning_rate, 2e-5);
   assert.equal(usageMessage(() => loadConfig(lf, ['cutoff_len=0'])), 'override cutoff_len=0: cutoff_len: must be > 0, got 0');
