@@ -5,85 +5,93 @@ import type { AttentionArgs, Backend, MatmulArgs } from './backend.js';
 const bits32 = new Uint32Array(1);
 const float32 = new Float32Array(bits32.buffer);
 
-function widenBf16(b: Uint16Array, offset: number, n: number, out: Float64Array): void {
-  for (let i = 0; i < n; i++) {
-    bits32[0] = b[offset + i] << 16;
-    out[i] = float32[0];
+function bf16Value(bits: number): number {
+  bits32[0] = bits << 16;
+  return float32[0];
+}
+
+function widenBf16(b: Uint16Array, offset: number, n: number, out: Float32Array): void {
+  for (let i = 0; i < n; i++) out[i] = bf16Value(b[offset + i]);
+}
+
+// Every layout is brought to one form, C[i, j] = A[i, :] . B[j, :] with A (M, K) and B (N, K) row-major: operands
+// stored the other way are transposed (bf16 widened) into a copy first. Four rows of A share each load of a B row,
+// which is what makes this loop fast in V8; the dot products are float64 sums in a fixed order.
+function matmulNT(
+  a: Float32Array, c: Float32Array, cOff: number, M: number, N: number, K: number, accumulate: boolean,
+  rowOfB: (j: number) => Float32Array,
+): void {
+  for (let j = 0; j < N; j++) {
+    const b = rowOfB(j); // (K)
+    let i = 0;
+    for (; i + 4 <= M; i += 4) {
+      const a0 = i * K;
+      const [a1, a2, a3] = [a0 + K, a0 + 2 * K, a0 + 3 * K];
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let k = 0; k < K; k++) {
+        const bk = b[k];
+        s0 += a[a0 + k] * bk;
+        s1 += a[a1 + k] * bk;
+        s2 += a[a2 + k] * bk;
+        s3 += a[a3 + k] * bk;
+      }
+      const o = cOff + i * N + j;
+      c[o] = accumulate ? c[o] + s0 : s0;
+      c[o + N] = accumulate ? c[o + N] + s1 : s1;
+      c[o + 2 * N] = accumulate ? c[o + 2 * N] + s2 : s2;
+      c[o + 3 * N] = accumulate ? c[o + 3 * N] + s3 : s3;
+    }
+    for (; i < M; i++) {
+      const ao = i * K;
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[ao + k] * b[k];
+      const o = cOff + i * N + j;
+      c[o] = accumulate ? c[o] + s : s;
+    }
   }
 }
 
-// C (M, N) (+)= A (M, K) @ op(B) for one batch entry, A already row-major (M, K). B is read a row at a time through
-// `rowOfB` (row k of a (K, N) matrix, or row j of a stored (N, K) one when transB), so the f32 and bf16 kernels
-// share the loops and each bf16 row is widened once per block of output rows. Sums run in float64.
-const ROW_BLOCK = 64;
-
-function matmulRows(
-  a: Float32Array, c: Float32Array, cOff: number, M: number, N: number, K: number, transB: boolean, accumulate: boolean,
-  rowOfB: (r: number, out: Float64Array) => void,
-): void {
-  if (transB) {
-    const bRow = new Float64Array(K);
-    for (let j = 0; j < N; j++) {
-      rowOfB(j, bRow);
-      for (let i = 0; i < M; i++) {
-        const ao = i * K;
-        let s = 0;
-        for (let k = 0; k < K; k++) s += a[ao + k] * bRow[k];
-        const o = cOff + i * N + j;
-        c[o] = accumulate ? c[o] + s : s;
-      }
-    }
-    return;
-  }
-  const bRow = new Float64Array(N);
-  const acc = new Float64Array(ROW_BLOCK * N);
-  for (let i0 = 0; i0 < M; i0 += ROW_BLOCK) {
-    const rows = Math.min(ROW_BLOCK, M - i0);
-    acc.fill(0);
-    for (let k = 0; k < K; k++) {
-      rowOfB(k, bRow);
-      for (let r = 0; r < rows; r++) {
-        const av = a[(i0 + r) * K + k];
-        const o = r * N;
-        for (let j = 0; j < N; j++) acc[o + j] += av * bRow[j];
-      }
-    }
-    for (let r = 0; r < rows; r++) {
-      const o = cOff + (i0 + r) * N;
-      const ao = r * N;
-      if (accumulate) for (let j = 0; j < N; j++) c[o + j] += acc[ao + j];
-      else for (let j = 0; j < N; j++) c[o + j] = acc[ao + j];
-    }
-  }
+// (rows, cols) row-major -> (cols, rows) row-major, reading element r * cols + col through `at`.
+function transposed(rows: number, cols: number, at: (index: number) => number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let col = 0; col < cols; col++) out[col * rows + r] = at(r * cols + col);
+  return out;
 }
 
 // Batch entry p of A as a row-major (M, K) matrix: a view when stored that way, a transposed copy when transA.
 function rowMajorA(a: Float32Array, p: number, M: number, K: number, transA: boolean): Float32Array {
   const block = a.subarray(p * M * K, (p + 1) * M * K);
-  if (!transA) return block;
-  const out = new Float32Array(M * K);
-  for (let k = 0; k < K; k++) for (let i = 0; i < M; i++) out[i * K + k] = block[k * M + i];
-  return out;
+  return transA ? transposed(K, M, (i) => block[i]) : block;
 }
 
 function matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void {
   const { batch, M, N, K, transA, transB, accumulate } = args;
-  const width = transB ? K : N;
   for (let p = 0; p < batch; p++) {
-    const bOff = p * K * N;
-    matmulRows(rowMajorA(a, p, M, K, transA), c, p * M * N, M, N, K, transB, accumulate, (r, out) => {
-      const o = bOff + r * width;
-      for (let i = 0; i < width; i++) out[i] = b[o + i];
-    });
+    const block = b.subarray(p * K * N, (p + 1) * K * N);
+    const rows = transB ? block : transposed(K, N, (i) => block[i]); // (N, K)
+    matmulNT(rowMajorA(a, p, M, K, transA), c, p * M * N, M, N, K, accumulate, (j) => rows.subarray(j * K, (j + 1) * K));
   }
 }
 
 function matmulBf16(a: Float32Array, b: Uint16Array, c: Float32Array, args: MatmulArgs): void {
   const { batch, M, N, K, transA, transB, accumulate } = args;
-  const width = transB ? K : N;
+  const row = new Float32Array(K);
   for (let p = 0; p < batch; p++) {
-    const bOff = p * K * N;
-    matmulRows(rowMajorA(a, p, M, K, transA), c, p * M * N, M, N, K, transB, accumulate, (r, out) => widenBf16(b, bOff + r * width, width, out));
+    const off = p * K * N;
+    const A = rowMajorA(a, p, M, K, transA);
+    if (transB) {
+      // Frozen weights in the forward pass: widen one (K) row at a time, never the whole matrix.
+      matmulNT(A, c, p * M * N, M, N, K, accumulate, (j) => {
+        widenBf16(b, off + j * K, K, row);
+        return row;
+      });
+    } else {
+      const rows = transposed(K, N, (i) => bf16Value(b[off + i])); // (N, K)
+      matmulNT(A, c, p * M * N, M, N, K, accumulate, (j) => rows.subarray(j * K, (j + 1) * K));
+    }
   }
 }
 
