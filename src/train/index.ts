@@ -89,7 +89,7 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
     resumedFrom: checkpoint?.path ?? null, log,
   });
   const result = await trainer.run();
-  if (result.stoppedBy !== null) {
+  if (result.stoppedBy !== null && result.globalStep < result.totalSteps) {
     log.message(`stopped by ${result.stoppedBy} at step ${result.globalStep}; ${result.lastCheckpoint ?? 'no checkpoint'} ` +
       'holds the state; run the same command again to resume');
     process.kill(process.pid, result.stoppedBy);

@@ -2,7 +2,9 @@
 // samples drawn from the Sampler, the loss of each normalised by the target tokens of the whole accumulated batch (as
 // HF does since 4.46), gradients clipped to max_grad_norm, then one AdamW/SGD update with the LR the history gives for
 // this step. Everything a step depends on (weights, moments, data cursor, dropout RNG, LR history, the log window) is
-// in a checkpoint, so an unchanged resume continues bit for bit.
+// in a checkpoint, so an unchanged resume continues bit for bit. Checkpoints are saved by save_strategy, after the
+// last step whatever the strategy (a finished run can be extended), and after the step during which SIGINT/SIGTERM
+// arrived.
 import { RetuneError } from '../config/errors.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { collate, Sampler, type Batch, type TokenizedDataset } from '../data/index.js';
