@@ -103,7 +103,7 @@ export function clearTape(): void {
 
 export function backward(loss: Tensor): void {
   if (!loss.requiresGrad) {
-    throw new RetuneError('backward(): the loss does not require grad (no trainable parameter reached it, or it was computed under noGrad)');
+    throw new RetuneError('backward(): the loss does not require grad (no trainable parameter reached it, it was computed under noGrad, or backward() already ran on it)');
   }
   const nodes = tape;
   tape = [];
@@ -118,7 +118,8 @@ export function backward(loss: Tensor): void {
 }
 
 // Runs fn without the tape in the forward pass and again, recorded, during backward: activations inside fn are
-// not kept, at the price of a second forward. fn must be deterministic and read only `inputs` plus parameters.
+// not kept, at the price of a second forward. fn must read only `inputs` and parameters, and draw anything random
+// through replayable().
 export function checkpoint(fn: (inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor {
   if (!gradEnabled) return fn(inputs);
   const outer = arena;
@@ -130,6 +131,9 @@ export function checkpoint(fn: (inputs: Tensor[]) => Tensor, inputs: Tensor[]): 
   let out: Tensor;
   try {
     out = noGrad(() => fn(inputs));
+  } catch (err) {
+    for (const buf of collected) release(buf);
+    throw err;
   } finally {
     arena = outer;
     replay = outerReplay;
@@ -230,6 +234,7 @@ function releaseNodes(nodes: Node[], keep: Tensor | null): void {
       out.grad = null;
     }
     out.producer = null;
+    out.requiresGrad = false;
     if (out === keep) {
       // The loss stays readable in a small copy of its own, so its pool buffer can go back.
       const value = out.data.slice();

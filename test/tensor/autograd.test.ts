@@ -48,6 +48,7 @@ test('backward releases intermediates (stale reads fail) but keeps the loss', ()
   const value = loss.item();
   backward(loss);
   assert.equal(loss.item(), value);
+  assert.throws(() => backward(loss), /backward\(\) already ran on it/);
   assert.ok(h.released);
   assert.throws(() => h.values(), /released by backward/);
   const live = poolStats().liveBytes;
