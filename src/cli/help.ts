@@ -1,38 +1,12 @@
 // `retune help`, `retune --help` and `retune <command> --help`: the command list, and the config keys a command reads,
 // grouped as in the schema, each with its type, default and one-line description.
-import type { z } from 'zod';
+import { keyInfo } from '../config/describe.js';
 import { UsageError } from '../config/errors.js';
 import { configGroups } from '../config/schema.js';
 import type { Command, CommandTable } from './commands.js';
 import { retuneVersion } from './version.js';
 
 export type GroupName = keyof typeof configGroups;
-
-function unwrap(schema: z.ZodType): { inner: z.ZodType; fallback: unknown; optional: boolean } {
-  let inner = schema;
-  let fallback: unknown = undefined;
-  let optional = false;
-  for (;;) {
-    const def = inner.def as { type: string; innerType?: z.ZodType; defaultValue?: unknown };
-    if (def.type === 'default') fallback = def.defaultValue;
-    else if (def.type === 'nullable') optional = true;
-    else break;
-    inner = def.innerType as z.ZodType;
-  }
-  return { inner, fallback, optional };
-}
-
-function typeName(schema: z.ZodType): string {
-  const def = schema.def as { type: string; entries?: Record<string, string> };
-  switch (def.type) {
-    case 'enum': return Object.values(def.entries ?? {}).join('|');
-    case 'number': return (schema as z.ZodNumber).isInt ? 'int' : 'number';
-    case 'pipe': return 'comma list';
-    case 'union': return 'string|list';
-    case 'record': return 'mapping';
-    default: return def.type;
-  }
-}
 
 function showDefault(value: unknown): string {
   if (value === null || value === undefined) return 'unset';
@@ -45,10 +19,9 @@ export function formatGroups(groups: readonly GroupName[]): string {
   for (const group of groups) {
     if (lines.length > 0) lines.push('');
     lines.push(`${group}:`);
-    for (const [key, schema] of Object.entries(configGroups[group].shape) as [string, z.ZodType][]) {
-      const { inner, fallback } = unwrap(schema);
-      const head = `  ${key} (${typeName(inner)}, default ${showDefault(fallback)})`;
-      lines.push(head, `      ${schema.description ?? ''}`);
+    for (const key of Object.keys(configGroups[group].shape)) {
+      const { type, fallback, description } = keyInfo(key);
+      lines.push(`  ${key} (${type}, default ${showDefault(fallback)})`, `      ${description}`);
     }
   }
   return lines.join('\n');

@@ -4,6 +4,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { LineCounter, YAMLMap, isMap, isScalar, parse, parseDocument, stringify } from 'yaml';
 import type { z } from 'zod';
+import { keyInfo } from './describe.js';
 import { UsageError } from './errors.js';
 import { configGroups, configKeys, configSchema, ineffectiveKeys, type ConfigKey, type RetuneConfig } from './schema.js';
 
@@ -86,8 +87,10 @@ const typeNames: Record<string, string> = {
 
 function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
   switch (issue.code) {
-    case 'invalid_type':
-      return `expected ${typeNames[issue.expected] ?? issue.expected}, got ${show(value)}`;
+    case 'invalid_type': {
+      const expected = issue.path.length === 1 && keyInfo(String(issue.path[0])).type === 'int' ? 'int' : issue.expected;
+      return `expected ${typeNames[expected] ?? expected}, got ${show(value)}`;
+    }
     case 'invalid_value':
       return `expected one of ${issue.values.map(String).join(', ')}, got ${show(value)}`;
     case 'invalid_union':

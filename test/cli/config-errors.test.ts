@@ -26,7 +26,7 @@ test('overrides in key=value and --key value forms apply after the file', () => 
   }
   const bad = runCli(['train', `${dir}/lf-lora-sft.yaml`, '--cutoff_len', 'long']);
   assert.equal(bad.code, 2);
-  assert.equal(bad.stderr, 'retune: error: override cutoff_len=long: cutoff_len: expected a number, got "long"\n');
+  assert.equal(bad.stderr, 'retune: error: override cutoff_len=long: cutoff_len: expected an integer, got "long"\n');
 });
 
 test('unknown keys are warned about once, with a suggestion, before anything else', () => {

@@ -96,7 +96,7 @@ test('several bad values are listed in the order the keys were written', () => {
   assert.equal(message, [
     `${dir}/bad-type.yaml:4: learning_rate: expected a number, got "fast"`,
     'override lora_rank=0: lora_rank: must be > 0, got 0',
-    'override cutoff_len=x: cutoff_len: expected a number, got "x"',
+    'override cutoff_len=x: cutoff_len: expected an integer, got "x"',
     '(and 2 more)',
   ].join('\n'));
 });
