@@ -215,7 +215,8 @@ export function formatResumePlan(plan: ResumePlan): string {
     (plan.resetOptimizer ? 'dropped (reset_optimizer_state or a new optimizer)' : 'kept'));
   if (plan.rows.length === 0) lines.push('  config: no change that affects training');
   for (const r of plan.rows) lines.push(`  ${r.field}: ${show(r.old)} -> ${show(r.new)}: ${r.effect}`);
-  for (const r of plan.info) lines.push(`  info: ${r.field}: ${show(r.old)} -> ${show(r.new)} (${r.effect})`);
+  if (plan.info.length > 0) lines.push('  bookkeeping (free to change under every policy, the math is unchanged):');
+  for (const r of plan.info) lines.push(`    ${r.field}: ${show(r.old)} -> ${show(r.new)}`);
   lines.push(`  effective batch ${plan.effectiveBatch.old} -> ${plan.effectiveBatch.new}; data cursor epoch ` +
     `${plan.sampler.epoch}, sample ${plan.sampler.consumed} of ${plan.dataset.size}`);
   lines.push(plan.datasetChanged

@@ -4,7 +4,7 @@
 // that works.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lrAt } from '../../src/optim/schedule.js';
 import { explain, stepRows, tempDir, train, writeConfig, type RunResult } from '../train/run-helpers.js';
@@ -92,4 +92,13 @@ test('a new LoRA rank refuses, and the suggested warm start trains', async () =>
   assert.equal(warm.code, 0, explain(warm));
   assert.match(warm.stdout, /fresh run/);
   assert.ok(existsSync(join(warmOut, 'adapter_model.safetensors')));
+});
+
+test('reset_optimizer_state: the plan says the moments are dropped, and the step count of AdamW restarts', async () => {
+  const { r, out } = await resumeWith('changes-reset', ['reset_optimizer_state=true']);
+  assert.equal(r.code, 0, explain(r));
+  assert.match(r.stdout, /optimizer state dropped/);
+  const state = JSON.parse(readFileSync(join(out, 'checkpoint-10', 'train_state.json'), 'utf8'));
+  assert.deepEqual(state.optimizer, { kind: 'adamw', step: 6 });
+  assert.equal(state.global_step, 10);
 });

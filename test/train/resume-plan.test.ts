@@ -48,6 +48,7 @@ test('bookkeeping changes are listed as information and never refused, even unde
   assert.equal(plan.refusal, null);
   assert.deepEqual(plan.rows, []);
   assert.deepEqual(plan.info.map((r) => r.field), ['eval_steps', 'logging_steps', 'resume_policy', 'save_steps']);
+  assert.match(formatResumePlan(plan), /bookkeeping \(free to change under every policy, the math is unchanged\):\n(.*\n)*    save_steps: 500 -> 3/);
 });
 
 test('policy config: a lower LR joins by resume_lr_mode and the plan prints the next LRs', () => {
