@@ -1,10 +1,13 @@
 // Tokenisation throughput: 10,000 generated alpaca samples through the qwen template and the SFT processor (the
-// work prepareDataset does per sample), with the Qwen3 tokenizer from devDependencies.
+// work prepareDataset does per sample), with the Qwen3 tokenizer from devDependencies: on this thread, then split
+// across one worker per core as prepareDataset does for large datasets (start-up, i.e. tokenizer loads, included).
 // Run: node dist/bench/tokenize.js
 import { fileURLToPath } from 'node:url';
 import type { Example } from '../src/data/converter.js';
 import { encodeSupervised } from '../src/data/processors.js';
 import { Rng } from '../src/data/rng.js';
+import { tokenizeExamples } from '../src/data/tokenize.js';
+import { availableParallelism } from 'node:os';
 import { getTemplate } from '../src/data/template.js';
 import { loadTokenizer } from '../src/data/tokenizer.js';
 
@@ -37,6 +40,10 @@ function makeExamples(): Example[] {
   });
 }
 
+function cpuSeconds(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6;
+}
+
 export async function benchTokenize(): Promise<string[]> {
   const t0 = performance.now();
   const tokenizer = await loadTokenizer(TOKENIZER_DIR);
@@ -45,13 +52,26 @@ export async function benchTokenize(): Promise<string[]> {
   template.fixTokenizer(tokenizer);
   const examples = makeExamples();
   const opts = { cutoffLen: 2048, trainOnPrompt: false, maskHistory: false, packing: false, templateName: 'qwen' };
+  // CPU seconds of the whole process (workers included) next to wall time: on a shared machine the wall clock alone
+  // says little about the parallel speed-up.
+  let cpu = process.cpuUsage();
   const start = performance.now();
   let tokens = 0;
   for (const example of examples) tokens += encodeSupervised(example, template, tokenizer, opts).inputIds.length;
   const seconds = (performance.now() - start) / 1000;
+  const serialCpu = cpuSeconds(process.cpuUsage(cpu));
+  cpu = process.cpuUsage();
+  const workers = availableParallelism();
+  const parallelStart = performance.now();
+  const { rows } = await tokenizeExamples(examples, template, tokenizer, 'sft', opts, workers);
+  const parallelSeconds = (performance.now() - parallelStart) / 1000;
+  const parallelCpu = cpuSeconds(process.cpuUsage(cpu));
+  const parallelTokens = rows.reduce((n, r) => n + r.inputIds.length, 0);
+  const rate = (s: number, t: number): string => `${(SAMPLES / s).toFixed(0)} samples/s, ${(t / s).toFixed(0)} tokens/s (${t} tokens in ${s.toFixed(2)} s)`;
   return [
     `tokenize: ${SAMPLES} alpaca samples, qwen template, Qwen3 tokenizer (load ${loadSeconds.toFixed(2)} s)`,
-    `  ${(SAMPLES / seconds).toFixed(0)} samples/s, ${(tokens / seconds).toFixed(0)} tokens/s (${tokens} tokens in ${seconds.toFixed(2)} s)`,
+    `  1 thread:   ${rate(seconds, tokens)}, CPU ${serialCpu.toFixed(2)} s`,
+    `  ${workers} workers: ${rate(parallelSeconds, parallelTokens)}, CPU ${parallelCpu.toFixed(2)} s`,
   ];
 }
 

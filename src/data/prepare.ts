@@ -7,12 +7,12 @@ import { UsageError } from '../config/errors.js';
 import { fingerprintOf, loadCached, saveCached, sha256File } from './cache.js';
 import { convertRow, type DataStage, type Example } from './converter.js';
 import { datasetAttr, readDatasetInfo, type DatasetAttr } from './dataset-info.js';
-import { TokenizedDataset, type TokenizedRow } from './dataset-store.js';
+import { TokenizedDataset } from './dataset-store.js';
 import { mergeDatasets, parseProbs, sampleCount, splitTrainEval, type MixStrategy } from './mix.js';
-import { packRows } from './packing.js';
-import { encodeFeedback, encodePairwise, encodePretrain, encodeSupervised, type ProcessOptions } from './processors.js';
+import type { ProcessOptions } from './processors.js';
 import { dataFiles, readRows } from './readers.js';
 import { resolveTemplate } from './template-resolve.js';
+import { tokenizeExamples } from './tokenize.js';
 import type { Template } from './template.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -37,6 +37,7 @@ export interface DataArgs {
   default_system?: string | null;
   tool_format?: string | null;
   enable_thinking?: boolean | null;
+  preprocessing_num_workers?: number | null;
 }
 
 export interface PreparedData {
@@ -148,13 +149,14 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
     evalExamples = split.eval;
   }
 
-  const tokenize = (examples: Example[]): TokenizedDataset => {
-    const result = tokenizeExamples(examples, template, tokenizer, stage, opts);
+  const workers = config.preprocessing_num_workers ?? null;
+  const tokenize = async (examples: Example[]): Promise<TokenizedDataset> => {
+    const result = await tokenizeExamples(examples, template, tokenizer, stage, opts, workers);
     dropped += result.dropped;
     return new TokenizedDataset(result.rows);
   };
-  const train = tokenize(trainExamples);
-  const evalSet = evalExamples ? tokenize(evalExamples) : null;
+  const train = await tokenize(trainExamples);
+  const evalSet = evalExamples ? await tokenize(evalExamples) : null;
   if (train.size === 0) throw new UsageError(`dataset ${trainNames.join(',')}: no usable training samples (${dropped} dropped)`);
   if (cacheDir) saveCached(cacheDir, fingerprint, { train, eval: evalSet, dropped });
   return { train, eval: evalSet, fingerprint, dropped, template };
@@ -162,39 +164,4 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
 
 function describeSource(s: Source): unknown {
   return { name: s.attr.name, entry: s.attr.entry, files: s.files.map((f) => ({ name: f.split(/[\\/]/).pop(), sha256: sha256File(f) })) };
-}
-
-export function tokenizeExamples(
-  examples: Example[],
-  template: Template,
-  tokenizer: Tokenizer,
-  stage: DataStage,
-  opts: ProcessOptions,
-): { rows: TokenizedRow[]; dropped: number } {
-  const encode = (example: Example, fn: () => TokenizedRow): TokenizedRow => {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof UsageError) throw new UsageError(`${example.where}: ${err.message}`);
-      throw err;
-    }
-  };
-  switch (stage) {
-    case 'pt':
-      return { rows: encodePretrain(examples, tokenizer, opts), dropped: 0 };
-    case 'sft': {
-      const rows = examples.map((e) => encode(e, () => encodeSupervised(e, template, tokenizer, opts)));
-      return opts.packing ? packRows(rows, opts.cutoffLen) : { rows, dropped: 0 };
-    }
-    case 'rm':
-    case 'dpo':
-      return { rows: examples.map((e) => encode(e, () => encodePairwise(e, template, tokenizer, opts))), dropped: 0 };
-    case 'kto': {
-      const rows = examples.map((e, i) => {
-        const klSource = examples[(i + examples.length - 1) % examples.length];
-        return encode(e, () => encodeFeedback(e, klSource, template, tokenizer, opts));
-      });
-      return { rows, dropped: 0 };
-    }
-  }
 }

@@ -107,29 +107,30 @@ export function encodeFeedback(example: Example, klSource: Example, template: Te
 }
 
 // Pre-training text: EOS is appended as text (LLaMA-Factory uses <|end_of_text|> for llama3, whose EOS is replaced).
-export function pretrainTexts(examples: Example[], tokenizer: Tokenizer, templateName: string): string[] {
-  const eos = templateName === 'llama3' ? '<|end_of_text|>' : (tokenizer.eosToken ?? '');
-  return examples.map((e) => (e.prompt[0]?.content ?? '') + eos);
+// Without packing each text is its own row, BOS-prefixed when the tokenizer adds BOS, cut at cutoff_len.
+export function encodePretrainText(example: Example, tokenizer: Tokenizer, opts: ProcessOptions): Int32Array {
+  const eos = opts.templateName === 'llama3' ? '<|end_of_text|>' : (tokenizer.eosToken ?? '');
+  const text = (example.prompt[0]?.content ?? '') + eos;
+  if (opts.packing) return Int32Array.from(tokenizer.encode(text, { addSpecialTokens: false }));
+  const bos = tokenizer.addBosToken && tokenizer.bosToken !== null ? tokenizer.bosToken : '';
+  return Int32Array.from(tokenizer.encode(bos + text, { addSpecialTokens: false }).slice(0, opts.cutoffLen));
 }
 
-// Concatenate every text's ids and cut into full blocks of cutoffLen; the tail shorter than a block is dropped.
-// With add_bos_token the first id of each block becomes BOS.
-export function encodePretrain(examples: Example[], tokenizer: Tokenizer, opts: ProcessOptions): TokenizedRow[] {
-  const texts = pretrainTexts(examples, tokenizer, opts.templateName);
+// Packed pre-training: every text's ids concatenated and cut into full blocks of cutoff_len; the tail shorter than a
+// block is dropped. With add_bos_token the first id of each block becomes BOS.
+export function pretrainRows(texts: Int32Array[], tokenizer: Tokenizer, opts: ProcessOptions): TokenizedRow[] {
+  if (!opts.packing) return texts.map((ids) => ({ inputIds: ids, labels: Int32Array.from(ids) }));
+  const total = texts.reduce((n, ids) => n + ids.length, 0);
+  const all = new Int32Array(total);
+  let offset = 0;
+  for (const ids of texts) {
+    all.set(ids, offset);
+    offset += ids.length;
+  }
   const bos = tokenizer.addBosToken ? tokenizer.bosId : null;
   const rows: TokenizedRow[] = [];
-  if (!opts.packing) {
-    for (const text of texts) {
-      const ids = tokenizer.encode((bos !== null ? tokenizer.bosToken : '') + text, { addSpecialTokens: false }).slice(0, opts.cutoffLen);
-      rows.push({ inputIds: Int32Array.from(ids), labels: Int32Array.from(ids) });
-    }
-    return rows;
-  }
-  const all: number[] = [];
-  for (const text of texts) for (const id of tokenizer.encode(text, { addSpecialTokens: false })) all.push(id);
-  const blocks = Math.floor(all.length / opts.cutoffLen);
-  for (let b = 0; b < blocks; b++) {
-    const block = Int32Array.from(all.slice(b * opts.cutoffLen, (b + 1) * opts.cutoffLen));
+  for (let b = 0; b + 1 <= total / opts.cutoffLen; b++) {
+    const block = all.slice(b * opts.cutoffLen, (b + 1) * opts.cutoffLen);
     if (bos !== null) block[0] = bos;
     rows.push({ inputIds: block, labels: Int32Array.from(block) });
   }

@@ -23,6 +23,8 @@ export interface TemplateOptions {
   enableThinking?: boolean;
 }
 
+export type TemplateDescription = Required<TemplateSpec> & { name: string; enableThinking: boolean };
+
 export class Template {
   readonly name: string;
   readonly user: Slot[];
@@ -131,13 +133,19 @@ export class Template {
     if (tokenizer.padId === null) tokenizer.setPadToken(tokenizer.eosToken as string, tokenizer.eosId as number);
   }
 
-  // Everything that decides the token ids, for the dataset fingerprint.
-  describe(): Record<string, unknown> {
+  // Everything that decides the token ids: the dataset fingerprint, and how tokenization workers rebuild the template.
+  describe(): TemplateDescription {
     const { name, user, assistant, system, observation, prefix, kind, stopWords, thoughtWords, efficientEos, replaceEos } = this;
     return {
       name, user, assistant, system, function: this.function, observation, prefix, kind, stopWords, thoughtWords,
       efficientEos, replaceEos, defaultSystem: this.defaultSystem, toolFormat: this.toolFormatName, enableThinking: this.enableThinking,
     };
+  }
+
+  static fromDescription(d: TemplateDescription): Template {
+    const template = new Template(d.name, d);
+    template.enableThinking = d.enableThinking;
+    return template;
   }
 
   removeThought(content: string): string {

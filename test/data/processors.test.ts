@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Example } from '../../src/data/converter.js';
-import { IGNORE_INDEX, encodeFeedback, encodePairwise, encodePretrain, encodeSupervised, inferSeqlen, type ProcessOptions } from '../../src/data/processors.js';
+import { IGNORE_INDEX, encodeFeedback, encodePairwise, encodePretrainText, encodeSupervised, inferSeqlen, pretrainRows, type ProcessOptions } from '../../src/data/processors.js';
 import { getTemplate, type Message } from '../../src/data/template.js';
 import type { Tokenizer } from '../../src/data/tokenizer.js';
 import { llama2, qwen3 } from './helpers.js';
@@ -123,13 +123,16 @@ test('pt: texts + EOS concatenated into full cutoff_len blocks; BOS replaces eac
   const texts = ['The quick brown fox.', 'Jumps over the lazy dog.', '一只狐狸。'];
   const examples = texts.map((t) => ({ ...example([[t, '']]), response: [] }));
   const opts = { ...OPTS, cutoffLen: 8, packing: true, templateName: 'default' };
-  const rows = encodePretrain(examples, tok, opts);
+  const rows = pretrainRows(examples.map((e) => encodePretrainText(e, tok, opts)), tok, opts);
   const all = texts.flatMap((t) => ids(tok, t + '</s>'));
   assert.equal(rows.length, Math.floor(all.length / 8));
   rows.forEach((row, b) => {
     assert.deepEqual([...row.inputIds], [tok.bosId as number, ...all.slice(b * 8 + 1, (b + 1) * 8)]);
     assert.deepEqual([...row.labels], [...row.inputIds]);
   });
-  const single = encodePretrain(examples, tok, { ...opts, packing: false, cutoffLen: 64 });
+  const unpacked = { ...opts, packing: false, cutoffLen: 64 };
+  const single = pretrainRows(examples.map((e) => encodePretrainText(e, tok, unpacked)), tok, unpacked);
   assert.deepEqual([...single[0].inputIds], ids(tok, '<s>The quick brown fox.</s>'));
+  const cut = encodePretrainText(examples[0], tok, { ...unpacked, cutoffLen: 3 });
+  assert.deepEqual([...cut], ids(tok, '<s>The quick brown fox.</s>').slice(0, 3));
 });
