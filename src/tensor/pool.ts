@@ -54,6 +54,11 @@ export function release(buf: Float32Array): void {
   list.push(whole);
 }
 
+// Overwrites every idle buffer, e.g. with NaN, so a test can prove that no kernel reads an output before writing it.
+export function fillFree(value: number): void {
+  for (const list of free.values()) for (const buf of list) buf.fill(value);
+}
+
 export function poolStats(): { allocatedBytes: number; liveBytes: number; freeBytes: number } {
   return { allocatedBytes, liveBytes, freeBytes };
 }
