@@ -83,9 +83,10 @@ export async function writeCheckpoint(
   return { path: finalPath, movedAside };
 }
 
-// Checks that the manifest exists, parses, and matches every file's size and hash. Files not in the manifest are
-// ignored (a user may drop a README into a checkpoint).
-export function verifyCheckpoint(dir: string): Verification {
+// Checks that the manifest exists, parses, and matches every file's size and hash (sizes only with hashes: false, for
+// rotation, which runs at every save and must not re-read every checkpoint). Files not in the manifest are ignored
+// (a user may drop a README into a checkpoint).
+export function verifyCheckpoint(dir: string, opts: { hashes?: boolean } = {}): Verification {
   const manifestPath = join(dir, MANIFEST_FILE);
   if (!existsSync(manifestPath)) return { ok: false, reason: 'manifest.json is missing (the save did not finish)' };
   let manifest: Manifest;
@@ -102,7 +103,9 @@ export function verifyCheckpoint(dir: string): Verification {
     if (!existsSync(abs)) return { ok: false, reason: `${entry.path} is missing` };
     const size = statSync(abs).size;
     if (size !== entry.size) return { ok: false, reason: `${entry.path} has ${size} bytes, manifest says ${entry.size}` };
-    if (hashFile(abs) !== entry.sha256) return { ok: false, reason: `${entry.path} does not match its sha256` };
+    if (opts.hashes !== false && hashFile(abs) !== entry.sha256) {
+      return { ok: false, reason: `${entry.path} does not match its sha256` };
+    }
   }
   return { ok: true, manifest };
 }
@@ -146,7 +149,7 @@ export function openCheckpoint(dir: string): CheckpointRef {
 // it is deleted, so a crash mid-delete never leaves a half-deleted folder that looks like a checkpoint.
 export function rotateCheckpoints(outputDir: string, limit: number, protectedPaths: string[]): string[] {
   if (limit <= 0) return [];
-  const valid = listCheckpointDirs(outputDir).filter((d) => verifyCheckpoint(d.path).ok);
+  const valid = listCheckpointDirs(outputDir).filter((d) => verifyCheckpoint(d.path, { hashes: false }).ok);
   const keep = new Set(protectedPaths.map((p) => relative(outputDir, p)));
   const deleted: string[] = [];
   for (const dir of valid.slice(limit)) {
