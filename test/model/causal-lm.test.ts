@@ -27,20 +27,27 @@ function gradients(model: CausalLM): Map<string, Float32Array> {
   return out;
 }
 
-// Largest difference after the AdamW steps. Where the first gradient is below the float32 noise of its tensor
-// (|g| < 1e-5 max|g|) Adam's update g / (|g| + eps) turns rounding noise into a visible step, so such elements only
-// have to stay within the three steps' reach (3 * lr); `illConditioned` is their largest difference.
-function adamDiff(actual: Float32Array, expected: Float32Array, grad: Float32Array): { diff: number; illConditioned: number } {
+// Largest difference after the AdamW steps. A gradient carries float32 rounding noise of about 1e-6 of its tensor's
+// largest element, and Adam divides each element by its own magnitude, so where |g| < 1e-3 max|g| that noise becomes
+// a visible part of the step (the backends sum in different orders). Such elements only have to stay within the
+// three steps' reach (3 * lr); `illConditioned` is their largest difference and `share` their fraction. Exact zeros
+// (unused vocabulary rows) are well-conditioned: both sides only apply weight decay.
+function adamDiff(actual: Float32Array, expected: Float32Array, grad: Float32Array): { diff: number; illConditioned: number; share: number } {
   let maxGrad = 0;
   for (const g of grad) maxGrad = Math.max(maxGrad, Math.abs(g));
   let diff = 0;
   let illConditioned = 0;
+  let count = 0;
   for (let i = 0; i < actual.length; i++) {
     const d = Math.abs(actual[i] - expected[i]);
-    if (Math.abs(grad[i]) < 1e-5 * maxGrad) illConditioned = Math.max(illConditioned, d);
-    else diff = Math.max(diff, d);
+    if (grad[i] !== 0 && Math.abs(grad[i]) < 1e-3 * maxGrad) {
+      illConditioned = Math.max(illConditioned, d);
+      count++;
+    } else {
+      diff = Math.max(diff, d);
+    }
   }
-  return { diff, illConditioned };
+  return { diff, illConditioned, share: count / actual.length };
 }
 
 for (const backend of BACKENDS) {
@@ -85,11 +92,18 @@ for (const backend of BACKENDS) {
           optimizer.step(1e-3);
           optimizer.zeroGrad();
         }
+        let excluded = 0;
+        let total = 0;
         for (const [param, t] of params) {
-          const { diff, illConditioned } = adamDiff(t.data, golden.get(`adamw.${param}`), golden.get(`grad.${param}`));
+          const { diff, illConditioned, share } = adamDiff(t.data, golden.get(`adamw.${param}`), golden.get(`grad.${param}`));
           assert.ok(diff <= 1e-5, `${param}: differs by ${diff} after 3 steps`);
           assert.ok(illConditioned <= 3e-3, `${param}: an element with a near-zero gradient moved ${illConditioned} away`);
+          excluded += share * t.size;
+          total += t.size;
         }
+        // Most of these are rows of tokens absent from the batch, reached only through the softmax (5% in the tied
+        // model, 2-3% elsewhere); everything else is held to 1e-5.
+        assert.ok(excluded / total <= 0.1, `${((100 * excluded) / total).toFixed(1)}% of elements near a zero gradient`);
       });
     }
   });
