@@ -24,7 +24,7 @@ export function resolveTemplate(args: TemplateArgs, tokenizer: Tokenizer): Templ
   applyOptions(template, {
     defaultSystem: args.default_system,
     toolFormat: args.tool_format,
-    enableThinking: args.enable_thinking ?? undefined,
+    enableThinking: args.enable_thinking,
   });
   template.fixTokenizer(tokenizer);
   return template;

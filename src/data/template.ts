@@ -20,10 +20,10 @@ export type EncodedPair = [promptIds: number[], responseIds: number[]];
 export interface TemplateOptions {
   defaultSystem?: string | null;
   toolFormat?: string | null;
-  enableThinking?: boolean;
+  enableThinking?: boolean | null;
 }
 
-export type TemplateDescription = Required<TemplateSpec> & { name: string; enableThinking: boolean };
+export type TemplateDescription = Required<TemplateSpec> & { name: string; enableThinking: boolean | null };
 
 export class Template {
   readonly name: string;
@@ -42,7 +42,9 @@ export class Template {
   toolFormatName: string;
   toolFormat: ToolFormat;
   functionFormat: ToolFormat;
-  enableThinking: boolean;
+  // LLaMA-Factory's three states: true (thoughts trained), false (thoughts removed, empty one in the prompt), null
+  // (thoughts kept as written, an empty one in the prompt where missing).
+  enableThinking: boolean | null;
 
   constructor(name: string, spec: TemplateSpec) {
     this.name = name;
@@ -69,7 +71,7 @@ export class Template {
   // All turns as (prompt, response) pairs; messages alternate user/observation and assistant/function.
   encodeMultiturn(tokenizer: Tokenizer, messages: Message[], system?: string | null, tools?: string | null): EncodedPair[] {
     let msgs = messages;
-    if (this.kind === 'reasoning' && !this.enableThinking) {
+    if (this.kind === 'reasoning' && this.enableThinking === false) {
       msgs = messages.map((m, i) => (i % 2 === 1 ? { ...m, content: this.removeThought(m.content) } : m));
     }
     const encoded = this.encode(tokenizer, msgs, system, tools);
@@ -93,7 +95,7 @@ export class Template {
       msgs = messages.map((m, i) => {
         const isHistoryAnswer = i % 2 === 1 && i < messages.length - 2;
         const isLast = i === messages.length - 1;
-        return isHistoryAnswer || (isLast && !this.enableThinking) ? { ...m, content: this.removeThought(m.content) } : m;
+        return isHistoryAnswer || (isLast && this.enableThinking === false) ? { ...m, content: this.removeThought(m.content) } : m;
       });
     }
     const encoded = this.encode(tokenizer, msgs, system, tools);

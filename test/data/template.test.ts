@@ -149,6 +149,12 @@ test('reasoning: an existing thought is kept; without thinking, thoughts are rem
   const [[prompt, response]] = getTemplate('qwen3', { enableThinking: false }).encodeMultiturn(tok, withThought);
   assert.ok(tok.decode(prompt).endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n'));
   assert.equal(tok.decode(response), 'A<|im_end|>\n');
+  // enable_thinking null: thoughts stay as written, a missing one is added to the prompt
+  const neutral = getTemplate('qwen3', { enableThinking: null });
+  assert.equal(tok.decode(neutral.encodeMultiturn(tok, withThought)[0][1]), '<think>\nreason\n</think>\n\nA<|im_end|>\n');
+  const [[plainPrompt, plainResponse]] = neutral.encodeMultiturn(tok, TWO_TURNS.slice(0, 2));
+  assert.ok(tok.decode(plainPrompt).endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n'));
+  assert.equal(tok.decode(plainResponse), 'A1<|im_end|>\n');
 });
 
 test('default tool format: tool list in the system turn, function calls as Action / Action Input', async () => {
