@@ -8,17 +8,22 @@ import { join } from 'node:path';
 import { findLatestCheckpoint } from '../../src/train/checkpoint.js';
 import { explain, startTrain, stepRows, tempDir, train, waitForOutput, writeConfig } from '../train/run-helpers.js';
 
-// 4 epochs of 5 steps, a checkpoint after every step and only the newest 2 kept, so most kills land near a save or a
-// rotation.
-const settings = { num_train_epochs: 4, save_steps: 1, save_total_limit: 2 };
+// 10 epochs of 5 steps, a checkpoint after every step and only the newest 2 kept, so kills land near saves and
+// rotations.
+const settings = { num_train_epochs: 10, save_steps: 1, save_total_limit: 2 };
 
-// A fixed sequence of delays: the test is the same every time it runs, yet the kills fall at varied moments.
-function delays(count: number): number[] {
-  const out: number[] = [];
+// Where each run is killed, from a fixed sequence: the test is the same every time, yet the kills fall at varied
+// moments. Kills follow output lines rather than wall time, so a run advances at most a step or two before it dies on
+// any machine: right after startup, right after a step is logged (inside its checkpoint save), or right after a save
+// (inside the rotation or the next step).
+function killPoints(count: number): { after: RegExp; delayMs: number }[] {
+  const out: { after: RegExp; delayMs: number }[] = [];
   let x = 12345;
   for (let i = 0; i < count; i++) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out.push((x >>> 8) % 700);
+    const r = x >>> 8;
+    const after = [/(Training|Resume) plan/, /step \d+\/50/, /saved /][r % 3];
+    out.push({ after, delayMs: r % 3 === 0 ? (r >>> 2) % 150 : (r >>> 2) % 15 });
   }
   return out;
 }
@@ -31,13 +36,13 @@ test('20 kill -9 restarts, each resuming from a verifying checkpoint, end bit-id
   const cfg = writeConfig(dir, settings);
   const out = join(dir, 'out');
   let kills = 0;
-  const plan = delays(60);
-  for (let i = 0; kills < 20 && i < plan.length; i++) {
+  const points = killPoints(40);
+  for (let i = 0; kills < 20 && i < points.length; i++) {
     const { latest, broken } = findLatestCheckpoint(out);
     assert.deepEqual(broken, [], `after ${kills} kills a checkpoint folder does not verify`);
     const run = startTrain(cfg);
-    await waitForOutput(run.child, /(Training|Resume) plan/);
-    await new Promise((resolve) => setTimeout(resolve, plan[i]));
+    await waitForOutput(run.child, points[i].after);
+    await new Promise((resolve) => setTimeout(resolve, points[i].delayMs));
     run.child.kill('SIGKILL');
     const r = await run.done;
     if (latest !== null) assert.match(r.stdout, new RegExp(`Resume plan: ${latest.name},`), explain(r));
@@ -52,7 +57,7 @@ test('20 kill -9 restarts, each resuming from a verifying checkpoint, end bit-id
   const done = await straight;
   assert.equal(done.code, 0, explain(done));
   const reference = stepRows(join(straightDir, 'out'));
-  assert.equal(reference.size, 20);
+  assert.equal(reference.size, 50);
   assert.deepEqual(stepRows(out), reference);
   const weights = (d: string) => readFileSync(join(d, 'adapter_model.safetensors'));
   assert.ok(weights(out).equals(weights(join(straightDir, 'out'))), 'final adapter weights differ');
