@@ -46,13 +46,6 @@ class Args {
     return arr.Data();
   }
 
-  // A typed array or null (null gives nullptr).
-  template <typename T>
-  T* nullable_array(size_t i, const char* name, int64_t needed) {
-    if (ok_ && i < info_.Length() && info_[i].IsNull()) return nullptr;
-    return array<T>(i, name, needed);
-  }
-
   double number(size_t i, const char* name) {
     if (!ok_) return 0;
     if (i >= info_.Length() || !info_[i].IsNumber()) return fail(name, "must be a number"), 0;
