@@ -4,6 +4,7 @@
 // truncated download or a hand-edited file otherwise turns into garbage weights rather than an error.
 
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { RetuneError } from '../config/errors.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './dtype.js';
 
@@ -11,6 +12,8 @@ export type Dtype = 'F32' | 'BF16' | 'F16' | 'I64' | 'I32';
 export type FloatDtype = 'F32' | 'BF16' | 'F16';
 
 const ITEM_BYTES: Record<Dtype, number> = { F32: 4, BF16: 2, F16: 2, I64: 8, I32: 4 };
+
+if (endianness() !== 'LE') throw new RetuneError('safetensors: this machine is big-endian; Retune reads little-endian files only');
 
 // One tensor as read from disk. Float dtypes are widened to float32 in `data`; with `keepBf16` a BF16 tensor instead
 // keeps its raw bits in `bf16` and `data` is empty (the frozen-weight layout of Tensor). Integer tensors are
@@ -147,22 +150,30 @@ function openFile(path: string): number {
   }
 }
 
-function decode(bytes: Uint8Array, entry: HeaderEntry, keepBf16: boolean): StoredTensor {
+// Reads a tensor's bytes straight into a typed array of its dtype: files are little-endian, as is every machine Node
+// runs on that we support (checked below), so no per-element decoding is needed.
+function readTensor(fd: number, path: string, entry: HeaderEntry, keepBf16: boolean): StoredTensor {
   const n = numel(entry.shape);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: StoredTensor = { dtype: entry.dtype, shape: entry.shape, data: new Float32Array(0), bf16: null };
-  if (entry.dtype === 'BF16' || entry.dtype === 'F16') {
+  const into = (array: Float32Array | Uint16Array | Int32Array | BigInt64Array): void =>
+    readExactly(fd, new Uint8Array(array.buffer, array.byteOffset, array.byteLength), entry.begin, path);
+  if (entry.dtype === 'F32') {
+    out.data = new Float32Array(n);
+    into(out.data);
+  } else if (entry.dtype === 'BF16' || entry.dtype === 'F16') {
     const bits = new Uint16Array(n);
-    for (let i = 0; i < n; i++) bits[i] = view.getUint16(2 * i, true);
+    into(bits);
     if (entry.dtype === 'BF16' && keepBf16) out.bf16 = bits;
     else out.data = entry.dtype === 'BF16' ? bf16ToF32(bits) : f16ToF32(bits);
-    return out;
+  } else if (entry.dtype === 'I32') {
+    const ints = new Int32Array(n);
+    into(ints);
+    out.data = Float32Array.from(ints);
+  } else {
+    const ints = new BigInt64Array(n);
+    into(ints);
+    out.data = Float32Array.from(ints, Number);
   }
-  const data = new Float32Array(n);
-  if (entry.dtype === 'F32') for (let i = 0; i < n; i++) data[i] = view.getFloat32(4 * i, true);
-  else if (entry.dtype === 'I32') for (let i = 0; i < n; i++) data[i] = view.getInt32(4 * i, true);
-  else for (let i = 0; i < n; i++) data[i] = Number(view.getBigInt64(8 * i, true));
-  out.data = data;
   return out;
 }
 
@@ -179,9 +190,7 @@ export function readSafetensors(
     for (const name of names) {
       const entry = entries.get(name);
       if (!entry) fail(path, `tensor "${name}" is missing`);
-      const bytes = new Uint8Array(entry.end - entry.begin);
-      readExactly(fd, bytes, entry.begin, path);
-      out.set(name, decode(bytes, entry, opts.keepBf16 ?? false));
+      out.set(name, readTensor(fd, path, entry, opts.keepBf16 ?? false));
     }
     return out;
   } finally {
@@ -194,18 +203,16 @@ function encode(name: string, tensor: TensorToWrite): Uint8Array {
   if (tensor.data.length !== n) {
     throw new RetuneError(`tensor "${name}": shape [${tensor.shape.join(', ')}] needs ${n} values, got ${tensor.data.length}`);
   }
-  const bytes = new Uint8Array(n * ITEM_BYTES[tensor.dtype]);
-  const view = new DataView(bytes.buffer);
+  let array: Float32Array | Uint16Array;
   if (tensor.dtype === 'F32') {
     if (!(tensor.data instanceof Float32Array)) throw new RetuneError(`tensor "${name}": F32 output needs float32 values`);
-    for (let i = 0; i < n; i++) view.setFloat32(4 * i, tensor.data[i], true);
-    return bytes;
+    array = tensor.data;
+  } else if (tensor.data instanceof Uint16Array) {
+    array = tensor.data;
+  } else {
+    array = tensor.dtype === 'BF16' ? f32ToBf16(tensor.data) : f32ToF16(tensor.data);
   }
-  let bits: Uint16Array;
-  if (tensor.data instanceof Uint16Array) bits = tensor.data;
-  else bits = tensor.dtype === 'BF16' ? f32ToBf16(tensor.data) : f32ToF16(tensor.data);
-  for (let i = 0; i < n; i++) view.setUint16(2 * i, bits[i], true);
-  return bytes;
+  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
 }
 
 // Writes like the reference implementation: tensors ordered by (dtype alignment descending, name), header padded with
