@@ -6,6 +6,7 @@
 // a fresh adapter leaves the base model's output unchanged.
 import { RetuneError } from '../../config/errors.js';
 import type { Linear, LinearAdapter } from '../../nn/linear.js';
+import { checkpoint, replayable, willRecord } from '../../tensor/autograd.js';
 import { add, embedding, linear, mul, reshape, scale } from '../../tensor/ops.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { AdapterRng } from './rng.js';
@@ -66,17 +67,25 @@ export class LoraAdapter implements LinearAdapter {
     return params;
   }
 
+  // The low-rank path runs under checkpoint(): only its output is kept for backward, and the (N, r) and (N, out)
+  // intermediates are recomputed there, so an adapted layer holds one extra activation rather than four.
   forward(x: Tensor, baseOutput: Tensor): Tensor {
-    const xd = this.dropout(x); // (..., in)
-    const lora = linear(linear(xd, this.A), this.B); // (..., out)
-    if (this.magnitude === null) return add(baseOutput, scale(lora, this.spec.scaling));
-    // PEFT reuses the base output as W x' when no dropout was applied; with dropout W x' is computed again.
-    const wx = xd === x ? this.withoutBias(baseOutput) : linear(xd, this.base.weight); // (..., out)
-    const g = this.doraScale(baseOutput.shape); // (..., out)
-    const directed = mul(g, add(wx, scale(lora, this.spec.scaling)));
-    return add(add(baseOutput, directed), scale(wx, -1));
+    const mask = this.dropoutMask(x); // (..., in) or null
+    const inverseNorm = this.magnitude === null ? null : this.inverseNorms(); // (out)
+    const run = ([input, base]: Tensor[]): Tensor => this.adapt(input, base, mask, inverseNorm);
+    const params = [...this.parameters().values()];
+    return willRecord([x, baseOutput, ...params]) ? checkpoint(run, [x, baseOutput]) : run([x, baseOutput]);
   }
 
+  private adapt(x: Tensor, baseOutput: Tensor, mask: Tensor | null, inverseNorm: Float32Array | null): Tensor {
+    const xd = mask === null ? x : mul(x, mask); // (..., in)
+    const lora = linear(scale(linear(xd, this.A), this.spec.scaling), this.B); // (..., out), scaled through the (..., r) side
+    if (inverseNorm === null) return add(baseOutput, lora);
+    // PEFT reuses the base output as W x' when no dropout was applied; with dropout W x' is computed again.
+    const wx = mask === null ? this.withoutBias(baseOutput) : linear(xd, this.base.weight); // (..., out)
+    const g = this.doraScale(inverseNorm, baseOutput.shape); // (..., out)
+    return add(add(baseOutput, mul(g, add(wx, lora))), scale(wx, -1));
+  }
   // W + s B A (or, for DoRA, m * (W + s B A) / ||W + s B A||_row) as float32 (out, in): the weight a merge writes.
   mergedWeight(): Float32Array {
     const [out, inF] = this.base.weight.shape;
@@ -91,24 +100,32 @@ export class LoraAdapter implements LinearAdapter {
     return w;
   }
 
-  private dropout(x: Tensor): Tensor {
+  // Drawn through replayable() so that a recomputation under gradient checkpointing sees the same mask.
+  private dropoutMask(x: Tensor): Tensor | null {
     const p = this.spec.dropout;
-    if (p === 0 || !this.dropoutState.training) return x;
-    const keep = 1 / (1 - p);
-    const mask = new Float32Array(x.size);
-    const rng = this.dropoutState.rng;
-    for (let i = 0; i < mask.length; i++) mask[i] = rng.nextFloat() < p ? 0 : keep;
-    return mul(x, Tensor.from(mask, x.shape));
+    if (p === 0 || !this.dropoutState.training) return null;
+    return replayable(() => {
+      const keep = 1 / (1 - p);
+      const mask = new Float32Array(x.size);
+      const rng = this.dropoutState.rng;
+      for (let i = 0; i < mask.length; i++) mask[i] = rng.nextFloat() < p ? 0 : keep;
+      return Tensor.from(mask, x.shape);
+    });
   }
 
-  // g = m / ||W + s B A||_row broadcast over the rows of the output. The norm is a constant (detached, as in PEFT and
-  // the DoRA paper) so the gradient reaches m directly and A, B only through the directed update.
-  private doraScale(outShape: number[]): Tensor {
+  // 1 / ||W + s B A||_row (out): a constant (detached, as in PEFT and the DoRA paper), so the gradient reaches m
+  // directly and A, B only through the directed update.
+  private inverseNorms(): Float32Array {
+    const inverse = rowNorms(this.base.weight, this, this.spec.scaling);
+    for (let o = 0; o < inverse.length; o++) inverse[o] = 1 / inverse[o];
+    return inverse;
+  }
+
+  // g = m / ||W + s B A||_row broadcast over the rows of the output.
+  private doraScale(inverseNorm: Float32Array, outShape: number[]): Tensor {
     const magnitude = this.magnitude as Tensor;
     const out = magnitude.size;
-    const inverse = rowNorms(this.base.weight, this, this.spec.scaling);
-    for (let o = 0; o < out; o++) inverse[o] = 1 / inverse[o];
-    const g = mul(magnitude, Tensor.from(inverse, [out])); // (out)
+    const g = mul(magnitude, Tensor.from(inverseNorm, [out])); // (out)
     const rows = outShape.slice(0, -1);
     const N = rows.reduce((a, b) => a * b, 1);
     // Embedding every row from the one-row table [g] is a broadcast whose backward sums the rows into g's gradient.

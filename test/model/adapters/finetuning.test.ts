@@ -165,3 +165,20 @@ test('the dropout RNG state restores the same masks (what a resumed run needs)',
   assert.deepEqual(logits(model), evalOut);
   assert.throws(() => adapters!.setRngState([0, 0, 0, 0]), /not all zero/);
 });
+
+test('with gradient checkpointing, dropout masks are replayed: same loss, same gradients, same RNG state', async () => {
+  const run = async (checkpointed: boolean): Promise<{ loss: number; grads: Float32Array[]; rng: number[] }> => {
+    const model = await loadModel(BASE);
+    const { trainable, adapters } = applyFinetuning(model, config({ lora_dropout: 0.2, lora_rank: 4, use_dora: true, seed: 3 }));
+    for (const [name, t] of trainable) if (name.endsWith('lora_B.weight')) t.data.fill(0.1);
+    model.gradientCheckpointing = checkpointed;
+    const loss = model.loss(ids, ids, B, T);
+    const value = loss.item();
+    backward(loss);
+    return { loss: value, grads: [...trainable.values()].map((t) => t.grad!), rng: adapters!.getRngState() };
+  };
+  const [plain, checkpointed] = [await run(false), await run(true)];
+  assert.equal(checkpointed.loss, plain.loss);
+  assert.deepEqual(checkpointed.rng, plain.rng);
+  plain.grads.forEach((g, i) => assert.ok(maxDiff(g, checkpointed.grads[i]) < 1e-6, `gradient ${i}`));
+});
