@@ -29,7 +29,8 @@ export const modelGroup = z.object({
     .describe('GPU attention kernel; no effect on CPU.'),
   infer_backend: z.string().default('huggingface')
     .describe('Accepted for LLaMA-Factory configs; chat always uses Retune\'s engine.'),
-  threads: nonNegativeInt.default(0).describe('Compute threads of the native backend (0 = all cores).'),
+  threads: nonNegativeInt.default(0)
+    .describe('Compute threads of the native backend (0 = RETUNE_THREADS or all cores; set, it wins over both).'),
 });
 
 export const dataGroup = z.object({
