@@ -37,17 +37,6 @@ export class TokenizedDataset {
     return row;
   }
 
-  // Tokens that carry a loss, over the whole split (for logging and throughput).
-  countTokens(): { tokens: number; labelled: number } {
-    let tokens = 0;
-    let labelled = 0;
-    for (const row of this.rows) {
-      tokens += row.inputIds.length;
-      for (const l of row.labels) if (l !== -100) labelled++;
-    }
-    return { tokens, labelled };
-  }
-
   toBuffer(): Buffer {
     const fields = ARRAY_FIELDS.filter((f) => this.rows.length > 0 && this.rows[0][f] !== undefined);
     const hasKto = this.rows.length > 0 && this.rows[0].ktoTag !== undefined;

@@ -157,7 +157,10 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
   };
   const train = await tokenize(trainExamples);
   const evalSet = evalExamples ? await tokenize(evalExamples) : null;
-  if (train.size === 0) throw new UsageError(`dataset ${trainNames.join(',')}: no usable training samples (${dropped} dropped)`);
+  if (train.size === 0) {
+    const hint = stage === 'pt' && opts.packing ? '; packed pre-training keeps only full cutoff_len blocks, so the text may be too short' : '';
+    throw new UsageError(`dataset ${trainNames.join(',')}: no usable training samples (${dropped} dropped${hint})`);
+  }
   if (cacheDir) saveCached(cacheDir, fingerprint, { train, eval: evalSet, dropped });
   return { train, eval: evalSet, fingerprint, dropped, template };
 }

@@ -35,7 +35,6 @@ export class Tokenizer {
   eosId: number | null;
   padId: number | null;
   private readonly hf: HfTokenizer;
-  private readonly specialIds: Set<number>;
 
   constructor(dir: string, tokenizerJson: Record<string, unknown>, config: Record<string, unknown>, sourceHash: string) {
     this.dir = dir;
@@ -53,9 +52,6 @@ export class Tokenizer {
     this.bosId = this.idOrNull(this.bosToken, 'bos_token');
     this.eosId = this.idOrNull(this.eosToken, 'eos_token');
     this.padId = this.idOrNull(this.padToken, 'pad_token');
-    this.specialIds = new Set();
-    const added = (tokenizerJson.added_tokens ?? []) as { id: number; special?: boolean }[];
-    for (const token of added) if (token.special) this.specialIds.add(token.id);
   }
 
   // A copy sharing the (expensive) vocabulary but with its own special-token fields, which templates may replace.
@@ -74,14 +70,6 @@ export class Tokenizer {
 
   tokenToId(token: string): number | undefined {
     return this.hf.token_to_id(token);
-  }
-
-  idToToken(id: number): string | undefined {
-    return this.hf.id_to_token(id);
-  }
-
-  isSpecial(id: number): boolean {
-    return this.specialIds.has(id);
   }
 
   // LLaMA-Factory's replace_eos / missing-eos fix: the token must already be in the vocabulary, since Retune does not

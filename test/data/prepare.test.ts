@@ -200,4 +200,5 @@ test('bad data is a UsageError naming the file, row and field', async () => {
   await assert.rejects(prepareDataset({ ...base, dataset: 'alpaca', streaming: true }, tok, 'sft'), UsageError);
   await assert.rejects(prepareDataset({ ...base, dataset: 'alpaca', cutoff_len: 0 }, tok, 'sft'), /cutoff_len/);
   await assert.rejects(prepareDataset({ ...base, dataset: 'alpaca' }, tok, 'dpo'), /ranking dataset/);
+  await assert.rejects(prepareDataset({ ...base, dataset: 'corpus', cutoff_len: 4096 }, tok, 'pt'), /only full cutoff_len blocks/);
 });
