@@ -8,7 +8,8 @@ import { saveResolvedConfig } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { loadTokenizer, prepareDataset, type PreparedData } from '../data/index.js';
 import { applyFinetuning, splitList, type Finetuning } from '../model/adapters/finetuning.js';
-import { loadModel, type CausalLM } from '../model/index.js';
+import { initModel } from '../model/init.js';
+import { loadModel, readModelConfig, type CausalLM } from '../model/index.js';
 import { createOptimizer } from '../optim/create.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { findLatestCheckpoint, openCheckpoint, removeStaleTemps, type CheckpointRef } from './checkpoint.js';
@@ -170,7 +171,9 @@ async function buildModel(config: RetuneConfig, checkpoint: CheckpointRef | null
 }> {
   const base = config.model_name_or_path as string;
   const lora = config.finetuning_type === 'lora';
-  const model = await loadModel(checkpoint !== null && !lora ? checkpoint.path : base, { frozenBf16: config.bf16 });
+  const model = checkpoint === null && config.train_from_scratch
+    ? initModel(readModelConfig(base), config.seed)
+    : await loadModel(checkpoint !== null && !lora ? checkpoint.path : base, { frozenBf16: config.bf16 });
   let ftConfig = config;
   if (checkpoint !== null && lora) {
     const earlier = splitList(config.adapter_name_or_path);
