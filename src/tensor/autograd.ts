@@ -19,6 +19,7 @@ export interface Saved {
   scale?: number;
   eps?: number;
   normalizer?: number;
+  chunkRows?: number;
   transA?: boolean;
   transB?: boolean;
   fn?: (inputs: Tensor[]) => Tensor;

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nativeAvailable, setBackend } from '../../src/backend/index.js';
 import { backward } from '../../src/tensor/autograd.js';
+import { linearCrossEntropy } from '../../src/tensor/linear-cross-entropy.js';
 import * as ops from '../../src/tensor/ops.js';
 import { fillFree } from '../../src/tensor/pool.js';
 import { f32ToBf16, Tensor } from '../../src/tensor/tensor.js';
@@ -58,7 +59,7 @@ test('native matches the reference on a full training step', { skip: !nativeAvai
   }
 });
 
-test('native matches the reference: matmul layouts, bf16 frozen linear, ignored targets', { skip: !nativeAvailable() && 'native addon not built' }, () => {
+test('native matches the reference: matmul layouts, bf16 frozen linear, fused LM-head loss', { skip: !nativeAvailable() && 'native addon not built' }, () => {
   const r = rng(61);
   const x = randn([3, 7, 40], r);
   const w = Tensor.fromBf16(f32ToBf16(randn([24, 40], r).data), [24, 40]);
@@ -70,12 +71,18 @@ test('native matches the reference: matmul layouts, bf16 frozen linear, ignored 
     xs.requiresGrad = true;
     const as = Tensor.from(a.data.slice(), a.shape);
     as.requiresGrad = true;
+    const head = Tensor.from(a.data.slice(0, 13 * 40), [13, 40]);
+    head.requiresGrad = true;
     const y = ops.linear(xs, w); // (3, 7, 24), frozen bf16 weight
     const z = ops.matmul(as, b, { transA: true, transB: true }); // (2, 9, 11)
-    const loss = ops.add(ops.crossEntropy(ops.reshape(y, [21, 24]), targets, 15), ops.crossEntropy(ops.reshape(z, [18, 11]), new Int32Array(18).fill(3), 18));
+    const fused = linearCrossEntropy(xs, head, targets.map((t) => (t === -100 ? t : t % 13)), 9, { chunkRows: 4 });
+    const loss = ops.add(
+      ops.add(ops.crossEntropy(ops.reshape(y, [21, 24]), targets, 15), ops.crossEntropy(ops.reshape(z, [18, 11]), new Int32Array(18).fill(3), 18)),
+      fused,
+    );
     const out = [y.data.slice(), z.data.slice(), Float32Array.of(loss.item())];
     backward(loss);
-    return [...out, xs.grad!, as.grad!];
+    return [...out, xs.grad!, as.grad!, head.grad!];
   };
   const want = run();
   setBackend('native');

@@ -1,0 +1,61 @@
+// The fused LM-head loss against linear() + crossEntropy(), and its gradients against central differences, with
+// ignored rows and several chunks.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setBackend } from '../../src/backend/index.js';
+import { backward, noGrad } from '../../src/tensor/autograd.js';
+import { linearCrossEntropy } from '../../src/tensor/linear-cross-entropy.js';
+import { crossEntropy, linear, reshape } from '../../src/tensor/ops.js';
+import { f32ToBf16, Tensor } from '../../src/tensor/tensor.js';
+import { gradError, maxAbs, maxAbsDiff, randn, rng } from './helpers.js';
+
+setBackend('reference');
+const targets = Int32Array.from([3, -100, 0, 6, -100, -100, 2, 1, 5, -100, 4, 6]);
+
+test('gradients of hidden states and head weight match central differences', () => {
+  const r = rng(71);
+  const inputs = [randn([3, 4, 5], r), randn([7, 5], r)];
+  for (const chunkRows of [1, 3, 100]) {
+    const err = gradError(([h, w]) => linearCrossEntropy(h, w, targets, 5, { chunkRows }), inputs, [0, 1]);
+    assert.ok(err < 5e-4, `chunkRows=${chunkRows}: relative error ${err}`);
+  }
+});
+
+test('same loss and gradients as linear() then crossEntropy(), ignored rows get zero gradient', () => {
+  const run = (fused: boolean): Float32Array[] => {
+    const r2 = rng(73);
+    const h = randn([12, 5], r2);
+    const w = randn([7, 5], r2);
+    h.requiresGrad = true;
+    w.requiresGrad = true;
+    const loss = fused ? linearCrossEntropy(h, w, targets, 8, { chunkRows: 2 }) : crossEntropy(linear(h, w), targets, 8);
+    const value = loss.item();
+    backward(loss);
+    return [Float32Array.of(value), h.grad!, w.grad!];
+  };
+  const [plain, fused] = [run(false), run(true)];
+  for (let i = 0; i < 3; i++) assert.ok(maxAbsDiff(fused[i], plain[i]) < 1e-6 * Math.max(1, maxAbs(plain[i])), `output ${i}`);
+  assert.deepEqual(Array.from(fused[1].subarray(5, 10)), [0, 0, 0, 0, 0]);
+});
+
+test('a frozen bf16 head passes gradient to the hidden states only', () => {
+  const r = rng(74);
+  const wf = randn([7, 5], r);
+  const bits = f32ToBf16(wf.data);
+  const wb = Tensor.fromBf16(bits, [7, 5]);
+  const widened = Tensor.from(new Float32Array(new Uint32Array(Array.from(bits, (b) => b << 16)).buffer), [7, 5]);
+  const h = randn([3, 4, 5], r);
+  const err = gradError(([x]) => linearCrossEntropy(x, wb, targets, 5, { chunkRows: 4 }), [h], [0]);
+  assert.ok(err < 5e-4, `relative error ${err}`);
+  const a = noGrad(() => linearCrossEntropy(h, wb, targets, 5).item());
+  const b = noGrad(() => crossEntropy(reshape(linear(h, widened), [12, 7]), targets, 5).item());
+  assert.ok(Math.abs(a - b) < 1e-6);
+});
+
+test('bad input is named', () => {
+  const r = rng(75);
+  const [h, w] = [randn([12, 5], r), randn([7, 5], r)];
+  assert.throws(() => linearCrossEntropy(h, w, targets.map((t) => (t === 6 ? 7 : t)), 1), /target 7 at row 3/);
+  assert.throws(() => linearCrossEntropy(h, randn([7, 4], r), targets, 1), /does not match weight/);
+  assert.throws(() => linearCrossEntropy(h, w, targets, 1, { chunkRows: 0 }), /chunkRows must be a positive integer/);
+});
