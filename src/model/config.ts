@@ -101,7 +101,9 @@ export function parseModelConfig(raw: unknown, source: string): ModelConfig {
   const nHead = f.int('num_attention_heads');
   const nKV = f.int('num_key_value_heads', nHead);
   if (nHead % nKV !== 0) throw f.error('num_key_value_heads', `(${nKV}) must divide num_attention_heads (${nHead})`);
-  if (r.head_dim == null && hidden % nHead !== 0) throw f.error('head_dim', `is missing and hidden_size ${hidden} is not a multiple of num_attention_heads ${nHead}`);
+  if (r.head_dim == null && hidden % nHead !== 0) {
+    throw f.error('head_dim', `is missing and hidden_size ${hidden} is not a multiple of num_attention_heads ${nHead}`);
+  }
   const headDim = r.head_dim == null ? hidden / nHead : f.int('head_dim');
   if (headDim % 2 !== 0) throw f.error('head_dim', `must be even for RoPE, got ${headDim}`);
 
@@ -148,7 +150,9 @@ function rope(r: Raw, f: Fields): { rope_theta: number; rope_scaling: RopeScalin
   const s = scaling as RopeScaling;
   const kind = s.rope_type ?? s.type ?? 'default';
   if (!ROPE_TYPES.includes(kind)) throw f.error(`${key}.rope_type`, `'${kind}' is not supported (supported: ${ROPE_TYPES.join(', ')})`);
-  if (kind !== 'default' && !(typeof s.factor === 'number' && s.factor > 0)) throw f.error(`${key}.factor`, `must be a positive number for ${kind}`);
+  if (kind !== 'default' && !(typeof s.factor === 'number' && s.factor > 0)) {
+    throw f.error(`${key}.factor`, `must be a positive number for ${kind}`);
+  }
   if (kind === 'llama3' && !Number.isSafeInteger(s.original_max_position_embeddings)) {
     throw f.error(`${key}.original_max_position_embeddings`, 'must be an integer for llama3');
   }
@@ -167,6 +171,8 @@ function eosIds(r: Raw, f: Fields): number[] {
   const eos = r.eos_token_id;
   if (eos === undefined || eos === null) return [];
   const list = Array.isArray(eos) ? eos : [eos];
-  if (!list.every((id) => Number.isSafeInteger(id) && id >= 0)) throw f.error('eos_token_id', `must be a token id or a list of them, got ${JSON.stringify(eos)}`);
+  if (!list.every((id) => Number.isSafeInteger(id) && id >= 0)) {
+    throw f.error('eos_token_id', `must be a token id or a list of them, got ${JSON.stringify(eos)}`);
+  }
   return list as number[];
 }

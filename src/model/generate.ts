@@ -69,7 +69,9 @@ function checkOptions(model: CausalLM, promptIds: number[], opts: GenerateOption
   if (promptIds.length === 0) throw new UsageError('generate: the prompt is empty');
   const bad = promptIds.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= V);
   if (bad >= 0) throw new UsageError(`generate: prompt token ${promptIds[bad]} at position ${bad} is outside the vocabulary (0..${V - 1})`);
-  if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 0) throw new UsageError(`max_new_tokens must be a non-negative integer, got ${opts.maxNewTokens}`);
+  if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 0) {
+    throw new UsageError(`max_new_tokens must be a non-negative integer, got ${opts.maxNewTokens}`);
+  }
   const temperature = opts.temperature ?? 1;
   const topP = opts.topP ?? 1;
   const topK = opts.topK ?? 50;

@@ -50,7 +50,9 @@ function readWeights(dir: string, keepBf16: boolean): [string, Map<string, Store
   if (existsSync(single)) return [[single, readSafetensors(single, { keepBf16 })]];
   const indexPath = join(dir, INDEX_NAME);
   if (!existsSync(indexPath)) {
-    const pickle = existsSync(join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is a pickle, which Retune does not read; convert it to safetensors)' : '';
+    const pickle = existsSync(join(dir, 'pytorch_model.bin'))
+      ? ' (pytorch_model.bin is a pickle, which Retune does not read; convert it to safetensors)'
+      : '';
     throw new UsageError(`${dir}: no ${WEIGHTS_NAME} or ${INDEX_NAME}${pickle}`);
   }
   const byFile = new Map<string, string[]>();
@@ -74,7 +76,9 @@ export function readIndex(path: string): Map<string, string> {
     throw new RetuneError(`${path}: cannot read the shard index (${(error as Error).message})`);
   }
   const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) throw new RetuneError(`${path}: weight_map is missing or not an object`);
+  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+    throw new RetuneError(`${path}: weight_map is missing or not an object`);
+  }
   const out = new Map<string, string>();
   for (const [name, file] of Object.entries(weightMap)) {
     if (typeof file !== 'string' || file === '' || file.includes('/') || file.includes('\\') || file.startsWith('.')) {
@@ -152,7 +156,8 @@ export function buildModel(config: ModelConfig, tensors: Map<string, Tensor>, fi
   const unused = [...tensors.keys()].filter((name) => !used.has(name) && !IGNORED.test(name));
   if (unused.length > 0) {
     const shown = unused.slice(0, 3).map((n) => `"${n}"`).join(', ');
-    throw new RetuneError(`${fileOf(unused[0])}: tensor ${shown}${unused.length > 3 ? ` and ${unused.length - 3} more` : ''} not used by a ${config.model_type} model with this config.json`);
+    const more = unused.length > 3 ? ` and ${unused.length - 3} more` : '';
+    throw new RetuneError(`${fileOf(unused[0])}: tensor ${shown}${more} not used by a ${config.model_type} model with this config.json`);
   }
   return new CausalLM(config, { embedTokens, layers, norm: finalNorm, lmHead });
 }

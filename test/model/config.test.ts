@@ -39,7 +39,8 @@ test('defaults follow transformers', () => {
   assert.equal(c.rms_norm_eps, 1e-6);
   assert.deepEqual(c.eos_token_id, []);
   assert.deepEqual(parseModelConfig({ ...BASE, eos_token_id: [2, 7] }, 'x').eos_token_id, [2, 7]);
-  assert.deepEqual(parseModelConfig({ ...BASE, rope_scaling: { type: 'linear', factor: 2 } }, 'x').rope_scaling, { type: 'linear', factor: 2, rope_type: 'linear' });
+  const linear = parseModelConfig({ ...BASE, rope_scaling: { type: 'linear', factor: 2 } }, 'x');
+  assert.deepEqual(linear.rope_scaling, { type: 'linear', factor: 2, rope_type: 'linear' });
 });
 
 test('configs Retune would compute differently are refused, naming file and field', () => {
@@ -56,7 +57,8 @@ test('configs Retune would compute differently are refused, naming file and fiel
     [{ tie_word_embeddings: 'yes' }, /tie_word_embeddings must be true or false/],
   ];
   for (const [edit, pattern] of cases) {
-    assert.throws(() => parseModelConfig({ ...BASE, ...edit }, 'cfg.json'), (e: unknown) => e instanceof UsageError && pattern.test(e.message), pattern.source);
+    const matches = (e: unknown): boolean => e instanceof UsageError && pattern.test(e.message);
+    assert.throws(() => parseModelConfig({ ...BASE, ...edit }, 'cfg.json'), matches, pattern.source);
   }
   const dir = tempDir();
   writeFileSync(join(dir, 'config.json'), '{"model_type": ');

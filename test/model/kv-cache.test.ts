@@ -56,5 +56,6 @@ test('a cache of another batch size or combined with segments is refused', async
   const model = await loadModel(modelDir('mistral'));
   const cache = newCache(model, 2);
   assert.throws(() => noGrad(() => model.forward(Int32Array.of(1, 2), 1, 2, { cache })), RetuneError);
-  assert.throws(() => noGrad(() => model.forward(Int32Array.of(1, 2), 2, 1, { cache, segments: Int32Array.of(0, 0) })), /segments cannot be combined/);
+  const segments = Int32Array.of(0, 0);
+  assert.throws(() => noGrad(() => model.forward(Int32Array.of(1, 2), 2, 1, { cache, segments })), /segments cannot be combined/);
 });
