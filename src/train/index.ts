@@ -41,7 +41,7 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
   if (config.model_name_or_path === null) throw new UsageError('model_name_or_path is required to train');
   if (config.stage !== 'pt' && config.stage !== 'sft') throw new UsageError(`stage ${config.stage} is not supported (pt, sft)`);
 
-  const checkpoint = findResumePoint(config, outputDir, print);
+  const checkpoint = findResumePoint(config, outputDir, opts.dryRun === true, print);
   const oldConfig = checkpoint === null ? null : readCheckpointConfig(checkpoint.path);
   const runConfig = oldConfig === null ? config : effectiveConfig(oldConfig, config);
   const tokenizer = await loadTokenizer(runConfig.model_name_or_path as string);
@@ -105,9 +105,12 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
   return result;
 }
 
-// The checkpoint to resume from, or null for a fresh run. Broken checkpoints are reported by name and skipped.
-function findResumePoint(config: RetuneConfig, outputDir: string, print: (line: string) => void): CheckpointRef | null {
-  for (const name of removeStaleTemps(outputDir)) print(`removed ${name}, left by an interrupted process`);
+// The checkpoint to resume from, or null for a fresh run. Broken checkpoints are reported by name and skipped; a dry
+// run leaves even the temporary folders of dead processes in place.
+function findResumePoint(
+  config: RetuneConfig, outputDir: string, dryRun: boolean, print: (line: string) => void,
+): CheckpointRef | null {
+  if (!dryRun) for (const name of removeStaleTemps(outputDir)) print(`removed ${name}, left by an interrupted process`);
   if (config.resume_from_checkpoint !== null) return openCheckpoint(config.resume_from_checkpoint);
   if (config.overwrite_output_dir) return null;
   const { latest, broken } = findLatestCheckpoint(outputDir);
