@@ -15,6 +15,7 @@
 
 #include "gemm.h"
 #include "pool.h"
+#include "simd.h"
 
 namespace rt {
 namespace {
@@ -164,11 +165,102 @@ void gemm_rect(const Operands<TB>& o, int64_t r0, int64_t r1, int64_t c0, int64_
   }
 }
 
+// A few rows of A (a decode step, a short prompt) make the GEMM a matrix-vector product bound by streaming B once;
+// packing B would cost more than the multiply. Rows of A are copied contiguous first (aRows: M x K).
+constexpr int64_t kSmallM = 4;
+constexpr int64_t kSmallChunk = 1024;  // columns of C accumulated together (up to 16 KiB) when B is (K, N)
+
+// B stored (N, K): each C element is a dot product of two contiguous rows, summed in kLanes lanes. All M rows
+// of A go through one pass over a row of B, their lanes independent so the additions overlap.
+template <int M, typename TB>
+inline void small_m_nt(const Operands<TB>& o, const float* aRows, int64_t j0, int64_t j1, bool accumulate) {
+  const int64_t K = o.K;
+  for (int64_t j = j0; j < j1; j++) {
+    const TB* bj = o.b + j * o.csB;
+    float lanes[M][kLanes] = {};
+    int64_t k = 0;
+    for (; k + kLanes <= K; k += kLanes)
+      for (int i = 0; i < M; i++)
+        for (int l = 0; l < kLanes; l++) lanes[i][l] += aRows[i * K + k + l] * widen(bj[k + l]);
+    for (int l = 0; k < K; k++, l++)
+      for (int i = 0; i < M; i++) lanes[i][l] += aRows[i * K + k] * widen(bj[k]);
+    for (int i = 0; i < M; i++) {
+      float sum = 0.0f;
+      for (int l = 0; l < kLanes; l++) sum += lanes[i][l];
+      float* c = o.c + i * o.ldc + j;
+      *c = accumulate ? *c + sum : sum;
+    }
+  }
+}
+
+// B stored (K, N): rows of B are streamed once, each scaled into all M accumulator rows.
+template <int M, typename TB>
+inline void small_m_nn(const Operands<TB>& o, const float* aRows, int64_t j0, int64_t j1, bool accumulate) {
+  float acc[M][kSmallChunk];
+  for (int64_t c0 = j0; c0 < j1; c0 += kSmallChunk) {
+    const int64_t n = std::min(kSmallChunk, j1 - c0);
+    for (int i = 0; i < M; i++) std::fill(acc[i], acc[i] + n, 0.0f);
+    for (int64_t k = 0; k < o.K; k++) {
+      const TB* bk = o.b + k * o.rsB + c0;
+      float a[M];
+      for (int i = 0; i < M; i++) a[i] = aRows[i * o.K + k];
+      for (int64_t j = 0; j < n; j++) {
+        const float b = widen(bk[j]);
+        for (int i = 0; i < M; i++) acc[i][j] += a[i] * b;
+      }
+    }
+    for (int i = 0; i < M; i++) {
+      float* c = o.c + i * o.ldc + c0;
+      for (int64_t j = 0; j < n; j++) c[j] = accumulate ? c[j] + acc[i][j] : acc[i][j];
+    }
+  }
+}
+
+template <int M, typename TB>
+inline void small_m_fixed(const Operands<TB>& o, const float* aRows, int64_t j0, int64_t j1, bool accumulate) {
+  if (o.csB == 1) small_m_nn<M>(o, aRows, j0, j1, accumulate);
+  else small_m_nt<M>(o, aRows, j0, j1, accumulate);
+}
+
+// Dispatches on the row count so the per-row loops unroll and the accumulators stay in registers.
+template <typename TB>
+inline void small_m_any(const Operands<TB>& o, const float* aRows, int64_t j0, int64_t j1, bool accumulate) {
+  switch (o.M) {
+    case 1: return small_m_fixed<1>(o, aRows, j0, j1, accumulate);
+    case 2: return small_m_fixed<2>(o, aRows, j0, j1, accumulate);
+    case 3: return small_m_fixed<3>(o, aRows, j0, j1, accumulate);
+    default: return small_m_fixed<4>(o, aRows, j0, j1, accumulate);
+  }
+}
+
+RT_CLONES void small_m_f32(const Operands<float>& o, const float* aRows, int64_t j0, int64_t j1, bool accumulate) {
+  small_m_any(o, aRows, j0, j1, accumulate);
+}
+
+RT_CLONES void small_m_bf16(const Operands<uint16_t>& o, const float* aRows, int64_t j0, int64_t j1, bool accumulate) {
+  small_m_any(o, aRows, j0, j1, accumulate);
+}
+
+inline void small_m(const Operands<float>& o, const float* aRows, int64_t j0, int64_t j1, bool accumulate) {
+  small_m_f32(o, aRows, j0, j1, accumulate);
+}
+inline void small_m(const Operands<uint16_t>& o, const float* aRows, int64_t j0, int64_t j1, bool accumulate) {
+  small_m_bf16(o, aRows, j0, j1, accumulate);
+}
+
 // Below this many multiply-adds a second thread costs more than it saves.
 constexpr int64_t kMinParallelMacs = int64_t(1) << 21;
 
 template <typename TB>
 void gemm_one(const Operands<TB>& o, bool accumulate) {
+  if (o.M <= kSmallM && o.K > 0) {
+    float* aRows = tPackA.get(o.M * o.K);
+    for (int64_t i = 0; i < o.M; i++)
+      for (int64_t k = 0; k < o.K; k++) aRows[i * o.K + k] = o.a[i * o.rsA + k * o.csA];
+    const int64_t grain = std::max<int64_t>(kSmallChunk, kMinParallelMacs / (o.M * o.K));
+    parallel_for(o.N, grain, [&](int64_t j0, int64_t j1) { small_m(o, aRows, j0, j1, accumulate); });
+    return;
+  }
   const int64_t nT = threads();
   const int64_t mPanels = (o.M + kMR - 1) / kMR, nPanels = (o.N + kNR - 1) / kNR;
   // Bands of rows when there are enough for every thread, else bands of columns.

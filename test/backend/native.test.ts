@@ -60,6 +60,7 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
     const shapes: [number, number, number, number][] = [
       [1, 1, 1, 1], [1, 7, 13, 33], [2, 13, 65, 7], [1, 65, 33, 300], [3, 6, 16, 256], [1, 7, 3100, 5], [1, 150, 20, 513],
       [1, 5, 3300, 130], // split by columns across threads, wider than one packed B block
+      [1, 1, 700, 300], [2, 3, 70, 1000], [1, 4, 300, 17], // few rows: the matrix-vector path
     ];
     let seed = 1;
     for (const [batch, M, N, K] of shapes) {
@@ -83,7 +84,7 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
 
   it('matmulBf16 widens B like the reference', () => {
     let seed = 100;
-    for (const [M, N, K] of [[1, 1, 1], [13, 33, 65], [70, 17, 300]]) {
+    for (const [M, N, K] of [[1, 1, 1], [13, 33, 65], [70, 17, 300], [2, 300, 270]]) {
       for (const transB of [false, true]) {
         const args: MatmulArgs = { batch: 1, M, N, K, transA: false, transB, accumulate: false };
         const a = randn(M * K, seed++);
@@ -290,6 +291,10 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
       nb.matmul(a, b, c, { batch: 1, M, N, K, transA: true, transB: false, accumulate: false });
       const wide = new Float32Array(5 * 3300);
       nb.matmul(wideA, wideB, wide, { batch: 1, M: 5, N: 3300, K: 700, transA: false, transB: true, accumulate: false });
+      const rows2 = new Float32Array(2 * 3300);
+      nb.matmul(wideA, wideB, rows2, { batch: 1, M: 2, N: 3300, K: 700, transA: false, transB: true, accumulate: false });
+      const rows2nn = new Float32Array(2 * 3300);
+      nb.matmul(wideA, wideB, rows2nn, { batch: 1, M: 2, N: 3300, K: 700, transA: false, transB: false, accumulate: false });
       const { B, T, nHead } = att.args;
       const out = new Float32Array(att.q.length), lse = new Float32Array(B * nHead * T);
       nb.attention(att.q, att.k, att.v, out, lse, att.args);
@@ -298,7 +303,7 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
       const losses = new Float32Array(64), ceLse = new Float32Array(64);
       nb.crossEntropy(logits, targets, losses, ceLse, 64, V);
       const ss = new Float32Array([nb.sumSquares(logits, logits.length)]);
-      return [c, wide, out, lse, dq, dk, dv, losses, ss];
+      return [c, wide, rows2, rows2nn, out, lse, dq, dk, dv, losses, ss];
     };
     try {
       api.setThreads(2);
