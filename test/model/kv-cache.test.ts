@@ -25,12 +25,12 @@ for (const [name, B] of [['qwen2-bf16', 1], ['qwen3-sharded', 2], ['llama-tied',
     setBackend('reference');
     const model = await loadModel(modelDir(name));
     const V = model.config.vocab_size;
-    const T = 11;
+    const T = 20;
     const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 37 + 11) % V);
     const full = noGrad(() => model.forward(ids, B, T)).data; // (B, T, V)
     const cache = newCache(model, B);
-    // A 4-token prefill, single steps, then a 3-token chunk: every cache path (first fill, growth, chunks).
-    for (const [t0, t1] of [[0, 4], [4, 5], [5, 6], [6, 7], [7, 8], [8, 11]]) {
+    // A 4-token prefill, single steps and chunks, past the first 16-token buffer: every cache path.
+    for (const [t0, t1] of [[0, 4], [4, 5], [5, 6], [6, 15], [15, 16], [16, 17], [17, 20]]) {
       const step = noGrad(() => model.forward(columns(ids, B, T, t0, t1), B, t1 - t0, { cache })).data;
       const expected = new Float32Array(B * (t1 - t0) * V);
       for (let b = 0; b < B; b++) expected.set(full.subarray((b * T + t0) * V, (b * T + t1) * V), b * (t1 - t0) * V);
