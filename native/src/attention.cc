@@ -81,10 +81,10 @@ bool block_mask(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t 
   return any;
 }
 
-// Online-softmax update of one block of raw scores s for rows [0, nq): rescales acc rows by exp(mOld - mNew) and
-// leaves the block's probabilities (relative to the new max) in p, zero where masked.
+// Online-softmax update of one block of raw scores s for rows [0, nq): rescales the running sums and acc rows by
+// exp(mOld - mNew) and leaves the block's probabilities (relative to the new max) in p, zero where masked.
 RT_CLONES void online_softmax(const float* s, const unsigned char* mask, int64_t nq, int64_t hd, float scale, float* p,
-                              float* m, float* l, float* acc) {
+                              float* rowMax, float* rowSum, float* acc) {
   for (int64_t i = 0; i < nq; i++) {
     const float* si = s + i * kBk;
     const unsigned char* mi = mask + i * kBk;
@@ -100,16 +100,16 @@ RT_CLONES void online_softmax(const float* s, const unsigned char* mask, int64_t
       for (int64_t j = 0; j < kBk; j++) pi[j] = 0.0f;
       continue;
     }
-    const float mNew = blockMax > m[i] ? blockMax : m[i];
-    const float alpha = fast_exp(m[i] - mNew);
+    const float mNew = blockMax > rowMax[i] ? blockMax : rowMax[i];
+    const float alpha = fast_exp(rowMax[i] - mNew);
     for (int64_t j = 0; j < kBk; j++) pi[j] = mi[j] ? fast_exp(pi[j] - mNew) : 0.0f;
     for (int l = 0; l < kLanes; l++) lanes[l] = 0.0f;
     for (int64_t j = 0; j < kBk; j += kLanes)
       for (int l = 0; l < kLanes; l++) lanes[l] += pi[j + l];
     float sum = 0.0f;
     for (int l = 0; l < kLanes; l++) sum += lanes[l];
-    l[i] = l[i] * alpha + sum;
-    m[i] = mNew;
+    rowSum[i] = rowSum[i] * alpha + sum;
+    rowMax[i] = mNew;
     if (alpha != 1.0f)
       for (int64_t d = 0; d < hd; d++) acc[i * hd + d] *= alpha;
   }
