@@ -21,6 +21,11 @@ for (const backend of BACKENDS) {
         assert.deepEqual(streamed, expected);
         const penalized = generate(model, prompt, { maxNewTokens: expected.length, doSample: false, repetitionPenalty: 1.3 });
         assert.deepEqual(penalized, [...golden.ints('gen.rep_penalty')].slice(prompt.length));
+        if (name === 'qwen2-bf16') {
+          // Its weights are exactly bf16, so the frozen-bf16 kernels must decode the same tokens.
+          const frozen = await loadModel(modelDir(name), { frozenBf16: true });
+          assert.deepEqual(generate(frozen, prompt, { maxNewTokens: expected.length, temperature: 0 }), expected);
+        }
       });
     }
   });
