@@ -8,6 +8,7 @@ import {
 import { createHash } from 'node:crypto';
 import { join, relative, sep } from 'node:path';
 import { RetuneError } from '../config/errors.js';
+import { processAlive } from './lock.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 const CHECKPOINT_RE = /^checkpoint-(\d+)$/;
@@ -170,21 +171,12 @@ export function removeStaleTemps(outputDir: string): string[] {
   const removed: string[] = [];
   for (const name of readdirSync(outputDir)) {
     const m = TEMP_RE.exec(name);
-    if (!m || processAlive(Number(m[1]))) continue;
+    const pid = Number(m?.[1]);
+    if (!m || (pid !== process.pid && processAlive(pid))) continue;
     rmSync(join(outputDir, name), { recursive: true, force: true });
     removed.push(name);
   }
   return removed;
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function freeName(dir: string, base: string): string {

@@ -18,6 +18,7 @@ import {
 } from './checkpoint-io.js';
 import { readLogHistory, writeHfState, type HistoryEntry } from './hf-state.js';
 import { initialHistory, plannedTotalSteps } from './lr-history.js';
+import { lockOutputDir } from './lock.js';
 import { TrainLog } from './logging.js';
 import { plotLoss } from './plot.js';
 import { effectiveConfig, formatLrOutlook, formatResumePlan, planResume, type ResumePlan } from './resume-plan.js';
@@ -32,16 +33,37 @@ export interface RunTrainOptions {
 }
 
 // What a fresh run may find in output_dir without refusing: leftovers of an earlier attempt at this same run.
-const RUN_LEFTOVERS = /^(?:(?:trainer_log\.jsonl|training_args\.yaml)(?:\.tmp-\d+)?|checkpoint-\d+(?:\.old-\d+)?|\.(?:tmp|deleting)-.*)$/;
+const RUN_LEFTOVERS =
+  /^(?:(?:trainer_log\.jsonl|training_args\.yaml)(?:\.tmp-\d+)?|checkpoint-\d+(?:\.old-\d+)?|\.(?:tmp|deleting)-.*|\.retune-lock)$/;
 
+// Returns null when nothing was trained (dry run, or a finished run). A run stopped by SIGINT/SIGTERM saves, then
+// re-raises the signal so the process ends the way the signal asked.
 export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {}): Promise<TrainResult | null> {
   const print = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const outputDir = config.output_dir;
   if (outputDir === null) throw new UsageError('output_dir is required to train');
   if (config.model_name_or_path === null) throw new UsageError('model_name_or_path is required to train');
   if (config.stage !== 'pt' && config.stage !== 'sft') throw new UsageError(`stage ${config.stage} is not supported (pt, sft)`);
+  if (opts.dryRun) return planAndTrain(config, outputDir, true, print);
 
-  const checkpoint = findResumePoint(config, outputDir, opts.dryRun === true, print);
+  mkdirSync(outputDir, { recursive: true });
+  const lock = lockOutputDir(outputDir);
+  let result: TrainResult | null;
+  try {
+    result = await planAndTrain(config, outputDir, false, print);
+  } finally {
+    lock.release();
+  }
+  if (result !== null && result.stoppedBy !== null && result.globalStep < result.totalSteps) {
+    process.kill(process.pid, result.stoppedBy);
+  }
+  return result;
+}
+
+async function planAndTrain(
+  config: RetuneConfig, outputDir: string, dryRun: boolean, print: (line: string) => void,
+): Promise<TrainResult | null> {
+  const checkpoint = findResumePoint(config, outputDir, dryRun, print);
   const oldConfig = checkpoint === null ? null : readCheckpointConfig(checkpoint.path);
   const runConfig = oldConfig === null ? config : effectiveConfig(oldConfig, config);
   const tokenizer = await loadTokenizer(runConfig.model_name_or_path as string);
@@ -58,18 +80,17 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
     });
     print(formatResumePlan(plan));
     if (plan.refusal !== null) throw new UsageError(plan.refusal);
-    if (opts.dryRun || plan.finished) return null;
+    if (dryRun || plan.finished) return null;
     state = resumedState(saved as TrainState, plan, checkpoint);
   } else {
     state = freshState(runConfig, dataset);
     print(formatFreshPlan(runConfig, state));
-    if (opts.dryRun) return null;
+    if (dryRun) return null;
   }
   const evalData = evalSplit(runConfig, data);
   const padId = tokenizer.padId ?? tokenizer.eosId;
   if (padId === null) throw new UsageError(`${runConfig.model_name_or_path}: the tokenizer has neither a pad nor an eos token`);
 
-  mkdirSync(outputDir, { recursive: true });
   const { model, finetuning } = await buildModel(runConfig, checkpoint, state);
   const optimizer = buildOptimizer(runConfig, finetuning, checkpoint, state, plan);
   const log = new TrainLog(outputDir, state.global_step, print, process.stdout.isTTY === true);
@@ -93,7 +114,6 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
   if (result.stoppedBy !== null && result.globalStep < result.totalSteps) {
     log.message(`stopped by ${result.stoppedBy} at step ${result.globalStep}; ${result.lastCheckpoint ?? 'no checkpoint'} ` +
       'holds the state; run the same command again to resume');
-    process.kill(process.pid, result.stoppedBy);
     return result;
   }
   writeFinalWeights(outputDir, { config: runConfig, model, finetuning });
