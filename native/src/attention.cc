@@ -143,14 +143,16 @@ void forward_task(const float* q, const float* k, const float* v, float* out, fl
 }
 
 // p = exp(s * scale - lse_i) where visible, else 0; then dp becomes dS = p * (dp - D_i) * scale.
-RT_CLONES void score_grads(const float* s, const unsigned char* mask, const float* lse, const float* D, int64_t nq,
-                           float scale, float* p, float* dp) {
+RT_CLONES void score_grads(const float* __restrict s, const unsigned char* __restrict mask, const float* lse,
+                           const float* D, int64_t nq, float scale, float* __restrict p, float* __restrict dp) {
   for (int64_t i = 0; i < nq; i++) {
+    const float li = lse[i], di = D[i];
     for (int64_t j = 0; j < kBk; j++) {
       const int64_t o = i * kBk + j;
-      const float pij = mask[o] ? fast_exp(s[o] * scale - lse[i]) : 0.0f;
+      const float e = fast_exp(s[o] * scale - li);  // computed everywhere, then selected, so the loop vectorizes
+      const float pij = mask[o] ? e : 0.0f;
       p[o] = pij;
-      dp[o] = pij * (dp[o] - D[i]) * scale;
+      dp[o] = pij * (dp[o] - di) * scale;
     }
   }
 }
