@@ -104,6 +104,8 @@ void pack_b(const Operands<TB>& o, int64_t j0, int64_t nc, int64_t p0, int64_t k
         for (int64_t j = 0; j < cols; j++) dst[k * kNR + j] = widen(row[j]);
         for (int64_t j = cols; j < kNR; j++) dst[k * kNR + j] = 0.0f;
       }
+    } else if (o.rsB == 1 && cols == kNR) {
+      pack_b_panel_transposed(src, o.csB, kc, dst);
     } else {
       for (int64_t j = 0; j < cols; j++) {
         const TB* col = src + j * o.csB;

@@ -33,6 +33,11 @@ constexpr int kNR = 16;
 // c (kMR, kNR) with row stride ldc (=|+=) sum over k of aPanel (kc, kMR) x bPanel (kc, kNR), both packed k-major.
 using MicroKernel = void (*)(int64_t kc, const float* aPanel, const float* bPanel, float* c, int64_t ldc, bool accumulate);
 
+// Packs one full kNR-column panel of a B stored (N, K), column j of the panel starting at src + j * ld and running
+// along k: dst (kc, kNR) = the transpose. bf16 is widened on the way.
+void pack_b_panel_transposed(const float* src, int64_t ld, int64_t kc, float* dst);
+void pack_b_panel_transposed(const uint16_t* src, int64_t ld, int64_t kc, float* dst);
+
 // The AVX2+FMA kernel when the CPU has both, else a portable one.
 MicroKernel select_micro_kernel();
 const char* micro_kernel_name();

@@ -16,6 +16,20 @@
 namespace rt {
 namespace {
 
+inline float widen(float x) { return x; }
+inline float widen(uint16_t x) {
+  uint32_t bits = static_cast<uint32_t>(x) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+template <typename TB>
+void pack_transposed_portable(const TB* src, int64_t ld, int64_t kc, float* dst) {
+  for (int j = 0; j < kNR; j++)
+    for (int64_t k = 0; k < kc; k++) dst[k * kNR + j] = widen(src[j * ld + k]);
+}
+
 void micro_kernel_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
   float acc[kMR][kNR] = {};
   for (int64_t k = 0; k < kc; k++) {
@@ -102,6 +116,46 @@ RT_AVX2 double fma_loop_avx2(int64_t iterations) {
   return sink[0];
 }
 
+RT_AVX2 inline void transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; i++) {
+    u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
+RT_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+RT_AVX2 inline __m256 load8(const uint16_t* p) {
+  __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+// 8x8 blocks transposed in registers; the k tail goes element by element.
+template <typename TB>
+RT_AVX2 void pack_transposed_avx2(const TB* src, int64_t ld, int64_t kc, float* dst) {
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    for (int half = 0; half < 2; half++) {
+      __m256 r[8];
+      for (int j = 0; j < 8; j++) r[j] = load8(src + (half * 8 + j) * ld + k);
+      transpose8(r);
+      for (int kk = 0; kk < 8; kk++) _mm256_storeu_ps(dst + (k + kk) * kNR + half * 8, r[kk]);
+    }
+  }
+  for (; k < kc; k++)
+    for (int j = 0; j < kNR; j++) dst[k * kNR + j] = widen(src[j * ld + k]);
+}
+
 bool cpu_has_avx2_fma() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -129,6 +183,20 @@ MicroKernel select_micro_kernel() {
   if (avx2) return micro_kernel_avx2;
 #endif
   return micro_kernel_portable;
+}
+
+template <typename TB>
+void pack_transposed(const TB* src, int64_t ld, int64_t kc, float* dst) {
+#ifdef RT_HAVE_AVX2_PATH
+  static const bool avx2 = cpu_has_avx2_fma();
+  if (avx2) return pack_transposed_avx2(src, ld, kc, dst);
+#endif
+  pack_transposed_portable(src, ld, kc, dst);
+}
+
+void pack_b_panel_transposed(const float* src, int64_t ld, int64_t kc, float* dst) { pack_transposed(src, ld, kc, dst); }
+void pack_b_panel_transposed(const uint16_t* src, int64_t ld, int64_t kc, float* dst) {
+  pack_transposed(src, ld, kc, dst);
 }
 
 const char* micro_kernel_name() {
