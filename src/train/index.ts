@@ -194,7 +194,8 @@ async function buildModel(config: RetuneConfig, checkpoint: CheckpointRef | null
 }> {
   const base = config.model_name_or_path as string;
   const lora = config.finetuning_type === 'lora';
-  const model = checkpoint === null && config.train_from_scratch
+  // A LoRA run from scratch trains adapters on the random base, which the checkpoint does not hold: rebuild it.
+  const model = config.train_from_scratch && (checkpoint === null || lora)
     ? initModel(readModelConfig(base), config.seed)
     : await loadModel(checkpoint !== null && !lora ? checkpoint.path : base, { frozenBf16: config.bf16 });
   let ftConfig = config;

@@ -89,3 +89,17 @@ test('freeze fine-tuning with bf16 frozen weights resumes exactly (trained weigh
   const weights = (d: string) => readFileSync(join(d, 'model.safetensors'));
   assert.ok(weights(resumedOut).equals(weights(out)), 'final weights differ');
 });
+
+test('LoRA on a train_from_scratch base resumes exactly (the random base is rebuilt from the seed)', async () => {
+  const dir = tempDir('scratch');
+  const cfg = writeConfig(dir, { train_from_scratch: true, max_steps: 4, save_steps: 2 });
+  const first = await train(cfg);
+  assert.equal(first.code, 0, explain(first));
+  const out = join(dir, 'out');
+  const resumedOut = join(dir, 'resumed');
+  const resumed = await train(cfg, [`output_dir=${resumedOut}`, `resume_from_checkpoint=${join(out, 'checkpoint-2')}`]);
+  assert.equal(resumed.code, 0, explain(resumed));
+  assert.deepEqual(stepRows(resumedOut).get(4), stepRows(out).get(4));
+  const weights = (d: string) => readFileSync(join(d, 'adapter_model.safetensors'));
+  assert.ok(weights(resumedOut).equals(weights(out)), 'final adapter weights differ');
+});
