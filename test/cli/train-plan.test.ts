@@ -94,3 +94,14 @@ test('an output_dir holding other files and no checkpoint is refused unless over
   assert.equal(forced.code, 0, explain(forced));
   assert.equal(readFileSync(join(dir, 'out', 'notes.txt'), 'utf8'), 'mine');
 });
+
+test('save_strategy and eval_strategy epoch act at each epoch boundary', async () => {
+  const dir = tempDir('epoch');
+  const cfg = writeConfig(dir, { save_strategy: 'epoch', eval_strategy: 'epoch', val_size: 4, num_train_epochs: 3 });
+  const r = await train(cfg);
+  assert.equal(r.code, 0, explain(r));
+  const out = join(dir, 'out');
+  assert.deepEqual(readdirSync(out).filter((n) => n.startsWith('checkpoint-')).sort(),
+    ['checkpoint-12', 'checkpoint-4', 'checkpoint-8']);
+  assert.deepEqual(logRows(out).filter((row) => typeof row.eval_loss === 'number').map((row) => row.current_steps), [4, 8, 12]);
+});
