@@ -6,10 +6,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetuneError, UsageError } from '../config/errors.js';
-import { Attention, Embedding, Linear, MLP, RMSNorm } from '../nn/index.js';
-import { RopeTable } from '../tensor/rope.js';
 import { f32ToBf16, Tensor } from '../tensor/tensor.js';
-import { CausalLM, DecoderLayer } from './causal-lm.js';
+import { assembleModel } from './assemble.js';
+import type { CausalLM } from './causal-lm.js';
 import { readModelConfig, type ModelConfig } from './config.js';
 import { readSafetensors, type StoredTensor } from './safetensors.js';
 
@@ -104,10 +103,11 @@ function readGenerationConfig(dir: string): Record<string, unknown> | null {
 // Older checkpoints store buffers that transformers recomputes; they carry no information we need.
 const IGNORED = /\.rotary_emb\.inv_freq$/;
 
-// Assembles the model from HF-named tensors. `fileOf(name)` names where a tensor came from, for error messages.
+// Assembles the model from HF-named tensors, checking that the files hold exactly what the config implies.
+// `fileOf(name)` names where a tensor came from, for error messages.
 export function buildModel(config: ModelConfig, tensors: Map<string, Tensor>, fileOf: (name: string) => string): CausalLM {
   const used = new Set<string>();
-  const take = (name: string, shape: number[]): Tensor => {
+  const model = assembleModel(config, (name, shape) => {
     const t = tensors.get(name);
     if (t === undefined) throw new RetuneError(`${fileOf(name)}: tensor "${name}" is missing (config.json needs it)`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
@@ -115,49 +115,13 @@ export function buildModel(config: ModelConfig, tensors: Map<string, Tensor>, fi
     }
     used.add(name);
     return t;
-  };
-  const { hidden_size: C, intermediate_size: I, vocab_size: V, head_dim: hd } = config;
-  const { num_attention_heads: nHead, num_key_value_heads: nKV, rms_norm_eps: eps } = config;
-  const linear = (name: string, out: number, inF: number, bias: boolean): Linear =>
-    new Linear(take(`${name}.weight`, [out, inF]), bias ? take(`${name}.bias`, [out]) : null);
-  const norm = (name: string, n: number): RMSNorm => new RMSNorm(take(`${name}.weight`, [n]), eps);
-  const rope = new RopeTable({ theta: config.rope_theta, hd, scaling: config.rope_scaling });
-
-  const embedTokens = new Embedding(take('model.embed_tokens.weight', [V, C]));
-  const layers: DecoderLayer[] = [];
-  for (let i = 0; i < config.num_hidden_layers; i++) {
-    const p = `model.layers.${i}`;
-    const selfAttn = new Attention({
-      qProj: linear(`${p}.self_attn.q_proj`, nHead * hd, C, config.qkv_bias),
-      kProj: linear(`${p}.self_attn.k_proj`, nKV * hd, C, config.qkv_bias),
-      vProj: linear(`${p}.self_attn.v_proj`, nKV * hd, C, config.qkv_bias),
-      oProj: linear(`${p}.self_attn.o_proj`, C, nHead * hd, config.o_bias),
-      qNorm: config.qk_norm ? norm(`${p}.self_attn.q_norm`, hd) : null,
-      kNorm: config.qk_norm ? norm(`${p}.self_attn.k_norm`, hd) : null,
-      nHead,
-      nKV,
-      hd,
-      rope,
-    });
-    const mlp = new MLP({
-      gateProj: linear(`${p}.mlp.gate_proj`, I, C, config.mlp_bias),
-      upProj: linear(`${p}.mlp.up_proj`, I, C, config.mlp_bias),
-      downProj: linear(`${p}.mlp.down_proj`, C, I, config.mlp_bias),
-    });
-    const inputLayernorm = norm(`${p}.input_layernorm`, C);
-    const postAttentionLayernorm = norm(`${p}.post_attention_layernorm`, C);
-    layers.push(new DecoderLayer({ inputLayernorm, selfAttn, postAttentionLayernorm, mlp }));
-  }
-  const finalNorm = norm('model.norm', C);
+  });
   // A tied checkpoint may still carry an lm_head copy; transformers ties it to the embedding regardless.
   if (config.tie_word_embeddings && tensors.has('lm_head.weight')) used.add('lm_head.weight');
-  const lmHead = config.tie_word_embeddings ? new Linear(embedTokens.weight) : linear('lm_head', V, C, false);
-
   const unused = [...tensors.keys()].filter((name) => !used.has(name) && !IGNORED.test(name));
   if (unused.length > 0) {
     const shown = unused.slice(0, 3).map((n) => `"${n}"`).join(', ');
-    const more = unused.length > 3 ? ` and ${unused.length - 3} more` : '';
-    throw new RetuneError(`${fileOf(unused[0])}: tensor ${shown}${more} not used by a ${config.model_type} model with this config.json`);
+    throw new RetuneError(`${fileOf(unused[0])}: tensor ${shown}${unused.length > 3 ? ` and ${unused.length - 3} more` : ''} not used by a ${config.model_type} model with this config.json`);
   }
-  return new CausalLM(config, { embedTokens, layers, norm: finalNorm, lmHead });
+  return model;
 }
