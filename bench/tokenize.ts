@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Example } from '../src/data/converter.js';
 import { encodeSupervised } from '../src/data/processors.js';
-import { Rng } from '../src/data/rng.js';
+import { Rng } from '../src/tensor/random.js';
 import { tokenizeExamples } from '../src/data/tokenize.js';
 import { availableParallelism } from 'node:os';
 import { getTemplate } from '../src/data/template.js';

@@ -3,7 +3,7 @@
 // function of (data, options, seed).
 
 import { UsageError } from '../config/errors.js';
-import { Rng, permutation } from './rng.js';
+import { Rng, permutation } from '../tensor/random.js';
 
 export type MixStrategy = 'concat' | 'interleave_under' | 'interleave_over';
 

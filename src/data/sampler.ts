@@ -3,7 +3,7 @@
 // pure function of (seed, e), so nothing but { epoch, consumed } needs saving.
 
 import { UsageError } from '../config/errors.js';
-import { Rng, permutation } from './rng.js';
+import { Rng, permutation } from '../tensor/random.js';
 
 export interface SamplerState {
   epoch: number;

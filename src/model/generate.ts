@@ -5,6 +5,7 @@
 
 import { UsageError } from '../config/errors.js';
 import { noGrad } from '../tensor/autograd.js';
+import { Rng } from '../tensor/random.js';
 import type { CausalLM } from './causal-lm.js';
 import { KVCache } from './kv-cache.js';
 
@@ -25,7 +26,7 @@ export function generate(model: CausalLM, promptIds: number[], opts: GenerateOpt
   const settings = checkOptions(model, promptIds, opts);
   const { num_hidden_layers: nLayers, num_key_value_heads: nKV, head_dim: hd } = model.config;
   const stop = new Set(opts.stopIds ?? []);
-  const rng = new Mulberry32(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const rng = new Rng(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
   const seen = new Set(promptIds);
   const out: number[] = [];
   noGrad(() => {
@@ -98,7 +99,7 @@ function argmax(x: Float32Array): number {
   return best;
 }
 
-function sample(logits: Float32Array, s: Settings, rng: Mulberry32): number {
+function sample(logits: Float32Array, s: Settings, rng: Rng): number {
   const V = logits.length;
   for (let i = 0; i < V; i++) logits[i] /= s.temperature;
   const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b); // descending
@@ -121,7 +122,7 @@ function sample(logits: Float32Array, s: Settings, rng: Mulberry32): number {
     }
   }
   const final = softmax(logits, keep);
-  let u = rng.next();
+  let u = rng.nextFloat();
   let last = order[0];
   for (const id of order) {
     if (!keep[id]) continue;
@@ -145,22 +146,4 @@ function softmax(logits: Float32Array, keep: Uint8Array): Float64Array {
   }
   for (let i = 0; i < p.length; i++) p[i] /= sum;
   return p;
-}
-
-// A small seeded 32-bit generator; sampling needs reproducibility, not cryptographic quality.
-class Mulberry32 {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  // Uniform in [0, 1).
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
 }
