@@ -3,10 +3,11 @@
 // little-endian tensor bytes, with offsets relative to the end of the header. Every check here exists because a
 // truncated download or a hand-edited file otherwise turns into garbage weights rather than an error.
 
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { RetuneError } from '../config/errors.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './dtype.js';
+import { writeFileAtomic } from './write-atomic.js';
 
 export type Dtype = 'F32' | 'BF16' | 'F16' | 'I64' | 'I32';
 export type FloatDtype = 'F32' | 'BF16' | 'F16';
@@ -243,25 +244,11 @@ export function writeSafetensors(
   const lengthBuffer = Buffer.alloc(8);
   lengthBuffer.writeBigUInt64LE(BigInt(headerBuffer.length));
 
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  let open = true;
-  try {
-    writeAll(fd, lengthBuffer);
-    writeAll(fd, headerBuffer);
-    for (const name of order) writeAll(fd, encode(name, tensors.get(name)!));
-    fsyncSync(fd);
-    closeSync(fd);
-    open = false;
-    renameSync(tmp, path);
-  } catch (error) {
-    if (open) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw error;
+  // Encoded one tensor at a time, so a BF16 save never holds a second copy of the whole model.
+  function* chunks(): Generator<Uint8Array> {
+    yield lengthBuffer;
+    yield headerBuffer;
+    for (const name of order) yield encode(name, tensors.get(name)!);
   }
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+  writeFileAtomic(path, chunks());
 }

@@ -3,12 +3,13 @@
 // as transformers does. Each file appears atomically; weight files of an earlier save in another layout are removed
 // afterwards so the folder never mixes two models.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../config/errors.js';
 import type { CausalLM } from './causal-lm.js';
 import { GENERATION_CONFIG_NAME, INDEX_NAME, WEIGHTS_NAME } from './load.js';
 import { writeSafetensors, type FloatDtype, type TensorToWrite } from './safetensors.js';
+import { writeJsonAtomic } from './write-atomic.js';
 
 export interface SaveOptions {
   dtype?: FloatDtype; // default F32
@@ -53,11 +54,11 @@ export function saveModel(model: CausalLM, dir: string, opts: SaveOptions = {}):
     });
     // Sorted keys, as transformers writes the index.
     const weightMap = Object.fromEntries([...fileOf].sort(([a], [b]) => (a < b ? -1 : 1)));
-    writeJson(join(dir, INDEX_NAME), { metadata: { total_parameters: totalParameters, total_size: totalSize }, weight_map: weightMap });
+    writeJsonAtomic(join(dir, INDEX_NAME), { metadata: { total_parameters: totalParameters, total_size: totalSize }, weight_map: weightMap });
     written.add(INDEX_NAME);
   }
-  writeJson(join(dir, 'config.json'), configJson(model.config.raw, dtype));
-  if (model.generationConfig !== null) writeJson(join(dir, GENERATION_CONFIG_NAME), model.generationConfig);
+  writeJsonAtomic(join(dir, 'config.json'), configJson(model.config.raw, dtype));
+  if (model.generationConfig !== null) writeJsonAtomic(join(dir, GENERATION_CONFIG_NAME), model.generationConfig);
   removeStaleWeights(dir, written);
 }
 
@@ -88,25 +89,6 @@ function configJson(raw: Record<string, unknown>, dtype: FloatDtype): Record<str
   if ('dtype' in out) out.dtype = TORCH_DTYPE[dtype];
   if ('torch_dtype' in out || !('dtype' in out)) out.torch_dtype = TORCH_DTYPE[dtype];
   return out;
-}
-
-function writeJson(path: string, value: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const bytes = Buffer.from(JSON.stringify(value, null, 2) + '\n', 'utf8');
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
 }
 
 function removeStaleWeights(dir: string, written: Set<string>): void {

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { nativeAvailable } from '../../src/backend/index.js';
 import { readSafetensors, type StoredTensor } from '../../src/model/safetensors.js';
 
+export { maxAbsDiff } from '../tensor/helpers.js';
+
 export const FIXTURES = 'test/fixtures/models';
 export const MODELS = ['llama-tied', 'qwen2-bf16', 'qwen3-sharded', 'mistral'] as const;
 
@@ -35,13 +37,6 @@ export const BACKENDS: { name: 'reference' | 'native'; skip: string | false }[] 
   { name: 'reference', skip: false },
   { name: 'native', skip: nativeAvailable() ? false : 'native addon not built' },
 ];
-
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 // ||a - b|| / ||b||, the norm-wise relative error of a whole tensor.
 export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
