@@ -30,8 +30,6 @@ const CHATML_ASSISTANT = '{{content}}<|im_end|>\n';
 const CHATML_SYSTEM = '<|im_start|>system\n{{content}}<|im_end|>\n';
 const QWEN_OBSERVATION = '<|im_start|>user\n<tool_response>\n{{content}}\n</tool_response><|im_end|>\n<|im_start|>assistant\n';
 const LLAMA3_USER = '<|start_header_id|>user<|end_header_id|>\n\n{{content}}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n';
-const GEMMA_USER = '<start_of_turn>user\n{{content}}<end_of_turn>\n<start_of_turn>model\n';
-const GEMMA_OBSERVATION = '<start_of_turn>tool\n{{content}}<end_of_turn>\n<start_of_turn>model\n';
 const VICUNA_SYSTEM =
   'A chat between a curious user and an artificial intelligence assistant. ' +
   "The assistant gives helpful, detailed, and polite answers to the user's questions.";
@@ -46,6 +44,16 @@ const qwenSlots: TemplateSpec = {
   toolFormat: 'qwen',
   stopWords: ['<|im_end|>'],
   replaceEos: true,
+};
+
+// Gemma and Gemma 2 differ only in how the turn ends: the stop words and whether EOS is replaced or efficient.
+const gemmaSlots: TemplateSpec = {
+  user: ['<start_of_turn>user\n{{content}}<end_of_turn>\n<start_of_turn>model\n'],
+  assistant: ['{{content}}<end_of_turn>\n'],
+  system: ['{{content}}\n\n'],
+  observation: ['<start_of_turn>tool\n{{content}}<end_of_turn>\n<start_of_turn>model\n'],
+  prefix: [BOS],
+  kind: 'llama2',
 };
 
 export const TEMPLATES: Record<string, TemplateSpec> = {
@@ -71,26 +79,8 @@ export const TEMPLATES: Record<string, TemplateSpec> = {
   empty: {
     assistant: ['{{content}}'],
   },
-  gemma: {
-    user: [GEMMA_USER],
-    assistant: ['{{content}}<end_of_turn>\n'],
-    system: ['{{content}}\n\n'],
-    observation: [GEMMA_OBSERVATION],
-    prefix: [BOS],
-    stopWords: ['<end_of_turn>'],
-    replaceEos: true,
-    kind: 'llama2',
-  },
-  gemma2: {
-    user: [GEMMA_USER],
-    assistant: ['{{content}}<end_of_turn>\n'],
-    system: ['{{content}}\n\n'],
-    observation: [GEMMA_OBSERVATION],
-    prefix: [BOS],
-    stopWords: ['<eos>', '<end_of_turn>'],
-    efficientEos: true,
-    kind: 'llama2',
-  },
+  gemma: { ...gemmaSlots, stopWords: ['<end_of_turn>'], replaceEos: true },
+  gemma2: { ...gemmaSlots, stopWords: ['<eos>', '<end_of_turn>'], efficientEos: true },
   llama2: {
     user: [BOS, '[INST] {{content}} [/INST]'],
     system: ['<<SYS>>\n{{content}}\n<</SYS>>\n\n'],
