@@ -8,7 +8,7 @@ import type { CausalLM } from '../causal-lm.js';
 import { LoraAdapter, type DropoutState } from './lora.js';
 import { makeTrainable, moduleOf, namedLinears } from './modules.js';
 import { loraScaling, matchesModuleToSave, matchesTarget, type LoraSpec } from './peft-config.js';
-import { AdapterRng, type RngState } from './rng.js';
+import { Rng, type RngState } from '../../tensor/random.js';
 
 const INIT_STREAM = 1;
 const DROPOUT_STREAM = 2;
@@ -61,7 +61,7 @@ export function forgetAdapters(model: CausalLM): void {
 }
 
 export function newDropoutState(seed: number): DropoutState {
-  return { rng: new AdapterRng(seed, DROPOUT_STREAM), training: true };
+  return { rng: new Rng(seed, DROPOUT_STREAM), training: true };
 }
 
 // The Linears a spec targets (never a modules_to_save module, as in PEFT), failing when a target matches nothing.
@@ -131,7 +131,7 @@ export function createAdapters(model: CausalLM, spec: LoraSpec, seed: number): A
   const linears = targetLinears(model, spec, 'lora_target');
   const saved = modulesToSaveParams(model, spec.modulesToSave, 'additional_target');
   const dropout = newDropoutState(seed);
-  const initRng = new AdapterRng(seed, INIT_STREAM);
+  const initRng = new Rng(seed, INIT_STREAM);
   const shape = { r: spec.r, scaling: loraScaling(spec), dropout: spec.dropout, useDora: spec.useDora };
   const layers = new Map<string, LoraAdapter>();
   for (const [name, linear] of linears) layers.set(name, LoraAdapter.fresh(linear, shape, dropout, initRng));

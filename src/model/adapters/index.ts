@@ -3,4 +3,4 @@ export { applyFinetuning, mergeAdapterPaths, type Finetuning, type FinetuningCon
 export { adaptersOf, type AdapterSet } from './adapter-set.js';
 export { loadAdapter, mergeAdapters, saveAdapter, type LoadAdapterOptions } from './peft-io.js';
 export { ADAPTER_CONFIG, ADAPTER_WEIGHTS, readAdapterConfig, type LoraSpec } from './peft-config.js';
-export type { RngState } from './rng.js';
+export type { RngState } from '../../tensor/random.js';

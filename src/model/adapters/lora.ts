@@ -9,11 +9,11 @@ import type { Linear, LinearAdapter } from '../../nn/linear.js';
 import { checkpoint, replayable, willRecord } from '../../tensor/autograd.js';
 import { add, embedding, linear, mul, reshape, scale } from '../../tensor/ops.js';
 import { Tensor } from '../../tensor/tensor.js';
-import type { AdapterRng } from './rng.js';
+import type { Rng } from '../../tensor/random.js';
 
 // Shared by every adapter of a model: the dropout generator, and whether dropout is on (training) or off (eval).
 export interface DropoutState {
-  rng: AdapterRng;
+  rng: Rng;
   training: boolean;
 }
 
@@ -50,11 +50,11 @@ export class LoraAdapter implements LinearAdapter {
   }
 
   // A fresh adapter: kaiming-uniform A, zero B and (DoRA) m = ||W||_row, so the layer's output is unchanged.
-  static fresh(base: Linear, spec: LoraShape, dropoutState: DropoutState, initRng: AdapterRng): LoraAdapter {
+  static fresh(base: Linear, spec: LoraShape, dropoutState: DropoutState, initRng: Rng): LoraAdapter {
     const [out, inF] = base.weight.shape;
     const bound = 1 / Math.sqrt(inF);
     const a = new Float32Array(spec.r * inF);
-    for (let i = 0; i < a.length; i++) a[i] = (2 * initRng.nextFloat() - 1) * bound;
+    for (let i = 0; i < a.length; i++) a[i] = (2 * initRng.nextFloat32() - 1) * bound;
     const A = Tensor.from(a, [spec.r, inF]);
     const B = Tensor.zeros([out, spec.r]);
     const magnitude = spec.useDora ? Tensor.from(rowNorms(base.weight, null, 0), [out]) : null;
@@ -86,6 +86,7 @@ export class LoraAdapter implements LinearAdapter {
     const g = this.doraScale(inverseNorm, baseOutput.shape); // (..., out)
     return add(add(baseOutput, mul(g, add(wx, lora))), scale(wx, -1));
   }
+
   // W + s B A (or, for DoRA, m * (W + s B A) / ||W + s B A||_row) as float32 (out, in): the weight a merge writes.
   mergedWeight(): Float32Array {
     const [out, inF] = this.base.weight.shape;
@@ -108,7 +109,7 @@ export class LoraAdapter implements LinearAdapter {
       const keep = 1 / (1 - p);
       const mask = new Float32Array(x.size);
       const rng = this.dropoutState.rng;
-      for (let i = 0; i < mask.length; i++) mask[i] = rng.nextFloat() < p ? 0 : keep;
+      for (let i = 0; i < mask.length; i++) mask[i] = rng.nextFloat32() < p ? 0 : keep;
       return Tensor.from(mask, x.shape);
     });
   }

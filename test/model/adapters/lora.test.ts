@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { Linear } from '../../../src/nn/linear.js';
 import { LoraAdapter, type DropoutState } from '../../../src/model/adapters/lora.js';
-import { AdapterRng } from '../../../src/model/adapters/rng.js';
+import { Rng } from '../../../src/tensor/random.js';
 import { backward, clearTape, noGrad } from '../../../src/tensor/autograd.js';
 import { mul } from '../../../src/tensor/ops.js';
 import { f32ToBf16, Tensor } from '../../../src/tensor/tensor.js';
@@ -12,9 +12,9 @@ const IN = 5;
 const R = 3;
 
 function random(n: number, seed: number, amplitude = 1): Float32Array {
-  const rng = new AdapterRng(seed, 99);
+  const rng = new Rng(seed, 99);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (2 * rng.nextFloat() - 1) * amplitude;
+  for (let i = 0; i < n; i++) out[i] = (2 * rng.nextFloat32() - 1) * amplitude;
   return out;
 }
 
@@ -24,7 +24,7 @@ function baseLinear(withBias: boolean): Linear {
 }
 
 function dropoutState(training = false): DropoutState {
-  return { rng: new AdapterRng(5, 2), training };
+  return { rng: new Rng(5, 2), training };
 }
 
 function adapter(base: Linear, useDora: boolean, dropout = 0, state = dropoutState()): LoraAdapter {
@@ -62,7 +62,7 @@ test('a fresh LoRA or DoRA adapter leaves the layer output unchanged', () => {
     const base = baseLinear(true);
     const x = Tensor.from(random(4 * IN, 7), [2, 2, IN]);
     const before = noGrad(() => base.forward(x)).data.slice();
-    base.adapter = LoraAdapter.fresh(base, { r: R, scaling: 2, dropout: 0, useDora }, dropoutState(), new AdapterRng(1, 1));
+    base.adapter = LoraAdapter.fresh(base, { r: R, scaling: 2, dropout: 0, useDora }, dropoutState(), new Rng(1, 1));
     const after = noGrad(() => base.forward(x)).data;
     assert.ok(maxDiff(before, after) < 1e-6, `useDora=${useDora}`);
   }
@@ -70,7 +70,7 @@ test('a fresh LoRA or DoRA adapter leaves the layer output unchanged', () => {
 
 test('fresh A is kaiming-uniform(a=sqrt(5)): inside +-1/sqrt(in), spread over it; B is zero', () => {
   const base = new Linear(Tensor.zeros([8, 400]));
-  const layer = LoraAdapter.fresh(base, { r: 16, scaling: 1, dropout: 0, useDora: false }, dropoutState(), new AdapterRng(3, 1));
+  const layer = LoraAdapter.fresh(base, { r: 16, scaling: 1, dropout: 0, useDora: false }, dropoutState(), new Rng(3, 1));
   const bound = 1 / Math.sqrt(400);
   const a = layer.A.data;
   assert.ok(a.every((v) => Math.abs(v) <= bound));
