@@ -1,4 +1,4 @@
-// Shared by the data tests: the real tokenizers shipped in devDependencies, and a temp folder maker.
+// Shared by the data tests: the real tokenizers shipped in devDependencies, goldens, and a temp folder maker.
 
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,12 @@ export function qwen3(): Promise<Tokenizer> {
 
 export function llama2(): Promise<Tokenizer> {
   return cached(LLAMA2_DIR);
+}
+
+// Token ids of a text with no BOS/EOS added. Tests spell expected ids as one text per turn: where a template's slot
+// boundaries all sit at special tokens, that equals its slot-by-slot encoding.
+export function ids(tok: Tokenizer, text: string): number[] {
+  return tok.encode(text, { addSpecialTokens: false });
 }
 
 export function golden(): any {

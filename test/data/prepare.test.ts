@@ -7,12 +7,11 @@ import { IGNORE_INDEX } from '../../src/data/processors.js';
 import { prepareDataset, type DataArgs } from '../../src/data/prepare.js';
 import type { TokenizedDataset } from '../../src/data/dataset-store.js';
 import type { Tokenizer } from '../../src/data/tokenizer.js';
-import { FIXTURES, llama2, qwen3, tempDir } from './helpers.js';
+import { FIXTURES, ids, llama2, qwen3, tempDir } from './helpers.js';
 
 const DS = join(FIXTURES, 'ds');
 const base: DataArgs = { dataset_dir: DS, template: 'qwen3_nothink', cutoff_len: 256, seed: 7 };
 
-const ids = (tok: Tokenizer, text: string): number[] => tok.encode(text, { addSpecialTokens: false });
 const rows = (d: TokenizedDataset): { ids: number[]; labels: number[] }[] =>
   Array.from({ length: d.size }, (_, i) => ({ ids: [...d.get(i).inputIds], labels: [...d.get(i).labels] }));
 const answer = (tok: Tokenizer, labels: number[]): string => tok.decode(labels.filter((l) => l !== IGNORE_INDEX));

@@ -3,8 +3,7 @@ import { test } from 'node:test';
 import type { Example } from '../../src/data/converter.js';
 import { IGNORE_INDEX, encodeFeedback, encodePairwise, encodePretrainText, encodeSupervised, inferSeqlen, pretrainRows, type ProcessOptions } from '../../src/data/processors.js';
 import { getTemplate, type Message } from '../../src/data/template.js';
-import type { Tokenizer } from '../../src/data/tokenizer.js';
-import { llama2, qwen3 } from './helpers.js';
+import { ids, llama2, qwen3 } from './helpers.js';
 
 const OPTS: ProcessOptions = { cutoffLen: 1024, trainOnPrompt: false, maskHistory: false, packing: false, templateName: 'qwen' };
 
@@ -16,8 +15,6 @@ function example(turns: [string, string][], system = ''): Example {
   return { prompt: messages.slice(0, -1), response: messages.slice(-1), system, tools: '', ktoTag: null, where: 'test' };
 }
 
-// The ids of a text rendered in one piece (slot boundaries in these templates all sit at special tokens).
-const ids = (tok: Tokenizer, text: string): number[] => tok.encode(text, { addSpecialTokens: false });
 const labelled = (labels: Int32Array): number[] => [...labels].filter((l) => l !== IGNORE_INDEX);
 
 test('infer_seqlen splits the budget between prompt and answer as LLaMA-Factory does', () => {
