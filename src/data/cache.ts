@@ -3,9 +3,10 @@
 // options. The trainer stores it so a resume notices a changed dataset; tokenized_path/<fingerprint>/ caches the rows.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RetuneError } from '../config/errors.js';
+import { writeFileAtomic, writeJsonAtomic } from '../model/write-atomic.js';
 import { TokenizedDataset } from './dataset-store.js';
 
 export function sha256File(path: string): string {
@@ -59,10 +60,10 @@ export function saveCached(dir: string, fingerprint: string, splits: CachedSplit
   const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   mkdirSync(tmp);
   try {
-    writeSynced(join(tmp, 'train.bin'), splits.train.toBuffer());
-    if (splits.eval) writeSynced(join(tmp, 'eval.bin'), splits.eval.toBuffer());
+    writeFileAtomic(join(tmp, 'train.bin'), [splits.train.toBuffer()]);
+    if (splits.eval) writeFileAtomic(join(tmp, 'eval.bin'), [splits.eval.toBuffer()]);
     const meta = { fingerprint, dropped: splits.dropped, hasEval: splits.eval !== null, train: splits.train.size, eval: splits.eval?.size ?? 0 };
-    writeSynced(join(tmp, META), Buffer.from(JSON.stringify(meta, null, 2) + '\n'));
+    writeJsonAtomic(join(tmp, META), meta);
     if (existsSync(dir)) {
       const old = `${dir}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
       renameSync(dir, old);
@@ -74,15 +75,5 @@ export function saveCached(dir: string, fingerprint: string, splits: CachedSplit
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw new RetuneError(`tokenized_path: cannot write the cache ${dir} (${(err as Error).message})`);
-  }
-}
-
-function writeSynced(path: string, data: Buffer): void {
-  writeFileSync(path, data);
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
