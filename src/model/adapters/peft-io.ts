@@ -22,6 +22,7 @@ export interface LoadAdapterOptions {
 
 // Installs the adapter in `dir` on the model. Its own adapter_config.json decides rank, alpha, targets and DoRA.
 export function loadAdapter(model: CausalLM, dir: string, opts: LoadAdapterOptions = {}): AdapterSet {
+  if (adaptersOf(model) !== null) throw new UsageError(`${dir}: the model already carries a LoRA adapter; merge it before loading another`);
   const spec = readAdapterConfig(dir);
   const configPath = join(dir, ADAPTER_CONFIG);
   const weightsPath = join(dir, ADAPTER_WEIGHTS);

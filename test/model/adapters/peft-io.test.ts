@@ -127,4 +127,8 @@ test('bad adapters fail with the file and the tensor or key, and leave the model
   await rejects(variant('rslora', 'saved-extra', { tensors: (t) => t.set('base_model.model.model.norm.weight', { dtype: 'F32', shape: [32], data: new Float32Array(32) }) }),
     /tensor "base_model\.model\.model\.norm\.weight" belongs to no module/);
   await rejects(join(scratch, 'nowhere'), /not a LoRA adapter folder/);
+  const model = await loadModel(BASE);
+  loadAdapter(model, join(FIXTURES, 'lora'));
+  assert.throws(() => loadAdapter(model, join(FIXTURES, 'rslora')), /already carries a LoRA adapter; merge it/);
+  assert.ok(maxDiff(logits(model), golden.lora) < 1e-4, 'the first adapter stays as it was');
 });
