@@ -1,7 +1,9 @@
 // The argument forms every config-driven command shares, as LLaMA-Factory's CLI takes them:
 //   retune <command> [cfg.yaml] [key=value ...] [--key value | --key=value ...] [--flag ...]
-// `--key value` for a schema key is the HfArgumentParser form and becomes an override like key=value.
+// `--key value` for a schema or other LLaMA-Factory key is the HfArgumentParser form and becomes an override like
+// key=value.
 import { UsageError } from '../config/errors.js';
+import { isLfOnlyKey } from '../config/lf-keys.js';
 import { configKeys } from '../config/schema.js';
 
 export interface FlagSpec {
@@ -32,7 +34,7 @@ export function parseArgs(command: string, args: string[], spec: FlagSpec): Pars
         parsed.flags.set(name, true);
       } else if (spec[name] === 'string') {
         parsed.flags.set(name, takeValue());
-      } else if (configKeys.has(name)) {
+      } else if (configKeys.has(name) || isLfOnlyKey(name)) {
         parsed.overrides.push(`${name}=${takeValue()}`);
       } else {
         throw new UsageError(`${command}: unknown option --${name} (run retune ${command} --help)`);

@@ -6,12 +6,13 @@ import { LineCounter, YAMLMap, isMap, isScalar, parse, parseDocument, stringify 
 import type { z } from 'zod';
 import { keyInfo } from './describe.js';
 import { UsageError } from './errors.js';
+import { inertKeysSet, isLfOnlyKey, refusedFeatures } from './lf-keys.js';
 import { configGroups, configKeys, configSchema, ineffectiveKeys, type ConfigKey, type RetuneConfig } from './schema.js';
 
 export interface LoadedConfig {
   config: RetuneConfig;
-  unknownKeys: string[];      // keys no schema group knows, in file order, then override order
-  ineffectiveKeys: string[];  // keys the user set that have no effect on this engine
+  unknownKeys: string[];      // keys neither the schema nor LLaMA-Factory knows, in file order, then override order
+  ineffectiveKeys: string[];  // keys the user set that have no effect on this engine, in the same order
   source: string;             // the config file, or '<overrides>' without one
   notices: string[];          // resolved ambiguities worth one line on stderr
 }
@@ -110,16 +111,23 @@ function valueAt(raw: Record<string, unknown>, path: PropertyKey[]): unknown {
   return value;
 }
 
-function validate(raw: Record<string, unknown>, origins: Origins, source: string): RetuneConfig {
+// Problems are reported against the key they belong to, so wrong values and refused features read as one list.
+interface Problem {
+  key: string;
+  message: string; // starts with the key path
+}
+
+function validate(raw: Record<string, unknown>, origins: Origins, source: string, refused: Problem[]): RetuneConfig {
   const result = configSchema.safeParse(raw);
-  if (result.success) return result.data;
+  if (result.success && refused.length === 0) return result.data;
+  const issues: Problem[] = result.success ? [] : result.error.issues.map((issue) => ({
+    key: String(issue.path[0]),
+    message: `${issue.path.join('.')}: ${describeIssue(issue, valueAt(raw, issue.path))}`,
+  }));
   // In the order the user wrote the keys: file lines first, then overrides.
   const order = [...origins.keys()];
-  const issues = [...result.error.issues].sort((a, b) => order.indexOf(String(a.path[0])) - order.indexOf(String(b.path[0])));
-  const lines = issues.map((issue) => {
-    const where = origins.get(String(issue.path[0])) ?? source;
-    return `${where}: ${issue.path.join('.')}: ${describeIssue(issue, valueAt(raw, issue.path))}`;
-  });
+  const problems = [...refused, ...issues].sort((a, b) => order.indexOf(a.key) - order.indexOf(b.key));
+  const lines = problems.map((problem) => `${origins.get(problem.key) ?? source}: ${problem.message}`);
   const shown = lines.slice(0, 3);
   if (lines.length > 3) shown.push(`(and ${lines.length - 3} more)`);
   throw new UsageError(shown.join('\n'));
@@ -177,13 +185,15 @@ export function loadConfig(path: string | null, overrides: string[]): LoadedConf
     raw[key] = value;
     origins.set(key, `override ${text}`);
   }
-  const unknownKeys = Object.keys(raw).filter((key) => !configKeys.has(key));
+  const unknownKeys = Object.keys(raw).filter((key) => !configKeys.has(key) && !isLfOnlyKey(key));
   const known: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) if (configKeys.has(key)) known[key] = value;
-  const config = validate(known, origins, source);
+  const config = validate(known, origins, source, refusedFeatures(raw));
   const notices: string[] = [];
   checkCrossFields(config, origins, source, notices);
-  const ineffective = Object.keys(known).filter((key) => ineffectiveKeys.has(key) && differsFromDefault(config, key));
+  const inert = new Set(inertKeysSet(raw));
+  const ineffective = Object.keys(raw).filter((key) =>
+    inert.has(key) || (configKeys.has(key) && ineffectiveKeys.has(key) && differsFromDefault(config, key)));
   return { config, unknownKeys, ineffectiveKeys: ineffective, source, notices };
 }
 

@@ -112,7 +112,10 @@ export const trainingGroup = z.object({
   lr_scheduler_kwargs: z.record(z.string(), z.unknown()).default({})
     .describe('Extra schedule arguments (num_cycles, min_lr_rate, ...).'),
   warmup_ratio: z.number().min(0).max(1).default(0).describe('Warmup as a fraction of total steps (ceil).'),
-  warmup_steps: nonNegativeInt.default(0).describe('Warmup steps; overrides warmup_ratio when > 0.'),
+  // transformers 5 reads 0 < warmup_steps < 1 as a ratio; LLaMA-Factory's GaLore and BAdam examples write 0.1.
+  warmup_steps: z.number().nonnegative().default(0)
+    .refine((v) => v < 1 || Number.isInteger(v), 'must be a whole number of steps, or a fraction below 1 (a ratio)')
+    .describe('Warmup steps, or below 1 a ratio of the total steps (transformers 5); overrides warmup_ratio when > 0.'),
   weight_decay: z.number().nonnegative().default(0).describe('AdamW decoupled weight decay (not on biases and norms).'),
   adam_beta1: z.number().min(0).lt(1).default(0.9).describe('AdamW beta1.'),
   adam_beta2: z.number().min(0).lt(1).default(0.999).describe('AdamW beta2.'),
