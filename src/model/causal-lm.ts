@@ -4,6 +4,7 @@
 import { RetuneError } from '../config/errors.js';
 import type { Attention, Embedding, LayerKVCache, Linear, MLP, RMSNorm } from '../nn/index.js';
 import { checkpoint } from '../tensor/autograd.js';
+import { linearCrossEntropy } from '../tensor/linear-cross-entropy.js';
 import { add, crossEntropy, reshape } from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
@@ -72,6 +73,11 @@ export class CausalLM {
 
   // ids (B*T) -> logits (B, T, V)
   forward(ids: Int32Array, B: number, T: number, opts: ForwardOptions = {}): Tensor {
+    return this.lmHead.forward(this.hidden(ids, B, T, opts)); // (B, T, V)
+  }
+
+  // ids (B*T) -> final hidden states (B, T, C), after the last norm and before the LM head
+  private hidden(ids: Int32Array, B: number, T: number, opts: ForwardOptions): Tensor {
     if (ids.length !== B * T) throw new RetuneError(`CausalLM.forward: ${ids.length} ids for B=${B}, T=${T}`);
     const cache = opts.cache ?? null;
     if (cache !== null && cache.B !== B) throw new RetuneError(`CausalLM.forward: cache holds batch ${cache.B}, got B=${B}`);
@@ -93,7 +99,7 @@ export class CausalLM {
     }
     x = this.norm.forward(x);
     if (opts.lastLogits) x = lastPosition(x);
-    return this.lmHead.forward(x); // (B, T, V)
+    return x;
   }
 
   // HF's causal-LM loss: position t predicts labels[t + 1] (the shift happens here), -100 is ignored, and the sum is
@@ -103,7 +109,12 @@ export class CausalLM {
     const targets = shiftLabels(labels, B, T);
     const normalizer = opts.normalizer ?? countTargets(targets);
     if (normalizer === 0) throw new RetuneError('CausalLM.loss: every label is -100, so there is no target to average over');
-    const logits = this.forward(ids, B, T, { positions: opts.positions, segments: opts.segments }); // (B, T, V)
+    const forwardOpts = { positions: opts.positions, segments: opts.segments };
+    // A plain head goes through the fused op, which never holds the (B*T, V) logits nor their gradient.
+    if (this.lmHead.adapter === null && this.lmHead.bias === null) {
+      return linearCrossEntropy(this.hidden(ids, B, T, forwardOpts), this.lmHead.weight, targets, normalizer);
+    }
+    const logits = this.forward(ids, B, T, forwardOpts); // (B, T, V)
     return crossEntropy(reshape(logits, [B * T, this.config.vocab_size]), targets, normalizer);
   }
 

@@ -19,7 +19,6 @@ export interface Saved {
   scale?: number;
   eps?: number;
   normalizer?: number;
-  chunkRows?: number;
   transA?: boolean;
   transB?: boolean;
   fn?: (inputs: Tensor[]) => Tensor;

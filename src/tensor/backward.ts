@@ -3,7 +3,6 @@
 import { getBackend } from '../backend/index.js';
 import { bf16ToF32 } from './tensor.js';
 import { recomputeBackward, type GradSink, type Node } from './autograd.js';
-import { chunkLogits, countedRows, gatherRows } from './linear-cross-entropy.js';
 
 type Rule = (node: Node, gOut: Float32Array, sink: GradSink) => void;
 
@@ -102,46 +101,21 @@ export const backwardTable: Record<string, Rule> = {
     getBackend().crossEntropyBackward(logits.data, node.saved.ids!, lse, dLoss, sink.overwrite(0), N, V);
   },
 
-  // Per chunk of counted rows: recompute logits, dLogits = softmax - onehot (scaled), then dh rows = dLogits @ w
-  // scattered back, and dw += dLogits^T @ h rows.
+  // The forward already holds dh and dw for a unit upstream gradient; the loss is linear in it, so scale.
   linearCrossEntropy(node, gOut, sink) {
-    const [h, w] = node.inputs;
-    const [V, C] = w.shape;
-    const targets = node.saved.ids!;
-    const plan = countedRows(targets, V, node.saved.chunkRows);
-    const lse = node.saved.buffers[0];
     const backend = getBackend();
-    const dh = sink.zeroedOrExisting(0);
-    const dw = sink.accumulate(1);
-    let dwAccumulate = dw?.accumulate ?? false;
-    const hRows = sink.temp(plan.chunk * C);
-    const logits = sink.temp(plan.chunk * V);
-    const dLogits = sink.temp(plan.chunk * V);
-    const dRows = sink.temp(plan.chunk * C);
-    const dLoss = sink.temp(plan.chunk);
-    dLoss.fill(gOut[0] / node.saved.normalizer!);
-    for (let start = 0; start < plan.rows.length; start += plan.chunk) {
-      const n = Math.min(plan.chunk, plan.rows.length - start);
-      gatherRows(h.data, plan.rows, start, n, C, hRows);
-      chunkLogits(hRows, w, n, logits);
-      const chunkTargets = new Int32Array(n);
-      for (let r = 0; r < n; r++) chunkTargets[r] = targets[plan.rows[start + r]];
-      backend.crossEntropyBackward(logits, chunkTargets, lse.subarray(start, start + n), dLoss, dLogits, n, V);
-      if (dh) {
-        const args = { batch: 1, M: n, N: C, K: V, transA: false, transB: false, accumulate: false };
-        if (w.bf16 !== null) backend.matmulBf16(dLogits, w.bf16, dRows, args);
-        else backend.matmul(dLogits, w.data, dRows, args);
-        for (let r = 0; r < n; r++) {
-          const row = dh.subarray(plan.rows[start + r] * C, (plan.rows[start + r] + 1) * C);
-          backend.add(row, dRows.subarray(r * C, (r + 1) * C), row, C);
-        }
-      }
-      if (dw) {
-        backend.matmul(dLogits, hRows, dw.buf, { batch: 1, M: V, N: C, K: n, transA: true, transB: false, accumulate: dwAccumulate });
-        dwAccumulate = true;
+    const units = node.saved.buffers.values(); // one per input that required grad, in input order
+    for (let i = 0; i < 2; i++) {
+      const grad = sink.accumulate(i);
+      if (grad === null) continue;
+      const unit = units.next().value as Float32Array;
+      if (grad.accumulate) {
+        backend.axpy(gOut[0], unit, grad.buf, unit.length);
+      } else {
+        grad.buf.set(unit);
+        backend.scale(grad.buf, gOut[0], unit.length);
       }
     }
-    if (dw && !dwAccumulate) dw.buf.fill(0); // no counted row: the new gradient is zero
   },
 
   add(node, gOut, sink) {
