@@ -49,6 +49,16 @@ const inert: Record<string, unknown> = {
   resources_per_worker: { GPU: 1 }, placement_strategy: 'PACK', ray_init_kwargs: null,
 };
 
+// Names transformers has since renamed, still found in older LLaMA-Factory examples (GaLore, BAdam): the unknown-key
+// warning points at the new name, which edit distance alone would not find.
+const renamed: Record<string, string> = {
+  evaluation_strategy: 'eval_strategy',
+};
+
+export function renamedKey(key: string): string | null {
+  return Object.hasOwn(renamed, key) ? renamed[key] : null;
+}
+
 export function isLfOnlyKey(key: string): boolean {
   return Object.hasOwn(features, key) || Object.hasOwn(inert, key);
 }

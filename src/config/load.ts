@@ -6,7 +6,7 @@ import { LineCounter, YAMLMap, isMap, isScalar, parse, parseDocument, stringify 
 import type { z } from 'zod';
 import { keyInfo } from './describe.js';
 import { UsageError } from './errors.js';
-import { inertKeysSet, isLfOnlyKey, refusedFeatures } from './lf-keys.js';
+import { inertKeysSet, isLfOnlyKey, refusedFeatures, renamedKey } from './lf-keys.js';
 import { configGroups, configKeys, configSchema, ineffectiveKeys, type ConfigKey, type RetuneConfig } from './schema.js';
 
 export interface LoadedConfig {
@@ -211,6 +211,8 @@ export function checkTrainConfig(loaded: LoadedConfig): void {
 
 // The nearest known key by edit distance, for "did you mean" hints on unknown keys.
 export function suggestKey(unknown: string): string | null {
+  const renamed = renamedKey(unknown);
+  if (renamed !== null) return renamed;
   let best: string | null = null;
   let bestDistance = Math.max(2, Math.floor(unknown.length / 4)) + 1;
   for (const key of configKeys) {

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { UsageError } from '../../src/config/errors.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, suggestKey } from '../../src/config/load.js';
 
 const lf = join('test/fixtures/config', 'lf-lora-sft.yaml');
 
@@ -39,4 +39,9 @@ test('warmup_steps below 1 is a ratio (transformers 5); a fractional count above
   assert.equal(loadConfig(lf, ['warmup_steps=0.1']).config.warmup_steps, 0.1);
   assert.match(usageMessage(() => loadConfig(lf, ['warmup_steps=1.5'])),
     /warmup_steps: must be a whole number of steps, or a fraction below 1/);
+});
+
+test('keys transformers renamed are unknown, with the new name suggested', () => {
+  assert.deepEqual(loadConfig(lf, ['evaluation_strategy=steps']).unknownKeys, ['evaluation_strategy']);
+  assert.equal(suggestKey('evaluation_strategy'), 'eval_strategy');
 });
