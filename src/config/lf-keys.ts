@@ -1,4 +1,4 @@
-// LLaMA-Factory keys that have no place in Retune's schema. An LLaMA-Factory example config should run here once its
+// LLaMA-Factory keys that have no place in Retune's schema. A LLaMA-Factory example config should run here once its
 // paths point at local files, so these keys are known rather than reported as unknown:
 //   - a feature Retune does not have yet stops the run when the config turns it on, because training without it
 //     would silently be a different experiment;
@@ -75,5 +75,6 @@ export function refusedFeatures(raw: Record<string, unknown>): { key: string; me
 
 // Inert keys set away from LLaMA-Factory's default, in the order given.
 export function inertKeysSet(raw: Record<string, unknown>): string[] {
-  return Object.keys(raw).filter((key) => Object.hasOwn(inert, key) && JSON.stringify(raw[key]) !== JSON.stringify(inert[key]));
+  const moved = (key: string): boolean => JSON.stringify(raw[key]) !== JSON.stringify(inert[key]);
+  return Object.keys(raw).filter((key) => Object.hasOwn(inert, key) && moved(key));
 }

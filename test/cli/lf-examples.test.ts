@@ -77,7 +77,7 @@ const refused: Record<string, string> = {
   'extras/apollo/llama3_full_sft.yaml': ':11: use_apollo: the APOLLO optimizer is not supported yet',
   'extras/badam/llama3_full_sft.yaml': ':10: use_badam: the BAdam optimizer is not supported yet',
   'extras/adam_mini/qwen2_full_sft.yaml': ':10: use_adam_mini: the Adam-mini optimizer is not supported yet',
-  'extras/loraplus/llama3_lora_sft.yaml': ':11: loraplus_lr_ratio: LoRA+ (a larger learning rate for lora_B) is not supported yet',
+  'extras/loraplus/llama3_lora_sft.yaml': ':11: loraplus_lr_ratio: LoRA+ (a larger learning rate for lora_B) is not',
   'extras/pissa/llama3_lora_sft.yaml': ':13: pissa_init: pissa_init is not supported yet',
   'extras/llama_pro/llama3_freeze_sft.yaml': ':12: use_llama_pro: LLaMA Pro block expansion is not supported yet',
   'extras/mod/llama3_full_sft.yaml': ':11: mixture_of_depths: mixture-of-depths is not supported yet',
@@ -149,7 +149,8 @@ test('--key value reaches LLaMA-Factory keys outside the schema, as HfArgumentPa
 
 test('an example-trained adapter is merged by the merge_lora examples and chatted with by the inference ones', async () => {
   const adapter = join(scratch, 'sft');
-  const trained = await retune(['train', join(root, 'train_lora/llama3_lora_sft.yaml'), model, data, `output_dir=${adapter}`]);
+  const sft = join(root, 'train_lora/llama3_lora_sft.yaml');
+  const trained = await retune(['train', sft, model, data, `output_dir=${adapter}`]);
   assert.equal(trained.code, 0, explain(trained));
   assert.ok(existsSync(join(adapter, 'adapter_model.safetensors')));
 
