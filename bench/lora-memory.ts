@@ -25,11 +25,18 @@ const B = 8;
 const T = 256;
 const STEPS = 3;
 
-type Method = 'lora' | 'full';
+// The runs compared: LoRA with the frozen base in bf16 (what `bf16: true` gives), LoRA with it in fp32, full fp32.
+const METHODS = {
+  'lora-bf16': { finetuning_type: 'lora', bf16: true, label: 'LoRA r=8 all linear, bf16 frozen' },
+  'lora-fp32': { finetuning_type: 'lora', bf16: false, label: 'LoRA r=8 all linear, fp32 frozen' },
+  full: { finetuning_type: 'full', bf16: false, label: 'full fine-tuning, fp32' },
+} as const;
+type Method = keyof typeof METHODS;
 
 // One child: load, apply the method, run STEPS optimizer steps, print peak RSS (bytes) and the last loss as JSON.
 async function child(method: Method, modelDir: string): Promise<void> {
-  const config = configSchema.parse({ finetuning_type: method, bf16: method === 'lora', model_name_or_path: modelDir });
+  const { finetuning_type, bf16 } = METHODS[method];
+  const config = configSchema.parse({ finetuning_type, bf16, model_name_or_path: modelDir });
   const model = await loadModel(modelDir, { frozenBf16: config.bf16 });
   const { trainable } = applyFinetuning(model, config);
   const optimizer = new AdamW(trainable);
@@ -62,13 +69,12 @@ export async function benchLoraMemory(): Promise<string[]> {
     // On disk, so each child loads it the way training does (frozen weights straight to bf16 for LoRA).
     saveModel(initModel(parseModelConfig(CONFIG, 'bench'), 0), dir);
     const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-    const lora = runChild('lora', dir);
-    const full = runChild('full', dir);
+    const runs = (Object.keys(METHODS) as Method[]).map((method) => ({ method, ...runChild(method, dir) }));
+    const full = runs.find((r) => r.method === 'full')!;
     return [
       `memory, stories15M-like Llama, B=${B} T=${T}, ${STEPS} AdamW steps, peak RSS of a child process:`,
-      `  LoRA r=8 all linear, bf16 frozen: ${mib(lora.maxRss)} (${lora.trainable} trainable, ${lora.seconds.toFixed(1)} s)`,
-      `  full fine-tuning, fp32:           ${mib(full.maxRss)} (${full.trainable} trainable, ${full.seconds.toFixed(1)} s)`,
-      `  LoRA / full: ${(lora.maxRss / full.maxRss).toFixed(2)}`,
+      ...runs.map((r) => `  ${METHODS[r.method].label.padEnd(34)} ${mib(r.maxRss).padStart(9)} ` +
+        `(${(r.maxRss / full.maxRss).toFixed(2)} of full; ${r.trainable} trainable; ${r.seconds.toFixed(1)} s)`),
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -77,6 +83,6 @@ export async function benchLoraMemory(): Promise<string[]> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [method, modelDir] = process.argv.slice(2);
-  if (method === 'lora' || method === 'full') await child(method, modelDir);
+  if (method in METHODS) await child(method as Method, modelDir);
   else for (const line of await benchLoraMemory()) console.log(line);
 }
