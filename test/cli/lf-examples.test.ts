@@ -1,7 +1,7 @@
-// LLaMA-Factory's own example configs (test/fixtures/lf-examples/, copied unchanged) run on Retune once their model
-// and dataset paths point at local files: supported ones plan their run, keys that do nothing here are named in one
-// notice, features Retune does not have yet stop with exit 2 naming the key, and a trained adapter goes through the
-// merge_lora and inference examples.
+// Example configs in LLaMA-Factory's key set, named after its examples (test/fixtures/lf-examples/), run on Retune
+// once their model and dataset paths point at local files: supported ones plan their run, keys that do nothing here
+// are named in one notice, features Retune does not have yet stop with exit 2 naming the key, and a trained adapter
+// goes through the merge_lora and inference examples.
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -63,25 +63,25 @@ const planned: Record<string, { samples: number; ineffective: string[] }> = {
   },
 };
 
-// Examples of features Retune does not have yet -> what the one error says (line numbers count the 2-line header).
+// Examples of features Retune does not have yet -> what the one error says (line numbers count each file's comments).
 const refused: Record<string, string> = {
-  'train_lora/llama3_lora_dpo.yaml': ':8: stage: dpo is not supported yet',
-  'train_lora/llama3_lora_kto.yaml': ':7: stage: kto is not supported yet',
-  'train_lora/llama3_lora_ppo.yaml': ':8: stage: ppo is not supported yet',
-  'train_lora/llama3_lora_reward.yaml': ':8: stage: rm is not supported yet',
-  'train_lora/qwen3_lora_dpo.yaml': ':8: stage: dpo is not supported yet',
-  'train_lora/qwen3_lora_kto.yaml': ':8: stage: kto is not supported yet',
-  'train_lora/qwen3_lora_reward.yaml': ':8: stage: rm is not supported yet',
+  'train_lora/llama3_lora_dpo.yaml': ':7: stage: dpo is not supported yet',
+  'train_lora/llama3_lora_kto.yaml': ':6: stage: kto is not supported yet',
+  'train_lora/llama3_lora_ppo.yaml': ':7: stage: ppo is not supported yet',
+  'train_lora/llama3_lora_reward.yaml': ':7: stage: rm is not supported yet',
+  'train_lora/qwen3_lora_dpo.yaml': ':7: stage: dpo is not supported yet',
+  'train_lora/qwen3_lora_kto.yaml': ':7: stage: kto is not supported yet',
+  'train_lora/qwen3_lora_reward.yaml': ':7: stage: rm is not supported yet',
   'train_lora/llama3_lora_predict.yaml': ':9: do_predict: batch prediction is not supported yet',
-  'extras/galore/llama3_full_sft.yaml': ':10: use_galore: the GaLore optimizer is not supported yet',
-  'extras/apollo/llama3_full_sft.yaml': ':11: use_apollo: the APOLLO optimizer is not supported yet',
-  'extras/badam/llama3_full_sft.yaml': ':10: use_badam: the BAdam optimizer is not supported yet',
-  'extras/adam_mini/qwen2_full_sft.yaml': ':10: use_adam_mini: the Adam-mini optimizer is not supported yet',
-  'extras/loraplus/llama3_lora_sft.yaml': ':11: loraplus_lr_ratio: LoRA+ (a larger learning rate for lora_B) is not',
-  'extras/pissa/llama3_lora_sft.yaml': ':13: pissa_init: pissa_init is not supported yet',
-  'extras/llama_pro/llama3_freeze_sft.yaml': ':12: use_llama_pro: LLaMA Pro block expansion is not supported yet',
-  'extras/mod/llama3_full_sft.yaml': ':11: mixture_of_depths: mixture-of-depths is not supported yet',
-  'extras/fsdp_qlora/llama3_lora_sft.yaml': ':5: quantization_bit: quantization is not supported yet',
+  'extras/galore/llama3_full_sft.yaml': ':9: use_galore: the GaLore optimizer is not supported yet',
+  'extras/apollo/llama3_full_sft.yaml': ':9: use_apollo: the APOLLO optimizer is not supported yet',
+  'extras/badam/llama3_full_sft.yaml': ':8: use_badam: the BAdam optimizer is not supported yet',
+  'extras/adam_mini/qwen2_full_sft.yaml': ':8: use_adam_mini: the Adam-mini optimizer is not supported yet',
+  'extras/loraplus/llama3_lora_sft.yaml': ':9: loraplus_lr_ratio: LoRA+ (a larger learning rate for lora_B) is not',
+  'extras/pissa/llama3_lora_sft.yaml': ':11: pissa_init: pissa_init is not supported yet',
+  'extras/llama_pro/llama3_freeze_sft.yaml': ':10: use_llama_pro: LLaMA Pro block expansion is not supported yet',
+  'extras/mod/llama3_full_sft.yaml': ':9: mixture_of_depths: mixture-of-depths is not supported yet',
+  'extras/fsdp_qlora/llama3_lora_sft.yaml': ':4: quantization_bit: quantization is not supported yet',
 };
 
 // Run by export and chat in the last test.
