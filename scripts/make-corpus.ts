@@ -1,4 +1,5 @@
-// Writes the quickstart's own data: examples/data/stories.txt (the pretraining corpus of the shipped model) and
+// Writes the quickstart's own data: examples/data/stories.txt and about.txt (the pretraining corpus of the shipped
+// model: stories, and third-person facts about Retune that the quickstart's identity data later turns into answers) and
 // examples/data/story_requests.json (an alpaca-style set: "tell me a story about ..." -> a story). The stories come
 // from a seeded grammar, so the files are reproducible byte for byte and need no download:
 //   node dist/scripts/make-corpus.js [lines=12000] [requests=300]
@@ -48,6 +49,24 @@ function storyLine(rand: () => number, hero: Hero): string {
   return chosen.join(' ');
 }
 
+const aboutSubjects = ['Retune Quickstart', 'The tiny model', 'This small language model', 'The Retune Quickstart model'];
+const aboutFacts = [
+  'is a tiny language model',
+  'was trained by the Retune project',
+  'is a tiny language model trained by the Retune project',
+  'can tell short stories',
+  'was pretrained on short stories, then fine-tuned with Retune',
+  'was made with Retune, all in TypeScript',
+  'is not a human',
+  'likes to help you',
+];
+
+function aboutLine(rand: () => number): string {
+  const pick = <T>(list: T[]): T => list[Math.floor(rand() * list.length)];
+  const first = `${pick(aboutSubjects)} ${pick(aboutFacts)}.`;
+  return rand() < 0.5 ? first : `${first} It ${pick(aboutFacts)}.`;
+}
+
 const lines = Number(process.argv[2] ?? 12000);
 const requests = Number(process.argv[3] ?? 300);
 const rng = new Rng(1234);
@@ -55,6 +74,9 @@ const rand = (): number => rng.nextFloat();
 const stories: string[] = [];
 for (let i = 0; i < lines; i++) stories.push(storyLine(rand, pickHero(rand)));
 writeFileSync('examples/data/stories.txt', stories.join('\n') + '\n');
+const about: string[] = [];
+for (let i = 0; i < lines / 10; i++) about.push(aboutLine(rand));
+writeFileSync('examples/data/about.txt', about.join('\n') + '\n');
 
 const rows = [];
 for (let i = 0; i < requests; i++) {
@@ -66,4 +88,4 @@ for (let i = 0; i < requests; i++) {
   });
 }
 writeFileSync('examples/data/story_requests.json', JSON.stringify(rows, null, 2) + '\n');
-process.stdout.write(`wrote examples/data/stories.txt (${stories.length} lines), story_requests.json (${rows.length})\n`);
+process.stdout.write(`wrote examples/data/stories.txt (${stories.length} lines), about.txt (${about.length}), story_requests.json (${rows.length})\n`);
