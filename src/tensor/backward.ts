@@ -3,6 +3,7 @@
 import { getBackend } from '../backend/index.js';
 import { bf16ToF32 } from './tensor.js';
 import { recomputeBackward, type GradSink, type Node } from './autograd.js';
+import { loraLinearBackward } from './lora-linear.js';
 
 type Rule = (node: Node, gOut: Float32Array, sink: GradSink) => void;
 
@@ -117,6 +118,8 @@ export const backwardTable: Record<string, Rule> = {
       }
     }
   },
+
+  loraLinear: loraLinearBackward, // the fused LoRA layer's rule lives with its forward
 
   add(node, gOut, sink) {
     for (let i = 0; i < 2; i++) if (sink.needs(i)) sink.overwrite(i).set(gOut);
