@@ -59,3 +59,17 @@ test('bad input is named', () => {
   assert.throws(() => linearCrossEntropy(h, randn([7, 4], r), targets, 1), /does not match weight/);
   assert.throws(() => linearCrossEntropy(h, w, targets, 1, { chunkRows: 0 }), /chunkRows must be a positive integer/);
 });
+
+test('a second backward adds its gradients to the first, into existing .grad buffers', () => {
+  const r = rng(76);
+  const [h, w] = [randn([12, 5], r), randn([7, 5], r)];
+  h.requiresGrad = true;
+  w.requiresGrad = true;
+  backward(linearCrossEntropy(h, w, targets, 8, { chunkRows: 3 }));
+  const once = [h.grad!.slice(), w.grad!.slice()];
+  const buffers = [h.grad, w.grad];
+  backward(linearCrossEntropy(h, w, targets, 8, { chunkRows: 3 }));
+  assert.ok(h.grad === buffers[0] && w.grad === buffers[1], 'gradients reuse their buffers');
+  assert.deepEqual(Array.from(h.grad!), Array.from(once[0], (g) => g + g));
+  assert.deepEqual(Array.from(w.grad!), Array.from(once[1], (g) => g + g));
+});
