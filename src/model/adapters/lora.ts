@@ -8,6 +8,7 @@ import { RetuneError } from '../../config/errors.js';
 import type { Linear, LinearAdapter } from '../../nn/linear.js';
 import { checkpoint, replayable, willRecord } from '../../tensor/autograd.js';
 import { add, embedding, linear, mul, reshape, scale } from '../../tensor/ops.js';
+import { loraLinear } from '../../tensor/lora-linear.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Rng } from '../../tensor/random.js';
 
@@ -67,20 +68,25 @@ export class LoraAdapter implements LinearAdapter {
     return params;
   }
 
-  // The low-rank path runs under checkpoint(): only its output is kept for backward, and the (N, r) and (N, out)
-  // intermediates are recomputed there, so an adapted layer holds one extra activation rather than four.
+  // LoRA adds its branch straight into the base output's buffer (loraLinear), keeping only the (N, r) product and,
+  // with dropout, the dropped input; its backward pushes the one output gradient through W and the branch alike.
+  // DoRA's low-rank path runs under checkpoint(): only its output is kept for backward, and the (N, r) and
+  // (N, out) intermediates are recomputed there.
   forward(x: Tensor, baseOutput: Tensor): Tensor {
     const mask = this.dropoutMask(x); // (..., in) or null
-    const inverseNorm = this.magnitude === null ? null : this.inverseNorms(); // (out)
-    const run = ([input, base]: Tensor[]): Tensor => this.adapt(input, base, mask, inverseNorm);
+    if (this.magnitude === null) {
+      const xA = mask === null ? undefined : mul(x, mask); // (..., in)
+      return loraLinear(x, this.base.weight, this.base.bias, this.A, this.B, this.spec.scaling, { xA, base: baseOutput });
+    }
+    const inverseNorm = this.inverseNorms(); // (out)
+    const run = ([input, base]: Tensor[]): Tensor => this.dora(input, base, mask, inverseNorm);
     const params = [...this.parameters().values()];
     return willRecord([x, baseOutput, ...params]) ? checkpoint(run, [x, baseOutput]) : run([x, baseOutput]);
   }
 
-  private adapt(x: Tensor, baseOutput: Tensor, mask: Tensor | null, inverseNorm: Float32Array | null): Tensor {
+  private dora(x: Tensor, baseOutput: Tensor, mask: Tensor | null, inverseNorm: Float32Array): Tensor {
     const xd = mask === null ? x : mul(x, mask); // (..., in)
     const lora = linear(scale(linear(xd, this.A), this.spec.scaling), this.B); // (..., out), scaled through the (..., r) side
-    if (inverseNorm === null) return add(baseOutput, lora);
     // PEFT reuses the base output as W x' when no dropout was applied; with dropout W x' is computed again.
     const wx = mask === null ? this.withoutBias(baseOutput) : linear(xd, this.base.weight); // (..., out)
     const g = this.doraScale(inverseNorm, baseOutput.shape); // (..., out)
