@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nativeAvailable, setBackend } from '../../src/backend/index.js';
-import { backward } from '../../src/tensor/autograd.js';
+import { backward, checkpoint, replayable } from '../../src/tensor/autograd.js';
 import { loraLinear } from '../../src/tensor/lora-linear.js';
 import { add, linear, mul, reshape, scale } from '../../src/tensor/ops.js';
 import { f32ToBf16, Tensor } from '../../src/tensor/tensor.js';
@@ -77,6 +77,29 @@ test('frozen bf16 W: same output and gradients as the composed ops, with a fresh
     assertClose(run('fresh', withBias), composed, `fresh, bias=${withBias}`);
     assertClose(run('base', withBias), composed, `base, bias=${withBias}`);
   }
+});
+
+test('under checkpoint(): the taken-over base buffer and a replayed mask give the same output and gradients', () => {
+  setBackend('reference');
+  const grads = (checkpointed: boolean): Float32Array[] => {
+    const r = rng(31);
+    const x = randn([5, 6], r);
+    const w = frozenBf16(randn([4, 6], r));
+    const A = randn([3, 6], r);
+    const B = randn([4, 3], r);
+    for (const t of [x, A, B]) t.requiresGrad = true;
+    let draws = 0;
+    const layer = ([input]: Tensor[]): Tensor => {
+      const m = replayable(() => mask([5, 6], 40 + draws++));
+      return loraLinear(input, w, null, A, B, S, { xA: mul(input, m), base: linear(input, w) });
+    };
+    const y = checkpointed ? checkpoint(layer, [x]) : layer([x]);
+    const out = y.data.slice();
+    backward(linear(reshape(mul(y, y), [1, y.size]), Tensor.from(new Float32Array(y.size).fill(1), [1, y.size])));
+    assert.equal(draws, 1);
+    return [out, x.grad!, A.grad!, B.grad!];
+  };
+  assertClose(grads(true), grads(false), 'checkpointed');
 });
 
 test('bad shapes name the op and the tensors', () => {
