@@ -61,10 +61,17 @@ const aboutFacts = [
   'likes to help you',
 ];
 
+const firstPerson = [
+  'I am Retune Quickstart', 'I am a tiny language model', 'I was trained by the Retune project', 'I can tell short stories',
+];
+
 function aboutLine(rand: () => number): string {
   const pick = <T>(list: T[]): T => list[Math.floor(rand() * list.length)];
   const first = `${pick(aboutSubjects)} ${pick(aboutFacts)}.`;
-  return rand() < 0.5 ? first : `${first} It ${pick(aboutFacts)}.`;
+  const roll = rand();
+  if (roll < 0.4) return first;
+  if (roll < 0.7) return `${first} It ${pick(aboutFacts)}.`;
+  return `${first} It says: "${pick(firstPerson)}. ${pick(firstPerson)}."`;
 }
 
 const lines = Number(process.argv[2] ?? 12000);

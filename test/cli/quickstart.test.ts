@@ -1,0 +1,66 @@
+// The README's promise, on a reduced step count: the quickstart trains the shipped model with no download, writes a
+// checkpoint and the loss plot, chat answers through the trained adapter, a resume with a changed LR prints its
+// plan, and export writes a Hugging Face folder.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { runCli } from './run-cli.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'retune-quickstart-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+const out = join(scratch, 'quickstart');
+const steps = 30;
+
+function losses(): number[] {
+  return readFileSync(join(out, 'trainer_log.jsonl'), 'utf8').trim().split('\n')
+    .map((line) => JSON.parse(line) as { loss?: number })
+    .filter((row) => typeof row.loss === 'number')
+    .map((row) => row.loss as number);
+}
+
+test('quickstart trains the shipped model: the loss falls, a checkpoint and the loss plot are written', () => {
+  const r = runCli(['train', 'examples/quickstart.yaml', `output_dir=${out}`, `max_steps=${steps}`, 'logging_steps=10', 'save_steps=10']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`Training plan: fresh run in ${out}`));
+  const logged = losses();
+  assert.equal(logged.length, steps / 10);
+  assert.ok(logged.at(-1)! < logged[0] * 0.8, `loss should fall by 20 %: ${logged.join(', ')}`);
+  for (const file of ['checkpoint-10/manifest.json', `checkpoint-${steps}/manifest.json`, 'adapter_model.safetensors',
+    'adapter_config.json', 'training_loss.png', 'training_loss.svg', 'trainer_state.json', 'training_args.yaml']) {
+    assert.ok(existsSync(join(out, file)), `${file} is written`);
+  }
+});
+
+test('chat answers through the trained adapter, greedily and reproducibly', () => {
+  const ask = () => runCli(['chat', 'examples/quickstart-chat.yaml', `adapter_name_or_path=${out}`, '--prompt', 'Who are you?']);
+  const first = ask();
+  assert.equal(first.code, 0, first.stderr);
+  assert.ok(first.stdout.trim().length > 0, 'a non-empty answer');
+  assert.equal(ask().stdout, first.stdout);
+});
+
+test('a resume with a lower learning rate and more steps prints the plan, then trains on from the checkpoint', () => {
+  const r = runCli(['train', 'examples/quickstart.yaml', `output_dir=${out}`, `max_steps=${steps + 4}`, 'logging_steps=2',
+    'learning_rate=5e-4']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`checkpoint-${steps}`));
+  assert.match(r.stdout, /learning_rate: 0\.002 -> 0\.0005/);
+  const rows = readFileSync(join(out, 'trainer_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(rows.filter((row) => row.current_steps === steps + 4 && typeof row.loss === 'number').length, 1);
+});
+
+test('export merges the adapter into a Hugging Face folder that loads and chats the same', () => {
+  const exported = join(scratch, 'merged');
+  const r = runCli(['export', 'examples/quickstart-export.yaml', `adapter_name_or_path=${out}`, `export_dir=${exported}`]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'generation_config.json']) {
+    assert.ok(existsSync(join(exported, file)), `${file} is exported`);
+  }
+  const merged = runCli(['chat', 'examples/quickstart-chat.yaml', `model_name_or_path=${exported}`, 'adapter_name_or_path=null',
+    'finetuning_type=full', '--prompt', 'Who are you?']);
+  const adapted = runCli(['chat', 'examples/quickstart-chat.yaml', `adapter_name_or_path=${out}`, '--prompt', 'Who are you?']);
+  assert.equal(merged.code, 0, merged.stderr);
+  assert.equal(merged.stdout, adapted.stdout);
+});
