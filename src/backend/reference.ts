@@ -150,7 +150,36 @@ function attendable(segments: Int32Array | null, base: number, i: number, j: num
   return segments === null || segments[base + j] === segments[base + i];
 }
 
-// Online softmax over keys j <= i: a running max m, denominator l and weighted sum acc, so no (T, T) matrix exists.
+// Online softmax of one query row over keys 0..last (key j at kBase + j * kStride in k and v) that `keep` accepts: a
+// running max m, denominator l and weighted sum acc, so no (T, T) matrix exists. Writes the output row at qo and
+// returns the log-sum-exp. Shared with generation's attention over a KV cache.
+export function attendRow(
+  q: Float32Array, qo: number, k: Float32Array, v: Float32Array, kBase: number, kStride: number, last: number,
+  scale: number, hd: number, acc: Float64Array, out: Float32Array, keep: ((j: number) => boolean) | null,
+): number {
+  let m = -Infinity;
+  let l = 0;
+  acc.fill(0);
+  for (let j = 0; j <= last; j++) {
+    if (keep !== null && !keep(j)) continue;
+    const ko = kBase + j * kStride;
+    let s = 0;
+    for (let d = 0; d < hd; d++) s += q[qo + d] * k[ko + d];
+    s *= scale;
+    if (s > m) {
+      const correction = Math.exp(m - s);
+      l *= correction;
+      for (let d = 0; d < hd; d++) acc[d] *= correction;
+      m = s;
+    }
+    const p = Math.exp(s - m);
+    l += p;
+    for (let d = 0; d < hd; d++) acc[d] += p * v[ko + d];
+  }
+  for (let d = 0; d < hd; d++) out[qo + d] = acc[d] / l;
+  return m + Math.log(l);
+}
+
 function attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, args: AttentionArgs): void {
   const { B, T, nHead, nKV, hd, scale, segments } = args;
   const group = nHead / nKV;
@@ -158,29 +187,11 @@ function attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nHead; h++) {
       const g = Math.floor(h / group);
+      const kBase = (b * T * nKV + g) * hd;
       for (let i = 0; i < T; i++) {
         const qo = ((b * T + i) * nHead + h) * hd;
-        let m = -Infinity;
-        let l = 0;
-        acc.fill(0);
-        for (let j = 0; j <= i; j++) {
-          if (!attendable(segments, b * T, i, j)) continue;
-          const ko = ((b * T + j) * nKV + g) * hd;
-          let s = 0;
-          for (let d = 0; d < hd; d++) s += q[qo + d] * k[ko + d];
-          s *= scale;
-          if (s > m) {
-            const correction = Math.exp(m - s);
-            l *= correction;
-            for (let d = 0; d < hd; d++) acc[d] *= correction;
-            m = s;
-          }
-          const p = Math.exp(s - m);
-          l += p;
-          for (let d = 0; d < hd; d++) acc[d] += p * v[ko + d];
-        }
-        for (let d = 0; d < hd; d++) out[qo + d] = acc[d] / l;
-        lse[(b * nHead + h) * T + i] = m + Math.log(l);
+        const keep = segments === null ? null : (j: number): boolean => attendable(segments, b * T, i, j);
+        lse[(b * nHead + h) * T + i] = attendRow(q, qo, k, v, kBase, nKV * hd, i, scale, hd, acc, out, keep);
       }
     }
   }

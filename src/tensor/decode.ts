@@ -1,5 +1,6 @@
 // Attention of new queries over a KV cache, for generation. The Tq queries are the last Tq of Tk positions, so query
 // i sees keys 0..Tk-Tq+i. Inference only: it records nothing and refuses inputs that require grad.
+import { attendRow } from '../backend/reference.js';
 import { RetuneError } from '../config/errors.js';
 import { output, willRecord } from './autograd.js';
 import type { Tensor } from './tensor.js';
@@ -16,32 +17,12 @@ export function attentionCached(q: Tensor, k: Tensor, v: Tensor, scale: number):
   const group = nHead / nKV;
   const out = output(q.shape, false);
   const acc = new Float64Array(hd);
-  const [qd, kd, vd] = [q.data, k.data, v.data];
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < Tq; i++) {
-      const last = Tk - Tq + i;
       for (let h = 0; h < nHead; h++) {
-        const g = Math.floor(h / group);
+        const kBase = (b * Tk * nKV + Math.floor(h / group)) * hd;
         const qo = ((b * Tq + i) * nHead + h) * hd;
-        let m = -Infinity;
-        let l = 0;
-        acc.fill(0);
-        for (let j = 0; j <= last; j++) {
-          const ko = ((b * Tk + j) * nKV + g) * hd;
-          let s = 0;
-          for (let d = 0; d < hd; d++) s += qd[qo + d] * kd[ko + d];
-          s *= scale;
-          if (s > m) {
-            const correction = Math.exp(m - s);
-            l *= correction;
-            for (let d = 0; d < hd; d++) acc[d] *= correction;
-            m = s;
-          }
-          const p = Math.exp(s - m);
-          l += p;
-          for (let d = 0; d < hd; d++) acc[d] += p * vd[ko + d];
-        }
-        for (let d = 0; d < hd; d++) out.data[qo + d] = acc[d] / l;
+        attendRow(q.data, qo, k.data, v.data, kBase, nKV * hd, Tk - Tq + i, scale, hd, acc, out.data, null);
       }
     }
   }
