@@ -4,30 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { UsageError } from '../../../src/config/errors.js';
-import type { CausalLM } from '../../../src/model/causal-lm.js';
 import { adaptersOf, loadAdapter, mergeAdapters, saveAdapter } from '../../../src/model/adapters/index.js';
 import { loadModel } from '../../../src/model/load.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../../src/model/safetensors.js';
-import { noGrad } from '../../../src/tensor/autograd.js';
+import { BASE, FIXTURES, golden, logits, maxDiff } from './peft-fixture.js';
 
-const FIXTURES = 'test/fixtures/peft';
-const BASE = join(FIXTURES, 'base');
-const golden = JSON.parse(readFileSync(join(FIXTURES, 'logits.json'), 'utf8')) as Record<string, number[]> & { ids: number[][] };
-const ids = Int32Array.from(golden.ids.flat());
-const [B, T] = [golden.ids.length, golden.ids[0].length];
 const scratch = mkdtempSync(join(tmpdir(), 'retune-peft-io-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-
-function logits(model: CausalLM): Float32Array {
-  return noGrad(() => model.forward(ids, B, T)).data.slice();
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 test('the fixture base model matches transformers (sanity of the comparison below)', async () => {
   assert.ok(maxDiff(logits(await loadModel(BASE)), golden.base) < 1e-4);
