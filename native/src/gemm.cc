@@ -1,5 +1,5 @@
-// Cache-blocked GEMM in the BLIS layout. The threads split C into one rectangle each (bands of rows, or of columns
-// when M is small) and each runs the serial blocked algorithm on its own, with no barrier: a thread packs the B
+// Cache-blocked GEMM in the BLIS layout. The threads split C into one rectangle each (bands of rows or of columns,
+// whichever repacks less) and each runs the serial blocked algorithm on its own, with no barrier: a thread packs the B
 // panels it needs itself. That repeats a little packing but keeps one fork-join per call, which matters when the
 // cores are shared. Loops of the serial algorithm, outermost first:
 //   jc over N in kNC columns -> pc over K in kKC steps: pack B (kKC, kNC) (L3)
@@ -74,7 +74,9 @@ void pack_a(const Operands<TB>& o, int64_t i0, int64_t mc, int64_t p0, int64_t k
   for (int64_t ir = 0; ir < mc; ir += kMR) {
     int64_t rows = std::min<int64_t>(kMR, mc - ir);
     const float* src = o.a + (i0 + ir) * o.rsA + p0 * o.csA;
-    if (o.csA == 1) {
+    if (o.csA == 1 && rows == kMR) {
+      pack_a_panel_rows(src, o.rsA, kc, dst);
+    } else if (o.csA == 1) {
       for (int64_t k = 0; k < kc; k++) {
         for (int64_t i = 0; i < rows; i++) dst[k * kMR + i] = src[i * o.rsA + k];
         for (int64_t i = rows; i < kMR; i++) dst[k * kMR + i] = 0.0f;
@@ -253,6 +255,16 @@ inline void small_m(const Operands<uint16_t>& o, const float* aRows, int64_t j0,
 // Below this many multiply-adds a second thread costs more than it saves.
 constexpr int64_t kMinParallelMacs = int64_t(1) << 21;
 
+// Each thread packs all of B when the threads split C into bands of rows, and all of A once per kNC columns when
+// they split it into bands of columns. Whichever packs fewer elements per thread wins: row bands for tall C, column
+// bands for a wide one (the LM head's (tokens, vocab) logits).
+bool rows_pack_less(int64_t M, int64_t N, int64_t K, int64_t nT) {
+  const int64_t nBlocks = (N + kNC - 1) / kNC, nBlocksPerThread = (N / nT + kNC - 1) / kNC;
+  const int64_t byRows = K * N + M / nT * K * nBlocks;
+  const int64_t byCols = K * N / nT + M * K * nBlocksPerThread;
+  return byRows <= byCols;
+}
+
 template <typename TB>
 void gemm_one(const Operands<TB>& o, bool accumulate) {
   if (o.M <= kSmallM && o.K > 0) {
@@ -265,8 +277,7 @@ void gemm_one(const Operands<TB>& o, bool accumulate) {
   }
   const int64_t nT = threads();
   const int64_t mPanels = (o.M + kMR - 1) / kMR, nPanels = (o.N + kNR - 1) / kNR;
-  // Bands of rows when there are enough for every thread, else bands of columns.
-  const bool splitRows = mPanels >= 4 * nT || nPanels < nT;
+  const bool splitRows = nPanels < nT || (mPanels >= 4 * nT && rows_pack_less(o.M, o.N, o.K, nT));
   const int64_t units = splitRows ? mPanels : nPanels;
   const int64_t grain = o.M * o.N * o.K < kMinParallelMacs ? units : 2;
   parallel_for(units, grain, [&](int64_t u0, int64_t u1) {

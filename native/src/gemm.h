@@ -38,6 +38,9 @@ using MicroKernel = void (*)(int64_t kc, const float* aPanel, const float* bPane
 void pack_b_panel_transposed(const float* src, int64_t ld, int64_t kc, float* dst);
 void pack_b_panel_transposed(const uint16_t* src, int64_t ld, int64_t kc, float* dst);
 
+// Packs one full kMR-row panel of an A stored (M, K), row i starting at src + i * ld: dst (kc, kMR) = the transpose.
+void pack_a_panel_rows(const float* src, int64_t ld, int64_t kc, float* dst);
+
 // The AVX2+FMA kernel when the CPU has both, else a portable one.
 MicroKernel select_micro_kernel();
 const char* micro_kernel_name();

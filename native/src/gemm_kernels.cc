@@ -156,6 +156,24 @@ RT_AVX2 void pack_transposed_avx2(const TB* src, int64_t ld, int64_t kc, float* 
     for (int j = 0; j < kNR; j++) dst[k * kNR + j] = widen(src[j * ld + k]);
 }
 
+// Six rows of A, each along k, as (kc, kMR): 8x8 transposes with two zero rows, six lanes of each stored.
+RT_AVX2 void pack_a_rows_avx2(const float* src, int64_t ld, int64_t kc, float* dst) {
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    __m256 r[8];
+    for (int i = 0; i < kMR; i++) r[i] = _mm256_loadu_ps(src + i * ld + k);
+    for (int i = kMR; i < 8; i++) r[i] = _mm256_setzero_ps();
+    transpose8(r);
+    for (int kk = 0; kk < 8; kk++) {
+      float* d = dst + (k + kk) * kMR;
+      _mm_storeu_ps(d, _mm256_castps256_ps128(r[kk]));
+      _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), _mm256_extractf128_ps(r[kk], 1));
+    }
+  }
+  for (; k < kc; k++)
+    for (int i = 0; i < kMR; i++) dst[k * kMR + i] = src[i * ld + k];
+}
+
 bool cpu_has_avx2_fma() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -197,6 +215,15 @@ void pack_transposed(const TB* src, int64_t ld, int64_t kc, float* dst) {
 void pack_b_panel_transposed(const float* src, int64_t ld, int64_t kc, float* dst) { pack_transposed(src, ld, kc, dst); }
 void pack_b_panel_transposed(const uint16_t* src, int64_t ld, int64_t kc, float* dst) {
   pack_transposed(src, ld, kc, dst);
+}
+
+void pack_a_panel_rows(const float* src, int64_t ld, int64_t kc, float* dst) {
+#ifdef RT_HAVE_AVX2_PATH
+  static const bool avx2 = cpu_has_avx2_fma();
+  if (avx2) return pack_a_rows_avx2(src, ld, kc, dst);
+#endif
+  for (int64_t k = 0; k < kc; k++)
+    for (int i = 0; i < kMR; i++) dst[k * kMR + i] = src[i * ld + k];
 }
 
 const char* micro_kernel_name() {
