@@ -92,21 +92,34 @@ void pack_a(const Operands<TB>& o, int64_t i0, int64_t mc, int64_t p0, int64_t k
   }
 }
 
+// B stored (K, N), packed row by row so that B (often a weight fresh from memory) is read sequentially rather than
+// as one 64-byte slice of every row per panel.
+template <typename TB>
+void pack_b_rows(const Operands<TB>& o, int64_t j0, int64_t nc, int64_t p0, int64_t kc, float* packed) {
+  for (int64_t k = 0; k < kc; k++) {
+    const TB* row = o.b + (p0 + k) * o.rsB + j0;
+    for (int64_t jr = 0; jr < nc; jr += kNR) {
+      float* dst = packed + jr * kc + k * kNR;
+      const int64_t cols = std::min<int64_t>(kNR, nc - jr);
+      for (int64_t j = 0; j < cols; j++) dst[j] = widen(row[jr + j]);
+      for (int64_t j = cols; j < kNR; j++) dst[j] = 0.0f;
+    }
+  }
+}
+
 // Packs B's block (depth [p0, p0+kc), columns [j0, j0+nc)) into kNR-column panels, each (kc, kNR), zero-padded.
 template <typename TB>
 void pack_b(const Operands<TB>& o, int64_t j0, int64_t nc, int64_t p0, int64_t kc, float* packed) {
+  if (o.csB == 1) {
+    pack_b_rows(o, j0, nc, p0, kc, packed);
+    return;
+  }
   for (int64_t jp = 0; jp * kNR < nc; jp++) {
     float* dst = packed + jp * kc * kNR;
     int64_t jr = jp * kNR;
     int64_t cols = std::min<int64_t>(kNR, nc - jr);
     const TB* src = o.b + p0 * o.rsB + (j0 + jr) * o.csB;
-    if (o.csB == 1) {
-      for (int64_t k = 0; k < kc; k++) {
-        const TB* row = src + k * o.rsB;
-        for (int64_t j = 0; j < cols; j++) dst[k * kNR + j] = widen(row[j]);
-        for (int64_t j = cols; j < kNR; j++) dst[k * kNR + j] = 0.0f;
-      }
-    } else if (o.rsB == 1 && cols == kNR) {
+    if (o.rsB == 1 && cols == kNR) {
       pack_b_panel_transposed(src, o.csB, kc, dst);
     } else {
       for (int64_t j = 0; j < cols; j++) {
