@@ -5,21 +5,10 @@ import assert from 'node:assert/strict';
 import type { AttentionArgs, Backend, MatmulArgs } from '../../src/backend/backend.js';
 import { referenceBackend as ref } from '../../src/backend/reference.js';
 import { loadNativeAddon, loadNativeBackend } from '../../src/backend/native.js';
+import { rng } from '../tensor/helpers.js';
 
 const native = loadNativeBackend();
 const addon = loadNativeAddon();
-
-// mulberry32: a small seeded generator, so every run tests the same inputs.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randn(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);

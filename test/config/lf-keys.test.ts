@@ -1,20 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { UsageError } from '../../src/config/errors.js';
 import { loadConfig, suggestKey } from '../../src/config/load.js';
+import { usageMessage } from './helpers.js';
 
 const lf = join('test/fixtures/config', 'lf-lora-sft.yaml');
 
-function usageMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof UsageError, `expected a UsageError, got ${String(err)}`);
-    return err.message;
-  }
-  assert.fail('expected a UsageError');
-}
 
 test('a LLaMA-Factory feature switched on is refused by name, listed with bad values in key order', () => {
   const message = usageMessage(() => loadConfig(lf, ['learning_rate=fast', 'use_galore=true', 'loraplus_lr_ratio=16']));

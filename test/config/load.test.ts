@@ -3,21 +3,12 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { UsageError } from '../../src/config/errors.js';
 import { checkTrainConfig, loadConfig, saveResolvedConfig, suggestKey } from '../../src/config/load.js';
+import { usageMessage } from './helpers.js';
 
 const dir = 'test/fixtures/config';
 const lf = join(dir, 'lf-lora-sft.yaml');
 
-function usageMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof UsageError, `expected a UsageError, got ${String(err)}`);
-    return err.message;
-  }
-  assert.fail('expected a UsageError');
-}
 
 test('a LLaMA-Factory LoRA SFT config loads with its values and LLaMA-Factory defaults', () => {
   const { config, unknownKeys, source } = loadConfig(lf, []);
