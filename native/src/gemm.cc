@@ -48,14 +48,6 @@ class Scratch {
 thread_local Scratch tPackA;
 thread_local Scratch tPackB;
 
-inline float widen(float x) { return x; }
-inline float widen(uint16_t x) {
-  uint32_t bits = static_cast<uint32_t>(x) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 // Strided views: A(i, k) = a[i * rsA + k * csA], B(k, j) = b[k * rsB + j * csB].
 template <typename TB>
 struct Operands {

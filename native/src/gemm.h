@@ -3,8 +3,18 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace rt {
+
+// A B element as float32: bf16 is the high half of a float32.
+inline float widen(float x) { return x; }
+inline float widen(uint16_t x) {
+  uint32_t bits = static_cast<uint32_t>(x) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
 
 struct GemmShape {
   int64_t batch, M, N, K;

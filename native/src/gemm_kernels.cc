@@ -16,14 +16,6 @@
 namespace rt {
 namespace {
 
-inline float widen(float x) { return x; }
-inline float widen(uint16_t x) {
-  uint32_t bits = static_cast<uint32_t>(x) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 template <typename TB>
 void pack_transposed_portable(const TB* src, int64_t ld, int64_t kc, float* dst) {
   for (int j = 0; j < kNR; j++)
