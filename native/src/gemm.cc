@@ -68,6 +68,9 @@ void pack_a(const Operands<TB>& o, int64_t i0, int64_t mc, int64_t p0, int64_t k
     const float* src = o.a + (i0 + ir) * o.rsA + p0 * o.csA;
     if (o.csA == 1 && rows == kMR) {
       pack_a_panel_rows(src, o.rsA, kc, dst);
+    } else if (o.rsA == 1 && rows == kMR) {
+      // A stored (K, M), as in weight gradients dW = dY^T X: a panel row is kMR contiguous floats, one block move.
+      for (int64_t k = 0; k < kc; k++) std::memcpy(dst + k * kMR, src + k * o.csA, kMR * sizeof(float));
     } else if (o.csA == 1) {
       for (int64_t k = 0; k < kc; k++) {
         for (int64_t i = 0; i < rows; i++) dst[k * kMR + i] = src[i * o.rsA + k];
