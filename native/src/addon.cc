@@ -130,6 +130,19 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value MatmulPair(const Napi::CallbackInfo& info) {
+  Args args(info, "matmulPair");
+  rt::GemmShape s1 = read_gemm_shape(args, 3), s2 = read_gemm_shape(args, 7);
+  const float* a1 = args.array<float>(0, "a1", s1.batch * s1.M * s1.K);
+  const float* b1 = args.array<float>(1, "b1", s1.batch * s1.K * s1.N);
+  float* c1 = args.array<float>(2, "c1", s1.batch * s1.M * s1.N);
+  const float* a2 = args.array<float>(4, "a2", s2.batch * s2.M * s2.K);
+  const float* b2 = args.array<float>(5, "b2", s2.batch * s2.K * s2.N);
+  float* c2 = args.array<float>(6, "c2", s2.batch * s2.M * s2.N);
+  if (args.ok()) rt::gemm_pair_f32(a1, b1, c1, s1, a2, b2, c2, s2);
+  return info.Env().Undefined();
+}
+
 Napi::Value MatmulBf16(const Napi::CallbackInfo& info) {
   Args args(info, "matmulBf16");
   rt::GemmShape s = read_gemm_shape(args, 3);
@@ -425,6 +438,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const Entry entries[] = {
       {"matmul", Matmul},
       {"matmulBf16", MatmulBf16},
+      {"matmulPair", MatmulPair},
       {"embedding", Embedding},
       {"embeddingBackward", EmbeddingBackward},
       {"rmsnorm", Rmsnorm},

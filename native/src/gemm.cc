@@ -273,6 +273,26 @@ bool rows_pack_less(int64_t M, int64_t N, int64_t K, int64_t nT) {
   return byRows <= byCols;
 }
 
+// How one product is cut for threads: into kMR-row panels (row bands) or kNR-column panels (column bands).
+struct Split {
+  bool rows;
+  int64_t units;
+};
+
+Split split_for(int64_t M, int64_t N, int64_t K, int64_t nT) {
+  const int64_t mPanels = (M + kMR - 1) / kMR, nPanels = (N + kNR - 1) / kNR;
+  const bool rows = nPanels < nT || (mPanels >= 4 * nT && rows_pack_less(M, N, K, nT));
+  return {rows, rows ? mPanels : nPanels};
+}
+
+// Units [u0, u1) of a split product, through the serial algorithm.
+template <typename TB>
+void gemm_units(const Operands<TB>& o, const Split& split, int64_t u0, int64_t u1, bool accumulate) {
+  if (u0 >= u1) return;
+  if (split.rows) gemm_rect(o, u0 * kMR, std::min(o.M, u1 * kMR), 0, o.N, accumulate);
+  else gemm_rect(o, 0, o.M, u0 * kNR, std::min(o.N, u1 * kNR), accumulate);
+}
+
 template <typename TB>
 void gemm_one(const Operands<TB>& o, bool accumulate) {
   if (o.M <= kSmallM && o.K > 0) {
@@ -283,15 +303,9 @@ void gemm_one(const Operands<TB>& o, bool accumulate) {
     parallel_for(o.N, grain, [&](int64_t j0, int64_t j1) { small_m(o, aRows, j0, j1, accumulate); });
     return;
   }
-  const int64_t nT = threads();
-  const int64_t mPanels = (o.M + kMR - 1) / kMR, nPanels = (o.N + kNR - 1) / kNR;
-  const bool splitRows = nPanels < nT || (mPanels >= 4 * nT && rows_pack_less(o.M, o.N, o.K, nT));
-  const int64_t units = splitRows ? mPanels : nPanels;
-  const int64_t grain = o.M * o.N * o.K < kMinParallelMacs ? units : 2;
-  parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
-    if (splitRows) gemm_rect(o, u0 * kMR, std::min(o.M, u1 * kMR), 0, o.N, accumulate);
-    else gemm_rect(o, 0, o.M, u0 * kNR, std::min(o.N, u1 * kNR), accumulate);
-  });
+  const Split split = split_for(o.M, o.N, o.K, threads());
+  const int64_t grain = o.M * o.N * o.K < kMinParallelMacs ? split.units : 2;
+  parallel_for(split.units, grain, [&](int64_t u0, int64_t u1) { gemm_units(o, split, u0, u1, accumulate); });
 }
 
 template <typename TB>
@@ -313,7 +327,45 @@ void gemm_batched(const float* a, const TB* b, float* c, const GemmShape& s) {
   for (int64_t g = 0; g < s.batch; g++) gemm_one(product(g), s.accumulate);
 }
 
+// Two independent products in one parallel region. Their units are laid end to end, weighted by multiply-adds, and
+// cut into one contiguous stretch of equal work per thread: with two threads and two equal products (a linear
+// layer's dx and dw) each thread runs one product alone, with no packing repeated across threads and no wait in
+// between. A thread's stretch is fixed by the shapes and thread count; each C element is computed exactly as by
+// gemm_f32, whoever computes it.
+void gemm_pair_split(const Operands<float>& o1, bool acc1, const Operands<float>& o2, bool acc2, int nT) {
+  const Split s1 = split_for(o1.M, o1.N, o1.K, nT), s2 = split_for(o2.M, o2.N, o2.K, nT);
+  const double cost1 = static_cast<double>(o1.M) * o1.N * o1.K / s1.units;
+  const double cost2 = static_cast<double>(o2.M) * o2.N * o2.K / s2.units;
+  const double end1 = cost1 * s1.units, total = end1 + cost2 * s2.units;
+  // Unit boundaries of thread t's stretch [total * t / nT, total * (t + 1) / nT) inside each product.
+  auto cut = [](double at, double begin, double cost, int64_t units) {
+    return std::clamp<int64_t>(std::llround((at - begin) / cost), 0, units);
+  };
+  run_on_threads(nT, [&](int t) {
+    const double from = total * t / nT, to = total * (t + 1) / nT;
+    gemm_units(o1, s1, cut(from, 0, cost1, s1.units), cut(to, 0, cost1, s1.units), acc1);
+    gemm_units(o2, s2, cut(from, end1, cost2, s2.units), cut(to, end1, cost2, s2.units), acc2);
+  });
+}
+
+Operands<float> single_product(const float* a, const float* b, float* c, const GemmShape& s) {
+  return {a, s.transA ? 1 : s.K, s.transA ? s.M : 1, b, s.transB ? 1 : s.N, s.transB ? s.K : 1, c, s.N, s.M, s.N, s.K};
+}
+
 }  // namespace
+
+void gemm_pair_f32(const float* a1, const float* b1, float* c1, const GemmShape& s1, const float* a2, const float* b2,
+                   float* c2, const GemmShape& s2) {
+  const int nT = threads();
+  // Batched, matrix-vector-like or tiny products keep their own paths, one after the other.
+  const bool plain = s1.batch == 1 && s2.batch == 1 && s1.M > kSmallM && s2.M > kSmallM && s1.K > 0 && s2.K > 0;
+  if (nT < 2 || !plain || s1.M * s1.N * s1.K + s2.M * s2.N * s2.K < 2 * kMinParallelMacs) {
+    gemm_f32(a1, b1, c1, s1);
+    gemm_f32(a2, b2, c2, s2);
+    return;
+  }
+  gemm_pair_split(single_product(a1, b1, c1, s1), s1.accumulate, single_product(a2, b2, c2, s2), s2.accumulate, nT);
+}
 
 void gemm_f32(const float* a, const float* b, float* c, const GemmShape& s) { gemm_batched(a, b, c, s); }
 void gemm_bf16(const float* a, const uint16_t* b, float* c, const GemmShape& s) { gemm_batched(a, b, c, s); }

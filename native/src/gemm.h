@@ -25,6 +25,10 @@ struct GemmShape {
 
 void gemm_f32(const float* a, const float* b, float* c, const GemmShape& s);
 void gemm_bf16(const float* a, const uint16_t* b, float* c, const GemmShape& s);
+// Two independent float32 products (no operand of one is the other's output), same bits as two gemm_f32 calls;
+// the threads share them out rather than splitting each in turn.
+void gemm_pair_f32(const float* a1, const float* b1, float* c1, const GemmShape& s1, const float* a2, const float* b2,
+                   float* c2, const GemmShape& s2);
 
 // A strided matrix view: element (i, k) at data[i * rowStride + k * colStride].
 struct Strided {

@@ -30,6 +30,12 @@ export interface Backend {
 
   // C (batch, M, N) = op(A) (batch, M, K) @ op(B) (batch, K, N)
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void;
+  // Two independent float32 products (neither reads the other's output) in one call: the native backend shares the
+  // threads out over both instead of splitting each in turn. Results are those of two matmul calls, bit for bit.
+  matmulPair(
+    a1: Float32Array, b1: Float32Array, c1: Float32Array, args1: MatmulArgs,
+    a2: Float32Array, b2: Float32Array, c2: Float32Array, args2: MatmulArgs,
+  ): void;
   // Same with B held as bf16 (the high 16 bits of a float32), widened inside the kernel. Used for frozen weights.
   matmulBf16(a: Float32Array, b: Uint16Array, c: Float32Array, args: MatmulArgs): void;
 

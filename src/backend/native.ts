@@ -11,6 +11,7 @@ import type { Backend } from './backend.js';
 // The addon's exports: the Backend kernels with the same argument order, plus pool control and probes.
 export interface NativeAddon {
   matmul: Backend['matmul'];
+  matmulPair: Backend['matmulPair'];
   matmulBf16: Backend['matmulBf16'];
   embedding: Backend['embedding'];
   embeddingBackward: Backend['embeddingBackward'];
@@ -75,6 +76,7 @@ export function loadNativeBackend(): Backend | null {
     },
     // The addon's functions ignore `this`, so they are the kernels themselves.
     matmul: n.matmul,
+    matmulPair: n.matmulPair,
     matmulBf16: n.matmulBf16,
     embedding: n.embedding,
     embeddingBackward: n.embeddingBackward,

@@ -76,6 +76,14 @@ function matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulA
   }
 }
 
+function matmulPair(
+  a1: Float32Array, b1: Float32Array, c1: Float32Array, args1: MatmulArgs,
+  a2: Float32Array, b2: Float32Array, c2: Float32Array, args2: MatmulArgs,
+): void {
+  matmul(a1, b1, c1, args1);
+  matmul(a2, b2, c2, args2);
+}
+
 function matmulBf16(a: Float32Array, b: Uint16Array, c: Float32Array, args: MatmulArgs): void {
   const { batch, M, N, K, transA, transB, accumulate } = args;
   const row = new Float32Array(K);
@@ -278,6 +286,7 @@ export const referenceBackend: Backend = {
   name: 'reference',
   threads: 1,
   matmul,
+  matmulPair,
   matmulBf16,
   embedding(weight, ids, out, C) {
     for (let n = 0; n < ids.length; n++) out.set(weight.subarray(ids[n] * C, (ids[n] + 1) * C), n * C);

@@ -14,14 +14,14 @@ export const backwardTable: Record<string, Rule> = {
     const [outF, inF] = w.shape;
     const N = x.size / inF;
     const backend = getBackend();
-    if (sink.needs(0)) {
-      const dx = sink.accumulate(0)!; // dx (N, in) = gOut (N, out) @ w (out, in)
-      const args = { batch: 1, M: N, N: inF, K: outF, transA: false, transB: false, accumulate: dx.accumulate };
-      if (w.bf16 !== null) backend.matmulBf16(gOut, w.bf16, dx.buf, args);
-      else backend.matmul(gOut, w.data, dx.buf, args);
-    }
+    const dx = sink.needs(0) ? sink.accumulate(0)! : null; // dx (N, in) = gOut (N, out) @ w (out, in)
+    const dxArgs = { batch: 1, M: N, N: inF, K: outF, transA: false, transB: false, accumulate: dx?.accumulate ?? false };
     const dw = sink.accumulate(1); // dw (out, in) = gOut^T (out, N) @ x (N, in)
-    if (dw) backend.matmul(gOut, x.data, dw.buf, { batch: 1, M: outF, N: inF, K: N, transA: true, transB: false, accumulate: dw.accumulate });
+    const dwArgs = { batch: 1, M: outF, N: inF, K: N, transA: true, transB: false, accumulate: dw?.accumulate ?? false };
+    if (dx && dw) backend.matmulPair(gOut, w.data, dx.buf, dxArgs, gOut, x.data, dw.buf, dwArgs);
+    else if (dx && w.bf16 !== null) backend.matmulBf16(gOut, w.bf16, dx.buf, dxArgs);
+    else if (dx) backend.matmul(gOut, w.data, dx.buf, dxArgs);
+    else if (dw) backend.matmul(gOut, x.data, dw.buf, dwArgs);
     if (bias !== undefined && sink.needs(2)) {
       const db = sink.zeroedOrExisting(2)!; // column sums of gOut
       for (let n = 0; n < N; n++) {

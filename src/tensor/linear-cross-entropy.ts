@@ -102,16 +102,17 @@ function chunkedLoss(
     for (let r = 0; r < n; r++) sum += losses[r];
     if (dLogits === null) continue;
     backend.crossEntropyBackward(logits, nTargets, lse, dLoss, dLogits, n, V);
+    // dRows (n, C) = dLogits (n, V) @ w (V, C); dw (V, C) (+)= dLogits^T (V, n) @ hRows (n, C)
+    const dhArgs = { batch: 1, M: n, N: C, K: V, transA: false, transB: false, accumulate: false };
+    const dwArgs = { batch: 1, M: V, N: C, K: n, transA: true, transB: false, accumulate: dwAccumulate };
+    if (dRows !== null && dw !== null) backend.matmulPair(dLogits, w.data, dRows, dhArgs, dLogits, hRows, dw, dwArgs);
+    else if (dRows !== null && w.bf16 !== null) backend.matmulBf16(dLogits, w.bf16, dRows, dhArgs);
+    else if (dRows !== null) backend.matmul(dLogits, w.data, dRows, dhArgs);
+    else if (dw !== null) backend.matmul(dLogits, hRows, dw, dwArgs);
     if (dh !== null && dRows !== null) {
-      const args = { batch: 1, M: n, N: C, K: V, transA: false, transB: false, accumulate: false };
-      if (w.bf16 !== null) backend.matmulBf16(dLogits, w.bf16, dRows, args);
-      else backend.matmul(dLogits, w.data, dRows, args);
       for (let r = 0; r < n; r++) dh.set(dRows.subarray(r * C, (r + 1) * C), plan.rows[start + r] * C);
     }
-    if (dw !== null) {
-      backend.matmul(dLogits, hRows, dw, { batch: 1, M: V, N: C, K: n, transA: true, transB: false, accumulate: dwAccumulate });
-      dwAccumulate = true;
-    }
+    dwAccumulate = dwAccumulate || dw !== null;
   }
   if (dw !== null && !dwAccumulate) dw.fill(0); // no counted row: the gradient is zero
   for (const buf of [hRows, logits, losses, lse, dLoss]) release(buf);

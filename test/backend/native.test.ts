@@ -267,6 +267,51 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
     assert.ok(bitsEqual(yNat, yRef), 'axpy');
   });
 
+  it('matmulPair gives the bits of two matmul calls, on 1, 2 and 3 threads, for equal and unequal products', () => {
+    const api = addon as NonNullable<typeof addon>;
+    const before = api.getThreads();
+    // [args1, args2]: a linear layer's dx and dw, unequal sizes, a tiny pair, a batched one, a few-row one.
+    const cases: [MatmulArgs, MatmulArgs][] = [
+      [{ batch: 1, M: 300, N: 70, K: 90, transA: false, transB: false, accumulate: false },
+        { batch: 1, M: 90, N: 70, K: 300, transA: true, transB: false, accumulate: true }],
+      [{ batch: 1, M: 523, N: 37, K: 1001, transA: false, transB: false, accumulate: false },
+        { batch: 1, M: 1001, N: 37, K: 523, transA: true, transB: false, accumulate: true }],
+      [{ batch: 1, M: 400, N: 150, K: 260, transA: false, transB: true, accumulate: false },
+        { batch: 1, M: 31, N: 45, K: 17, transA: false, transB: false, accumulate: true }],
+      [{ batch: 1, M: 7, N: 9, K: 5, transA: true, transB: true, accumulate: false },
+        { batch: 1, M: 6, N: 16, K: 3, transA: false, transB: false, accumulate: false }],
+      [{ batch: 3, M: 20, N: 30, K: 40, transA: false, transB: false, accumulate: false },
+        { batch: 1, M: 3, N: 500, K: 200, transA: false, transB: true, accumulate: true }],
+    ];
+    let seed = 900;
+    try {
+      for (const threads of [1, 2, 3]) {
+        api.setThreads(threads);
+        for (const [args1, args2] of cases) {
+          const operands = (args: MatmulArgs) => ({
+            a: randn(args.batch * args.M * args.K, seed++),
+            b: randn(args.batch * args.K * args.N, seed++),
+            c: randn(args.batch * args.M * args.N, seed++),
+          });
+          const p1 = operands(args1), p2 = operands(args2);
+          const single1 = p1.c.slice(), single2 = p2.c.slice(), pair1 = p1.c.slice(), pair2 = p2.c.slice();
+          const reference1 = p1.c.slice(), reference2 = p2.c.slice();
+          nb.matmul(p1.a, p1.b, single1, args1);
+          nb.matmul(p2.a, p2.b, single2, args2);
+          nb.matmulPair(p1.a, p1.b, pair1, args1, p2.a, p2.b, pair2, args2);
+          ref.matmulPair(p1.a, p1.b, reference1, args1, p2.a, p2.b, reference2, args2);
+          const what = `${threads} threads, ${JSON.stringify([args1, args2])}`;
+          assert.ok(bitsEqual(pair1, single1), `first product differs from matmul: ${what}`);
+          assert.ok(bitsEqual(pair2, single2), `second product differs from matmul: ${what}`);
+          assertClose(pair1, reference1, 2e-6 * args1.K, 1e-5, `first product vs reference: ${what}`);
+          assertClose(pair2, reference2, 2e-6 * args2.K, 1e-5, `second product vs reference: ${what}`);
+        }
+      }
+    } finally {
+      api.setThreads(before);
+    }
+  });
+
   it('gives bit-identical results on reruns and on 1 or 2 threads', () => {
     const api = addon as NonNullable<typeof addon>;
     const before = api.getThreads();
