@@ -45,8 +45,13 @@ void cross_entropy_rows(const float* logits, const int32_t* targets, float* loss
   }
 }
 
-RT_CLONES void softmax_grad_row(const float* x, float* dx, int64_t V, float lse, float dLoss) {
+RT_CLONES void softmax_grad_row(const float* __restrict x, float* __restrict dx, int64_t V, float lse, float dLoss) {
   for (int64_t j = 0; j < V; j++) dx[j] = fast_exp(x[j] - lse) * dLoss;
+}
+
+// The same over the logits themselves: one pointer, so the loop vectorizes without an overlap check.
+RT_CLONES void softmax_grad_row_in_place(float* x, int64_t V, float lse, float dLoss) {
+  for (int64_t j = 0; j < V; j++) x[j] = fast_exp(x[j] - lse) * dLoss;
 }
 
 void cross_entropy_backward_rows(const float* logits, const int32_t* targets, const float* lse, const float* dLoss,
@@ -58,8 +63,10 @@ void cross_entropy_backward_rows(const float* logits, const int32_t* targets, co
       for (int64_t j = 0; j < V; j++) dx[j] = 0.0f;
       continue;
     }
-    softmax_grad_row(logits + n * V, dx, V, lse[n], dLoss[n]);
-    dx[t] = (fast_exp(logits[n * V + t] - lse[n]) - 1.0f) * dLoss[n];
+    const float pTarget = fast_exp(logits[n * V + t] - lse[n]);  // read before an in-place pass overwrites it
+    if (dx == logits + n * V) softmax_grad_row_in_place(dx, V, lse[n], dLoss[n]);
+    else softmax_grad_row(logits + n * V, dx, V, lse[n], dLoss[n]);
+    dx[t] = (pTarget - 1.0f) * dLoss[n];
   }
 }
 

@@ -76,7 +76,8 @@ export interface Backend {
   // Cross-entropy fused with log-softmax over logits (N, V). targets (N), -100 = ignored. losses (N) gets
   // -log p[target] (0 where ignored), lse (N) the row log-sum-exp. Probabilities are never stored.
   crossEntropy(logits: Float32Array, targets: Int32Array, losses: Float32Array, lse: Float32Array, N: number, V: number): void;
-  // dLogits (N, V) = (softmax - onehot) * dLoss[row] (0 rows where ignored); overwritten.
+  // dLogits (N, V) = (softmax - onehot) * dLoss[row] (0 rows where ignored); overwritten. dLogits may be logits
+  // itself (in place); any other overlap is not allowed.
   crossEntropyBackward(
     logits: Float32Array, targets: Int32Array, lse: Float32Array, dLoss: Float32Array, dLogits: Float32Array,
     N: number, V: number,

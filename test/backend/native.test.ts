@@ -224,6 +224,12 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
       ref.crossEntropyBackward(logits, targets, lseRef, dLoss, dRef, N, V);
       nb.crossEntropyBackward(logits, targets, lseRef, dLoss, dNat, N, V);
       assertClose(dNat, dRef, 1e-7, 1e-5, `dLogits N=${N} V=${V}`);
+      // In place (dLogits = logits), as the fused LM head runs it: the same bits as into a separate buffer.
+      const inPlaceNat = logits.slice(), inPlaceRef = logits.slice();
+      nb.crossEntropyBackward(inPlaceNat, targets, lseRef, dLoss, inPlaceNat, N, V);
+      ref.crossEntropyBackward(inPlaceRef, targets, lseRef, dLoss, inPlaceRef, N, V);
+      assert.ok(bitsEqual(inPlaceNat, dNat), `native in-place dLogits differ N=${N} V=${V}`);
+      assert.ok(bitsEqual(inPlaceRef, dRef), `reference in-place dLogits differ N=${N} V=${V}`);
     }
   });
 
