@@ -342,6 +342,19 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value CrossEntropyWithGrad(const Napi::CallbackInfo& info) {
+  Args args(info, "crossEntropyWithGrad");
+  int64_t N = args.size(5, "N"), V = args.size(6, "V");
+  float* logits = args.array<float>(0, "logits", N * V);
+  const int32_t* targets = args.array<int32_t>(1, "targets", N);
+  float* losses = args.array<float>(2, "losses", N);
+  float* lse = args.array<float>(3, "lse", N);
+  const float* dLoss = args.array<float>(4, "dLoss", N);
+  if (check_ids(args, targets, N, V, "targets", true))
+    rt::cross_entropy_with_grad(logits, targets, losses, lse, dLoss, N, V);
+  return info.Env().Undefined();
+}
+
 Napi::Value AdamW(const Napi::CallbackInfo& info) {
   Args args(info, "adamw");
   int64_t n = args.size(4, "n");
@@ -450,6 +463,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"swigluBackward", SwigluBackward},
       {"crossEntropy", CrossEntropy},
       {"crossEntropyBackward", CrossEntropyBackward},
+      {"crossEntropyWithGrad", CrossEntropyWithGrad},
       {"adamw", AdamW},
       {"sumSquares", SumSquares},
       {"scale", Scale},

@@ -35,6 +35,9 @@ void swiglu_backward(const float* dOut, const float* gate, const float* up, floa
 void cross_entropy(const float* logits, const int32_t* targets, float* losses, float* lse, int64_t N, int64_t V);
 void cross_entropy_backward(const float* logits, const int32_t* targets, const float* lse, const float* dLoss,
                             float* dLogits, int64_t N, int64_t V);
+// Both, the gradient written over the logits; losses and lse bit-identical to cross_entropy's.
+void cross_entropy_with_grad(float* logits, const int32_t* targets, float* losses, float* lse, const float* dLoss,
+                             int64_t N, int64_t V);
 
 struct AdamWHyper {
   double lr, beta1, beta2, eps, weightDecay, bc1, bc2;

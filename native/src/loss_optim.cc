@@ -70,6 +70,54 @@ void cross_entropy_backward_rows(const float* logits, const int32_t* targets, co
   }
 }
 
+// x = exp(x - max) in place; returns the sum, added in the lanes and order of row_sum_exp so lse is the same.
+RT_CLONES double exp_row_in_place(float* x, int64_t V, float max) {
+  double lanes[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= V; j += kLanes)
+    for (int l = 0; l < kLanes; l++) {
+      const float e = fast_exp(x[j + l] - max);
+      x[j + l] = e;
+      lanes[l] += e;
+    }
+  for (int l = 0; j < V; j++, l++) {
+    const float e = fast_exp(x[j] - max);
+    x[j] = e;
+    lanes[l] += e;
+  }
+  double s = 0;
+  for (int l = 0; l < kLanes; l++) s += lanes[l];
+  return s;
+}
+
+RT_CLONES void scale_row(float* x, int64_t V, float s) {
+  for (int64_t j = 0; j < V; j++) x[j] *= s;
+}
+
+// A row of 32k-150k logits fits in L2, so max, exponentials and scaling each pass over cached data; the row comes
+// from memory once and each logit costs one exponential (two when loss and gradient are separate calls).
+void cross_entropy_with_grad_rows(float* logits, const int32_t* targets, float* losses, float* lse, const float* dLoss,
+                                  int64_t n0, int64_t n1, int64_t V) {
+  for (int64_t n = n0; n < n1; n++) {
+    float* x = logits + n * V;
+    const int32_t t = targets[n];
+    const float m = row_max(x, V);
+    if (t == kIgnoreIndex) {
+      lse[n] = static_cast<float>(m + std::log(row_sum_exp(x, V, m)));
+      losses[n] = 0.0f;
+      for (int64_t j = 0; j < V; j++) x[j] = 0.0f;
+      continue;
+    }
+    const float xTarget = x[t];
+    const double sum = exp_row_in_place(x, V, m);
+    const double l = m + std::log(sum);
+    lse[n] = static_cast<float>(l);
+    losses[n] = static_cast<float>(l - xTarget);
+    scale_row(x, V, static_cast<float>(dLoss[n] / sum));
+    x[t] -= dLoss[n];
+  }
+}
+
 struct AdamWFloats {
   float decay, oneMinusBeta1, beta2, oneMinusBeta2, bc2Sqrt, eps, negStepSize;
 };
@@ -99,6 +147,13 @@ void cross_entropy_backward(const float* logits, const int32_t* targets, const f
                             float* dLogits, int64_t N, int64_t V) {
   parallel_for(N, V >= 8192 ? 1 : 8192 / (V + 1) + 1, [&](int64_t n0, int64_t n1) {
     cross_entropy_backward_rows(logits, targets, lse, dLoss, dLogits, n0, n1, V);
+  });
+}
+
+void cross_entropy_with_grad(float* logits, const int32_t* targets, float* losses, float* lse, const float* dLoss,
+                             int64_t N, int64_t V) {
+  parallel_for(N, V >= 8192 ? 1 : 8192 / (V + 1) + 1, [&](int64_t n0, int64_t n1) {
+    cross_entropy_with_grad_rows(logits, targets, losses, lse, dLoss, n0, n1, V);
   });
 }
 

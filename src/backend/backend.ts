@@ -83,6 +83,13 @@ export interface Backend {
     N: number, V: number,
   ): void;
 
+  // Both at once, the gradient written over the logits: losses and lse as crossEntropy gives them, then logits (N, V)
+  // becomes (softmax - onehot) * dLoss[row] (0 rows where ignored). Each row is read from memory once.
+  crossEntropyWithGrad(
+    logits: Float32Array, targets: Int32Array, losses: Float32Array, lse: Float32Array, dLoss: Float32Array,
+    N: number, V: number,
+  ): void;
+
   // Decoupled AdamW as torch.optim.AdamW: p -= lr*wd*p; m,v moments; p -= lr * mHat / (sqrt(vHat) + eps).
   // bc1 = 1 - beta1^step, bc2 = 1 - beta2^step.
   adamw(

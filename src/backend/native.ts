@@ -24,6 +24,7 @@ export interface NativeAddon {
   swigluBackward: Backend['swigluBackward'];
   crossEntropy: Backend['crossEntropy'];
   crossEntropyBackward: Backend['crossEntropyBackward'];
+  crossEntropyWithGrad: Backend['crossEntropyWithGrad'];
   adamw: Backend['adamw'];
   sumSquares: Backend['sumSquares'];
   scale: Backend['scale'];
@@ -89,6 +90,7 @@ export function loadNativeBackend(): Backend | null {
     swigluBackward: n.swigluBackward,
     crossEntropy: n.crossEntropy,
     crossEntropyBackward: n.crossEntropyBackward,
+    crossEntropyWithGrad: n.crossEntropyWithGrad,
     adamw: n.adamw,
     sumSquares: n.sumSquares,
     scale: n.scale,

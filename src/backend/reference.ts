@@ -282,6 +282,14 @@ function crossEntropyBackward(
   }
 }
 
+function crossEntropyWithGrad(
+  logits: Float32Array, targets: Int32Array, losses: Float32Array, lse: Float32Array, dLoss: Float32Array,
+  N: number, V: number,
+): void {
+  crossEntropy(logits, targets, losses, lse, N, V);
+  crossEntropyBackward(logits, targets, lse, dLoss, logits, N, V);
+}
+
 export const referenceBackend: Backend = {
   name: 'reference',
   threads: 1,
@@ -315,6 +323,7 @@ export const referenceBackend: Backend = {
   },
   crossEntropy,
   crossEntropyBackward,
+  crossEntropyWithGrad,
   // torch.optim.AdamW's order of operations, so the float32 results track torch closely.
   adamw(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2) {
     const stepSize = lr / bc1;

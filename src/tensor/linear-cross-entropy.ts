@@ -97,12 +97,12 @@ function chunkedLoss(
     chunkLogits(hRows, w, n, logits);
     for (let r = 0; r < n; r++) chunkTargets[r] = targets[plan.rows[start + r]];
     const nTargets = chunkTargets.subarray(0, n);
-    backend.crossEntropy(logits, nTargets, losses, lse, n, V);
+    // With gradients the logits become their own gradient in place: one chunk buffer, one pass over it.
+    if (grads) backend.crossEntropyWithGrad(logits, nTargets, losses, lse, dLoss, n, V);
+    else backend.crossEntropy(logits, nTargets, losses, lse, n, V);
     for (let r = 0; r < n; r++) sum += losses[r];
     if (!grads) continue;
-    // The logits become their own gradient in place: one chunk buffer instead of two.
     const dLogits = logits;
-    backend.crossEntropyBackward(logits, nTargets, lse, dLoss, dLogits, n, V);
     // dRows (n, C) = dLogits (n, V) @ w (V, C); dw (V, C) (+)= dLogits^T (V, n) @ hRows (n, C)
     const dhArgs = { batch: 1, M: n, N: C, K: V, transA: false, transB: false, accumulate: false };
     const dwArgs = { batch: 1, M: V, N: C, K: n, transA: true, transB: false, accumulate: dwAccumulate };

@@ -230,6 +230,14 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
       ref.crossEntropyBackward(inPlaceRef, targets, lseRef, dLoss, inPlaceRef, N, V);
       assert.ok(bitsEqual(inPlaceNat, dNat), `native in-place dLogits differ N=${N} V=${V}`);
       assert.ok(bitsEqual(inPlaceRef, dRef), `reference in-place dLogits differ N=${N} V=${V}`);
+      // Loss and gradient in one call: loss and lse bit-identical to crossEntropy, the gradient close.
+      for (const be of [nb, ref]) {
+        const fused = logits.slice(), losses = new Float32Array(N), lse = new Float32Array(N);
+        be.crossEntropyWithGrad(fused, targets, losses, lse, dLoss, N, V);
+        assert.ok(bitsEqual(losses, be === nb ? lossNat : lossRef), `${be.name} crossEntropyWithGrad losses N=${N} V=${V}`);
+        assert.ok(bitsEqual(lse, be === nb ? lseNat : lseRef), `${be.name} crossEntropyWithGrad lse N=${N} V=${V}`);
+        assertClose(fused, dRef, 1e-7, 1e-5, `${be.name} crossEntropyWithGrad dLogits N=${N} V=${V}`);
+      }
     }
   });
 
