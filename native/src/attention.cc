@@ -1,52 +1,177 @@
-// Causal attention, flash style: for each (batch, head, block of kBq queries) stream over blocks of kBk keys,
-// keeping a running max m, running sum l and unnormalized output per query (online softmax), so no (T, T) matrix
-// is ever stored. The backward pass recomputes probabilities from the saved log-sum-exp:
+// Causal attention, flash style, in square blocks of kB queries x kB keys: no (T, T) matrix is ever stored.
+// Forward: one task per (batch, head) walks query blocks i and, for each, key blocks j <= i, keeping a running max m,
+// running sum l and unnormalized output per query (online softmax).
+// Backward: recomputes probabilities from the saved log-sum-exp,
 //   P = exp(S - lse), dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dO * O)), dQ = dS K * scale, dK = dS^T Q * scale
-// dK and dV are computed per key block (every query that sees it, heads of the group in order) and dQ per query
-// block, so each output element is written by exactly one task and no atomics or cross-thread sums are needed.
-// The block products run on the GEMM micro-kernel (gemm_serial).
+// in one pass per (batch, kv head): heads of the group in order, key blocks j, query blocks i >= j. S and dP are
+// computed once per (i, j) and feed dK_j, dV_j and dQ_i, all held in the task's own buffers, so every output element
+// is written by exactly one task (no atomics, no cross-thread sums) and the arithmetic is fixed by the shapes alone:
+// the thread count only decides which thread runs a whole task.
+//
+// Each task first copies the rows of its heads into zero-padded, contiguous scratch: T rounded up to Tp (a multiple
+// of kB), hd to hdp (a multiple of 8), so every block product is a full (kB, kB) or (kB, hdp) tile product with no
+// edge cases; padded query rows are masked (probability 0) and padded columns are zero, so they add nothing.
+// The block products run on small register-tiled kernels (4 rows x 8-24 columns, AVX2+FMA when the CPU has them):
+// they read both operands in place, where the GEMM's gemm_serial would pack them on every call.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
 #include "simd.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define RT_HAVE_AVX2_PATH 1
+#define RT_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
 namespace rt {
 namespace {
 
-constexpr int64_t kBq = 48;
-constexpr int64_t kBk = 64;  // a multiple of kLanes
+constexpr int64_t kB = 32;  // block of queries and of keys: a multiple of kTileRows and of kLanes
+constexpr int kTileRows = 4;
 
-// Per-thread block buffers, grown on first use: s, p, dp (kBq, kBk); acc (kBq, hd); dk, dv (kBk, hd).
-struct Scratch {
-  std::vector<float> s, p, dp, acc, m, l, dk, dv;
-  std::vector<unsigned char> mask;
-  void fit(int64_t hd) {
-    s.resize(kBq * kBk);
-    p.resize(kBq * kBk);
-    dp.resize(kBq * kBk);
-    acc.resize(kBq * hd);
-    m.resize(kBq);
-    l.resize(kBq);
-    dk.resize(kBk * hd);
-    dv.resize(kBk * hd);
-    mask.resize(kBq * kBk);
+// ---- block products -------------------------------------------------------------------------------------------
+// C (M, N; row stride ldc) (=|+=) A (M, K) @ B (K, N), where A (m, k) = a[m * ars + k * aks] (so A may be read
+// transposed) and B row k is N contiguous floats at b + k * ldb. M is a multiple of kTileRows, N of 8. A tile of
+// kTileRows x (8 * NV) keeps its sums in registers over k; with accumulate it starts from C.
+using TileFn = void (*)(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
+                        float* c, int64_t ldc, bool accumulate);
+
+template <int NV>
+void tile_portable(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
+                   float* c, int64_t ldc, bool accumulate) {
+  constexpr int W = 8 * NV;
+  float acc[kTileRows][W];
+  for (int i = 0; i < kTileRows; i++)
+    for (int j = 0; j < W; j++) acc[i][j] = accumulate ? c[i * ldc + j] : 0.0f;
+  for (int64_t k = k0; k < k1; k++) {
+    const float* bk = b + k * ldb;
+    for (int i = 0; i < kTileRows; i++) {
+      const float ai = a[i * ars + k * aks];
+      for (int j = 0; j < W; j++) acc[i][j] += ai * bk[j];
+    }
+  }
+  for (int i = 0; i < kTileRows; i++)
+    for (int j = 0; j < W; j++) c[i * ldc + j] = acc[i][j];
+}
+
+#ifdef RT_HAVE_AVX2_PATH
+// 4 x NV vectors of sums: per k, NV loads of B and 4 broadcasts of A feed 4 * NV FMAs (12 independent chains for
+// NV = 3, enough to cover the FMA latency on both pipes). The sums are named variables, not an array, so GCC keeps
+// them in registers instead of storing them back every step.
+template <int NV>
+RT_AVX2 void tile_avx2(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
+                       float* c, int64_t ldc, bool accumulate) {
+  static_assert(kTileRows == 4 && NV >= 1 && NV <= 3, "the tile is 4 rows of 1 to 3 vectors");
+  const __m256 z = _mm256_setzero_ps();
+  __m256 c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+  if (accumulate) {
+    c00 = _mm256_loadu_ps(c), c10 = _mm256_loadu_ps(c + ldc);
+    c20 = _mm256_loadu_ps(c + 2 * ldc), c30 = _mm256_loadu_ps(c + 3 * ldc);
+    if constexpr (NV > 1) {
+      c01 = _mm256_loadu_ps(c + 8), c11 = _mm256_loadu_ps(c + ldc + 8);
+      c21 = _mm256_loadu_ps(c + 2 * ldc + 8), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+    }
+    if constexpr (NV > 2) {
+      c02 = _mm256_loadu_ps(c + 16), c12 = _mm256_loadu_ps(c + ldc + 16);
+      c22 = _mm256_loadu_ps(c + 2 * ldc + 16), c32 = _mm256_loadu_ps(c + 3 * ldc + 16);
+    }
+  }
+  const float* ak = a + k0 * aks;
+  const float* bk = b + k0 * ldb;
+  for (int64_t k = k0; k < k1; k++, ak += aks, bk += ldb) {
+    const __m256 b0 = _mm256_loadu_ps(bk);
+    const __m256 b1 = NV > 1 ? _mm256_loadu_ps(bk + 8) : z;
+    const __m256 b2 = NV > 2 ? _mm256_loadu_ps(bk + 16) : z;
+    __m256 x = _mm256_broadcast_ss(ak);
+    c00 = _mm256_fmadd_ps(x, b0, c00);
+    if constexpr (NV > 1) c01 = _mm256_fmadd_ps(x, b1, c01);
+    if constexpr (NV > 2) c02 = _mm256_fmadd_ps(x, b2, c02);
+    x = _mm256_broadcast_ss(ak + ars);
+    c10 = _mm256_fmadd_ps(x, b0, c10);
+    if constexpr (NV > 1) c11 = _mm256_fmadd_ps(x, b1, c11);
+    if constexpr (NV > 2) c12 = _mm256_fmadd_ps(x, b2, c12);
+    x = _mm256_broadcast_ss(ak + 2 * ars);
+    c20 = _mm256_fmadd_ps(x, b0, c20);
+    if constexpr (NV > 1) c21 = _mm256_fmadd_ps(x, b1, c21);
+    if constexpr (NV > 2) c22 = _mm256_fmadd_ps(x, b2, c22);
+    x = _mm256_broadcast_ss(ak + 3 * ars);
+    c30 = _mm256_fmadd_ps(x, b0, c30);
+    if constexpr (NV > 1) c31 = _mm256_fmadd_ps(x, b1, c31);
+    if constexpr (NV > 2) c32 = _mm256_fmadd_ps(x, b2, c32);
+  }
+  _mm256_storeu_ps(c, c00), _mm256_storeu_ps(c + ldc, c10);
+  _mm256_storeu_ps(c + 2 * ldc, c20), _mm256_storeu_ps(c + 3 * ldc, c30);
+  if constexpr (NV > 1) {
+    _mm256_storeu_ps(c + 8, c01), _mm256_storeu_ps(c + ldc + 8, c11);
+    _mm256_storeu_ps(c + 2 * ldc + 8, c21), _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+  }
+  if constexpr (NV > 2) {
+    _mm256_storeu_ps(c + 16, c02), _mm256_storeu_ps(c + ldc + 16, c12);
+    _mm256_storeu_ps(c + 2 * ldc + 16, c22), _mm256_storeu_ps(c + 3 * ldc + 16, c32);
+  }
+}
+
+bool cpu_has_avx2_fma() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
+
+// tiles[NV - 1]: the kernel for 8 * NV columns, chosen once for this CPU.
+struct Tiles {
+  TileFn fn[3];
+  Tiles() : fn{tile_portable<1>, tile_portable<2>, tile_portable<3>} {
+#ifdef RT_HAVE_AVX2_PATH
+    if (cpu_has_avx2_fma()) {
+      fn[0] = tile_avx2<1>;
+      fn[1] = tile_avx2<2>;
+      fn[2] = tile_avx2<3>;
+    }
+#endif
   }
 };
-thread_local Scratch tScratch;
-
-// Rows of one head in a (B, T, heads, hd) tensor, starting at token t, as a strided (tokens, hd) matrix.
-Strided head_rows(const float* base, const AttentionShape& s, int64_t heads, int64_t b, int64_t t, int64_t h) {
-  return {base + ((b * s.T + t) * heads + h) * s.hd, heads * s.hd, 1};
+const Tiles& tiles() {
+  static const Tiles t;
+  return t;
 }
 
-// The same rows seen transposed, as an (hd, tokens) matrix.
-Strided head_cols(const float* base, const AttentionShape& s, int64_t heads, int64_t b, int64_t t, int64_t h) {
-  return {base + ((b * s.T + t) * heads + h) * s.hd, 1, heads * s.hd};
+// Which part of a diagonal block (queries i0.. and keys j0.. with i0 == j0) a product needs, per row tile [r, r+4):
+// products whose terms are all masked (key after query) are skipped; skipping a zero term changes no sum.
+enum class Diag {
+  kNone,       // off the diagonal: everything
+  kColsToRow,  // C = S or dP (queries x keys): only key columns < r + 4, in whole tiles
+  kKFromRow,   // C = dV or dK (keys x hd), summing over queries: only queries >= r
+  kKToRow,     // C = dQ or out (queries x hd), summing over keys: only keys < r + 4
+};
+
+struct AView {
+  const float* a;
+  int64_t ars, aks;
+};
+
+void block_product(AView a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K,
+                   bool accumulate, Diag diag) {
+  const Tiles& t = tiles();
+  // Triples of vectors when they cover N exactly (hd = 24, 48, 72, ...), else pairs and a single at the end.
+  const bool triples = N % 24 == 0;
+  for (int64_t r = 0; r < M; r += kTileRows) {
+    const int64_t k0 = diag == Diag::kKFromRow ? r : 0;
+    const int64_t k1 = diag == Diag::kKToRow ? std::min(K, r + kTileRows) : K;
+    const int64_t n1 = diag == Diag::kColsToRow ? std::min(N, (r + kTileRows + 7) / 8 * 8) : N;
+    for (int64_t col = 0; col < n1;) {
+      const int64_t left = n1 - col;
+      const int nv = triples && left >= 24 ? 3 : left >= 16 ? 2 : 1;
+      t.fn[nv - 1](a.a + r * a.ars, a.ars, a.aks, b + col, ldb, k0, k1, c + r * ldc + col, ldc, accumulate);
+      col += 8 * nv;
+    }
+  }
 }
+
+// ---- masks and softmax ----------------------------------------------------------------------------------------
 
 // True when every token of [i0, i0+nq) and [j0, j0+nk) is in one segment, the common case of packed rows, where
 // the mask is plain causal.
@@ -60,174 +185,354 @@ bool one_segment(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t
   return true;
 }
 
-// mask (nq, kBk): key j0+j visible to query i0+i. Returns whether any pair is visible.
+// mask (kB, kB): key j0+j visible to query i0+i; rows i >= nq and columns j >= nk (padding) are hidden. Returns
+// whether any pair is visible.
 bool block_mask(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t nk, unsigned char* mask) {
+  std::fill(mask + nq * kB, mask + kB * kB, 0);
   if (one_segment(seg, i0, nq, j0, nk)) {
     for (int64_t i = 0; i < nq; i++) {
       const int64_t visible = std::clamp<int64_t>(i0 + i - j0 + 1, 0, nk);
-      std::fill(mask + i * kBk, mask + i * kBk + visible, 1);
-      std::fill(mask + i * kBk + visible, mask + (i + 1) * kBk, 0);
+      std::fill(mask + i * kB, mask + i * kB + visible, 1);
+      std::fill(mask + i * kB + visible, mask + (i + 1) * kB, 0);
     }
     return i0 + nq - 1 >= j0;
   }
   bool any = false;
   for (int64_t i = 0; i < nq; i++) {
-    for (int64_t j = 0; j < kBk; j++) {
+    for (int64_t j = 0; j < kB; j++) {
       bool visible = j < nk && j0 + j <= i0 + i && seg[j0 + j] == seg[i0 + i];
-      mask[i * kBk + j] = visible;
+      mask[i * kB + j] = visible;
       any = any || visible;
     }
   }
   return any;
 }
 
-// Online-softmax update of one block of raw scores s for rows [0, nq): rescales the running sums and acc rows by
-// exp(mOld - mNew) and leaves the block's probabilities (relative to the new max) in p, zero where masked.
-RT_CLONES void online_softmax(const float* s, const unsigned char* mask, int64_t nq, int64_t hd, float scale, float* p,
-                              float* rowMax, float* rowSum, float* acc) {
-  for (int64_t i = 0; i < nq; i++) {
-    const float* si = s + i * kBk;
-    const unsigned char* mi = mask + i * kBk;
-    float* pi = p + i * kBk;
-    for (int64_t j = 0; j < kBk; j++) pi[j] = mi[j] ? si[j] * scale : -INFINITY;
+// Online-softmax update of one block of raw scores s (kB, kB) for all kB rows: rescales the running sums and acc
+// rows (kB, hdp) by exp(mOld - mNew) and leaves the block's probabilities (relative to the new max) in p, zero where
+// masked. Masked entries of s may hold anything (skipped tiles of a diagonal block): they are only selected away.
+void online_softmax_portable(const float* s, const unsigned char* mask, int64_t hdp, float scale, float* p,
+                             float* rowMax, float* rowSum, float* acc) {
+  for (int64_t i = 0; i < kB; i++) {
+    const float* si = s + i * kB;
+    const unsigned char* mi = mask + i * kB;
+    float* pi = p + i * kB;
+    for (int64_t j = 0; j < kB; j++) pi[j] = mi[j] ? si[j] * scale : -INFINITY;
     float lanes[kLanes];
     for (int l = 0; l < kLanes; l++) lanes[l] = -INFINITY;
-    for (int64_t j = 0; j < kBk; j += kLanes)
+    for (int64_t j = 0; j < kB; j += kLanes)
       for (int l = 0; l < kLanes; l++) lanes[l] = pi[j + l] > lanes[l] ? pi[j + l] : lanes[l];
     float blockMax = -INFINITY;
     for (int l = 0; l < kLanes; l++) blockMax = lanes[l] > blockMax ? lanes[l] : blockMax;
     if (blockMax == -INFINITY) {
-      for (int64_t j = 0; j < kBk; j++) pi[j] = 0.0f;
+      for (int64_t j = 0; j < kB; j++) pi[j] = 0.0f;
       continue;
     }
     const float mNew = blockMax > rowMax[i] ? blockMax : rowMax[i];
     const float alpha = fast_exp(rowMax[i] - mNew);
-    for (int64_t j = 0; j < kBk; j++) pi[j] = mi[j] ? fast_exp(pi[j] - mNew) : 0.0f;
+    for (int64_t j = 0; j < kB; j++) pi[j] = mi[j] ? fast_exp(pi[j] - mNew) : 0.0f;
     for (int l = 0; l < kLanes; l++) lanes[l] = 0.0f;
-    for (int64_t j = 0; j < kBk; j += kLanes)
+    for (int64_t j = 0; j < kB; j += kLanes)
       for (int l = 0; l < kLanes; l++) lanes[l] += pi[j + l];
     float sum = 0.0f;
     for (int l = 0; l < kLanes; l++) sum += lanes[l];
     rowSum[i] = rowSum[i] * alpha + sum;
     rowMax[i] = mNew;
     if (alpha != 1.0f)
-      for (int64_t d = 0; d < hd; d++) acc[i * hd + d] *= alpha;
+      for (int64_t d = 0; d < hdp; d++) acc[i * hdp + d] *= alpha;
   }
 }
 
-void forward_task(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s,
-                  int64_t b, int64_t h, int64_t i0) {
-  const int64_t hd = s.hd, kvh = h / (s.nHead / s.nKV), nq = std::min(kBq, s.T - i0);
-  const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
-  Scratch& w = tScratch;
-  w.fit(hd);
-  std::fill(w.m.begin(), w.m.begin() + nq, -INFINITY);
-  std::fill(w.l.begin(), w.l.begin() + nq, 0.0f);
-  std::fill(w.acc.begin(), w.acc.begin() + nq * hd, 0.0f);
-  for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBk) {
-    const int64_t nk = std::min(kBk, s.T - j0);
-    if (!block_mask(seg, i0, nq, j0, nk, w.mask.data())) continue;
-    // S (nq, nk) = Q (nq, hd) @ K^T (hd, nk)
-    gemm_serial(head_rows(q, s, s.nHead, b, i0, h), head_cols(k, s, s.nKV, b, j0, kvh), w.s.data(), kBk, nq, nk, hd,
-                false);
-    online_softmax(w.s.data(), w.mask.data(), nq, hd, s.scale, w.p.data(), w.m.data(), w.l.data(), w.acc.data());
-    // acc (nq, hd) += P (nq, nk) @ V (nk, hd)
-    gemm_serial({w.p.data(), kBk, 1}, head_rows(v, s, s.nKV, b, j0, kvh), w.acc.data(), hd, nq, hd, nk, true);
-  }
-  for (int64_t i = 0; i < nq; i++) {
-    float* o = out + ((b * s.T + i0 + i) * s.nHead + h) * hd;
-    const float inv = 1.0f / w.l[i];
-    for (int64_t d = 0; d < hd; d++) o[d] = w.acc[i * hd + d] * inv;
-    lse[(b * s.nHead + h) * s.T + i0 + i] = w.m[i] + std::log(w.l[i]);
-  }
+#ifdef RT_HAVE_AVX2_PATH
+// fast_exp on 8 lanes, step for step (no FMA), so each lane rounds exactly as the scalar fast_exp does.
+RT_AVX2 inline __m256 exp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.33654f);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.0f));
+  const __m256 magic = _mm256_set1_ps(12582912.0f);
+  const __m256 t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), magic);
+  const __m256 n = _mm256_sub_ps(t, magic);
+  __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f)));
+  r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, r), r), r), _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LE_OQ), y);
 }
 
-// p = exp(s * scale - lse_i) where visible, else 0; then dp becomes dS = p * (dp - D_i) * scale.
+// Lanes where the mask byte is nonzero, as an all-ones float mask.
+RT_AVX2 inline __m256 visible8(const unsigned char* m) {
+  const __m256i wide = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(m)));
+  return _mm256_castsi256_ps(_mm256_cmpgt_epi32(wide, _mm256_setzero_si256()));
+}
+
+RT_AVX2 inline float hmax8(__m256 v) {
+  __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_max_ss(x, _mm_shuffle_ps(x, x, 1));
+  return _mm_cvtss_f32(x);
+}
+
+RT_AVX2 inline float hsum8(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+  return _mm_cvtss_f32(x);
+}
+
+// The same update as online_softmax_portable with a row's kB = 32 scores in four registers; the max and sum
+// combine their lanes in a different (fixed) order.
+RT_AVX2 void online_softmax_avx2(const float* s, const unsigned char* mask, int64_t hdp, float scale, float* p,
+                                 float* rowMax, float* rowSum, float* acc) {
+  static_assert(kB == 32, "four vectors per row");
+  const __m256 vscale = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < kB; i++) {
+    __m256 x[4];
+    for (int v = 0; v < 4; v++)
+      x[v] = _mm256_blendv_ps(ninf, _mm256_mul_ps(_mm256_loadu_ps(s + i * kB + 8 * v), vscale),
+                              visible8(mask + i * kB + 8 * v));
+    const float blockMax = hmax8(_mm256_max_ps(_mm256_max_ps(x[0], x[1]), _mm256_max_ps(x[2], x[3])));
+    float* pi = p + i * kB;
+    if (blockMax == -INFINITY) {
+      for (int v = 0; v < 4; v++) _mm256_storeu_ps(pi + 8 * v, _mm256_setzero_ps());
+      continue;
+    }
+    const float mNew = blockMax > rowMax[i] ? blockMax : rowMax[i];
+    const float alpha = fast_exp(rowMax[i] - mNew);
+    const __m256 vm = _mm256_set1_ps(mNew);
+    __m256 sum = _mm256_setzero_ps();
+    for (int v = 0; v < 4; v++) {
+      const __m256 e = exp8(_mm256_sub_ps(x[v], vm));  // -inf (masked) comes out as 0
+      _mm256_storeu_ps(pi + 8 * v, e);
+      sum = _mm256_add_ps(sum, e);
+    }
+    rowSum[i] = rowSum[i] * alpha + hsum8(sum);
+    rowMax[i] = mNew;
+    if (alpha != 1.0f) {
+      const __m256 va = _mm256_set1_ps(alpha);
+      for (int64_t d = 0; d < hdp; d += 8)
+        _mm256_storeu_ps(acc + i * hdp + d, _mm256_mul_ps(_mm256_loadu_ps(acc + i * hdp + d), va));
+    }
+  }
+}
+#endif
+
+void online_softmax(const float* s, const unsigned char* mask, int64_t hdp, float scale, float* p, float* rowMax,
+                    float* rowSum, float* acc) {
+#ifdef RT_HAVE_AVX2_PATH
+  static const bool avx2 = cpu_has_avx2_fma();
+  if (avx2) return online_softmax_avx2(s, mask, hdp, scale, p, rowMax, rowSum, acc);
+#endif
+  online_softmax_portable(s, mask, hdp, scale, p, rowMax, rowSum, acc);
+}
+
+// p = exp(s * scale - lse_i) where visible, else 0; dp becomes dS = p * (dp - D_i) * scale where visible, else 0.
+// Both are selected rather than multiplied by a zero p, as masked s and dp may hold anything.
 RT_CLONES void score_grads(const float* __restrict s, const unsigned char* __restrict mask, const float* lse,
-                           const float* D, int64_t nq, float scale, float* __restrict p, float* __restrict dp) {
-  for (int64_t i = 0; i < nq; i++) {
+                           const float* D, float scale, float* __restrict p, float* __restrict dp) {
+  for (int64_t i = 0; i < kB; i++) {
     const float li = lse[i], di = D[i];
-    for (int64_t j = 0; j < kBk; j++) {
-      const int64_t o = i * kBk + j;
+    for (int64_t j = 0; j < kB; j++) {
+      const int64_t o = i * kB + j;
       const float e = fast_exp(s[o] * scale - li);  // computed everywhere, then selected, so the loop vectorizes
-      const float pij = mask[o] ? e : 0.0f;
+      const bool visible = mask[o] != 0;
+      const float pij = visible ? e : 0.0f;
       p[o] = pij;
-      dp[o] = pij * (dp[o] - di) * scale;
+      dp[o] = visible ? pij * (dp[o] - di) * scale : 0.0f;
     }
   }
 }
 
+// ---- packing ----------------------------------------------------------------------------------------------------
+
+// A 64-byte aligned float buffer that only grows, one set per thread, so steady-state calls allocate nothing.
+struct Buf {
+  std::vector<float> v;
+  float* get(int64_t n) {
+    if (static_cast<int64_t>(v.size()) < n) v.resize(n);
+    return v.data();
+  }
+};
+
+struct Padded {
+  int64_t T, Tp, hd, hdp, nBlocks;
+  explicit Padded(const AttentionShape& s)
+      : T(s.T), Tp((s.T + kB - 1) / kB * kB), hd(s.hd), hdp((s.hd + 7) / 8 * 8), nBlocks((s.T + kB - 1) / kB) {}
+};
+
+// dst (Tp, hdp) = the rows of head h of src (B, T, heads, hd) for batch b, zero-padded.
+void pack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
+  for (int64_t t = 0; t < p.Tp; t++) {
+    float* d = dst + t * p.hdp;
+    if (t < p.T) {
+      std::copy_n(src + ((b * p.T + t) * heads + h) * p.hd, p.hd, d);
+      std::fill(d + p.hd, d + p.hdp, 0.0f);
+    } else {
+      std::fill(d, d + p.hdp, 0.0f);
+    }
+  }
+}
+
+// dst (nBlocks, hdp, kB) = the rows of head h, transposed block by block (block j's keys along the last axis), so
+// S = Q_i @ dst_j reads contiguous key vectors; zero-padded.
+void pack_cols(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
+  std::fill(dst, dst + p.nBlocks * p.hdp * kB, 0.0f);
+  for (int64_t t = 0; t < p.T; t++) {
+    const float* s = src + ((b * p.T + t) * heads + h) * p.hd;
+    float* d = dst + (t / kB) * p.hdp * kB + t % kB;
+    for (int64_t c = 0; c < p.hd; c++) d[c * kB] = s[c];
+  }
+}
+
+// dst (B, T, heads, hd) rows of head h = src (Tp, hdp) without the padding.
+void unpack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
+  for (int64_t t = 0; t < p.T; t++) std::copy_n(src + t * p.hdp, p.hd, dst + ((b * p.T + t) * heads + h) * p.hd);
+}
+
+// ---- forward ----------------------------------------------------------------------------------------------------
+
+struct ForwardScratch {
+  Buf q, kt, v, acc, s, p, m, l;
+  std::vector<unsigned char> mask = std::vector<unsigned char>(kB * kB);
+};
+thread_local ForwardScratch tForward;
+
+void forward_task(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s,
+                  int64_t b, int64_t h) {
+  const Padded P(s);
+  const int64_t hdp = P.hdp, kvh = h / (s.nHead / s.nKV);
+  const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
+  ForwardScratch& w = tForward;
+  float* qr = w.q.get(P.Tp * hdp);   // (Tp, hdp)
+  float* kt = w.kt.get(P.Tp * hdp);  // (nBlocks, hdp, kB)
+  float* vr = w.v.get(P.Tp * hdp);   // (Tp, hdp)
+  float* acc = w.acc.get(kB * hdp);  // (kB, hdp) unnormalized output of one query block
+  float* sc = w.s.get(kB * kB);
+  float* pr = w.p.get(kB * kB);
+  float* m = w.m.get(kB);
+  float* l = w.l.get(kB);
+  unsigned char* mask = w.mask.data();
+  pack_rows(q, s.nHead, b, h, P, qr);
+  pack_cols(k, s.nKV, b, kvh, P, kt);
+  pack_rows(v, s.nKV, b, kvh, P, vr);
+  for (int64_t ib = 0; ib < P.nBlocks; ib++) {
+    const int64_t i0 = ib * kB, nq = std::min(kB, s.T - i0);
+    std::fill(m, m + kB, -INFINITY);
+    std::fill(l, l + kB, 0.0f);
+    std::fill(acc, acc + kB * hdp, 0.0f);
+    for (int64_t jb = 0; jb <= ib; jb++) {
+      const int64_t j0 = jb * kB;
+      if (!block_mask(seg, i0, nq, j0, std::min(kB, s.T - j0), mask)) continue;
+      const bool diag = ib == jb;
+      // S (kB, kB) = Q_i (kB, hdp) @ K_j^T (hdp, kB)
+      block_product({qr + i0 * hdp, hdp, 1}, kt + jb * hdp * kB, kB, sc, kB, kB, kB, hdp, false,
+                    diag ? Diag::kColsToRow : Diag::kNone);
+      online_softmax(sc, mask, hdp, s.scale, pr, m, l, acc);
+      // acc (kB, hdp) += P (kB, kB) @ V_j (kB, hdp)
+      block_product({pr, kB, 1}, vr + j0 * hdp, hdp, acc, hdp, kB, hdp, kB, true, diag ? Diag::kKToRow : Diag::kNone);
+    }
+    for (int64_t i = 0; i < nq; i++) {
+      float* o = out + ((b * s.T + i0 + i) * s.nHead + h) * s.hd;
+      const float inv = 1.0f / l[i];
+      for (int64_t d = 0; d < s.hd; d++) o[d] = acc[i * hdp + d] * inv;
+      lse[(b * s.nHead + h) * s.T + i0 + i] = m[i] + std::log(l[i]);
+    }
+  }
+}
+
+// ---- backward ---------------------------------------------------------------------------------------------------
+
 struct BackwardArgs {
-  const float *dOut, *q, *k, *v, *lse, *D;
+  const float *dOut, *q, *k, *v, *out, *lse;
   float *dq, *dk, *dv;
 };
 
-// Recomputes P and dS for queries [i0, i0+nq) of head h against keys [j0, j0+nk). Returns false if fully masked.
-bool recompute_block(const BackwardArgs& a, const AttentionShape& s, Scratch& w, int64_t b, int64_t h, int64_t i0,
-                     int64_t nq, int64_t j0, int64_t nk) {
-  const int64_t kvh = h / (s.nHead / s.nKV);
-  const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
-  if (!block_mask(seg, i0, nq, j0, nk, w.mask.data())) return false;
-  // S = Q K^T and dP = dO V^T, both (nq, nk)
-  gemm_serial(head_rows(a.q, s, s.nHead, b, i0, h), head_cols(a.k, s, s.nKV, b, j0, kvh), w.s.data(), kBk, nq, nk,
-              s.hd, false);
-  gemm_serial(head_rows(a.dOut, s, s.nHead, b, i0, h), head_cols(a.v, s, s.nKV, b, j0, kvh), w.dp.data(), kBk, nq,
-              nk, s.hd, false);
-  const int64_t row = (b * s.nHead + h) * s.T + i0;
-  score_grads(w.s.data(), w.mask.data(), a.lse + row, a.D + row, nq, s.scale, w.p.data(), w.dp.data());
-  return true;
-}
+struct BackwardScratch {
+  Buf kt, vt, kr, q, dO, lse, D, dq, dk, dv, s, p, dp;
+  std::vector<unsigned char> mask = std::vector<unsigned char>(kB * kB);
+};
+thread_local BackwardScratch tBackward;
 
-void dkdv_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t kvh, int64_t j0) {
-  const int64_t hd = s.hd, nk = std::min(kBk, s.T - j0), group = s.nHead / s.nKV;
-  Scratch& w = tScratch;
-  w.fit(hd);
-  std::fill(w.dk.begin(), w.dk.begin() + nk * hd, 0.0f);
-  std::fill(w.dv.begin(), w.dv.begin() + nk * hd, 0.0f);
-  for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) {
-    for (int64_t i0 = j0 / kBq * kBq; i0 < s.T; i0 += kBq) {
-      const int64_t nq = std::min(kBq, s.T - i0);
-      if (!recompute_block(a, s, w, b, h, i0, nq, j0, nk)) continue;
-      // dV (nk, hd) += P^T (nk, nq) @ dO (nq, hd);  dK (nk, hd) += dS^T (nk, nq) @ Q (nq, hd)
-      gemm_serial({w.p.data(), 1, kBk}, head_rows(a.dOut, s, s.nHead, b, i0, h), w.dv.data(), hd, nk, hd, nq, true);
-      gemm_serial({w.dp.data(), 1, kBk}, head_rows(a.q, s, s.nHead, b, i0, h), w.dk.data(), hd, nk, hd, nq, true);
+// D (Tp) = rowsum(dOut * out) for head h of batch b, zero on padded rows; summed in token-dimension order.
+void output_dots(const BackwardArgs& a, const AttentionShape& s, const Padded& P, int64_t b, int64_t h, float* D) {
+  for (int64_t t = 0; t < P.Tp; t++) {
+    if (t >= s.T) {
+      D[t] = 0.0f;
+      continue;
     }
-  }
-  for (int64_t j = 0; j < nk; j++) {
-    std::copy_n(w.dk.data() + j * hd, hd, a.dk + ((b * s.T + j0 + j) * s.nKV + kvh) * hd);
-    std::copy_n(w.dv.data() + j * hd, hd, a.dv + ((b * s.T + j0 + j) * s.nKV + kvh) * hd);
-  }
-}
-
-void dq_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t h, int64_t i0) {
-  const int64_t hd = s.hd, nq = std::min(kBq, s.T - i0), kvh = h / (s.nHead / s.nKV);
-  Scratch& w = tScratch;
-  w.fit(hd);
-  std::fill(w.acc.begin(), w.acc.begin() + nq * hd, 0.0f);
-  for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBk) {
-    const int64_t nk = std::min(kBk, s.T - j0);
-    if (!recompute_block(a, s, w, b, h, i0, nq, j0, nk)) continue;
-    // dQ (nq, hd) += dS (nq, nk) @ K (nk, hd)
-    gemm_serial({w.dp.data(), kBk, 1}, head_rows(a.k, s, s.nKV, b, j0, kvh), w.acc.data(), hd, nq, hd, nk, true);
-  }
-  for (int64_t i = 0; i < nq; i++) std::copy_n(w.acc.data() + i * hd, hd, a.dq + ((b * s.T + i0 + i) * s.nHead + h) * hd);
-}
-
-// D (B, nHead, T) = rowsum(dOut * out)
-RT_CLONES void output_dots(const float* dOut, const float* out, float* D, const AttentionShape& s, int64_t r0,
-                           int64_t r1) {
-  for (int64_t r = r0; r < r1; r++) {  // r = (b * T + t) * nHead + h
-    const int64_t h = r % s.nHead, bt = r / s.nHead, b = bt / s.T, t = bt % s.T;
-    const float* x = dOut + r * s.hd;
-    const float* y = out + r * s.hd;
+    const float* x = a.dOut + ((b * s.T + t) * s.nHead + h) * s.hd;
+    const float* y = a.out + ((b * s.T + t) * s.nHead + h) * s.hd;
     float sum = 0.0f;
     for (int64_t d = 0; d < s.hd; d++) sum += x[d] * y[d];
-    D[(b * s.nHead + h) * s.T + t] = sum;
+    D[t] = sum;
   }
 }
 
-// Runs task(i) for i in [0, n), task i on thread i mod threads: blocks of a causal sweep differ in cost, and
-// interleaving spreads cheap and dear ones evenly while keeping the assignment fixed.
+void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t kvh) {
+  const Padded P(s);
+  const int64_t hdp = P.hdp, group = s.nHead / s.nKV, n = P.Tp * hdp;
+  const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
+  BackwardScratch& w = tBackward;
+  float* kt = w.kt.get(n);  // K^T and V^T (nBlocks, hdp, kB) for S and dP
+  float* vt = w.vt.get(n);
+  float* kr = w.kr.get(n);  // K (Tp, hdp) for dQ
+  float* qr = w.q.get(n);   // Q, dO, dQ of the current head (Tp, hdp)
+  float* dor = w.dO.get(n);
+  float* dq = w.dq.get(n);
+  float* dk = w.dk.get(n);  // dK, dV of the kv head (Tp, hdp), summed over the group's heads in order
+  float* dv = w.dv.get(n);
+  float* lse = w.lse.get(P.Tp);
+  float* D = w.D.get(P.Tp);
+  float* sc = w.s.get(kB * kB);
+  float* pr = w.p.get(kB * kB);
+  float* dp = w.dp.get(kB * kB);
+  unsigned char* mask = w.mask.data();
+  pack_cols(a.k, s.nKV, b, kvh, P, kt);
+  pack_cols(a.v, s.nKV, b, kvh, P, vt);
+  pack_rows(a.k, s.nKV, b, kvh, P, kr);
+  std::fill(dk, dk + n, 0.0f);
+  std::fill(dv, dv + n, 0.0f);
+  for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) {
+    pack_rows(a.q, s.nHead, b, h, P, qr);
+    pack_rows(a.dOut, s.nHead, b, h, P, dor);
+    output_dots(a, s, P, b, h, D);
+    std::copy_n(a.lse + (b * s.nHead + h) * s.T, s.T, lse);
+    std::fill(lse + s.T, lse + P.Tp, 0.0f);
+    std::fill(dq, dq + n, 0.0f);
+    for (int64_t jb = 0; jb < P.nBlocks; jb++) {
+      const int64_t j0 = jb * kB, nk = std::min(kB, s.T - j0);
+      const float* ktj = kt + jb * hdp * kB;
+      const float* vtj = vt + jb * hdp * kB;
+      for (int64_t ib = jb; ib < P.nBlocks; ib++) {
+        const int64_t i0 = ib * kB;
+        if (!block_mask(seg, i0, std::min(kB, s.T - i0), j0, nk, mask)) continue;
+        const bool diag = ib == jb;
+        const Diag cols = diag ? Diag::kColsToRow : Diag::kNone;
+        // S = Q_i (kB, hdp) @ K_j^T (hdp, kB);  dP = dO_i (kB, hdp) @ V_j^T (hdp, kB)
+        block_product({qr + i0 * hdp, hdp, 1}, ktj, kB, sc, kB, kB, kB, hdp, false, cols);
+        block_product({dor + i0 * hdp, hdp, 1}, vtj, kB, dp, kB, kB, kB, hdp, false, cols);
+        score_grads(sc, mask, lse + i0, D + i0, s.scale, pr, dp);
+        // dV_j (kB, hdp) += P^T (kB, kB) @ dO_i (kB, hdp);  dK_j += dS^T @ Q_i;  dQ_i (kB, hdp) += dS @ K_j (kB, hdp)
+        const Diag fromRow = diag ? Diag::kKFromRow : Diag::kNone;
+        block_product({pr, 1, kB}, dor + i0 * hdp, hdp, dv + j0 * hdp, hdp, kB, hdp, kB, true, fromRow);
+        block_product({dp, 1, kB}, qr + i0 * hdp, hdp, dk + j0 * hdp, hdp, kB, hdp, kB, true, fromRow);
+        block_product({dp, kB, 1}, kr + j0 * hdp, hdp, dq + i0 * hdp, hdp, kB, hdp, kB, true,
+                      diag ? Diag::kKToRow : Diag::kNone);
+      }
+    }
+    unpack_rows(dq, s.nHead, b, h, P, a.dq);
+  }
+  unpack_rows(dk, s.nKV, b, kvh, P, a.dk);
+  unpack_rows(dv, s.nKV, b, kvh, P, a.dv);
+}
+
+// Runs task(i) for i in [0, n), task i on thread i mod threads: the assignment of whole tasks to threads is all
+// that the thread count changes.
 template <typename F>
 void for_each_task(int64_t n, F task) {
   const int nT = static_cast<int>(std::min<int64_t>(threads(), n));
@@ -239,28 +544,15 @@ void for_each_task(int64_t n, F task) {
 }  // namespace
 
 void attention(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s) {
-  const int64_t nBlocks = (s.T + kBq - 1) / kBq;
-  for_each_task(s.B * s.nHead * nBlocks, [&](int64_t task) {
-    const int64_t blk = task % nBlocks, bh = task / nBlocks;
-    forward_task(q, k, v, out, lse, s, bh / s.nHead, bh % s.nHead, blk * kBq);
-  });
+  if (s.T == 0) return;
+  for_each_task(s.B * s.nHead, [&](int64_t bh) { forward_task(q, k, v, out, lse, s, bh / s.nHead, bh % s.nHead); });
 }
 
 void attention_backward(const float* dOut, const float* q, const float* k, const float* v, const float* out,
                         const float* lse, float* dq, float* dk, float* dv, const AttentionShape& s) {
-  std::vector<float> D(s.B * s.nHead * s.T);
-  parallel_for(s.B * s.T * s.nHead, 256,
-               [&](int64_t r0, int64_t r1) { output_dots(dOut, out, D.data(), s, r0, r1); });
-  const BackwardArgs a{dOut, q, k, v, lse, D.data(), dq, dk, dv};
-  const int64_t nKeyBlocks = (s.T + kBk - 1) / kBk, nQueryBlocks = (s.T + kBq - 1) / kBq;
-  for_each_task(s.B * s.nKV * nKeyBlocks, [&](int64_t task) {
-    const int64_t blk = task % nKeyBlocks, bh = task / nKeyBlocks;
-    dkdv_task(a, s, bh / s.nKV, bh % s.nKV, blk * kBk);
-  });
-  for_each_task(s.B * s.nHead * nQueryBlocks, [&](int64_t task) {
-    const int64_t blk = task % nQueryBlocks, bh = task / nQueryBlocks;
-    dq_task(a, s, bh / s.nHead, bh % s.nHead, blk * kBq);
-  });
+  if (s.T == 0) return;
+  const BackwardArgs a{dOut, q, k, v, out, lse, dq, dk, dv};
+  for_each_task(s.B * s.nKV, [&](int64_t bh) { backward_task(a, s, bh / s.nKV, bh % s.nKV); });
 }
 
 }  // namespace rt
