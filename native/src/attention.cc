@@ -30,55 +30,67 @@
 namespace rt {
 namespace {
 
-constexpr int64_t kB = 32;  // block of queries and of keys: a multiple of kTileRows and of kLanes
-constexpr int kTileRows = 4;
+constexpr int64_t kB = 32;  // block of queries and of keys: a multiple of 8 and of kLanes
 
 // ---- block products -------------------------------------------------------------------------------------------
 // C (M, N; row stride ldc) (=|+=) A (M, K) @ B (K, N), where A (m, k) = a[m * ars + k * aks] (so A may be read
-// transposed) and B row k is N contiguous floats at b + k * ldb. M is a multiple of kTileRows, N of 8. A tile of
-// kTileRows x (8 * NV) keeps its sums in registers over k; with accumulate it starts from C.
+// transposed) and B row k is N contiguous floats at b + k * ldb. M is even, N a multiple of 8. A tile of MR rows x
+// (8 * NV) columns keeps its sums in registers over k; with accumulate it starts from C.
 using TileFn = void (*)(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
                         float* c, int64_t ldc, bool accumulate);
 
-template <int NV>
+template <int MR, int NV>
 void tile_portable(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
                    float* c, int64_t ldc, bool accumulate) {
   constexpr int W = 8 * NV;
-  float acc[kTileRows][W];
-  for (int i = 0; i < kTileRows; i++)
+  float acc[MR][W];
+  for (int i = 0; i < MR; i++)
     for (int j = 0; j < W; j++) acc[i][j] = accumulate ? c[i * ldc + j] : 0.0f;
   for (int64_t k = k0; k < k1; k++) {
     const float* bk = b + k * ldb;
-    for (int i = 0; i < kTileRows; i++) {
+    for (int i = 0; i < MR; i++) {
       const float ai = a[i * ars + k * aks];
       for (int j = 0; j < W; j++) acc[i][j] += ai * bk[j];
     }
   }
-  for (int i = 0; i < kTileRows; i++)
+  for (int i = 0; i < MR; i++)
     for (int j = 0; j < W; j++) c[i * ldc + j] = acc[i][j];
 }
 
 #ifdef RT_HAVE_AVX2_PATH
-// 4 x NV vectors of sums: per k, NV loads of B and 4 broadcasts of A feed 4 * NV FMAs (12 independent chains for
-// NV = 3, enough to cover the FMA latency on both pipes). The sums are named variables, not an array, so GCC keeps
-// them in registers instead of storing them back every step.
-template <int NV>
+// MR x NV vectors of sums (at most 12, plus NV loads of B and one broadcast of A: within the 16 ymm registers). Per
+// k, NV loads and MR broadcasts feed MR * NV FMAs; 12 independent chains (6x16, 4x24) cover the FMA latency on both
+// pipes. The sums are named variables, not an array, so GCC keeps them in registers instead of storing them back
+// every step.
+#define RT_TILE_ROW(i, X)           \
+  if constexpr (MR > i) {           \
+    X(i, 0);                        \
+    if constexpr (NV > 1) X(i, 1);  \
+    if constexpr (NV > 2) X(i, 2);  \
+  }
+#define RT_TILE_ALL(X) \
+  RT_TILE_ROW(0, X) RT_TILE_ROW(1, X) RT_TILE_ROW(2, X) RT_TILE_ROW(3, X) RT_TILE_ROW(4, X) RT_TILE_ROW(5, X)
+#define RT_LOAD(i, v) c##i##v = _mm256_loadu_ps(c + i * ldc + 8 * v)
+#define RT_STORE(i, v) _mm256_storeu_ps(c + i * ldc + 8 * v, c##i##v)
+#define RT_FMA(i, v) c##i##v = _mm256_fmadd_ps(x##i, b##v, c##i##v)
+#define RT_FMA_ROW(i)                                     \
+  if constexpr (MR > i) {                                 \
+    const __m256 x##i = _mm256_broadcast_ss(ak + i * ars); \
+    RT_FMA(i, 0);                                         \
+    if constexpr (NV > 1) RT_FMA(i, 1);                   \
+    if constexpr (NV > 2) RT_FMA(i, 2);                   \
+  }
+
+template <int MR, int NV>
 RT_AVX2 void tile_avx2(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
                        float* c, int64_t ldc, bool accumulate) {
-  static_assert(kTileRows == 4 && NV >= 1 && NV <= 3, "the tile is 4 rows of 1 to 3 vectors");
+  static_assert(MR >= 1 && MR <= 6 && NV >= 1 && NV <= 3 && MR * NV <= 12, "at most 12 sums");
   const __m256 z = _mm256_setzero_ps();
-  __m256 c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+  // All 18 declared; the ones outside MR x NV are never used and cost nothing.
+  __m256 c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
+  __m256 c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z;
   if (accumulate) {
-    c00 = _mm256_loadu_ps(c), c10 = _mm256_loadu_ps(c + ldc);
-    c20 = _mm256_loadu_ps(c + 2 * ldc), c30 = _mm256_loadu_ps(c + 3 * ldc);
-    if constexpr (NV > 1) {
-      c01 = _mm256_loadu_ps(c + 8), c11 = _mm256_loadu_ps(c + ldc + 8);
-      c21 = _mm256_loadu_ps(c + 2 * ldc + 8), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
-    }
-    if constexpr (NV > 2) {
-      c02 = _mm256_loadu_ps(c + 16), c12 = _mm256_loadu_ps(c + ldc + 16);
-      c22 = _mm256_loadu_ps(c + 2 * ldc + 16), c32 = _mm256_loadu_ps(c + 3 * ldc + 16);
-    }
+    RT_TILE_ALL(RT_LOAD);
   }
   const float* ak = a + k0 * aks;
   const float* bk = b + k0 * ldb;
@@ -86,34 +98,16 @@ RT_AVX2 void tile_avx2(const float* a, int64_t ars, int64_t aks, const float* b,
     const __m256 b0 = _mm256_loadu_ps(bk);
     const __m256 b1 = NV > 1 ? _mm256_loadu_ps(bk + 8) : z;
     const __m256 b2 = NV > 2 ? _mm256_loadu_ps(bk + 16) : z;
-    __m256 x = _mm256_broadcast_ss(ak);
-    c00 = _mm256_fmadd_ps(x, b0, c00);
-    if constexpr (NV > 1) c01 = _mm256_fmadd_ps(x, b1, c01);
-    if constexpr (NV > 2) c02 = _mm256_fmadd_ps(x, b2, c02);
-    x = _mm256_broadcast_ss(ak + ars);
-    c10 = _mm256_fmadd_ps(x, b0, c10);
-    if constexpr (NV > 1) c11 = _mm256_fmadd_ps(x, b1, c11);
-    if constexpr (NV > 2) c12 = _mm256_fmadd_ps(x, b2, c12);
-    x = _mm256_broadcast_ss(ak + 2 * ars);
-    c20 = _mm256_fmadd_ps(x, b0, c20);
-    if constexpr (NV > 1) c21 = _mm256_fmadd_ps(x, b1, c21);
-    if constexpr (NV > 2) c22 = _mm256_fmadd_ps(x, b2, c22);
-    x = _mm256_broadcast_ss(ak + 3 * ars);
-    c30 = _mm256_fmadd_ps(x, b0, c30);
-    if constexpr (NV > 1) c31 = _mm256_fmadd_ps(x, b1, c31);
-    if constexpr (NV > 2) c32 = _mm256_fmadd_ps(x, b2, c32);
+    RT_FMA_ROW(0) RT_FMA_ROW(1) RT_FMA_ROW(2) RT_FMA_ROW(3) RT_FMA_ROW(4) RT_FMA_ROW(5)
   }
-  _mm256_storeu_ps(c, c00), _mm256_storeu_ps(c + ldc, c10);
-  _mm256_storeu_ps(c + 2 * ldc, c20), _mm256_storeu_ps(c + 3 * ldc, c30);
-  if constexpr (NV > 1) {
-    _mm256_storeu_ps(c + 8, c01), _mm256_storeu_ps(c + ldc + 8, c11);
-    _mm256_storeu_ps(c + 2 * ldc + 8, c21), _mm256_storeu_ps(c + 3 * ldc + 8, c31);
-  }
-  if constexpr (NV > 2) {
-    _mm256_storeu_ps(c + 16, c02), _mm256_storeu_ps(c + ldc + 16, c12);
-    _mm256_storeu_ps(c + 2 * ldc + 16, c22), _mm256_storeu_ps(c + 3 * ldc + 16, c32);
-  }
+  RT_TILE_ALL(RT_STORE);
 }
+#undef RT_FMA_ROW
+#undef RT_FMA
+#undef RT_STORE
+#undef RT_LOAD
+#undef RT_TILE_ALL
+#undef RT_TILE_ROW
 
 bool cpu_has_avx2_fma() {
   __builtin_cpu_init();
@@ -121,15 +115,19 @@ bool cpu_has_avx2_fma() {
 }
 #endif
 
-// tiles[NV - 1]: the kernel for 8 * NV columns, chosen once for this CPU.
+// The kernels for the tile shapes used, chosen once for this CPU: fn[MR / 2 - 1][NV - 1] for MR = 2, 4, 6 rows
+// (6 rows only with NV <= 2).
 struct Tiles {
-  TileFn fn[3];
-  Tiles() : fn{tile_portable<1>, tile_portable<2>, tile_portable<3>} {
+  TileFn fn[3][3];
+  Tiles()
+      : fn{{tile_portable<2, 1>, tile_portable<2, 2>, tile_portable<2, 3>},
+           {tile_portable<4, 1>, tile_portable<4, 2>, tile_portable<4, 3>},
+           {tile_portable<6, 1>, tile_portable<6, 2>, nullptr}} {
 #ifdef RT_HAVE_AVX2_PATH
     if (cpu_has_avx2_fma()) {
-      fn[0] = tile_avx2<1>;
-      fn[1] = tile_avx2<2>;
-      fn[2] = tile_avx2<3>;
+      fn[0][0] = tile_avx2<2, 1>, fn[0][1] = tile_avx2<2, 2>, fn[0][2] = tile_avx2<2, 3>;
+      fn[1][0] = tile_avx2<4, 1>, fn[1][1] = tile_avx2<4, 2>, fn[1][2] = tile_avx2<4, 3>;
+      fn[2][0] = tile_avx2<6, 1>, fn[2][1] = tile_avx2<6, 2>;
     }
 #endif
   }
@@ -156,18 +154,24 @@ struct AView {
 void block_product(AView a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K,
                    bool accumulate, Diag diag) {
   const Tiles& t = tiles();
-  // Triples of vectors when they cover N exactly (hd = 24, 48, 72, ...), else pairs and a single at the end.
+  // Tiles of 12 sums: 4 rows x 3 vectors when triples cover N exactly (hd = 24, 48, 72, ...), else 6 rows x 2
+  // vectors (S and dP with N = kB = 32; hd = 64, 128), with narrower tiles at the edges. The tiling depends on the
+  // shapes only.
   const bool triples = N % 24 == 0;
-  for (int64_t r = 0; r < M; r += kTileRows) {
+  for (int64_t r = 0; r < M;) {
+    const int64_t left = M - r;
+    const int mr = triples ? (left >= 4 ? 4 : 2) : (left >= 6 && left != 8 ? 6 : left >= 4 ? 4 : 2);
     const int64_t k0 = diag == Diag::kKFromRow ? r : 0;
-    const int64_t k1 = diag == Diag::kKToRow ? std::min(K, r + kTileRows) : K;
-    const int64_t n1 = diag == Diag::kColsToRow ? std::min(N, (r + kTileRows + 7) / 8 * 8) : N;
+    const int64_t k1 = diag == Diag::kKToRow ? std::min(K, r + mr) : K;
+    const int64_t n1 = diag == Diag::kColsToRow ? std::min(N, (r + mr + 7) / 8 * 8) : N;
     for (int64_t col = 0; col < n1;) {
-      const int64_t left = n1 - col;
-      const int nv = triples && left >= 24 ? 3 : left >= 16 ? 2 : 1;
-      t.fn[nv - 1](a.a + r * a.ars, a.ars, a.aks, b + col, ldb, k0, k1, c + r * ldc + col, ldc, accumulate);
+      const int64_t cols = n1 - col;
+      const int nv = mr <= 4 && triples && cols >= 24 ? 3 : cols >= 16 ? 2 : 1;
+      t.fn[mr / 2 - 1][nv - 1](a.a + r * a.ars, a.ars, a.aks, b + col, ldb, k0, k1, c + r * ldc + col, ldc,
+                               accumulate);
       col += 8 * nv;
     }
+    r += mr;
   }
 }
 
@@ -244,22 +248,23 @@ void online_softmax_portable(const float* s, const unsigned char* mask, int64_t 
 }
 
 #ifdef RT_HAVE_AVX2_PATH
-// fast_exp on 8 lanes, step for step (no FMA), so each lane rounds exactly as the scalar fast_exp does.
+// fast_exp on 8 lanes (same range reduction and polynomial), with FMAs: half the instructions, and the score
+// gradients spend most of their time here. It rounds a little differently from the scalar fast_exp, but always the
+// same way on a given machine.
 RT_AVX2 inline __m256 exp8(__m256 x) {
   const __m256 lo = _mm256_set1_ps(-87.33654f);
   x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.0f));
   const __m256 magic = _mm256_set1_ps(12582912.0f);
-  const __m256 t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), magic);
-  const __m256 n = _mm256_sub_ps(t, magic);
-  __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f)));
-  r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
+  const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic), magic);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
   __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, r), r), r), _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
   const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
   const __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
   return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LE_OQ), y);
@@ -333,8 +338,8 @@ void online_softmax(const float* s, const unsigned char* mask, int64_t hdp, floa
 
 // p = exp(s * scale - lse_i) where visible, else 0; dp becomes dS = p * (dp - D_i) * scale where visible, else 0.
 // Both are selected rather than multiplied by a zero p, as masked s and dp may hold anything.
-RT_CLONES void score_grads(const float* __restrict s, const unsigned char* __restrict mask, const float* lse,
-                           const float* D, float scale, float* __restrict p, float* __restrict dp) {
+void score_grads_portable(const float* __restrict s, const unsigned char* __restrict mask, const float* lse,
+                          const float* D, float scale, float* __restrict p, float* __restrict dp) {
   for (int64_t i = 0; i < kB; i++) {
     const float li = lse[i], di = D[i];
     for (int64_t j = 0; j < kB; j++) {
@@ -346,6 +351,33 @@ RT_CLONES void score_grads(const float* __restrict s, const unsigned char* __res
       dp[o] = visible ? pij * (dp[o] - di) * scale : 0.0f;
     }
   }
+}
+
+#ifdef RT_HAVE_AVX2_PATH
+RT_AVX2 void score_grads_avx2(const float* __restrict s, const unsigned char* __restrict mask, const float* lse,
+                              const float* D, float scale, float* __restrict p, float* __restrict dp) {
+  const __m256 vs = _mm256_set1_ps(scale);
+  for (int64_t i = 0; i < kB; i++) {
+    const __m256 li = _mm256_set1_ps(lse[i]), di = _mm256_set1_ps(D[i]);
+    for (int64_t j = 0; j < kB; j += 8) {
+      const int64_t o = i * kB + j;
+      const __m256 visible = visible8(mask + o);
+      const __m256 pij = _mm256_and_ps(visible, exp8(_mm256_fmsub_ps(_mm256_loadu_ps(s + o), vs, li)));
+      _mm256_storeu_ps(p + o, pij);
+      const __m256 g = _mm256_mul_ps(_mm256_mul_ps(pij, _mm256_sub_ps(_mm256_loadu_ps(dp + o), di)), vs);
+      _mm256_storeu_ps(dp + o, _mm256_and_ps(visible, g));
+    }
+  }
+}
+#endif
+
+void score_grads(const float* s, const unsigned char* mask, const float* lse, const float* D, float scale, float* p,
+                 float* dp) {
+#ifdef RT_HAVE_AVX2_PATH
+  static const bool avx2 = cpu_has_avx2_fma();
+  if (avx2) return score_grads_avx2(s, mask, lse, D, scale, p, dp);
+#endif
+  score_grads_portable(s, mask, lse, D, scale, p, dp);
 }
 
 // ---- packing ----------------------------------------------------------------------------------------------------
@@ -365,33 +397,91 @@ struct Padded {
       : T(s.T), Tp((s.T + kB - 1) / kB * kB), hd(s.hd), hdp((s.hd + 7) / 8 * 8), nBlocks((s.T + kB - 1) / kB) {}
 };
 
+// Asks for the cache lines of one hd-float row a few rows ahead of use: the rows of a head are hd floats every
+// heads * hd, a stride the hardware prefetcher follows poorly across the several streams a task reads.
+inline void prefetch_row(const float* row, int64_t hd) {
+#if defined(__GNUC__) || defined(__clang__)
+  for (int64_t c = 0; c < hd; c += 16) __builtin_prefetch(row + c);
+  __builtin_prefetch(row + hd - 1);
+#endif
+}
+
+constexpr int64_t kAhead = 12; // rows prefetched ahead
+
 // dst (Tp, hdp) = the rows of head h of src (B, T, heads, hd) for batch b, zero-padded.
-void pack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
+RT_CLONES void pack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
+  const float* base = src + (b * p.T * heads + h) * p.hd;
+  const int64_t stride = heads * p.hd;
   for (int64_t t = 0; t < p.Tp; t++) {
     float* d = dst + t * p.hdp;
+    if (t + kAhead < p.T) prefetch_row(base + (t + kAhead) * stride, p.hd);
     if (t < p.T) {
-      std::copy_n(src + ((b * p.T + t) * heads + h) * p.hd, p.hd, d);
-      std::fill(d + p.hd, d + p.hdp, 0.0f);
+      const float* r = base + t * stride;
+      for (int64_t c = 0; c < p.hd; c++) d[c] = r[c];
+      for (int64_t c = p.hd; c < p.hdp; c++) d[c] = 0.0f;
     } else {
-      std::fill(d, d + p.hdp, 0.0f);
+      for (int64_t c = 0; c < p.hdp; c++) d[c] = 0.0f;
     }
   }
 }
 
-// dst (nBlocks, hdp, kB) = the rows of head h, transposed block by block (block j's keys along the last axis), so
-// S = Q_i @ dst_j reads contiguous key vectors; zero-padded.
-void pack_cols(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
-  std::fill(dst, dst + p.nBlocks * p.hdp * kB, 0.0f);
-  for (int64_t t = 0; t < p.T; t++) {
-    const float* s = src + ((b * p.T + t) * heads + h) * p.hd;
-    float* d = dst + (t / kB) * p.hdp * kB + t % kB;
-    for (int64_t c = 0; c < p.hd; c++) d[c * kB] = s[c];
+// dst (nBlocks, hdp, kB) = rows (Tp, hdp) transposed block by block (block j's keys along the last axis), so
+// S = Q_i @ dst_j reads contiguous key vectors. rows is already padded, so dst is too.
+void transpose_blocks_portable(const float* rows, const Padded& p, float* dst) {
+  for (int64_t jb = 0; jb < p.nBlocks; jb++) {
+    const float* r = rows + jb * kB * p.hdp;
+    float* d = dst + jb * p.hdp * kB;
+    for (int64_t c = 0; c < p.hdp; c++)
+      for (int64_t t = 0; t < kB; t++) d[c * kB + t] = r[t * p.hdp + c];
   }
 }
 
+#ifdef RT_HAVE_AVX2_PATH
+// 8x8 tiles transposed in registers (hdp and kB are multiples of 8).
+RT_AVX2 void transpose_blocks_avx2(const float* rows, const Padded& p, float* dst) {
+  for (int64_t jb = 0; jb < p.nBlocks; jb++) {
+    const float* r = rows + jb * kB * p.hdp;
+    float* d = dst + jb * p.hdp * kB;
+    for (int64_t t = 0; t < kB; t += 8) {
+      for (int64_t c = 0; c < p.hdp; c += 8) {
+        __m256 x[8], y[8];
+        for (int i = 0; i < 8; i++) x[i] = _mm256_loadu_ps(r + (t + i) * p.hdp + c);
+        for (int i = 0; i < 4; i++) {
+          y[2 * i] = _mm256_unpacklo_ps(x[2 * i], x[2 * i + 1]);
+          y[2 * i + 1] = _mm256_unpackhi_ps(x[2 * i], x[2 * i + 1]);
+        }
+        for (int i = 0; i < 2; i++) {
+          x[4 * i + 0] = _mm256_shuffle_ps(y[4 * i], y[4 * i + 2], 0x44);
+          x[4 * i + 1] = _mm256_shuffle_ps(y[4 * i], y[4 * i + 2], 0xEE);
+          x[4 * i + 2] = _mm256_shuffle_ps(y[4 * i + 1], y[4 * i + 3], 0x44);
+          x[4 * i + 3] = _mm256_shuffle_ps(y[4 * i + 1], y[4 * i + 3], 0xEE);
+        }
+        for (int i = 0; i < 4; i++) {
+          _mm256_storeu_ps(d + (c + i) * kB + t, _mm256_permute2f128_ps(x[i], x[i + 4], 0x20));
+          _mm256_storeu_ps(d + (c + i + 4) * kB + t, _mm256_permute2f128_ps(x[i], x[i + 4], 0x31));
+        }
+      }
+    }
+  }
+}
+#endif
+
+void transpose_blocks(const float* rows, const Padded& p, float* dst) {
+#ifdef RT_HAVE_AVX2_PATH
+  static const bool avx2 = cpu_has_avx2_fma();
+  if (avx2) return transpose_blocks_avx2(rows, p, dst);
+#endif
+  transpose_blocks_portable(rows, p, dst);
+}
+
 // dst (B, T, heads, hd) rows of head h = src (Tp, hdp) without the padding.
-void unpack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
-  for (int64_t t = 0; t < p.T; t++) std::copy_n(src + t * p.hdp, p.hd, dst + ((b * p.T + t) * heads + h) * p.hd);
+RT_CLONES void unpack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
+  float* base = dst + (b * p.T * heads + h) * p.hd;
+  for (int64_t t = 0; t < p.T; t++) {
+    const float* r = src + t * p.hdp;
+    float* d = base + t * heads * p.hd;
+    for (int64_t c = 0; c < p.hd; c++) d[c] = r[c];
+  }
 }
 
 // ---- forward ----------------------------------------------------------------------------------------------------
@@ -418,7 +508,8 @@ void forward_task(const float* q, const float* k, const float* v, float* out, fl
   float* l = w.l.get(kB);
   unsigned char* mask = w.mask.data();
   pack_rows(q, s.nHead, b, h, P, qr);
-  pack_cols(k, s.nKV, b, kvh, P, kt);
+  pack_rows(k, s.nKV, b, kvh, P, vr);  // K rows, only on the way to K^T
+  transpose_blocks(vr, P, kt);
   pack_rows(v, s.nKV, b, kvh, P, vr);
   for (int64_t ib = 0; ib < P.nBlocks; ib++) {
     const int64_t i0 = ib * kB, nq = std::min(kB, s.T - i0);
@@ -458,18 +549,26 @@ struct BackwardScratch {
 };
 thread_local BackwardScratch tBackward;
 
-// D (Tp) = rowsum(dOut * out) for head h of batch b, zero on padded rows; summed in token-dimension order.
-void output_dots(const BackwardArgs& a, const AttentionShape& s, const Padded& P, int64_t b, int64_t h, float* D) {
+// D (Tp) = rowsum(dO * out) for head h of batch b from the packed dO rows (Tp, hdp), zero on padded rows. Eight
+// lanes (d mod 8) summed in a fixed order, so the loop vectorizes.
+RT_CLONES void output_dots(const float* dor, const float* out, const AttentionShape& s, const Padded& P, int64_t b,
+                           int64_t h, float* D) {
+  const float* base = out + (b * s.T * s.nHead + h) * s.hd;
+  const int64_t stride = s.nHead * s.hd;
   for (int64_t t = 0; t < P.Tp; t++) {
     if (t >= s.T) {
       D[t] = 0.0f;
       continue;
     }
-    const float* x = a.dOut + ((b * s.T + t) * s.nHead + h) * s.hd;
-    const float* y = a.out + ((b * s.T + t) * s.nHead + h) * s.hd;
-    float sum = 0.0f;
-    for (int64_t d = 0; d < s.hd; d++) sum += x[d] * y[d];
-    D[t] = sum;
+    if (t + kAhead < s.T) prefetch_row(base + (t + kAhead) * stride, s.hd);
+    const float* x = dor + t * P.hdp;
+    const float* y = base + t * stride;
+    float lanes[8] = {};
+    int64_t d0 = 0;
+    for (; d0 + 8 <= s.hd; d0 += 8)
+      for (int l = 0; l < 8; l++) lanes[l] += x[d0 + l] * y[d0 + l];
+    for (int64_t d = d0; d < s.hd; d++) lanes[d - d0] += x[d] * y[d];
+    D[t] = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
   }
 }
 
@@ -492,15 +591,16 @@ void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, in
   float* pr = w.p.get(kB * kB);
   float* dp = w.dp.get(kB * kB);
   unsigned char* mask = w.mask.data();
-  pack_cols(a.k, s.nKV, b, kvh, P, kt);
-  pack_cols(a.v, s.nKV, b, kvh, P, vt);
+  pack_rows(a.v, s.nKV, b, kvh, P, dv);  // V rows, only on the way to V^T; dv is zeroed below
+  transpose_blocks(dv, P, vt);
   pack_rows(a.k, s.nKV, b, kvh, P, kr);
+  transpose_blocks(kr, P, kt);
   std::fill(dk, dk + n, 0.0f);
   std::fill(dv, dv + n, 0.0f);
   for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) {
     pack_rows(a.q, s.nHead, b, h, P, qr);
     pack_rows(a.dOut, s.nHead, b, h, P, dor);
-    output_dots(a, s, P, b, h, D);
+    output_dots(dor, a.out, s, P, b, h, D);
     std::copy_n(a.lse + (b * s.nHead + h) * s.T, s.T, lse);
     std::fill(lse + s.T, lse + P.Tp, 0.0f);
     std::fill(dq, dq + n, 0.0f);
