@@ -290,48 +290,61 @@ RT_AVX2 inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(x);
 }
 
-// The same update as online_softmax_portable with a row's kB = 32 scores in four registers; the max and sum
-// combine their lanes in a different (fixed) order.
-RT_AVX2 void online_softmax_avx2(const float* s, const unsigned char* mask, int64_t hdp, float scale, float* p,
-                                 float* rowMax, float* rowSum, float* acc) {
+// The same update as online_softmax_portable, in three passes so that the per-row scalars (new max, rescale factor,
+// sum) are computed 8 rows at a time: scaled scores and row maxima; the factors; probabilities and row sums. full:
+// every pair of the block is visible, so the mask need not be read. The max and sum combine lanes in a different
+// (fixed) order from the portable version.
+RT_AVX2 void online_softmax_avx2(const float* s, const unsigned char* mask, bool full, int64_t hdp, float scale,
+                                 float* p, float* rowMax, float* rowSum, float* acc) {
   static_assert(kB == 32, "four vectors per row");
-  const __m256 vscale = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY);
+  alignas(32) float blockMax[kB], alpha[kB], shift[kB], sums[kB];
+  const __m256 vscale = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY), one = _mm256_set1_ps(1.0f);
   for (int64_t i = 0; i < kB; i++) {
     __m256 x[4];
-    for (int v = 0; v < 4; v++)
-      x[v] = _mm256_blendv_ps(ninf, _mm256_mul_ps(_mm256_loadu_ps(s + i * kB + 8 * v), vscale),
-                              visible8(mask + i * kB + 8 * v));
-    const float blockMax = hmax8(_mm256_max_ps(_mm256_max_ps(x[0], x[1]), _mm256_max_ps(x[2], x[3])));
-    float* pi = p + i * kB;
-    if (blockMax == -INFINITY) {
-      for (int v = 0; v < 4; v++) _mm256_storeu_ps(pi + 8 * v, _mm256_setzero_ps());
-      continue;
+    for (int v = 0; v < 4; v++) {
+      x[v] = _mm256_mul_ps(_mm256_loadu_ps(s + i * kB + 8 * v), vscale);
+      if (!full) x[v] = _mm256_blendv_ps(ninf, x[v], visible8(mask + i * kB + 8 * v));
+      _mm256_storeu_ps(p + i * kB + 8 * v, x[v]);
     }
-    const float mNew = blockMax > rowMax[i] ? blockMax : rowMax[i];
-    const float alpha = fast_exp(rowMax[i] - mNew);
-    const __m256 vm = _mm256_set1_ps(mNew);
+    blockMax[i] = hmax8(_mm256_max_ps(_mm256_max_ps(x[0], x[1]), _mm256_max_ps(x[2], x[3])));
+  }
+  // A row with nothing visible yet has max -inf: its factor is 1 and its scores are shifted by 0 (exp(-inf) = 0).
+  for (int64_t i = 0; i < kB; i += 8) {
+    const __m256 old = _mm256_loadu_ps(rowMax + i);
+    const __m256 mNew = _mm256_max_ps(_mm256_load_ps(blockMax + i), old);
+    const __m256 none = _mm256_cmp_ps(mNew, ninf, _CMP_EQ_OQ);
+    _mm256_store_ps(alpha + i, _mm256_blendv_ps(exp8(_mm256_sub_ps(old, mNew)), one, none));
+    _mm256_store_ps(shift + i, _mm256_andnot_ps(none, mNew));
+    _mm256_storeu_ps(rowMax + i, mNew);
+  }
+  for (int64_t i = 0; i < kB; i++) {
+    const __m256 m = _mm256_set1_ps(shift[i]);
     __m256 sum = _mm256_setzero_ps();
     for (int v = 0; v < 4; v++) {
-      const __m256 e = exp8(_mm256_sub_ps(x[v], vm));  // -inf (masked) comes out as 0
-      _mm256_storeu_ps(pi + 8 * v, e);
+      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(p + i * kB + 8 * v), m));  // masked: -inf -> 0
+      _mm256_storeu_ps(p + i * kB + 8 * v, e);
       sum = _mm256_add_ps(sum, e);
     }
-    rowSum[i] = rowSum[i] * alpha + hsum8(sum);
-    rowMax[i] = mNew;
-    if (alpha != 1.0f) {
-      const __m256 va = _mm256_set1_ps(alpha);
-      for (int64_t d = 0; d < hdp; d += 8)
-        _mm256_storeu_ps(acc + i * hdp + d, _mm256_mul_ps(_mm256_loadu_ps(acc + i * hdp + d), va));
-    }
+    sums[i] = hsum8(sum);
+  }
+  for (int64_t i = 0; i < kB; i += 8) {
+    const __m256 l = _mm256_mul_ps(_mm256_loadu_ps(rowSum + i), _mm256_load_ps(alpha + i));
+    _mm256_storeu_ps(rowSum + i, _mm256_add_ps(l, _mm256_load_ps(sums + i)));
+  }
+  for (int64_t i = 0; i < kB; i++) {
+    if (alpha[i] == 1.0f) continue;
+    const __m256 a = _mm256_set1_ps(alpha[i]);
+    for (int64_t d = 0; d < hdp; d += 8)
+      _mm256_storeu_ps(acc + i * hdp + d, _mm256_mul_ps(_mm256_loadu_ps(acc + i * hdp + d), a));
   }
 }
 #endif
 
-void online_softmax(const float* s, const unsigned char* mask, int64_t hdp, float scale, float* p, float* rowMax,
-                    float* rowSum, float* acc) {
+void online_softmax(const float* s, const unsigned char* mask, bool full, int64_t hdp, float scale, float* p,
+                    float* rowMax, float* rowSum, float* acc) {
 #ifdef RT_HAVE_AVX2_PATH
   static const bool avx2 = cpu_has_avx2_fma();
-  if (avx2) return online_softmax_avx2(s, mask, hdp, scale, p, rowMax, rowSum, acc);
+  if (avx2) return online_softmax_avx2(s, mask, full, hdp, scale, p, rowMax, rowSum, acc);
 #endif
   online_softmax_portable(s, mask, hdp, scale, p, rowMax, rowSum, acc);
 }
@@ -399,14 +412,16 @@ struct Padded {
 
 // Asks for the cache lines of one hd-float row a few rows ahead of use: the rows of a head are hd floats every
 // heads * hd, a stride the hardware prefetcher follows poorly across the several streams a task reads.
+// For a row about to be written, the lines are fetched for writing.
+template <int kWrite = 0>
 inline void prefetch_row(const float* row, int64_t hd) {
 #if defined(__GNUC__) || defined(__clang__)
-  for (int64_t c = 0; c < hd; c += 16) __builtin_prefetch(row + c);
-  __builtin_prefetch(row + hd - 1);
+  for (int64_t c = 0; c < hd; c += 16) __builtin_prefetch(row + c, kWrite);
+  __builtin_prefetch(row + hd - 1, kWrite);
 #endif
 }
 
-constexpr int64_t kAhead = 12; // rows prefetched ahead
+constexpr int64_t kAhead = 16; // rows prefetched ahead
 
 // dst (Tp, hdp) = the rows of head h of src (B, T, heads, hd) for batch b, zero-padded.
 RT_CLONES void pack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
@@ -480,6 +495,7 @@ RT_CLONES void unpack_rows(const float* src, int64_t heads, int64_t b, int64_t h
   for (int64_t t = 0; t < p.T; t++) {
     const float* r = src + t * p.hdp;
     float* d = base + t * heads * p.hd;
+    if (t + kAhead < p.T) prefetch_row<1>(d + kAhead * heads * p.hd, p.hd);
     for (int64_t c = 0; c < p.hd; c++) d[c] = r[c];
   }
 }
@@ -518,12 +534,14 @@ void forward_task(const float* q, const float* k, const float* v, float* out, fl
     std::fill(acc, acc + kB * hdp, 0.0f);
     for (int64_t jb = 0; jb <= ib; jb++) {
       const int64_t j0 = jb * kB;
-      if (!block_mask(seg, i0, nq, j0, std::min(kB, s.T - j0), mask)) continue;
+      const int64_t nk = std::min(kB, s.T - j0);
+      if (!block_mask(seg, i0, nq, j0, nk, mask)) continue;
       const bool diag = ib == jb;
+      const bool full = nq == kB && nk == kB && i0 >= j0 + kB - 1 && one_segment(seg, i0, nq, j0, nk);
       // S (kB, kB) = Q_i (kB, hdp) @ K_j^T (hdp, kB)
       block_product({qr + i0 * hdp, hdp, 1}, kt + jb * hdp * kB, kB, sc, kB, kB, kB, hdp, false,
                     diag ? Diag::kColsToRow : Diag::kNone);
-      online_softmax(sc, mask, hdp, s.scale, pr, m, l, acc);
+      online_softmax(sc, mask, full, hdp, s.scale, pr, m, l, acc);
       // acc (kB, hdp) += P (kB, kB) @ V_j (kB, hdp)
       block_product({pr, kB, 1}, vr + j0 * hdp, hdp, acc, hdp, kB, hdp, kB, true, diag ? Diag::kKToRow : Diag::kNone);
     }
