@@ -346,6 +346,7 @@ void online_softmax(const float* s, const unsigned char* mask, bool full, int64_
   static const bool avx2 = cpu_has_avx2_fma();
   if (avx2) return online_softmax_avx2(s, mask, full, hdp, scale, p, rowMax, rowSum, acc);
 #endif
+  (void)full;  // the portable loop reads the mask everywhere
   online_softmax_portable(s, mask, hdp, scale, p, rowMax, rowSum, acc);
 }
 
@@ -563,6 +564,7 @@ struct BackwardArgs {
 
 struct BackwardScratch {
   Buf kt, vt, kr, q, dO, lse, D, dq, dk, dv, s, p, dp;
+  std::vector<unsigned char> dqSet;  // (nBlocks) whether dQ_i holds a first term yet
   std::vector<unsigned char> mask = std::vector<unsigned char>(kB * kB);
 };
 thread_local BackwardScratch tBackward;
@@ -590,7 +592,18 @@ RT_CLONES void output_dots(const float* dor, const float* out, const AttentionSh
   }
 }
 
-void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t kvh) {
+// Rows [t0, t1) of what task `next` (the next one of this thread, -1 if none) reads first: V, K and the first
+// head's Q, dO and out. Fetched during the current task's last sweep, their memory latency overlaps its compute.
+void prefetch_task(const BackwardArgs& a, const AttentionShape& s, int64_t next, int64_t t0, int64_t t1) {
+  if (next < 0) return;
+  const int64_t b = next / s.nKV, kvh = next % s.nKV, h = kvh * (s.nHead / s.nKV);
+  for (int64_t t = t0; t < std::min(t1, s.T); t++) {
+    const int64_t kv = ((b * s.T + t) * s.nKV + kvh) * s.hd, qo = ((b * s.T + t) * s.nHead + h) * s.hd;
+    for (const float* row : {a.v + kv, a.k + kv, a.q + qo, a.dOut + qo, a.out + qo}) prefetch_row(row, s.hd);
+  }
+}
+
+void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t kvh, int64_t next) {
   const Padded P(s);
   const int64_t hdp = P.hdp, group = s.nHead / s.nKV, n = P.Tp * hdp;
   const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
@@ -609,21 +622,23 @@ void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, in
   float* pr = w.p.get(kB * kB);
   float* dp = w.dp.get(kB * kB);
   unsigned char* mask = w.mask.data();
-  pack_rows(a.v, s.nKV, b, kvh, P, dv);  // V rows, only on the way to V^T; dv is zeroed below
+  pack_rows(a.v, s.nKV, b, kvh, P, dv);  // V rows, only on the way to V^T; dv is overwritten below
   transpose_blocks(dv, P, vt);
   pack_rows(a.k, s.nKV, b, kvh, P, kr);
   transpose_blocks(kr, P, kt);
-  std::fill(dk, dk + n, 0.0f);
-  std::fill(dv, dv + n, 0.0f);
+  // No zero fills: the first term of dK_j and dV_j is (first head, diagonal block), and the diagonal block always
+  // has a visible pair (a query sees its own key); dQ_i's first term is from the first visible key block.
   for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) {
     pack_rows(a.q, s.nHead, b, h, P, qr);
     pack_rows(a.dOut, s.nHead, b, h, P, dor);
     output_dots(dor, a.out, s, P, b, h, D);
     std::copy_n(a.lse + (b * s.nHead + h) * s.T, s.T, lse);
     std::fill(lse + s.T, lse + P.Tp, 0.0f);
-    std::fill(dq, dq + n, 0.0f);
+    std::vector<unsigned char>& dqSet = w.dqSet;
+    dqSet.assign(P.nBlocks, 0);
     for (int64_t jb = 0; jb < P.nBlocks; jb++) {
       const int64_t j0 = jb * kB, nk = std::min(kB, s.T - j0);
+      if (h == (kvh + 1) * group - 1) prefetch_task(a, s, next, j0, j0 + kB);
       const float* ktj = kt + jb * hdp * kB;
       const float* vtj = vt + jb * hdp * kB;
       for (int64_t ib = jb; ib < P.nBlocks; ib++) {
@@ -637,10 +652,12 @@ void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, in
         score_grads(sc, mask, lse + i0, D + i0, s.scale, pr, dp);
         // dV_j (kB, hdp) += P^T (kB, kB) @ dO_i (kB, hdp);  dK_j += dS^T @ Q_i;  dQ_i (kB, hdp) += dS @ K_j (kB, hdp)
         const Diag fromRow = diag ? Diag::kKFromRow : Diag::kNone;
-        block_product({pr, 1, kB}, dor + i0 * hdp, hdp, dv + j0 * hdp, hdp, kB, hdp, kB, true, fromRow);
-        block_product({dp, 1, kB}, qr + i0 * hdp, hdp, dk + j0 * hdp, hdp, kB, hdp, kB, true, fromRow);
-        block_product({dp, kB, 1}, kr + j0 * hdp, hdp, dq + i0 * hdp, hdp, kB, hdp, kB, true,
+        const bool kvAcc = !(diag && h == kvh * group);
+        block_product({pr, 1, kB}, dor + i0 * hdp, hdp, dv + j0 * hdp, hdp, kB, hdp, kB, kvAcc, fromRow);
+        block_product({dp, 1, kB}, qr + i0 * hdp, hdp, dk + j0 * hdp, hdp, kB, hdp, kB, kvAcc, fromRow);
+        block_product({dp, kB, 1}, kr + j0 * hdp, hdp, dq + i0 * hdp, hdp, kB, hdp, kB, dqSet[ib] != 0,
                       diag ? Diag::kKToRow : Diag::kNone);
+        dqSet[ib] = 1;
       }
     }
     unpack_rows(dq, s.nHead, b, h, P, a.dq);
@@ -670,7 +687,8 @@ void attention_backward(const float* dOut, const float* q, const float* k, const
                         const float* lse, float* dq, float* dk, float* dv, const AttentionShape& s) {
   if (s.T == 0) return;
   const BackwardArgs a{dOut, q, k, v, out, lse, dq, dk, dv};
-  for_each_task(s.B * s.nKV, [&](int64_t bh) { backward_task(a, s, bh / s.nKV, bh % s.nKV); });
+  const int64_t n = s.B * s.nKV, stride = std::min<int64_t>(threads(), n);
+  for_each_task(n, [&](int64_t bh) { backward_task(a, s, bh / s.nKV, bh % s.nKV, bh + stride < n ? bh + stride : -1); });
 }
 
 }  // namespace rt
