@@ -189,39 +189,37 @@ bool one_segment(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t
   return true;
 }
 
-// mask (kB, kB): key j0+j visible to query i0+i; rows i >= nq and columns j >= nk (padding) are hidden. Returns
-// whether any pair is visible.
-bool block_mask(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t nk, unsigned char* mask) {
+enum class Visible { kNone, kSome, kAll };
+
+// Which pairs of queries [i0, i0+nq) x keys [j0, j0+nk) are visible. For kSome, mask (kB, kB) holds whether key j0+j
+// is visible to query i0+i, rows i >= nq and columns j >= nk (padding) hidden; for kAll (the usual block below the
+// diagonal) the mask is not written and the kernels skip reading it.
+Visible block_mask(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t nk, unsigned char* mask) {
+  const bool plain = one_segment(seg, i0, nq, j0, nk);
+  if (plain && i0 + nq - 1 < j0) return Visible::kNone;
+  if (plain && nq == kB && nk == kB && i0 >= j0 + kB - 1) return Visible::kAll;
   std::fill(mask + nq * kB, mask + kB * kB, 0);
-  if (one_segment(seg, i0, nq, j0, nk)) {
-    for (int64_t i = 0; i < nq; i++) {
-      const int64_t visible = std::clamp<int64_t>(i0 + i - j0 + 1, 0, nk);
-      std::fill(mask + i * kB, mask + i * kB + visible, 1);
-      std::fill(mask + i * kB + visible, mask + (i + 1) * kB, 0);
-    }
-    return i0 + nq - 1 >= j0;
-  }
   bool any = false;
   for (int64_t i = 0; i < nq; i++) {
     for (int64_t j = 0; j < kB; j++) {
-      bool visible = j < nk && j0 + j <= i0 + i && seg[j0 + j] == seg[i0 + i];
+      bool visible = j < nk && j0 + j <= i0 + i && (plain || seg[j0 + j] == seg[i0 + i]);
       mask[i * kB + j] = visible;
       any = any || visible;
     }
   }
-  return any;
+  return any ? Visible::kSome : Visible::kNone;
 }
 
 // Online-softmax update of one block of raw scores s (kB, kB) for all kB rows: rescales the running sums and acc
 // rows (kB, hdp) by exp(mOld - mNew) and leaves the block's probabilities (relative to the new max) in p, zero where
 // masked. Masked entries of s may hold anything (skipped tiles of a diagonal block): they are only selected away.
-void online_softmax_portable(const float* s, const unsigned char* mask, int64_t hdp, float scale, float* p,
+void online_softmax_portable(const float* s, const unsigned char* mask, bool full, int64_t hdp, float scale, float* p,
                              float* rowMax, float* rowSum, float* acc) {
   for (int64_t i = 0; i < kB; i++) {
     const float* si = s + i * kB;
     const unsigned char* mi = mask + i * kB;
     float* pi = p + i * kB;
-    for (int64_t j = 0; j < kB; j++) pi[j] = mi[j] ? si[j] * scale : -INFINITY;
+    for (int64_t j = 0; j < kB; j++) pi[j] = full || mi[j] ? si[j] * scale : -INFINITY;
     float lanes[kLanes];
     for (int l = 0; l < kLanes; l++) lanes[l] = -INFINITY;
     for (int64_t j = 0; j < kB; j += kLanes)
@@ -234,7 +232,7 @@ void online_softmax_portable(const float* s, const unsigned char* mask, int64_t 
     }
     const float mNew = blockMax > rowMax[i] ? blockMax : rowMax[i];
     const float alpha = fast_exp(rowMax[i] - mNew);
-    for (int64_t j = 0; j < kB; j++) pi[j] = mi[j] ? fast_exp(pi[j] - mNew) : 0.0f;
+    for (int64_t j = 0; j < kB; j++) pi[j] = full || mi[j] ? fast_exp(pi[j] - mNew) : 0.0f;
     for (int l = 0; l < kLanes; l++) lanes[l] = 0.0f;
     for (int64_t j = 0; j < kB; j += kLanes)
       for (int l = 0; l < kLanes; l++) lanes[l] += pi[j + l];
@@ -346,20 +344,19 @@ void online_softmax(const float* s, const unsigned char* mask, bool full, int64_
   static const bool avx2 = cpu_has_avx2_fma();
   if (avx2) return online_softmax_avx2(s, mask, full, hdp, scale, p, rowMax, rowSum, acc);
 #endif
-  (void)full;  // the portable loop reads the mask everywhere
-  online_softmax_portable(s, mask, hdp, scale, p, rowMax, rowSum, acc);
+  online_softmax_portable(s, mask, full, hdp, scale, p, rowMax, rowSum, acc);
 }
 
 // p = exp(s * scale - lse_i) where visible, else 0; dp becomes dS = p * (dp - D_i) * scale where visible, else 0.
 // Both are selected rather than multiplied by a zero p, as masked s and dp may hold anything.
-void score_grads_portable(const float* __restrict s, const unsigned char* __restrict mask, const float* lse,
+void score_grads_portable(const float* __restrict s, const unsigned char* __restrict mask, bool full, const float* lse,
                           const float* D, float scale, float* __restrict p, float* __restrict dp) {
   for (int64_t i = 0; i < kB; i++) {
     const float li = lse[i], di = D[i];
     for (int64_t j = 0; j < kB; j++) {
       const int64_t o = i * kB + j;
       const float e = fast_exp(s[o] * scale - li);  // computed everywhere, then selected, so the loop vectorizes
-      const bool visible = mask[o] != 0;
+      const bool visible = full || mask[o] != 0;
       const float pij = visible ? e : 0.0f;
       p[o] = pij;
       dp[o] = visible ? pij * (dp[o] - di) * scale : 0.0f;
@@ -368,14 +365,15 @@ void score_grads_portable(const float* __restrict s, const unsigned char* __rest
 }
 
 #ifdef RT_HAVE_AVX2_PATH
-RT_AVX2 void score_grads_avx2(const float* __restrict s, const unsigned char* __restrict mask, const float* lse,
-                              const float* D, float scale, float* __restrict p, float* __restrict dp) {
-  const __m256 vs = _mm256_set1_ps(scale);
+RT_AVX2 void score_grads_avx2(const float* __restrict s, const unsigned char* __restrict mask, bool full,
+                              const float* lse, const float* D, float scale, float* __restrict p,
+                              float* __restrict dp) {
+  const __m256 vs = _mm256_set1_ps(scale), all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
   for (int64_t i = 0; i < kB; i++) {
     const __m256 li = _mm256_set1_ps(lse[i]), di = _mm256_set1_ps(D[i]);
     for (int64_t j = 0; j < kB; j += 8) {
       const int64_t o = i * kB + j;
-      const __m256 visible = visible8(mask + o);
+      const __m256 visible = full ? all : visible8(mask + o);
       const __m256 pij = _mm256_and_ps(visible, exp8(_mm256_fmsub_ps(_mm256_loadu_ps(s + o), vs, li)));
       _mm256_storeu_ps(p + o, pij);
       const __m256 g = _mm256_mul_ps(_mm256_mul_ps(pij, _mm256_sub_ps(_mm256_loadu_ps(dp + o), di)), vs);
@@ -385,13 +383,13 @@ RT_AVX2 void score_grads_avx2(const float* __restrict s, const unsigned char* __
 }
 #endif
 
-void score_grads(const float* s, const unsigned char* mask, const float* lse, const float* D, float scale, float* p,
-                 float* dp) {
+void score_grads(const float* s, const unsigned char* mask, bool full, const float* lse, const float* D, float scale,
+                 float* p, float* dp) {
 #ifdef RT_HAVE_AVX2_PATH
   static const bool avx2 = cpu_has_avx2_fma();
-  if (avx2) return score_grads_avx2(s, mask, lse, D, scale, p, dp);
+  if (avx2) return score_grads_avx2(s, mask, full, lse, D, scale, p, dp);
 #endif
-  score_grads_portable(s, mask, lse, D, scale, p, dp);
+  score_grads_portable(s, mask, full, lse, D, scale, p, dp);
 }
 
 // ---- packing ----------------------------------------------------------------------------------------------------
@@ -536,9 +534,9 @@ void forward_task(const float* q, const float* k, const float* v, float* out, fl
     for (int64_t jb = 0; jb <= ib; jb++) {
       const int64_t j0 = jb * kB;
       const int64_t nk = std::min(kB, s.T - j0);
-      if (!block_mask(seg, i0, nq, j0, nk, mask)) continue;
-      const bool diag = ib == jb;
-      const bool full = nq == kB && nk == kB && i0 >= j0 + kB - 1 && one_segment(seg, i0, nq, j0, nk);
+      const Visible vis = block_mask(seg, i0, nq, j0, nk, mask);
+      if (vis == Visible::kNone) continue;
+      const bool diag = ib == jb, full = vis == Visible::kAll;
       // S (kB, kB) = Q_i (kB, hdp) @ K_j^T (hdp, kB)
       block_product({qr + i0 * hdp, hdp, 1}, kt + jb * hdp * kB, kB, sc, kB, kB, kB, hdp, false,
                     diag ? Diag::kColsToRow : Diag::kNone);
@@ -643,13 +641,14 @@ void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, in
       const float* vtj = vt + jb * hdp * kB;
       for (int64_t ib = jb; ib < P.nBlocks; ib++) {
         const int64_t i0 = ib * kB;
-        if (!block_mask(seg, i0, std::min(kB, s.T - i0), j0, nk, mask)) continue;
+        const Visible vis = block_mask(seg, i0, std::min(kB, s.T - i0), j0, nk, mask);
+        if (vis == Visible::kNone) continue;
         const bool diag = ib == jb;
         const Diag cols = diag ? Diag::kColsToRow : Diag::kNone;
         // S = Q_i (kB, hdp) @ K_j^T (hdp, kB);  dP = dO_i (kB, hdp) @ V_j^T (hdp, kB)
         block_product({qr + i0 * hdp, hdp, 1}, ktj, kB, sc, kB, kB, kB, hdp, false, cols);
         block_product({dor + i0 * hdp, hdp, 1}, vtj, kB, dp, kB, kB, kB, hdp, false, cols);
-        score_grads(sc, mask, lse + i0, D + i0, s.scale, pr, dp);
+        score_grads(sc, mask, vis == Visible::kAll, lse + i0, D + i0, s.scale, pr, dp);
         // dV_j (kB, hdp) += P^T (kB, kB) @ dO_i (kB, hdp);  dK_j += dS^T @ Q_i;  dQ_i (kB, hdp) += dS @ K_j (kB, hdp)
         const Diag fromRow = diag ? Diag::kKFromRow : Diag::kNone;
         const bool kvAcc = !(diag && h == kvh * group);
