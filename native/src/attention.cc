@@ -1,18 +1,18 @@
 // Causal attention, flash style, in square blocks of kB queries x kB keys: no (T, T) matrix is ever stored.
-// Forward: one task per (batch, head) walks query blocks i and, for each, key blocks j <= i, keeping a running max m,
+// Forward: a task per (batch, head) walks query blocks i and, for each, key blocks j <= i, keeping a running max m,
 // running sum l and unnormalized output per query (online softmax).
 // Backward: recomputes probabilities from the saved log-sum-exp,
 //   P = exp(S - lse), dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dO * O)), dQ = dS K * scale, dK = dS^T Q * scale
 // in one pass per (batch, kv head): heads of the group in order, key blocks j, query blocks i >= j. S and dP are
-// computed once per (i, j) and feed dK_j, dV_j and dQ_i, all held in the task's own buffers, so every output element
-// is written by exactly one task (no atomics, no cross-thread sums) and the arithmetic is fixed by the shapes alone:
-// the thread count only decides which thread runs a whole task.
-//
-// Each task first copies the rows of its heads into zero-padded, contiguous scratch: T rounded up to Tp (a multiple
-// of kB), hd to hdp (a multiple of 8), so every block product is a full (kB, kB) or (kB, hdp) tile product with no
-// edge cases; padded query rows are masked (probability 0) and padded columns are zero, so they add nothing.
-// The block products run on small register-tiled kernels (4 rows x 8-24 columns, AVX2+FMA when the CPU has them):
-// they read both operands in place, where the GEMM's gemm_serial would pack them on every call.
+// computed once per (i, j) and feed dK_j, dV_j and dQ_i, all in the task's own buffers: each output element is
+// written by one task, no atomics. With few (batch, head) pairs the tasks are split into parts of their blocks (see
+// part_count); a backward part's dQ terms are then added to dq in part order. The arithmetic is fixed by the shapes
+// alone: the thread count only decides which thread runs a whole task.
+// Each task first copies its rows into zero-padded, contiguous scratch: T rounded up to Tp (a multiple of kB), hd to
+// hdp (a multiple of 8), so every block product is a whole (kB, kB) or (kB, hdp) tile product; padded query rows
+// are masked (probability 0) and padded columns are zero. The block products run on register-tiled kernels (12
+// sums: 4x24 or 6x16, AVX2+FMA when the CPU has them) that read both operands in place, where gemm_serial would pack
+// them on every call.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -30,7 +30,7 @@
 namespace rt {
 namespace {
 
-constexpr int64_t kB = 32;  // block of queries and of keys: a multiple of 8 and of kLanes
+constexpr int64_t kB = 32;  // block of queries and of keys: a multiple of 8
 
 // ---- block products -------------------------------------------------------------------------------------------
 // C (M, N; row stride ldc) (=|+=) A (M, K) @ B (K, N), where A (m, k) = a[m * ars + k * aks] (so A may be read
@@ -113,6 +113,10 @@ bool cpu_has_avx2_fma() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
+bool use_avx2() {
+  static const bool yes = cpu_has_avx2_fma();
+  return yes;
+}
 #endif
 
 // The kernels for the tile shapes used, chosen once for this CPU: fn[MR / 2 - 1][NV - 1] for MR = 2, 4, 6 rows
@@ -124,7 +128,7 @@ struct Tiles {
            {tile_portable<4, 1>, tile_portable<4, 2>, tile_portable<4, 3>},
            {tile_portable<6, 1>, tile_portable<6, 2>, nullptr}} {
 #ifdef RT_HAVE_AVX2_PATH
-    if (cpu_has_avx2_fma()) {
+    if (use_avx2()) {
       fn[0][0] = tile_avx2<2, 1>, fn[0][1] = tile_avx2<2, 2>, fn[0][2] = tile_avx2<2, 3>;
       fn[1][0] = tile_avx2<4, 1>, fn[1][1] = tile_avx2<4, 2>, fn[1][2] = tile_avx2<4, 3>;
       fn[2][0] = tile_avx2<6, 1>, fn[2][1] = tile_avx2<6, 2>;
@@ -137,16 +141,16 @@ const Tiles& tiles() {
   return t;
 }
 
-// Which part of a diagonal block (queries i0.. and keys j0.. with i0 == j0) a product needs, per row tile [r, r+4):
+// Which part of a diagonal block (queries i0.. and keys j0.. with i0 == j0) a product needs, per row tile [r, r+mr):
 // products whose terms are all masked (key after query) are skipped; skipping a zero term changes no sum.
 enum class Diag {
   kNone,       // off the diagonal: everything
-  kColsToRow,  // C = S or dP (queries x keys): only key columns < r + 4, in whole tiles
+  kColsToRow,  // C = S or dP (queries x keys): only key columns < r + mr, in whole tiles
   kKFromRow,   // C = dV or dK (keys x hd), summing over queries: only queries >= r
-  kKToRow,     // C = dQ or out (queries x hd), summing over keys: only keys < r + 4
+  kKToRow,     // C = dQ or out (queries x hd), summing over keys: only keys < r + mr
 };
 
-struct AView {
+struct AView {  // A (m, k) = a[m * ars + k * aks]
   const float* a;
   int64_t ars, aks;
 };
@@ -180,13 +184,8 @@ void block_product(AView a, const float* b, int64_t ldb, float* c, int64_t ldc, 
 // True when every token of [i0, i0+nq) and [j0, j0+nk) is in one segment, the common case of packed rows, where
 // the mask is plain causal.
 bool one_segment(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t nk) {
-  if (seg == nullptr) return true;
-  const int32_t id = seg[j0];
-  for (int64_t j = j0; j < j0 + nk; j++)
-    if (seg[j] != id) return false;
-  for (int64_t i = i0; i < i0 + nq; i++)
-    if (seg[i] != id) return false;
-  return true;
+  const auto same = [&](int32_t x) { return x == seg[j0]; };
+  return seg == nullptr || (std::all_of(seg + j0, seg + j0 + nk, same) && std::all_of(seg + i0, seg + i0 + nq, same));
 }
 
 enum class Visible { kNone, kSome, kAll };
@@ -220,12 +219,8 @@ void online_softmax_portable(const float* s, const unsigned char* mask, bool ful
     const unsigned char* mi = mask + i * kB;
     float* pi = p + i * kB;
     for (int64_t j = 0; j < kB; j++) pi[j] = full || mi[j] ? si[j] * scale : -INFINITY;
-    float lanes[kLanes];
-    for (int l = 0; l < kLanes; l++) lanes[l] = -INFINITY;
-    for (int64_t j = 0; j < kB; j += kLanes)
-      for (int l = 0; l < kLanes; l++) lanes[l] = pi[j + l] > lanes[l] ? pi[j + l] : lanes[l];
     float blockMax = -INFINITY;
-    for (int l = 0; l < kLanes; l++) blockMax = lanes[l] > blockMax ? lanes[l] : blockMax;
+    for (int64_t j = 0; j < kB; j++) blockMax = pi[j] > blockMax ? pi[j] : blockMax;
     if (blockMax == -INFINITY) {
       for (int64_t j = 0; j < kB; j++) pi[j] = 0.0f;
       continue;
@@ -233,11 +228,8 @@ void online_softmax_portable(const float* s, const unsigned char* mask, bool ful
     const float mNew = blockMax > rowMax[i] ? blockMax : rowMax[i];
     const float alpha = fast_exp(rowMax[i] - mNew);
     for (int64_t j = 0; j < kB; j++) pi[j] = full || mi[j] ? fast_exp(pi[j] - mNew) : 0.0f;
-    for (int l = 0; l < kLanes; l++) lanes[l] = 0.0f;
-    for (int64_t j = 0; j < kB; j += kLanes)
-      for (int l = 0; l < kLanes; l++) lanes[l] += pi[j + l];
     float sum = 0.0f;
-    for (int l = 0; l < kLanes; l++) sum += lanes[l];
+    for (int64_t j = 0; j < kB; j++) sum += pi[j];
     rowSum[i] = rowSum[i] * alpha + sum;
     rowMax[i] = mNew;
     if (alpha != 1.0f)
@@ -341,8 +333,7 @@ RT_AVX2 void online_softmax_avx2(const float* s, const unsigned char* mask, bool
 void online_softmax(const float* s, const unsigned char* mask, bool full, int64_t hdp, float scale, float* p,
                     float* rowMax, float* rowSum, float* acc) {
 #ifdef RT_HAVE_AVX2_PATH
-  static const bool avx2 = cpu_has_avx2_fma();
-  if (avx2) return online_softmax_avx2(s, mask, full, hdp, scale, p, rowMax, rowSum, acc);
+  if (use_avx2()) return online_softmax_avx2(s, mask, full, hdp, scale, p, rowMax, rowSum, acc);
 #endif
   online_softmax_portable(s, mask, full, hdp, scale, p, rowMax, rowSum, acc);
 }
@@ -386,15 +377,14 @@ RT_AVX2 void score_grads_avx2(const float* __restrict s, const unsigned char* __
 void score_grads(const float* s, const unsigned char* mask, bool full, const float* lse, const float* D, float scale,
                  float* p, float* dp) {
 #ifdef RT_HAVE_AVX2_PATH
-  static const bool avx2 = cpu_has_avx2_fma();
-  if (avx2) return score_grads_avx2(s, mask, full, lse, D, scale, p, dp);
+  if (use_avx2()) return score_grads_avx2(s, mask, full, lse, D, scale, p, dp);
 #endif
   score_grads_portable(s, mask, full, lse, D, scale, p, dp);
 }
 
 // ---- packing ----------------------------------------------------------------------------------------------------
 
-// A 64-byte aligned float buffer that only grows, one set per thread, so steady-state calls allocate nothing.
+// A float buffer that only grows, one set per thread, so steady-state calls allocate nothing.
 struct Buf {
   std::vector<float> v;
   float* get(int64_t n) {
@@ -420,7 +410,7 @@ inline void prefetch_row(const float* row, int64_t hd) {
 #endif
 }
 
-constexpr int64_t kAhead = 16; // rows prefetched ahead
+constexpr int64_t kAhead = 16;  // rows prefetched ahead
 
 // dst (Tp, hdp) = the rows of head h of src (B, T, heads, hd) for batch b, zero-padded.
 RT_CLONES void pack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
@@ -482,21 +472,36 @@ RT_AVX2 void transpose_blocks_avx2(const float* rows, const Padded& p, float* ds
 
 void transpose_blocks(const float* rows, const Padded& p, float* dst) {
 #ifdef RT_HAVE_AVX2_PATH
-  static const bool avx2 = cpu_has_avx2_fma();
-  if (avx2) return transpose_blocks_avx2(rows, p, dst);
+  if (use_avx2()) return transpose_blocks_avx2(rows, p, dst);
 #endif
   transpose_blocks_portable(rows, p, dst);
 }
 
-// dst (B, T, heads, hd) rows of head h = src (Tp, hdp) without the padding.
-RT_CLONES void unpack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
+// dst (B, T, heads, hd) rows [t0, t1) of head h = src (Tp, hdp) without the padding.
+RT_CLONES void unpack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst,
+                           int64_t t0, int64_t t1) {
   float* base = dst + (b * p.T * heads + h) * p.hd;
-  for (int64_t t = 0; t < p.T; t++) {
+  for (int64_t t = t0; t < t1; t++) {
     const float* r = src + t * p.hdp;
     float* d = base + t * heads * p.hd;
-    if (t + kAhead < p.T) prefetch_row<1>(d + kAhead * heads * p.hd, p.hd);
+    if (t + kAhead < t1) prefetch_row<1>(d + kAhead * heads * p.hd, p.hd);
     for (int64_t c = 0; c < p.hd; c++) d[c] = r[c];
   }
+}
+
+// With few (batch, head) pairs a task's blocks are split into parts of about equal causal work, so that the pool
+// has enough tasks; the split depends on the shapes alone (kMinTasks is a constant), never on the thread count.
+constexpr int64_t kMinTasks = 32, kMaxParts = 4;
+int64_t part_count(int64_t pairs, int64_t nBlocks) {
+  return std::clamp<int64_t>((kMinTasks + pairs - 1) / pairs, 1, std::min(kMaxParts, nBlocks));
+}
+
+// First block of part p of n when block x costs (fromEnd ? nBlocks - x : x + 1); part n ends at nBlocks.
+int64_t part_start(int64_t p, int64_t n, int64_t nBlocks, bool fromEnd) {
+  const int64_t total = nBlocks * (nBlocks + 1) / 2;
+  int64_t x = 0, done = 0;
+  while (x < nBlocks && done * n < total * p) done += fromEnd ? nBlocks - x++ : ++x;
+  return p >= n ? nBlocks : x;
 }
 
 // ---- forward ----------------------------------------------------------------------------------------------------
@@ -507,33 +512,29 @@ struct ForwardScratch {
 };
 thread_local ForwardScratch tForward;
 
+// Query blocks [ib0, ib1) of head h of batch b.
 void forward_task(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s,
-                  int64_t b, int64_t h) {
+                  int64_t b, int64_t h, int64_t ib0, int64_t ib1) {
   const Padded P(s);
   const int64_t hdp = P.hdp, kvh = h / (s.nHead / s.nKV);
   const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
   ForwardScratch& w = tForward;
-  float* qr = w.q.get(P.Tp * hdp);   // (Tp, hdp)
-  float* kt = w.kt.get(P.Tp * hdp);  // (nBlocks, hdp, kB)
-  float* vr = w.v.get(P.Tp * hdp);   // (Tp, hdp)
+  float *qr = w.q.get(P.Tp * hdp), *vr = w.v.get(P.Tp * hdp);  // Q, V (Tp, hdp)
+  float* kt = w.kt.get(P.Tp * hdp);                              // K^T (nBlocks, hdp, kB)
   float* acc = w.acc.get(kB * hdp);  // (kB, hdp) unnormalized output of one query block
-  float* sc = w.s.get(kB * kB);
-  float* pr = w.p.get(kB * kB);
-  float* m = w.m.get(kB);
-  float* l = w.l.get(kB);
+  float *sc = w.s.get(kB * kB), *pr = w.p.get(kB * kB), *m = w.m.get(kB), *l = w.l.get(kB);
   unsigned char* mask = w.mask.data();
   pack_rows(q, s.nHead, b, h, P, qr);
   pack_rows(k, s.nKV, b, kvh, P, vr);  // K rows, only on the way to K^T
   transpose_blocks(vr, P, kt);
   pack_rows(v, s.nKV, b, kvh, P, vr);
-  for (int64_t ib = 0; ib < P.nBlocks; ib++) {
+  for (int64_t ib = ib0; ib < ib1; ib++) {
     const int64_t i0 = ib * kB, nq = std::min(kB, s.T - i0);
     std::fill(m, m + kB, -INFINITY);
     std::fill(l, l + kB, 0.0f);
     std::fill(acc, acc + kB * hdp, 0.0f);
     for (int64_t jb = 0; jb <= ib; jb++) {
-      const int64_t j0 = jb * kB;
-      const int64_t nk = std::min(kB, s.T - j0);
+      const int64_t j0 = jb * kB, nk = std::min(kB, s.T - j0);
       const Visible vis = block_mask(seg, i0, nq, j0, nk, mask);
       if (vis == Visible::kNone) continue;
       const bool diag = ib == jb, full = vis == Visible::kAll;
@@ -573,14 +574,10 @@ RT_CLONES void output_dots(const float* dor, const float* out, const AttentionSh
                            int64_t h, float* D) {
   const float* base = out + (b * s.T * s.nHead + h) * s.hd;
   const int64_t stride = s.nHead * s.hd;
-  for (int64_t t = 0; t < P.Tp; t++) {
-    if (t >= s.T) {
-      D[t] = 0.0f;
-      continue;
-    }
+  std::fill(D + s.T, D + P.Tp, 0.0f);
+  for (int64_t t = 0; t < s.T; t++) {
     if (t + kAhead < s.T) prefetch_row(base + (t + kAhead) * stride, s.hd);
-    const float* x = dor + t * P.hdp;
-    const float* y = base + t * stride;
+    const float *x = dor + t * P.hdp, *y = base + t * stride;
     float lanes[8] = {};
     int64_t d0 = 0;
     for (; d0 + 8 <= s.hd; d0 += 8)
@@ -590,35 +587,20 @@ RT_CLONES void output_dots(const float* dor, const float* out, const AttentionSh
   }
 }
 
-// Rows [t0, t1) of what task `next` (the next one of this thread, -1 if none) reads first: V, K and the first
-// head's Q, dO and out. Fetched during the current task's last sweep, their memory latency overlaps its compute.
-void prefetch_task(const BackwardArgs& a, const AttentionShape& s, int64_t next, int64_t t0, int64_t t1) {
-  if (next < 0) return;
-  const int64_t b = next / s.nKV, kvh = next % s.nKV, h = kvh * (s.nHead / s.nKV);
-  for (int64_t t = t0; t < std::min(t1, s.T); t++) {
-    const int64_t kv = ((b * s.T + t) * s.nKV + kvh) * s.hd, qo = ((b * s.T + t) * s.nHead + h) * s.hd;
-    for (const float* row : {a.v + kv, a.k + kv, a.q + qo, a.dOut + qo, a.out + qo}) prefetch_row(row, s.hd);
-  }
-}
-
-void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t kvh, int64_t next) {
+// Key blocks [jb0, jb1) of kv head kvh of batch b: dK and dV of those keys, and their terms of dQ (query blocks >= jb0),
+// written to dqOut, laid out as dq.
+void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t kvh, int64_t jb0, int64_t jb1,
+                   float* dqOut) {
   const Padded P(s);
   const int64_t hdp = P.hdp, group = s.nHead / s.nKV, n = P.Tp * hdp;
   const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
   BackwardScratch& w = tBackward;
-  float* kt = w.kt.get(n);  // K^T and V^T (nBlocks, hdp, kB) for S and dP
-  float* vt = w.vt.get(n);
-  float* kr = w.kr.get(n);  // K (Tp, hdp) for dQ
-  float* qr = w.q.get(n);   // Q, dO, dQ of the current head (Tp, hdp)
-  float* dor = w.dO.get(n);
-  float* dq = w.dq.get(n);
-  float* dk = w.dk.get(n);  // dK, dV of the kv head (Tp, hdp), summed over the group's heads in order
-  float* dv = w.dv.get(n);
-  float* lse = w.lse.get(P.Tp);
-  float* D = w.D.get(P.Tp);
-  float* sc = w.s.get(kB * kB);
-  float* pr = w.p.get(kB * kB);
-  float* dp = w.dp.get(kB * kB);
+  float *kt = w.kt.get(n), *vt = w.vt.get(n);                  // K^T and V^T (nBlocks, hdp, kB) for S and dP
+  float* kr = w.kr.get(n);                                     // K (Tp, hdp) for dQ
+  float *qr = w.q.get(n), *dor = w.dO.get(n), *dq = w.dq.get(n);  // Q, dO, dQ of the current head (Tp, hdp)
+  float *dk = w.dk.get(n), *dv = w.dv.get(n);  // dK, dV of the kv head (Tp, hdp), summed over the group in order
+  float *lse = w.lse.get(P.Tp), *D = w.D.get(P.Tp);
+  float *sc = w.s.get(kB * kB), *pr = w.p.get(kB * kB), *dp = w.dp.get(kB * kB);
   unsigned char* mask = w.mask.data();
   pack_rows(a.v, s.nKV, b, kvh, P, dv);  // V rows, only on the way to V^T; dv is overwritten below
   transpose_blocks(dv, P, vt);
@@ -634,11 +616,9 @@ void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, in
     std::fill(lse + s.T, lse + P.Tp, 0.0f);
     std::vector<unsigned char>& dqSet = w.dqSet;
     dqSet.assign(P.nBlocks, 0);
-    for (int64_t jb = 0; jb < P.nBlocks; jb++) {
+    for (int64_t jb = jb0; jb < jb1; jb++) {
       const int64_t j0 = jb * kB, nk = std::min(kB, s.T - j0);
-      if (h == (kvh + 1) * group - 1) prefetch_task(a, s, next, j0, j0 + kB);
-      const float* ktj = kt + jb * hdp * kB;
-      const float* vtj = vt + jb * hdp * kB;
+      const float *ktj = kt + jb * hdp * kB, *vtj = vt + jb * hdp * kB;
       for (int64_t ib = jb; ib < P.nBlocks; ib++) {
         const int64_t i0 = ib * kB;
         const Visible vis = block_mask(seg, i0, std::min(kB, s.T - i0), j0, nk, mask);
@@ -659,10 +639,12 @@ void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, in
         dqSet[ib] = 1;
       }
     }
-    unpack_rows(dq, s.nHead, b, h, P, a.dq);
+    for (int64_t ib = jb0; ib < P.nBlocks; ib++)  // query blocks no key of this part sees (segments)
+      if (!dqSet[ib]) std::fill(dq + ib * kB * hdp, dq + (ib + 1) * kB * hdp, 0.0f);
+    unpack_rows(dq, s.nHead, b, h, P, dqOut, jb0 * kB, s.T);
   }
-  unpack_rows(dk, s.nKV, b, kvh, P, a.dk);
-  unpack_rows(dv, s.nKV, b, kvh, P, a.dv);
+  unpack_rows(dk, s.nKV, b, kvh, P, a.dk, jb0 * kB, std::min(jb1 * kB, s.T));
+  unpack_rows(dv, s.nKV, b, kvh, P, a.dv, jb0 * kB, std::min(jb1 * kB, s.T));
 }
 
 // Runs task(i) for i in [0, n), task i on thread i mod threads: the assignment of whole tasks to threads is all
@@ -679,15 +661,37 @@ void for_each_task(int64_t n, F task) {
 
 void attention(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s) {
   if (s.T == 0) return;
-  for_each_task(s.B * s.nHead, [&](int64_t bh) { forward_task(q, k, v, out, lse, s, bh / s.nHead, bh % s.nHead); });
+  const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nHead, nBlocks);
+  for_each_task(s.B * s.nHead * parts, [&](int64_t task) {
+    const int64_t p = task % parts, bh = task / parts;
+    forward_task(q, k, v, out, lse, s, bh / s.nHead, bh % s.nHead, part_start(p, parts, nBlocks, false),
+                 part_start(p + 1, parts, nBlocks, false));
+  });
 }
 
 void attention_backward(const float* dOut, const float* q, const float* k, const float* v, const float* out,
                         const float* lse, float* dq, float* dk, float* dv, const AttentionShape& s) {
   if (s.T == 0) return;
   const BackwardArgs a{dOut, q, k, v, out, lse, dq, dk, dv};
-  const int64_t n = s.B * s.nKV, stride = std::min<int64_t>(threads(), n);
-  for_each_task(n, [&](int64_t bh) { backward_task(a, s, bh / s.nKV, bh % s.nKV, bh + stride < n ? bh + stride : -1); });
+  const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nKV, nBlocks);
+  // Part p > 0 writes its dQ terms to extra[p - 1]; they are added to dq below, parts in order.
+  const int64_t size = s.B * s.T * s.nHead * s.hd;
+  std::vector<float> extra(static_cast<size_t>((parts - 1) * size));
+  for_each_task(s.B * s.nKV * parts, [&](int64_t task) {
+    const int64_t p = task % parts, bh = task / parts;
+    backward_task(a, s, bh / s.nKV, bh % s.nKV, part_start(p, parts, nBlocks, true),
+                  part_start(p + 1, parts, nBlocks, true), p == 0 ? dq : extra.data() + (p - 1) * size);
+  });
+  if (parts == 1) return;
+  int64_t start[kMaxParts];
+  for (int64_t p = 0; p < parts; p++) start[p] = part_start(p, parts, nBlocks, true) * kB;
+  parallel_for(s.B * s.T * s.nHead, 256, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {  // r = (b * T + t) * nHead + h
+      const int64_t t = r / s.nHead % s.T;
+      for (int64_t p = 1; p < parts && t >= start[p]; p++)
+        for (int64_t d = 0; d < s.hd; d++) dq[r * s.hd + d] += extra[(p - 1) * size + r * s.hd + d];
+    }
+  });
 }
 
 }  // namespace rt
