@@ -160,22 +160,22 @@ void block_product(AView a, const float* b, int64_t ldb, float* c, int64_t ldc, 
   const Tiles& t = tiles();
   // Tiles of 12 sums: 4 rows x 3 vectors when triples cover N exactly (hd = 24, 48, 72, ...), else 6 rows x 2
   // vectors (S and dP with N = kB = 32; hd = 64, 128), with narrower tiles at the edges. The tiling depends on the
-  // shapes only.
+  // shapes only. Column panels outermost: a panel of B (K x 16 or 24 floats) stays in L1 while the row tiles pass
+  // over it, which matters once B is wider than L1 can hold whole (hd = 128).
   const bool triples = N % 24 == 0;
-  for (int64_t r = 0; r < M;) {
-    const int64_t left = M - r;
-    const int mr = triples ? (left >= 4 ? 4 : 2) : (left >= 6 && left != 8 ? 6 : left >= 4 ? 4 : 2);
-    const int64_t k0 = diag == Diag::kKFromRow ? r : 0;
-    const int64_t k1 = diag == Diag::kKToRow ? std::min(K, r + mr) : K;
-    const int64_t n1 = diag == Diag::kColsToRow ? std::min(N, (r + mr + 7) / 8 * 8) : N;
-    for (int64_t col = 0; col < n1;) {
-      const int64_t cols = n1 - col;
-      const int nv = mr <= 4 && triples && cols >= 24 ? 3 : cols >= 16 ? 2 : 1;
-      t.fn[mr / 2 - 1][nv - 1](a.a + r * a.ars, a.ars, a.aks, b + col, ldb, k0, k1, c + r * ldc + col, ldc,
-                               accumulate);
-      col += 8 * nv;
+  for (int64_t col = 0; col < N;) {
+    const int nv = triples ? 3 : N - col >= 16 ? 2 : 1;
+    for (int64_t r = 0; r < M;) {
+      const int64_t left = M - r;
+      const int mr = triples ? (left >= 4 ? 4 : 2) : (left >= 6 && left != 8 ? 6 : left >= 4 ? 4 : 2);
+      const int64_t k0 = diag == Diag::kKFromRow ? r : 0;
+      const int64_t k1 = diag == Diag::kKToRow ? std::min(K, r + mr) : K;
+      if (diag != Diag::kColsToRow || col < r + mr)
+        t.fn[mr / 2 - 1][nv - 1](a.a + r * a.ars, a.ars, a.aks, b + col, ldb, k0, k1, c + r * ldc + col, ldc,
+                                 accumulate);
+      r += mr;
     }
-    r += mr;
+    col += 8 * nv;
   }
 }
 
