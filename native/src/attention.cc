@@ -660,7 +660,7 @@ void for_each_task(int64_t n, F task) {
 }  // namespace
 
 void attention(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s) {
-  if (s.T == 0) return;
+  if (s.B * s.T * s.nHead == 0) return;  // nothing to do (and no pairs to split into parts)
   const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nHead, nBlocks);
   for_each_task(s.B * s.nHead * parts, [&](int64_t task) {
     const int64_t p = task % parts, bh = task / parts;
@@ -671,7 +671,7 @@ void attention(const float* q, const float* k, const float* v, float* out, float
 
 void attention_backward(const float* dOut, const float* q, const float* k, const float* v, const float* out,
                         const float* lse, float* dq, float* dk, float* dv, const AttentionShape& s) {
-  if (s.T == 0) return;
+  if (s.B * s.T * s.nHead == 0) return;  // nothing to do (and no pairs to split into parts)
   const BackwardArgs a{dOut, q, k, v, out, lse, dq, dk, dv};
   const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nKV, nBlocks);
   // Part p > 0 writes its dQ terms to extra[p - 1]; they are added to dq below, parts in order.
