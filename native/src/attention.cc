@@ -180,7 +180,6 @@ void block_product(AView a, const float* b, int64_t ldb, float* c, int64_t ldc, 
 }
 
 // ---- masks and softmax ----------------------------------------------------------------------------------------
-
 // True when every token of [i0, i0+nq) and [j0, j0+nk) is in one segment, the common case of packed rows, where
 // the mask is plain causal.
 bool one_segment(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t nk) {
@@ -197,11 +196,16 @@ Visible block_mask(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64
   const bool plain = one_segment(seg, i0, nq, j0, nk);
   if (plain && i0 + nq - 1 < j0) return Visible::kNone;
   if (plain && nq == kB && nk == kB && i0 >= j0 + kB - 1) return Visible::kAll;
+  if (plain) {  // causal only: a branch-free loop the compiler vectorizes
+    for (int64_t i = 0; i < kB; i++)
+      for (int64_t j = 0; j < kB; j++) mask[i * kB + j] = (i < nq) & (j < nk) & (j0 + j <= i0 + i);
+    return Visible::kSome;
+  }
   std::fill(mask + nq * kB, mask + kB * kB, 0);
   bool any = false;
   for (int64_t i = 0; i < nq; i++) {
     for (int64_t j = 0; j < kB; j++) {
-      bool visible = j < nk && j0 + j <= i0 + i && (plain || seg[j0 + j] == seg[i0 + i]);
+      bool visible = j < nk && j0 + j <= i0 + i && seg[j0 + j] == seg[i0 + i];
       mask[i * kB + j] = visible;
       any = any || visible;
     }
@@ -383,7 +387,6 @@ void score_grads(const float* s, const unsigned char* mask, bool full, const flo
 }
 
 // ---- packing ----------------------------------------------------------------------------------------------------
-
 // A float buffer that only grows, one set per thread, so steady-state calls allocate nothing.
 struct Buf {
   std::vector<float> v;
@@ -505,7 +508,6 @@ int64_t part_start(int64_t p, int64_t n, int64_t nBlocks, bool fromEnd) {
 }
 
 // ---- forward ----------------------------------------------------------------------------------------------------
-
 struct ForwardScratch {
   Buf q, kt, v, acc, s, p, m, l;
   std::vector<unsigned char> mask = std::vector<unsigned char>(kB * kB);
@@ -555,7 +557,6 @@ void forward_task(const float* q, const float* k, const float* v, float* out, fl
 }
 
 // ---- backward ---------------------------------------------------------------------------------------------------
-
 struct BackwardArgs {
   const float *dOut, *q, *k, *v, *out, *lse;
   float *dq, *dk, *dv;
