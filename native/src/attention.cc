@@ -1,233 +1,656 @@
-// Causal attention, flash style: for each (batch, head, block of kBq queries) stream over blocks of kBk keys,
-// keeping a running max m, running sum l and unnormalized output per query (online softmax), so no (T, T) matrix
-// is ever stored. The backward pass recomputes probabilities from the saved log-sum-exp:
+// Causal attention, flash style, in square blocks of kB queries x kB keys: no (T, T) matrix is ever stored.
+// Forward: a task per (batch, head) walks query blocks i and, for each, key blocks j <= i, keeping a running max m,
+// running sum l and unnormalized output per query (online softmax).
+// Backward: recomputes probabilities from the saved log-sum-exp,
 //   P = exp(S - lse), dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dO * O)), dQ = dS K * scale, dK = dS^T Q * scale
-// dK and dV are computed per key block (every query that sees it, heads of the group in order) and dQ per query
-// block, so each output element is written by exactly one task and no atomics or cross-thread sums are needed.
-// The block products run on the GEMM micro-kernel (gemm_serial).
+// in one pass per (batch, kv head): heads of the group in order, key blocks j, query blocks i >= j. S and dP are
+// computed once per (i, j) and feed dK_j, dV_j and dQ_i, all in the task's own buffers: each output element is
+// written by one task, no atomics. With few (batch, head) pairs the tasks are split into parts of their blocks (see
+// part_count); a backward part's dQ terms are then added to dq in part order. The arithmetic is fixed by the shapes
+// alone: the thread count only decides which thread runs a whole task.
+// Each task first copies its rows into zero-padded, contiguous scratch: T rounded up to Tp (a multiple of kB), hd to
+// hdp (a multiple of 8), so every block product is a whole (kB, kB) or (kB, hdp) tile product; padded query rows
+// are masked (probability 0) and padded columns are zero. The block products run on register-tiled kernels (12
+// sums: 4x24 or 6x16, AVX2+FMA when the CPU has them) that read both operands in place, where gemm_serial would pack
+// them on every call.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
-#include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
 #include "simd.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define RT_HAVE_AVX2_PATH 1
+#define RT_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
 namespace rt {
 namespace {
 
-constexpr int64_t kBq = 48;
-constexpr int64_t kBk = 64;  // a multiple of kLanes
+constexpr int64_t kB = 32;  // block of queries and of keys: a multiple of 8
 
-// Per-thread block buffers, grown on first use: s, p, dp (kBq, kBk); acc (kBq, hd); dk, dv (kBk, hd).
-struct Scratch {
-  std::vector<float> s, p, dp, acc, m, l, dk, dv;
-  std::vector<unsigned char> mask;
-  void fit(int64_t hd) {
-    s.resize(kBq * kBk);
-    p.resize(kBq * kBk);
-    dp.resize(kBq * kBk);
-    acc.resize(kBq * hd);
-    m.resize(kBq);
-    l.resize(kBq);
-    dk.resize(kBk * hd);
-    dv.resize(kBk * hd);
-    mask.resize(kBq * kBk);
+// ---- block products -------------------------------------------------------------------------------------------
+// C (M, N; row stride ldc) (=|+=) A (M, K) @ B (K, N), where A (m, k) = a[m * ars + k * aks] (so A may be read
+// transposed) and B row k is N contiguous floats at b + k * ldb. M is even, N a multiple of 8. A tile of MR rows x
+// (8 * NV) columns keeps its sums in registers over k; with accumulate it starts from C.
+using TileFn = void (*)(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
+                        float* c, int64_t ldc, bool accumulate);
+
+template <int MR, int NV>
+void tile_portable(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
+                   float* c, int64_t ldc, bool accumulate) {
+  constexpr int W = 8 * NV;
+  float acc[MR][W];
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < W; j++) acc[i][j] = accumulate ? c[i * ldc + j] : 0.0f;
+  for (int64_t k = k0; k < k1; k++) {
+    const float* bk = b + k * ldb;
+    for (int i = 0; i < MR; i++) {
+      const float ai = a[i * ars + k * aks];
+      for (int j = 0; j < W; j++) acc[i][j] += ai * bk[j];
+    }
+  }
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < W; j++) c[i * ldc + j] = acc[i][j];
+}
+
+#ifdef RT_HAVE_AVX2_PATH
+// MR x NV vectors of sums (at most 12, plus NV loads of B and one broadcast of A: within the 16 ymm registers). Per
+// k, NV loads and MR broadcasts feed MR * NV FMAs; 12 independent chains (6x16, 4x24) cover the FMA latency on both
+// pipes. The sums are named variables, not an array, so GCC keeps them in registers instead of storing them back
+// every step.
+#define RT_TILE_ROW(i, X)           \
+  if constexpr (MR > i) {           \
+    X(i, 0);                        \
+    if constexpr (NV > 1) X(i, 1);  \
+    if constexpr (NV > 2) X(i, 2);  \
+  }
+#define RT_TILE_ALL(X) \
+  RT_TILE_ROW(0, X) RT_TILE_ROW(1, X) RT_TILE_ROW(2, X) RT_TILE_ROW(3, X) RT_TILE_ROW(4, X) RT_TILE_ROW(5, X)
+#define RT_LOAD(i, v) c##i##v = _mm256_loadu_ps(c + i * ldc + 8 * v)
+#define RT_STORE(i, v) _mm256_storeu_ps(c + i * ldc + 8 * v, c##i##v)
+#define RT_FMA(i, v) c##i##v = _mm256_fmadd_ps(x##i, b##v, c##i##v)
+#define RT_FMA_ROW(i)                                     \
+  if constexpr (MR > i) {                                 \
+    const __m256 x##i = _mm256_broadcast_ss(ak + i * ars); \
+    RT_FMA(i, 0);                                         \
+    if constexpr (NV > 1) RT_FMA(i, 1);                   \
+    if constexpr (NV > 2) RT_FMA(i, 2);                   \
+  }
+
+template <int MR, int NV>
+RT_AVX2 void tile_avx2(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
+                       float* c, int64_t ldc, bool accumulate) {
+  static_assert(MR >= 1 && MR <= 6 && NV >= 1 && NV <= 3 && MR * NV <= 12, "at most 12 sums");
+  const __m256 z = _mm256_setzero_ps();
+  // All 18 declared; the ones outside MR x NV are never used and cost nothing.
+  __m256 c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
+  __m256 c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z;
+  if (accumulate) {
+    RT_TILE_ALL(RT_LOAD);
+  }
+  const float* ak = a + k0 * aks;
+  const float* bk = b + k0 * ldb;
+  for (int64_t k = k0; k < k1; k++, ak += aks, bk += ldb) {
+    const __m256 b0 = _mm256_loadu_ps(bk);
+    const __m256 b1 = NV > 1 ? _mm256_loadu_ps(bk + 8) : z;
+    const __m256 b2 = NV > 2 ? _mm256_loadu_ps(bk + 16) : z;
+    RT_FMA_ROW(0) RT_FMA_ROW(1) RT_FMA_ROW(2) RT_FMA_ROW(3) RT_FMA_ROW(4) RT_FMA_ROW(5)
+  }
+  RT_TILE_ALL(RT_STORE);
+}
+#undef RT_FMA_ROW
+#undef RT_FMA
+#undef RT_STORE
+#undef RT_LOAD
+#undef RT_TILE_ALL
+#undef RT_TILE_ROW
+
+bool cpu_has_avx2_fma() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+bool use_avx2() {
+  static const bool yes = cpu_has_avx2_fma();
+  return yes;
+}
+#endif
+
+// The kernels for the tile shapes used, chosen once for this CPU: fn[MR / 2 - 1][NV - 1] for MR = 2, 4, 6 rows
+// (6 rows only with NV <= 2).
+struct Tiles {
+  TileFn fn[3][3];
+  Tiles()
+      : fn{{tile_portable<2, 1>, tile_portable<2, 2>, tile_portable<2, 3>},
+           {tile_portable<4, 1>, tile_portable<4, 2>, tile_portable<4, 3>},
+           {tile_portable<6, 1>, tile_portable<6, 2>, nullptr}} {
+#ifdef RT_HAVE_AVX2_PATH
+    if (use_avx2()) {
+      fn[0][0] = tile_avx2<2, 1>, fn[0][1] = tile_avx2<2, 2>, fn[0][2] = tile_avx2<2, 3>;
+      fn[1][0] = tile_avx2<4, 1>, fn[1][1] = tile_avx2<4, 2>, fn[1][2] = tile_avx2<4, 3>;
+      fn[2][0] = tile_avx2<6, 1>, fn[2][1] = tile_avx2<6, 2>;
+    }
+#endif
   }
 };
-thread_local Scratch tScratch;
-
-// Rows of one head in a (B, T, heads, hd) tensor, starting at token t, as a strided (tokens, hd) matrix.
-Strided head_rows(const float* base, const AttentionShape& s, int64_t heads, int64_t b, int64_t t, int64_t h) {
-  return {base + ((b * s.T + t) * heads + h) * s.hd, heads * s.hd, 1};
+const Tiles& tiles() {
+  static const Tiles t;
+  return t;
 }
 
-// The same rows seen transposed, as an (hd, tokens) matrix.
-Strided head_cols(const float* base, const AttentionShape& s, int64_t heads, int64_t b, int64_t t, int64_t h) {
-  return {base + ((b * s.T + t) * heads + h) * s.hd, 1, heads * s.hd};
+// Which part of a diagonal block (queries i0.. and keys j0.. with i0 == j0) a product needs, per row tile [r, r+mr):
+// products whose terms are all masked (key after query) are skipped; skipping a zero term changes no sum.
+enum class Diag {
+  kNone,       // off the diagonal: everything
+  kColsToRow,  // C = S or dP (queries x keys): only key columns < r + mr, in whole tiles
+  kKFromRow,   // C = dV or dK (keys x hd), summing over queries: only queries >= r
+  kKToRow,     // C = dQ or out (queries x hd), summing over keys: only keys < r + mr
+};
+
+struct AView {  // A (m, k) = a[m * ars + k * aks]
+  const float* a;
+  int64_t ars, aks;
+};
+
+void block_product(AView a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K,
+                   bool accumulate, Diag diag) {
+  const Tiles& t = tiles();
+  // Tiles of 12 sums: 4 rows x 3 vectors when triples cover N exactly (hd = 24, 48, 72, ...), else 6 rows x 2
+  // vectors (S and dP with N = kB = 32; hd = 64, 128), with narrower tiles at the edges. The tiling depends on the
+  // shapes only. Column panels outermost: a panel of B (K x 16 or 24 floats) stays in L1 while the row tiles pass
+  // over it, which matters once B is wider than L1 can hold whole (hd = 128).
+  const bool triples = N % 24 == 0;
+  for (int64_t col = 0; col < N;) {
+    const int nv = triples ? 3 : N - col >= 16 ? 2 : 1;
+    for (int64_t r = 0; r < M;) {
+      const int64_t left = M - r;
+      const int mr = triples ? (left >= 4 ? 4 : 2) : (left >= 6 && left != 8 ? 6 : left >= 4 ? 4 : 2);
+      const int64_t k0 = diag == Diag::kKFromRow ? r : 0;
+      const int64_t k1 = diag == Diag::kKToRow ? std::min(K, r + mr) : K;
+      if (diag != Diag::kColsToRow || col < r + mr)
+        t.fn[mr / 2 - 1][nv - 1](a.a + r * a.ars, a.ars, a.aks, b + col, ldb, k0, k1, c + r * ldc + col, ldc,
+                                 accumulate);
+      r += mr;
+    }
+    col += 8 * nv;
+  }
 }
 
+// ---- masks and softmax ----------------------------------------------------------------------------------------
 // True when every token of [i0, i0+nq) and [j0, j0+nk) is in one segment, the common case of packed rows, where
 // the mask is plain causal.
 bool one_segment(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t nk) {
-  if (seg == nullptr) return true;
-  const int32_t id = seg[j0];
-  for (int64_t j = j0; j < j0 + nk; j++)
-    if (seg[j] != id) return false;
-  for (int64_t i = i0; i < i0 + nq; i++)
-    if (seg[i] != id) return false;
-  return true;
+  const auto same = [&](int32_t x) { return x == seg[j0]; };
+  return seg == nullptr || (std::all_of(seg + j0, seg + j0 + nk, same) && std::all_of(seg + i0, seg + i0 + nq, same));
 }
 
-// mask (nq, kBk): key j0+j visible to query i0+i. Returns whether any pair is visible.
-bool block_mask(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t nk, unsigned char* mask) {
-  if (one_segment(seg, i0, nq, j0, nk)) {
-    for (int64_t i = 0; i < nq; i++) {
-      const int64_t visible = std::clamp<int64_t>(i0 + i - j0 + 1, 0, nk);
-      std::fill(mask + i * kBk, mask + i * kBk + visible, 1);
-      std::fill(mask + i * kBk + visible, mask + (i + 1) * kBk, 0);
-    }
-    return i0 + nq - 1 >= j0;
+enum class Visible { kNone, kSome, kAll };
+
+// Which pairs of queries [i0, i0+nq) x keys [j0, j0+nk) are visible. For kSome, mask (kB, kB) holds whether key j0+j
+// is visible to query i0+i, rows i >= nq and columns j >= nk (padding) hidden; for kAll (the usual block below the
+// diagonal) the mask is not written and the kernels skip reading it.
+Visible block_mask(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t nk, unsigned char* mask) {
+  const bool plain = one_segment(seg, i0, nq, j0, nk);
+  if (plain && i0 + nq - 1 < j0) return Visible::kNone;
+  if (plain && nq == kB && nk == kB && i0 >= j0 + kB - 1) return Visible::kAll;
+  if (plain) {  // causal only: a branch-free loop the compiler vectorizes
+    for (int64_t i = 0; i < kB; i++)
+      for (int64_t j = 0; j < kB; j++) mask[i * kB + j] = (i < nq) & (j < nk) & (j0 + j <= i0 + i);
+    return Visible::kSome;
   }
+  std::fill(mask + nq * kB, mask + kB * kB, 0);
   bool any = false;
   for (int64_t i = 0; i < nq; i++) {
-    for (int64_t j = 0; j < kBk; j++) {
+    for (int64_t j = 0; j < kB; j++) {
       bool visible = j < nk && j0 + j <= i0 + i && seg[j0 + j] == seg[i0 + i];
-      mask[i * kBk + j] = visible;
+      mask[i * kB + j] = visible;
       any = any || visible;
     }
   }
-  return any;
+  return any ? Visible::kSome : Visible::kNone;
 }
 
-// Online-softmax update of one block of raw scores s for rows [0, nq): rescales the running sums and acc rows by
-// exp(mOld - mNew) and leaves the block's probabilities (relative to the new max) in p, zero where masked.
-RT_CLONES void online_softmax(const float* s, const unsigned char* mask, int64_t nq, int64_t hd, float scale, float* p,
-                              float* rowMax, float* rowSum, float* acc) {
-  for (int64_t i = 0; i < nq; i++) {
-    const float* si = s + i * kBk;
-    const unsigned char* mi = mask + i * kBk;
-    float* pi = p + i * kBk;
-    for (int64_t j = 0; j < kBk; j++) pi[j] = mi[j] ? si[j] * scale : -INFINITY;
-    float lanes[kLanes];
-    for (int l = 0; l < kLanes; l++) lanes[l] = -INFINITY;
-    for (int64_t j = 0; j < kBk; j += kLanes)
-      for (int l = 0; l < kLanes; l++) lanes[l] = pi[j + l] > lanes[l] ? pi[j + l] : lanes[l];
+// Online-softmax update of one block of raw scores s (kB, kB) for all kB rows: rescales the running sums and acc
+// rows (kB, hdp) by exp(mOld - mNew) and leaves the block's probabilities (relative to the new max) in p, zero where
+// masked. Masked entries of s may hold anything (skipped tiles of a diagonal block): they are only selected away.
+void online_softmax_portable(const float* s, const unsigned char* mask, bool full, int64_t hdp, float scale, float* p,
+                             float* rowMax, float* rowSum, float* acc) {
+  for (int64_t i = 0; i < kB; i++) {
+    const float* si = s + i * kB;
+    const unsigned char* mi = mask + i * kB;
+    float* pi = p + i * kB;
+    for (int64_t j = 0; j < kB; j++) pi[j] = full || mi[j] ? si[j] * scale : -INFINITY;
     float blockMax = -INFINITY;
-    for (int l = 0; l < kLanes; l++) blockMax = lanes[l] > blockMax ? lanes[l] : blockMax;
+    for (int64_t j = 0; j < kB; j++) blockMax = pi[j] > blockMax ? pi[j] : blockMax;
     if (blockMax == -INFINITY) {
-      for (int64_t j = 0; j < kBk; j++) pi[j] = 0.0f;
+      for (int64_t j = 0; j < kB; j++) pi[j] = 0.0f;
       continue;
     }
     const float mNew = blockMax > rowMax[i] ? blockMax : rowMax[i];
     const float alpha = fast_exp(rowMax[i] - mNew);
-    for (int64_t j = 0; j < kBk; j++) pi[j] = mi[j] ? fast_exp(pi[j] - mNew) : 0.0f;
-    for (int l = 0; l < kLanes; l++) lanes[l] = 0.0f;
-    for (int64_t j = 0; j < kBk; j += kLanes)
-      for (int l = 0; l < kLanes; l++) lanes[l] += pi[j + l];
+    for (int64_t j = 0; j < kB; j++) pi[j] = full || mi[j] ? fast_exp(pi[j] - mNew) : 0.0f;
     float sum = 0.0f;
-    for (int l = 0; l < kLanes; l++) sum += lanes[l];
+    for (int64_t j = 0; j < kB; j++) sum += pi[j];
     rowSum[i] = rowSum[i] * alpha + sum;
     rowMax[i] = mNew;
     if (alpha != 1.0f)
-      for (int64_t d = 0; d < hd; d++) acc[i * hd + d] *= alpha;
+      for (int64_t d = 0; d < hdp; d++) acc[i * hdp + d] *= alpha;
   }
 }
 
-void forward_task(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s,
-                  int64_t b, int64_t h, int64_t i0) {
-  const int64_t hd = s.hd, kvh = h / (s.nHead / s.nKV), nq = std::min(kBq, s.T - i0);
-  const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
-  Scratch& w = tScratch;
-  w.fit(hd);
-  std::fill(w.m.begin(), w.m.begin() + nq, -INFINITY);
-  std::fill(w.l.begin(), w.l.begin() + nq, 0.0f);
-  std::fill(w.acc.begin(), w.acc.begin() + nq * hd, 0.0f);
-  for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBk) {
-    const int64_t nk = std::min(kBk, s.T - j0);
-    if (!block_mask(seg, i0, nq, j0, nk, w.mask.data())) continue;
-    // S (nq, nk) = Q (nq, hd) @ K^T (hd, nk)
-    gemm_serial(head_rows(q, s, s.nHead, b, i0, h), head_cols(k, s, s.nKV, b, j0, kvh), w.s.data(), kBk, nq, nk, hd,
-                false);
-    online_softmax(w.s.data(), w.mask.data(), nq, hd, s.scale, w.p.data(), w.m.data(), w.l.data(), w.acc.data());
-    // acc (nq, hd) += P (nq, nk) @ V (nk, hd)
-    gemm_serial({w.p.data(), kBk, 1}, head_rows(v, s, s.nKV, b, j0, kvh), w.acc.data(), hd, nq, hd, nk, true);
-  }
-  for (int64_t i = 0; i < nq; i++) {
-    float* o = out + ((b * s.T + i0 + i) * s.nHead + h) * hd;
-    const float inv = 1.0f / w.l[i];
-    for (int64_t d = 0; d < hd; d++) o[d] = w.acc[i * hd + d] * inv;
-    lse[(b * s.nHead + h) * s.T + i0 + i] = w.m[i] + std::log(w.l[i]);
-  }
+#ifdef RT_HAVE_AVX2_PATH
+// fast_exp on 8 lanes (same range reduction and polynomial), with FMAs: half the instructions, and the score
+// gradients spend most of their time here. It rounds a little differently from the scalar fast_exp, but always the
+// same way on a given machine.
+RT_AVX2 inline __m256 exp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.33654f);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.0f));
+  const __m256 magic = _mm256_set1_ps(12582912.0f);
+  const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic), magic);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LE_OQ), y);
 }
 
-// p = exp(s * scale - lse_i) where visible, else 0; then dp becomes dS = p * (dp - D_i) * scale.
-RT_CLONES void score_grads(const float* __restrict s, const unsigned char* __restrict mask, const float* lse,
-                           const float* D, int64_t nq, float scale, float* __restrict p, float* __restrict dp) {
-  for (int64_t i = 0; i < nq; i++) {
+// Lanes where the mask byte is nonzero, as an all-ones float mask.
+RT_AVX2 inline __m256 visible8(const unsigned char* m) {
+  const __m256i wide = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(m)));
+  return _mm256_castsi256_ps(_mm256_cmpgt_epi32(wide, _mm256_setzero_si256()));
+}
+
+RT_AVX2 inline float hmax8(__m256 v) {
+  __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_max_ss(x, _mm_shuffle_ps(x, x, 1));
+  return _mm_cvtss_f32(x);
+}
+
+RT_AVX2 inline float hsum8(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+  return _mm_cvtss_f32(x);
+}
+
+// The same update as online_softmax_portable, in three passes so that the per-row scalars (new max, rescale factor,
+// sum) are computed 8 rows at a time: scaled scores and row maxima; the factors; probabilities and row sums. full:
+// every pair of the block is visible, so the mask need not be read. The max and sum combine lanes in a different
+// (fixed) order from the portable version.
+RT_AVX2 void online_softmax_avx2(const float* s, const unsigned char* mask, bool full, int64_t hdp, float scale,
+                                 float* p, float* rowMax, float* rowSum, float* acc) {
+  static_assert(kB == 32, "four vectors per row");
+  alignas(32) float blockMax[kB], alpha[kB], shift[kB], sums[kB];
+  const __m256 vscale = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY), one = _mm256_set1_ps(1.0f);
+  for (int64_t i = 0; i < kB; i++) {
+    __m256 x[4];
+    for (int v = 0; v < 4; v++) {
+      x[v] = _mm256_mul_ps(_mm256_loadu_ps(s + i * kB + 8 * v), vscale);
+      if (!full) x[v] = _mm256_blendv_ps(ninf, x[v], visible8(mask + i * kB + 8 * v));
+      _mm256_storeu_ps(p + i * kB + 8 * v, x[v]);
+    }
+    blockMax[i] = hmax8(_mm256_max_ps(_mm256_max_ps(x[0], x[1]), _mm256_max_ps(x[2], x[3])));
+  }
+  // A row with nothing visible yet has max -inf: its factor is 1 and its scores are shifted by 0 (exp(-inf) = 0).
+  for (int64_t i = 0; i < kB; i += 8) {
+    const __m256 old = _mm256_loadu_ps(rowMax + i);
+    const __m256 mNew = _mm256_max_ps(_mm256_load_ps(blockMax + i), old);
+    const __m256 none = _mm256_cmp_ps(mNew, ninf, _CMP_EQ_OQ);
+    _mm256_store_ps(alpha + i, _mm256_blendv_ps(exp8(_mm256_sub_ps(old, mNew)), one, none));
+    _mm256_store_ps(shift + i, _mm256_andnot_ps(none, mNew));
+    _mm256_storeu_ps(rowMax + i, mNew);
+  }
+  for (int64_t i = 0; i < kB; i++) {
+    const __m256 m = _mm256_set1_ps(shift[i]);
+    __m256 sum = _mm256_setzero_ps();
+    for (int v = 0; v < 4; v++) {
+      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(p + i * kB + 8 * v), m));  // masked: -inf -> 0
+      _mm256_storeu_ps(p + i * kB + 8 * v, e);
+      sum = _mm256_add_ps(sum, e);
+    }
+    sums[i] = hsum8(sum);
+  }
+  for (int64_t i = 0; i < kB; i += 8) {
+    const __m256 l = _mm256_mul_ps(_mm256_loadu_ps(rowSum + i), _mm256_load_ps(alpha + i));
+    _mm256_storeu_ps(rowSum + i, _mm256_add_ps(l, _mm256_load_ps(sums + i)));
+  }
+  for (int64_t i = 0; i < kB; i++) {
+    if (alpha[i] == 1.0f) continue;
+    const __m256 a = _mm256_set1_ps(alpha[i]);
+    for (int64_t d = 0; d < hdp; d += 8)
+      _mm256_storeu_ps(acc + i * hdp + d, _mm256_mul_ps(_mm256_loadu_ps(acc + i * hdp + d), a));
+  }
+}
+#endif
+
+void online_softmax(const float* s, const unsigned char* mask, bool full, int64_t hdp, float scale, float* p,
+                    float* rowMax, float* rowSum, float* acc) {
+#ifdef RT_HAVE_AVX2_PATH
+  if (use_avx2()) return online_softmax_avx2(s, mask, full, hdp, scale, p, rowMax, rowSum, acc);
+#endif
+  online_softmax_portable(s, mask, full, hdp, scale, p, rowMax, rowSum, acc);
+}
+
+// p = exp(s * scale - lse_i) where visible, else 0; dp becomes dS = p * (dp - D_i) * scale where visible, else 0.
+// Both are selected rather than multiplied by a zero p, as masked s and dp may hold anything.
+void score_grads_portable(const float* __restrict s, const unsigned char* __restrict mask, bool full, const float* lse,
+                          const float* D, float scale, float* __restrict p, float* __restrict dp) {
+  for (int64_t i = 0; i < kB; i++) {
     const float li = lse[i], di = D[i];
-    for (int64_t j = 0; j < kBk; j++) {
-      const int64_t o = i * kBk + j;
+    for (int64_t j = 0; j < kB; j++) {
+      const int64_t o = i * kB + j;
       const float e = fast_exp(s[o] * scale - li);  // computed everywhere, then selected, so the loop vectorizes
-      const float pij = mask[o] ? e : 0.0f;
+      const bool visible = full || mask[o] != 0;
+      const float pij = visible ? e : 0.0f;
       p[o] = pij;
-      dp[o] = pij * (dp[o] - di) * scale;
+      dp[o] = visible ? pij * (dp[o] - di) * scale : 0.0f;
     }
   }
 }
 
+#ifdef RT_HAVE_AVX2_PATH
+RT_AVX2 void score_grads_avx2(const float* __restrict s, const unsigned char* __restrict mask, bool full,
+                              const float* lse, const float* D, float scale, float* __restrict p,
+                              float* __restrict dp) {
+  const __m256 vs = _mm256_set1_ps(scale), all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  for (int64_t i = 0; i < kB; i++) {
+    const __m256 li = _mm256_set1_ps(lse[i]), di = _mm256_set1_ps(D[i]);
+    for (int64_t j = 0; j < kB; j += 8) {
+      const int64_t o = i * kB + j;
+      const __m256 visible = full ? all : visible8(mask + o);
+      const __m256 pij = _mm256_and_ps(visible, exp8(_mm256_fmsub_ps(_mm256_loadu_ps(s + o), vs, li)));
+      _mm256_storeu_ps(p + o, pij);
+      const __m256 g = _mm256_mul_ps(_mm256_mul_ps(pij, _mm256_sub_ps(_mm256_loadu_ps(dp + o), di)), vs);
+      _mm256_storeu_ps(dp + o, _mm256_and_ps(visible, g));
+    }
+  }
+}
+#endif
+
+void score_grads(const float* s, const unsigned char* mask, bool full, const float* lse, const float* D, float scale,
+                 float* p, float* dp) {
+#ifdef RT_HAVE_AVX2_PATH
+  if (use_avx2()) return score_grads_avx2(s, mask, full, lse, D, scale, p, dp);
+#endif
+  score_grads_portable(s, mask, full, lse, D, scale, p, dp);
+}
+
+// ---- packing ----------------------------------------------------------------------------------------------------
+// A float buffer that only grows, one set per thread, so steady-state calls allocate nothing.
+struct Buf {
+  std::vector<float> v;
+  float* get(int64_t n) {
+    if (static_cast<int64_t>(v.size()) < n) v.resize(n);
+    return v.data();
+  }
+};
+
+struct Padded {
+  int64_t T, Tp, hd, hdp, nBlocks;
+  explicit Padded(const AttentionShape& s)
+      : T(s.T), Tp((s.T + kB - 1) / kB * kB), hd(s.hd), hdp((s.hd + 7) / 8 * 8), nBlocks((s.T + kB - 1) / kB) {}
+};
+
+// Asks for the cache lines of one hd-float row a few rows ahead of use: the rows of a head are hd floats every
+// heads * hd, a stride the hardware prefetcher follows poorly across the several streams a task reads.
+// For a row about to be written, the lines are fetched for writing.
+template <int kWrite = 0>
+inline void prefetch_row(const float* row, int64_t hd) {
+#if defined(__GNUC__) || defined(__clang__)
+  for (int64_t c = 0; c < hd; c += 16) __builtin_prefetch(row + c, kWrite);
+  __builtin_prefetch(row + hd - 1, kWrite);
+#endif
+}
+
+constexpr int64_t kAhead = 16;  // rows prefetched ahead
+
+// dst (Tp, hdp) = the rows of head h of src (B, T, heads, hd) for batch b, zero-padded.
+RT_CLONES void pack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
+  const float* base = src + (b * p.T * heads + h) * p.hd;
+  const int64_t stride = heads * p.hd;
+  for (int64_t t = 0; t < p.Tp; t++) {
+    float* d = dst + t * p.hdp;
+    if (t + kAhead < p.T) prefetch_row(base + (t + kAhead) * stride, p.hd);
+    if (t < p.T) {
+      const float* r = base + t * stride;
+      for (int64_t c = 0; c < p.hd; c++) d[c] = r[c];
+      for (int64_t c = p.hd; c < p.hdp; c++) d[c] = 0.0f;
+    } else {
+      for (int64_t c = 0; c < p.hdp; c++) d[c] = 0.0f;
+    }
+  }
+}
+
+// dst (nBlocks, hdp, kB) = rows (Tp, hdp) transposed block by block (block j's keys along the last axis), so
+// S = Q_i @ dst_j reads contiguous key vectors. rows is already padded, so dst is too.
+void transpose_blocks_portable(const float* rows, const Padded& p, float* dst) {
+  for (int64_t jb = 0; jb < p.nBlocks; jb++) {
+    const float* r = rows + jb * kB * p.hdp;
+    float* d = dst + jb * p.hdp * kB;
+    for (int64_t c = 0; c < p.hdp; c++)
+      for (int64_t t = 0; t < kB; t++) d[c * kB + t] = r[t * p.hdp + c];
+  }
+}
+
+#ifdef RT_HAVE_AVX2_PATH
+// 8x8 tiles transposed in registers (hdp and kB are multiples of 8).
+RT_AVX2 void transpose_blocks_avx2(const float* rows, const Padded& p, float* dst) {
+  for (int64_t jb = 0; jb < p.nBlocks; jb++) {
+    const float* r = rows + jb * kB * p.hdp;
+    float* d = dst + jb * p.hdp * kB;
+    for (int64_t t = 0; t < kB; t += 8) {
+      for (int64_t c = 0; c < p.hdp; c += 8) {
+        __m256 x[8], y[8];
+        for (int i = 0; i < 8; i++) x[i] = _mm256_loadu_ps(r + (t + i) * p.hdp + c);
+        for (int i = 0; i < 4; i++) {
+          y[2 * i] = _mm256_unpacklo_ps(x[2 * i], x[2 * i + 1]);
+          y[2 * i + 1] = _mm256_unpackhi_ps(x[2 * i], x[2 * i + 1]);
+        }
+        for (int i = 0; i < 2; i++) {
+          x[4 * i + 0] = _mm256_shuffle_ps(y[4 * i], y[4 * i + 2], 0x44);
+          x[4 * i + 1] = _mm256_shuffle_ps(y[4 * i], y[4 * i + 2], 0xEE);
+          x[4 * i + 2] = _mm256_shuffle_ps(y[4 * i + 1], y[4 * i + 3], 0x44);
+          x[4 * i + 3] = _mm256_shuffle_ps(y[4 * i + 1], y[4 * i + 3], 0xEE);
+        }
+        for (int i = 0; i < 4; i++) {
+          _mm256_storeu_ps(d + (c + i) * kB + t, _mm256_permute2f128_ps(x[i], x[i + 4], 0x20));
+          _mm256_storeu_ps(d + (c + i + 4) * kB + t, _mm256_permute2f128_ps(x[i], x[i + 4], 0x31));
+        }
+      }
+    }
+  }
+}
+#endif
+
+void transpose_blocks(const float* rows, const Padded& p, float* dst) {
+#ifdef RT_HAVE_AVX2_PATH
+  if (use_avx2()) return transpose_blocks_avx2(rows, p, dst);
+#endif
+  transpose_blocks_portable(rows, p, dst);
+}
+
+// dst (B, T, heads, hd) rows [t0, t1) of head h = src (Tp, hdp) without the padding.
+RT_CLONES void unpack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst,
+                           int64_t t0, int64_t t1) {
+  float* base = dst + (b * p.T * heads + h) * p.hd;
+  for (int64_t t = t0; t < t1; t++) {
+    const float* r = src + t * p.hdp;
+    float* d = base + t * heads * p.hd;
+    if (t + kAhead < t1) prefetch_row<1>(d + kAhead * heads * p.hd, p.hd);
+    for (int64_t c = 0; c < p.hd; c++) d[c] = r[c];
+  }
+}
+
+// With few (batch, head) pairs a task's blocks are split into parts of about equal causal work, so that the pool
+// has enough tasks; the split depends on the shapes alone (kMinTasks is a constant), never on the thread count.
+constexpr int64_t kMinTasks = 32, kMaxParts = 4;
+int64_t part_count(int64_t pairs, int64_t nBlocks) {
+  return std::clamp<int64_t>((kMinTasks + pairs - 1) / pairs, 1, std::min(kMaxParts, nBlocks));
+}
+
+// First block of part p of n when block x costs (fromEnd ? nBlocks - x : x + 1); part n ends at nBlocks.
+int64_t part_start(int64_t p, int64_t n, int64_t nBlocks, bool fromEnd) {
+  const int64_t total = nBlocks * (nBlocks + 1) / 2;
+  int64_t x = 0, done = 0;
+  while (x < nBlocks && done * n < total * p) done += fromEnd ? nBlocks - x++ : ++x;
+  return p >= n ? nBlocks : x;
+}
+
+// ---- forward ----------------------------------------------------------------------------------------------------
+struct ForwardScratch {
+  Buf q, kt, v, acc, s, p, m, l;
+  std::vector<unsigned char> mask = std::vector<unsigned char>(kB * kB);
+};
+thread_local ForwardScratch tForward;
+
+// Query blocks [ib0, ib1) of head h of batch b.
+void forward_task(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s,
+                  int64_t b, int64_t h, int64_t ib0, int64_t ib1) {
+  const Padded P(s);
+  const int64_t hdp = P.hdp, kvh = h / (s.nHead / s.nKV);
+  const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
+  ForwardScratch& w = tForward;
+  float *qr = w.q.get(P.Tp * hdp), *vr = w.v.get(P.Tp * hdp);  // Q, V (Tp, hdp)
+  float* kt = w.kt.get(P.Tp * hdp);                              // K^T (nBlocks, hdp, kB)
+  float* acc = w.acc.get(kB * hdp);  // (kB, hdp) unnormalized output of one query block
+  float *sc = w.s.get(kB * kB), *pr = w.p.get(kB * kB), *m = w.m.get(kB), *l = w.l.get(kB);
+  unsigned char* mask = w.mask.data();
+  pack_rows(q, s.nHead, b, h, P, qr);
+  pack_rows(k, s.nKV, b, kvh, P, vr);  // K rows, only on the way to K^T
+  transpose_blocks(vr, P, kt);
+  pack_rows(v, s.nKV, b, kvh, P, vr);
+  for (int64_t ib = ib0; ib < ib1; ib++) {
+    const int64_t i0 = ib * kB, nq = std::min(kB, s.T - i0);
+    std::fill(m, m + kB, -INFINITY);
+    std::fill(l, l + kB, 0.0f);
+    std::fill(acc, acc + kB * hdp, 0.0f);
+    for (int64_t jb = 0; jb <= ib; jb++) {
+      const int64_t j0 = jb * kB, nk = std::min(kB, s.T - j0);
+      const Visible vis = block_mask(seg, i0, nq, j0, nk, mask);
+      if (vis == Visible::kNone) continue;
+      const bool diag = ib == jb, full = vis == Visible::kAll;
+      // S (kB, kB) = Q_i (kB, hdp) @ K_j^T (hdp, kB)
+      block_product({qr + i0 * hdp, hdp, 1}, kt + jb * hdp * kB, kB, sc, kB, kB, kB, hdp, false,
+                    diag ? Diag::kColsToRow : Diag::kNone);
+      online_softmax(sc, mask, full, hdp, s.scale, pr, m, l, acc);
+      // acc (kB, hdp) += P (kB, kB) @ V_j (kB, hdp)
+      block_product({pr, kB, 1}, vr + j0 * hdp, hdp, acc, hdp, kB, hdp, kB, true, diag ? Diag::kKToRow : Diag::kNone);
+    }
+    for (int64_t i = 0; i < nq; i++) {
+      float* o = out + ((b * s.T + i0 + i) * s.nHead + h) * s.hd;
+      const float inv = 1.0f / l[i];
+      for (int64_t d = 0; d < s.hd; d++) o[d] = acc[i * hdp + d] * inv;
+      lse[(b * s.nHead + h) * s.T + i0 + i] = m[i] + std::log(l[i]);
+    }
+  }
+}
+
+// ---- backward ---------------------------------------------------------------------------------------------------
 struct BackwardArgs {
-  const float *dOut, *q, *k, *v, *lse, *D;
+  const float *dOut, *q, *k, *v, *out, *lse;
   float *dq, *dk, *dv;
 };
 
-// Recomputes P and dS for queries [i0, i0+nq) of head h against keys [j0, j0+nk). Returns false if fully masked.
-bool recompute_block(const BackwardArgs& a, const AttentionShape& s, Scratch& w, int64_t b, int64_t h, int64_t i0,
-                     int64_t nq, int64_t j0, int64_t nk) {
-  const int64_t kvh = h / (s.nHead / s.nKV);
+struct BackwardScratch {
+  Buf kt, vt, kr, q, dO, lse, D, dq, dk, dv, s, p, dp;
+  std::vector<unsigned char> dqSet;  // (nBlocks) whether dQ_i holds a first term yet
+  std::vector<unsigned char> mask = std::vector<unsigned char>(kB * kB);
+};
+thread_local BackwardScratch tBackward;
+
+// D (Tp) = rowsum(dO * out) for head h of batch b from the packed dO rows (Tp, hdp), zero on padded rows. Eight
+// lanes (d mod 8) summed in a fixed order, so the loop vectorizes.
+RT_CLONES void output_dots(const float* dor, const float* out, const AttentionShape& s, const Padded& P, int64_t b,
+                           int64_t h, float* D) {
+  const float* base = out + (b * s.T * s.nHead + h) * s.hd;
+  const int64_t stride = s.nHead * s.hd;
+  std::fill(D + s.T, D + P.Tp, 0.0f);
+  for (int64_t t = 0; t < s.T; t++) {
+    if (t + kAhead < s.T) prefetch_row(base + (t + kAhead) * stride, s.hd);
+    const float *x = dor + t * P.hdp, *y = base + t * stride;
+    float lanes[8] = {};
+    int64_t d0 = 0;
+    for (; d0 + 8 <= s.hd; d0 += 8)
+      for (int l = 0; l < 8; l++) lanes[l] += x[d0 + l] * y[d0 + l];
+    for (int64_t d = d0; d < s.hd; d++) lanes[d - d0] += x[d] * y[d];
+    D[t] = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  }
+}
+
+// Key blocks [jb0, jb1) of kv head kvh of batch b: dK and dV of those keys, and their terms of dQ (query blocks >= jb0),
+// written to dqOut, laid out as dq.
+void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t kvh, int64_t jb0, int64_t jb1,
+                   float* dqOut) {
+  const Padded P(s);
+  const int64_t hdp = P.hdp, group = s.nHead / s.nKV, n = P.Tp * hdp;
   const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
-  if (!block_mask(seg, i0, nq, j0, nk, w.mask.data())) return false;
-  // S = Q K^T and dP = dO V^T, both (nq, nk)
-  gemm_serial(head_rows(a.q, s, s.nHead, b, i0, h), head_cols(a.k, s, s.nKV, b, j0, kvh), w.s.data(), kBk, nq, nk,
-              s.hd, false);
-  gemm_serial(head_rows(a.dOut, s, s.nHead, b, i0, h), head_cols(a.v, s, s.nKV, b, j0, kvh), w.dp.data(), kBk, nq,
-              nk, s.hd, false);
-  const int64_t row = (b * s.nHead + h) * s.T + i0;
-  score_grads(w.s.data(), w.mask.data(), a.lse + row, a.D + row, nq, s.scale, w.p.data(), w.dp.data());
-  return true;
-}
-
-void dkdv_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t kvh, int64_t j0) {
-  const int64_t hd = s.hd, nk = std::min(kBk, s.T - j0), group = s.nHead / s.nKV;
-  Scratch& w = tScratch;
-  w.fit(hd);
-  std::fill(w.dk.begin(), w.dk.begin() + nk * hd, 0.0f);
-  std::fill(w.dv.begin(), w.dv.begin() + nk * hd, 0.0f);
+  BackwardScratch& w = tBackward;
+  float *kt = w.kt.get(n), *vt = w.vt.get(n);                  // K^T and V^T (nBlocks, hdp, kB) for S and dP
+  float* kr = w.kr.get(n);                                     // K (Tp, hdp) for dQ
+  float *qr = w.q.get(n), *dor = w.dO.get(n), *dq = w.dq.get(n);  // Q, dO, dQ of the current head (Tp, hdp)
+  float *dk = w.dk.get(n), *dv = w.dv.get(n);  // dK, dV of the kv head (Tp, hdp), summed over the group in order
+  float *lse = w.lse.get(P.Tp), *D = w.D.get(P.Tp);
+  float *sc = w.s.get(kB * kB), *pr = w.p.get(kB * kB), *dp = w.dp.get(kB * kB);
+  unsigned char* mask = w.mask.data();
+  pack_rows(a.v, s.nKV, b, kvh, P, dv);  // V rows, only on the way to V^T; dv is overwritten below
+  transpose_blocks(dv, P, vt);
+  pack_rows(a.k, s.nKV, b, kvh, P, kr);
+  transpose_blocks(kr, P, kt);
+  // No zero fills: the first term of dK_j and dV_j is (first head, diagonal block), and the diagonal block always
+  // has a visible pair (a query sees its own key); dQ_i's first term is from the first visible key block.
   for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) {
-    for (int64_t i0 = j0 / kBq * kBq; i0 < s.T; i0 += kBq) {
-      const int64_t nq = std::min(kBq, s.T - i0);
-      if (!recompute_block(a, s, w, b, h, i0, nq, j0, nk)) continue;
-      // dV (nk, hd) += P^T (nk, nq) @ dO (nq, hd);  dK (nk, hd) += dS^T (nk, nq) @ Q (nq, hd)
-      gemm_serial({w.p.data(), 1, kBk}, head_rows(a.dOut, s, s.nHead, b, i0, h), w.dv.data(), hd, nk, hd, nq, true);
-      gemm_serial({w.dp.data(), 1, kBk}, head_rows(a.q, s, s.nHead, b, i0, h), w.dk.data(), hd, nk, hd, nq, true);
+    pack_rows(a.q, s.nHead, b, h, P, qr);
+    pack_rows(a.dOut, s.nHead, b, h, P, dor);
+    output_dots(dor, a.out, s, P, b, h, D);
+    std::copy_n(a.lse + (b * s.nHead + h) * s.T, s.T, lse);
+    std::fill(lse + s.T, lse + P.Tp, 0.0f);
+    std::vector<unsigned char>& dqSet = w.dqSet;
+    dqSet.assign(P.nBlocks, 0);
+    for (int64_t jb = jb0; jb < jb1; jb++) {
+      const int64_t j0 = jb * kB, nk = std::min(kB, s.T - j0);
+      const float *ktj = kt + jb * hdp * kB, *vtj = vt + jb * hdp * kB;
+      for (int64_t ib = jb; ib < P.nBlocks; ib++) {
+        const int64_t i0 = ib * kB;
+        const Visible vis = block_mask(seg, i0, std::min(kB, s.T - i0), j0, nk, mask);
+        if (vis == Visible::kNone) continue;
+        const bool diag = ib == jb;
+        const Diag cols = diag ? Diag::kColsToRow : Diag::kNone;
+        // S = Q_i (kB, hdp) @ K_j^T (hdp, kB);  dP = dO_i (kB, hdp) @ V_j^T (hdp, kB)
+        block_product({qr + i0 * hdp, hdp, 1}, ktj, kB, sc, kB, kB, kB, hdp, false, cols);
+        block_product({dor + i0 * hdp, hdp, 1}, vtj, kB, dp, kB, kB, kB, hdp, false, cols);
+        score_grads(sc, mask, vis == Visible::kAll, lse + i0, D + i0, s.scale, pr, dp);
+        // dV_j (kB, hdp) += P^T (kB, kB) @ dO_i (kB, hdp);  dK_j += dS^T @ Q_i;  dQ_i (kB, hdp) += dS @ K_j (kB, hdp)
+        const Diag fromRow = diag ? Diag::kKFromRow : Diag::kNone;
+        const bool kvAcc = !(diag && h == kvh * group);
+        block_product({pr, 1, kB}, dor + i0 * hdp, hdp, dv + j0 * hdp, hdp, kB, hdp, kB, kvAcc, fromRow);
+        block_product({dp, 1, kB}, qr + i0 * hdp, hdp, dk + j0 * hdp, hdp, kB, hdp, kB, kvAcc, fromRow);
+        block_product({dp, kB, 1}, kr + j0 * hdp, hdp, dq + i0 * hdp, hdp, kB, hdp, kB, dqSet[ib] != 0,
+                      diag ? Diag::kKToRow : Diag::kNone);
+        dqSet[ib] = 1;
+      }
     }
+    for (int64_t ib = jb0; ib < P.nBlocks; ib++)  // query blocks no key of this part sees (segments)
+      if (!dqSet[ib]) std::fill(dq + ib * kB * hdp, dq + (ib + 1) * kB * hdp, 0.0f);
+    unpack_rows(dq, s.nHead, b, h, P, dqOut, jb0 * kB, s.T);
   }
-  for (int64_t j = 0; j < nk; j++) {
-    std::copy_n(w.dk.data() + j * hd, hd, a.dk + ((b * s.T + j0 + j) * s.nKV + kvh) * hd);
-    std::copy_n(w.dv.data() + j * hd, hd, a.dv + ((b * s.T + j0 + j) * s.nKV + kvh) * hd);
-  }
+  unpack_rows(dk, s.nKV, b, kvh, P, a.dk, jb0 * kB, std::min(jb1 * kB, s.T));
+  unpack_rows(dv, s.nKV, b, kvh, P, a.dv, jb0 * kB, std::min(jb1 * kB, s.T));
 }
 
-void dq_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t h, int64_t i0) {
-  const int64_t hd = s.hd, nq = std::min(kBq, s.T - i0), kvh = h / (s.nHead / s.nKV);
-  Scratch& w = tScratch;
-  w.fit(hd);
-  std::fill(w.acc.begin(), w.acc.begin() + nq * hd, 0.0f);
-  for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBk) {
-    const int64_t nk = std::min(kBk, s.T - j0);
-    if (!recompute_block(a, s, w, b, h, i0, nq, j0, nk)) continue;
-    // dQ (nq, hd) += dS (nq, nk) @ K (nk, hd)
-    gemm_serial({w.dp.data(), kBk, 1}, head_rows(a.k, s, s.nKV, b, j0, kvh), w.acc.data(), hd, nq, hd, nk, true);
-  }
-  for (int64_t i = 0; i < nq; i++) std::copy_n(w.acc.data() + i * hd, hd, a.dq + ((b * s.T + i0 + i) * s.nHead + h) * hd);
-}
-
-// D (B, nHead, T) = rowsum(dOut * out)
-RT_CLONES void output_dots(const float* dOut, const float* out, float* D, const AttentionShape& s, int64_t r0,
-                           int64_t r1) {
-  for (int64_t r = r0; r < r1; r++) {  // r = (b * T + t) * nHead + h
-    const int64_t h = r % s.nHead, bt = r / s.nHead, b = bt / s.T, t = bt % s.T;
-    const float* x = dOut + r * s.hd;
-    const float* y = out + r * s.hd;
-    float sum = 0.0f;
-    for (int64_t d = 0; d < s.hd; d++) sum += x[d] * y[d];
-    D[(b * s.nHead + h) * s.T + t] = sum;
-  }
-}
-
-// Runs task(i) for i in [0, n), task i on thread i mod threads: blocks of a causal sweep differ in cost, and
-// interleaving spreads cheap and dear ones evenly while keeping the assignment fixed.
+// Runs task(i) for i in [0, n), task i on thread i mod threads: the assignment of whole tasks to threads is all
+// that the thread count changes.
 template <typename F>
 void for_each_task(int64_t n, F task) {
   const int nT = static_cast<int>(std::min<int64_t>(threads(), n));
@@ -239,27 +662,37 @@ void for_each_task(int64_t n, F task) {
 }  // namespace
 
 void attention(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s) {
-  const int64_t nBlocks = (s.T + kBq - 1) / kBq;
-  for_each_task(s.B * s.nHead * nBlocks, [&](int64_t task) {
-    const int64_t blk = task % nBlocks, bh = task / nBlocks;
-    forward_task(q, k, v, out, lse, s, bh / s.nHead, bh % s.nHead, blk * kBq);
+  if (s.B * s.T * s.nHead == 0) return;  // nothing to do (and no pairs to split into parts)
+  const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nHead, nBlocks);
+  for_each_task(s.B * s.nHead * parts, [&](int64_t task) {
+    const int64_t p = task % parts, bh = task / parts;
+    forward_task(q, k, v, out, lse, s, bh / s.nHead, bh % s.nHead, part_start(p, parts, nBlocks, false),
+                 part_start(p + 1, parts, nBlocks, false));
   });
 }
 
 void attention_backward(const float* dOut, const float* q, const float* k, const float* v, const float* out,
                         const float* lse, float* dq, float* dk, float* dv, const AttentionShape& s) {
-  std::vector<float> D(s.B * s.nHead * s.T);
-  parallel_for(s.B * s.T * s.nHead, 256,
-               [&](int64_t r0, int64_t r1) { output_dots(dOut, out, D.data(), s, r0, r1); });
-  const BackwardArgs a{dOut, q, k, v, lse, D.data(), dq, dk, dv};
-  const int64_t nKeyBlocks = (s.T + kBk - 1) / kBk, nQueryBlocks = (s.T + kBq - 1) / kBq;
-  for_each_task(s.B * s.nKV * nKeyBlocks, [&](int64_t task) {
-    const int64_t blk = task % nKeyBlocks, bh = task / nKeyBlocks;
-    dkdv_task(a, s, bh / s.nKV, bh % s.nKV, blk * kBk);
+  if (s.B * s.T * s.nHead == 0) return;  // nothing to do (and no pairs to split into parts)
+  const BackwardArgs a{dOut, q, k, v, out, lse, dq, dk, dv};
+  const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nKV, nBlocks);
+  // Part p > 0 writes its dQ terms to extra[p - 1]; they are added to dq below, parts in order.
+  const int64_t size = s.B * s.T * s.nHead * s.hd;
+  std::unique_ptr<float[]> extra(new float[(parts - 1) * size]);  // every row read below is written first
+  for_each_task(s.B * s.nKV * parts, [&](int64_t task) {
+    const int64_t p = task % parts, bh = task / parts;
+    backward_task(a, s, bh / s.nKV, bh % s.nKV, part_start(p, parts, nBlocks, true),
+                  part_start(p + 1, parts, nBlocks, true), p == 0 ? dq : extra.get() + (p - 1) * size);
   });
-  for_each_task(s.B * s.nHead * nQueryBlocks, [&](int64_t task) {
-    const int64_t blk = task % nQueryBlocks, bh = task / nQueryBlocks;
-    dq_task(a, s, bh / s.nHead, bh % s.nHead, blk * kBq);
+  if (parts == 1) return;
+  int64_t start[kMaxParts];
+  for (int64_t p = 0; p < parts; p++) start[p] = part_start(p, parts, nBlocks, true) * kB;
+  parallel_for(s.B * s.T * s.nHead, 256, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {  // r = (b * T + t) * nHead + h
+      const int64_t t = r / s.nHead % s.T;
+      for (int64_t p = 1; p < parts && t >= start[p]; p++)
+        for (int64_t d = 0; d < s.hd; d++) dq[r * s.hd + d] += extra[(p - 1) * size + r * s.hd + d];
+    }
   });
 }
 

@@ -171,6 +171,8 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
       attentionCase(1, 33, 2, 2, 13, null, 20),
       attentionCase(2, 65, 4, 1, 16, packedSegments(2, 65, 3), 30),
       attentionCase(1, 130, 6, 3, 8, packedSegments(1, 130, 4), 40),
+      attentionCase(2, 256, 6, 6, 48, null, 60), // the training shape of a stories15M-like model
+      attentionCase(1, 97, 4, 2, 40, packedSegments(1, 97, 6), 70), // hd not a multiple of 16
     ];
     for (const { args, q, k, v, dOut } of cases) {
       const what = `attention B=${args.B} T=${args.T} nHead=${args.nHead} nKV=${args.nKV} hd=${args.hd}`;
