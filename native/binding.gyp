@@ -8,6 +8,7 @@
         "src/gemm.cc",
         "src/gemm_kernels.cc",
         "src/attention.cc",
+        "src/attention_tiles.cc",
         "src/norm_rope.cc",
         "src/loss_optim.cc",
         "src/elementwise.cc"

@@ -10,9 +10,8 @@
 // alone: the thread count only decides which thread runs a whole task.
 // Each task first copies its rows into zero-padded, contiguous scratch: T rounded up to Tp (a multiple of kB), hd to
 // hdp (a multiple of 8), so every block product is a whole (kB, kB) or (kB, hdp) tile product; padded query rows
-// are masked (probability 0) and padded columns are zero. The block products run on register-tiled kernels (12
-// sums: 4x24 or 6x16, AVX2+FMA when the CPU has them) that read both operands in place, where gemm_serial would pack
-// them on every call.
+// are masked (probability 0) and padded columns are zero. The block products run on register-tiled kernels
+// (attention_tiles.cc) that read both operands in place.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -22,163 +21,12 @@
 #include "pool.h"
 #include "simd.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define RT_HAVE_AVX2_PATH 1
-#define RT_AVX2 __attribute__((target("avx2,fma")))
-#endif
+#include "attention_tiles.h"
 
 namespace rt {
 namespace {
 
 constexpr int64_t kB = 32;  // block of queries and of keys: a multiple of 8
-
-// ---- block products -------------------------------------------------------------------------------------------
-// C (M, N; row stride ldc) (=|+=) A (M, K) @ B (K, N), where A (m, k) = a[m * ars + k * aks] (so A may be read
-// transposed) and B row k is N contiguous floats at b + k * ldb. M is even, N a multiple of 8. A tile of MR rows x
-// (8 * NV) columns keeps its sums in registers over k; with accumulate it starts from C.
-using TileFn = void (*)(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
-                        float* c, int64_t ldc, bool accumulate);
-
-template <int MR, int NV>
-void tile_portable(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
-                   float* c, int64_t ldc, bool accumulate) {
-  constexpr int W = 8 * NV;
-  float acc[MR][W];
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < W; j++) acc[i][j] = accumulate ? c[i * ldc + j] : 0.0f;
-  for (int64_t k = k0; k < k1; k++) {
-    const float* bk = b + k * ldb;
-    for (int i = 0; i < MR; i++) {
-      const float ai = a[i * ars + k * aks];
-      for (int j = 0; j < W; j++) acc[i][j] += ai * bk[j];
-    }
-  }
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < W; j++) c[i * ldc + j] = acc[i][j];
-}
-
-#ifdef RT_HAVE_AVX2_PATH
-// MR x NV vectors of sums (at most 12, plus NV loads of B and one broadcast of A: within the 16 ymm registers). Per
-// k, NV loads and MR broadcasts feed MR * NV FMAs; 12 independent chains (6x16, 4x24) cover the FMA latency on both
-// pipes. The sums are named variables, not an array, so GCC keeps them in registers instead of storing them back
-// every step.
-#define RT_TILE_ROW(i, X)           \
-  if constexpr (MR > i) {           \
-    X(i, 0);                        \
-    if constexpr (NV > 1) X(i, 1);  \
-    if constexpr (NV > 2) X(i, 2);  \
-  }
-#define RT_TILE_ALL(X) \
-  RT_TILE_ROW(0, X) RT_TILE_ROW(1, X) RT_TILE_ROW(2, X) RT_TILE_ROW(3, X) RT_TILE_ROW(4, X) RT_TILE_ROW(5, X)
-#define RT_LOAD(i, v) c##i##v = _mm256_loadu_ps(c + i * ldc + 8 * v)
-#define RT_STORE(i, v) _mm256_storeu_ps(c + i * ldc + 8 * v, c##i##v)
-#define RT_FMA(i, v) c##i##v = _mm256_fmadd_ps(x##i, b##v, c##i##v)
-#define RT_FMA_ROW(i)                                     \
-  if constexpr (MR > i) {                                 \
-    const __m256 x##i = _mm256_broadcast_ss(ak + i * ars); \
-    RT_FMA(i, 0);                                         \
-    if constexpr (NV > 1) RT_FMA(i, 1);                   \
-    if constexpr (NV > 2) RT_FMA(i, 2);                   \
-  }
-
-template <int MR, int NV>
-RT_AVX2 void tile_avx2(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
-                       float* c, int64_t ldc, bool accumulate) {
-  static_assert(MR >= 1 && MR <= 6 && NV >= 1 && NV <= 3 && MR * NV <= 12, "at most 12 sums");
-  const __m256 z = _mm256_setzero_ps();
-  // All 18 declared; the ones outside MR x NV are never used and cost nothing.
-  __m256 c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
-  __m256 c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z;
-  if (accumulate) {
-    RT_TILE_ALL(RT_LOAD);
-  }
-  const float* ak = a + k0 * aks;
-  const float* bk = b + k0 * ldb;
-  for (int64_t k = k0; k < k1; k++, ak += aks, bk += ldb) {
-    const __m256 b0 = _mm256_loadu_ps(bk);
-    const __m256 b1 = NV > 1 ? _mm256_loadu_ps(bk + 8) : z;
-    const __m256 b2 = NV > 2 ? _mm256_loadu_ps(bk + 16) : z;
-    RT_FMA_ROW(0) RT_FMA_ROW(1) RT_FMA_ROW(2) RT_FMA_ROW(3) RT_FMA_ROW(4) RT_FMA_ROW(5)
-  }
-  RT_TILE_ALL(RT_STORE);
-}
-#undef RT_FMA_ROW
-#undef RT_FMA
-#undef RT_STORE
-#undef RT_LOAD
-#undef RT_TILE_ALL
-#undef RT_TILE_ROW
-
-bool cpu_has_avx2_fma() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-bool use_avx2() {
-  static const bool yes = cpu_has_avx2_fma();
-  return yes;
-}
-#endif
-
-// The kernels for the tile shapes used, chosen once for this CPU: fn[MR / 2 - 1][NV - 1] for MR = 2, 4, 6 rows
-// (6 rows only with NV <= 2).
-struct Tiles {
-  TileFn fn[3][3];
-  Tiles()
-      : fn{{tile_portable<2, 1>, tile_portable<2, 2>, tile_portable<2, 3>},
-           {tile_portable<4, 1>, tile_portable<4, 2>, tile_portable<4, 3>},
-           {tile_portable<6, 1>, tile_portable<6, 2>, nullptr}} {
-#ifdef RT_HAVE_AVX2_PATH
-    if (use_avx2()) {
-      fn[0][0] = tile_avx2<2, 1>, fn[0][1] = tile_avx2<2, 2>, fn[0][2] = tile_avx2<2, 3>;
-      fn[1][0] = tile_avx2<4, 1>, fn[1][1] = tile_avx2<4, 2>, fn[1][2] = tile_avx2<4, 3>;
-      fn[2][0] = tile_avx2<6, 1>, fn[2][1] = tile_avx2<6, 2>;
-    }
-#endif
-  }
-};
-const Tiles& tiles() {
-  static const Tiles t;
-  return t;
-}
-
-// Which part of a diagonal block (queries i0.. and keys j0.. with i0 == j0) a product needs, per row tile [r, r+mr):
-// products whose terms are all masked (key after query) are skipped; skipping a zero term changes no sum.
-enum class Diag {
-  kNone,       // off the diagonal: everything
-  kColsToRow,  // C = S or dP (queries x keys): only key columns < r + mr, in whole tiles
-  kKFromRow,   // C = dV or dK (keys x hd), summing over queries: only queries >= r
-  kKToRow,     // C = dQ or out (queries x hd), summing over keys: only keys < r + mr
-};
-
-struct AView {  // A (m, k) = a[m * ars + k * aks]
-  const float* a;
-  int64_t ars, aks;
-};
-
-void block_product(AView a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K,
-                   bool accumulate, Diag diag) {
-  const Tiles& t = tiles();
-  // Tiles of 12 sums: 4 rows x 3 vectors when triples cover N exactly (hd = 24, 48, 72, ...), else 6 rows x 2
-  // vectors (S and dP with N = kB = 32; hd = 64, 128), with narrower tiles at the edges. The tiling depends on the
-  // shapes only. Column panels outermost: a panel of B (K x 16 or 24 floats) stays in L1 while the row tiles pass
-  // over it, which matters once B is wider than L1 can hold whole (hd = 128).
-  const bool triples = N % 24 == 0;
-  for (int64_t col = 0; col < N;) {
-    const int nv = triples ? 3 : N - col >= 16 ? 2 : 1;
-    for (int64_t r = 0; r < M;) {
-      const int64_t left = M - r;
-      const int mr = triples ? (left >= 4 ? 4 : 2) : (left >= 6 && left != 8 ? 6 : left >= 4 ? 4 : 2);
-      const int64_t k0 = diag == Diag::kKFromRow ? r : 0;
-      const int64_t k1 = diag == Diag::kKToRow ? std::min(K, r + mr) : K;
-      if (diag != Diag::kColsToRow || col < r + mr)
-        t.fn[mr / 2 - 1][nv - 1](a.a + r * a.ars, a.ars, a.aks, b + col, ldb, k0, k1, c + r * ldc + col, ldc,
-                                 accumulate);
-      r += mr;
-    }
-    col += 8 * nv;
-  }
-}
 
 // ---- masks and softmax ----------------------------------------------------------------------------------------
 // True when every token of [i0, i0+nq) and [j0, j0+nk) is in one segment, the common case of packed rows, where
@@ -338,7 +186,7 @@ RT_AVX2 void online_softmax_avx2(const float* s, const unsigned char* mask, bool
 void online_softmax(const float* s, const unsigned char* mask, bool full, int64_t hdp, float scale, float* p,
                     float* rowMax, float* rowSum, float* acc) {
 #ifdef RT_HAVE_AVX2_PATH
-  if (use_avx2()) return online_softmax_avx2(s, mask, full, hdp, scale, p, rowMax, rowSum, acc);
+  if (cpu_has_avx2_fma()) return online_softmax_avx2(s, mask, full, hdp, scale, p, rowMax, rowSum, acc);
 #endif
   online_softmax_portable(s, mask, full, hdp, scale, p, rowMax, rowSum, acc);
 }
@@ -382,7 +230,7 @@ RT_AVX2 void score_grads_avx2(const float* __restrict s, const unsigned char* __
 void score_grads(const float* s, const unsigned char* mask, bool full, const float* lse, const float* D, float scale,
                  float* p, float* dp) {
 #ifdef RT_HAVE_AVX2_PATH
-  if (use_avx2()) return score_grads_avx2(s, mask, full, lse, D, scale, p, dp);
+  if (cpu_has_avx2_fma()) return score_grads_avx2(s, mask, full, lse, D, scale, p, dp);
 #endif
   score_grads_portable(s, mask, full, lse, D, scale, p, dp);
 }
@@ -476,7 +324,7 @@ RT_AVX2 void transpose_blocks_avx2(const float* rows, const Padded& p, float* ds
 
 void transpose_blocks(const float* rows, const Padded& p, float* dst) {
 #ifdef RT_HAVE_AVX2_PATH
-  if (use_avx2()) return transpose_blocks_avx2(rows, p, dst);
+  if (cpu_has_avx2_fma()) return transpose_blocks_avx2(rows, p, dst);
 #endif
   transpose_blocks_portable(rows, p, dst);
 }

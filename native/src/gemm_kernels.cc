@@ -7,11 +7,7 @@
 
 #include "gemm.h"
 #include "pool.h"
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define RT_HAVE_AVX2_PATH 1
-#endif
+#include "simd.h"
 
 namespace rt {
 namespace {
@@ -37,8 +33,6 @@ void micro_kernel_portable(int64_t kc, const float* a, const float* b, float* c,
 }
 
 #ifdef RT_HAVE_AVX2_PATH
-
-#define RT_AVX2 __attribute__((target("avx2,fma")))
 
 RT_AVX2 inline void store_row(float* c, __m256 lo, __m256 hi, bool accumulate) {
   if (accumulate) {
@@ -166,11 +160,6 @@ RT_AVX2 void pack_a_rows_avx2(const float* src, int64_t ld, int64_t kc, float* d
     for (int i = 0; i < kMR; i++) dst[k * kMR + i] = src[i * ld + k];
 }
 
-bool cpu_has_avx2_fma() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
 #endif
 
 double fma_loop_portable(int64_t iterations) {
@@ -189,8 +178,7 @@ double fma_loop_portable(int64_t iterations) {
 
 MicroKernel select_micro_kernel() {
 #ifdef RT_HAVE_AVX2_PATH
-  static const bool avx2 = cpu_has_avx2_fma();
-  if (avx2) return micro_kernel_avx2;
+  if (cpu_has_avx2_fma()) return micro_kernel_avx2;
 #endif
   return micro_kernel_portable;
 }
@@ -198,8 +186,7 @@ MicroKernel select_micro_kernel() {
 template <typename TB>
 void pack_transposed(const TB* src, int64_t ld, int64_t kc, float* dst) {
 #ifdef RT_HAVE_AVX2_PATH
-  static const bool avx2 = cpu_has_avx2_fma();
-  if (avx2) return pack_transposed_avx2(src, ld, kc, dst);
+  if (cpu_has_avx2_fma()) return pack_transposed_avx2(src, ld, kc, dst);
 #endif
   pack_transposed_portable(src, ld, kc, dst);
 }
@@ -211,8 +198,7 @@ void pack_b_panel_transposed(const uint16_t* src, int64_t ld, int64_t kc, float*
 
 void pack_a_panel_rows(const float* src, int64_t ld, int64_t kc, float* dst) {
 #ifdef RT_HAVE_AVX2_PATH
-  static const bool avx2 = cpu_has_avx2_fma();
-  if (avx2) return pack_a_rows_avx2(src, ld, kc, dst);
+  if (cpu_has_avx2_fma()) return pack_a_rows_avx2(src, ld, kc, dst);
 #endif
   for (int64_t k = 0; k < kc; k++)
     for (int i = 0; i < kMR; i++) dst[k * kMR + i] = src[i * ld + k];
@@ -237,7 +223,7 @@ double thread_cpu_seconds() {
 }
 
 double fma_peak_gflops(int nThreads, double seconds) {
-  const bool fast = select_micro_kernel() != micro_kernel_portable;
+  [[maybe_unused]] const bool fast = select_micro_kernel() != micro_kernel_portable;
   auto loop = [&](int64_t iterations, int t) {
 #ifdef RT_HAVE_AVX2_PATH
     if (fast) {

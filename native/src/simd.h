@@ -14,6 +14,14 @@
 #define RT_CLONES
 #endif
 
+// Hand-written AVX2+FMA kernels (GEMM and attention tiles, softmax blocks) are compiled where the compiler knows
+// the intrinsics and used only where cpu_has_avx2_fma() says the CPU runs them; the portable code is the fallback.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define RT_HAVE_AVX2_PATH 1
+#define RT_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
 namespace rt {
 
 constexpr int kLanes = 16;
@@ -47,6 +55,16 @@ inline float fast_exp(float x) {
   float y = p * scale;
   return x <= -87.33654f ? 0.0f : y;
 }
+
+#ifdef RT_HAVE_AVX2_PATH
+inline bool cpu_has_avx2_fma() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return yes;
+}
+#endif
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
 
