@@ -2,8 +2,8 @@
 // whichever repacks less) and each runs the serial blocked algorithm on its own, with no barrier: a thread packs the B
 // panels it needs itself. That repeats a little packing but keeps one fork-join per call, which matters when the
 // cores are shared. Loops of the serial algorithm, outermost first:
-//   jc over N in kNC columns -> pc over K in kKC steps: pack B (kKC, kNC) (L3)
-//   -> ic over M in kMC rows: pack A (kMC, kKC) (L2)
+//   jc over N in kNC columns -> pc over K in equal steps of at most kKC: pack B (kc, kNC) (L3)
+//   -> ic over M in kMC rows: pack A (kMC, kc) (L2)
 //   -> jr over kNR-column panels of packed B (L1) -> ir over kMR-row panels of packed A -> micro-kernel.
 // Every element of C sums its K products in the same order (pc blocks ascending, k ascending inside), whatever the
 // thread count, so results do not depend on how the work was split.
@@ -20,7 +20,7 @@
 namespace rt {
 namespace {
 
-constexpr int64_t kKC = 256;   // A and B panels of kKC depth: a B micro-panel (16 KiB) stays in L1
+constexpr int64_t kKC = 288;   // A and B panels at most kKC deep: B and A micro-panels (18 + 7 KiB) stay in L1
 constexpr int64_t kMC = 144;   // packed A block of 144 KiB stays in L2 (512 KiB on Zen 3)
 constexpr int64_t kNC = 3072;  // packed B block of 3 MiB stays in L3
 
@@ -152,6 +152,16 @@ void compute_block(const Operands<TB>& o, MicroKernel kernel, const float* packe
   }
 }
 
+// K in equal steps of at most kKC rather than kKC and a thin remainder: each step is one more pass over the C block
+// (K = 524 takes two steps of 262, not 288 and 236; K = 288 one, not 256 and 32).
+int64_t depth_step(int64_t K) {
+  const int64_t steps = (K + kKC - 1) / kKC;
+  return (K + steps - 1) / steps;
+}
+
+// Packed B of the whole depth up to this size is packed once and the row blocks go outermost (see gemm_rect).
+constexpr int64_t kWholeBFloats = int64_t(1) << 18;  // 1 MiB
+
 // The serial blocked algorithm on rows [r0, r1) x columns [c0, c1) of C.
 template <typename TB>
 void gemm_rect(const Operands<TB>& o, int64_t r0, int64_t r1, int64_t c0, int64_t c1, bool accumulate) {
@@ -161,12 +171,29 @@ void gemm_rect(const Operands<TB>& o, int64_t r0, int64_t r1, int64_t c0, int64_
     return;
   }
   const MicroKernel kernel = select_micro_kernel();
+  const int64_t step = depth_step(o.K);
   for (int64_t j0 = c0; j0 < c1; j0 += kNC) {
     const int64_t nc = std::min(kNC, c1 - j0), nPanels = (nc + kNR - 1) / kNR;
-    for (int64_t p0 = 0; p0 < o.K; p0 += kKC) {
-      const int64_t kc = std::min(kKC, o.K - p0);
+    float* packedA = tPackA.get(kMC * step);
+    if (o.K > step && nPanels * kNR * o.K <= kWholeBFloats) {
+      // A narrow B (a weight gradient dW (V, C) = dLogits^T h with a large C): with every depth step of B packed
+      // up front, each block of C rows takes all its steps while it sits in L2, instead of C going through memory
+      // once per step. Every element still sums its steps in ascending order: the same bits.
+      float* packedB = tPackB.get(nPanels * kNR * o.K);
+      for (int64_t p0 = 0; p0 < o.K; p0 += step) pack_b(o, j0, nc, p0, std::min(step, o.K - p0), packedB + nPanels * kNR * p0);
+      for (int64_t i0 = r0; i0 < r1; i0 += kMC) {
+        const int64_t mc = std::min(kMC, r1 - i0);
+        for (int64_t p0 = 0; p0 < o.K; p0 += step) {
+          const int64_t kc = std::min(step, o.K - p0);
+          pack_a(o, i0, mc, p0, kc, packedA);
+          compute_block(o, kernel, packedA, packedB + nPanels * kNR * p0, i0, mc, j0, nc, kc, accumulate || p0 > 0);
+        }
+      }
+      continue;
+    }
+    for (int64_t p0 = 0; p0 < o.K; p0 += step) {
+      const int64_t kc = std::min(step, o.K - p0);
       float* packedB = tPackB.get(nPanels * kc * kNR);
-      float* packedA = tPackA.get(kMC * kc);
       pack_b(o, j0, nc, p0, kc, packedB);
       for (int64_t i0 = r0; i0 < r1; i0 += kMC) {
         const int64_t mc = std::min(kMC, r1 - i0);
