@@ -49,6 +49,7 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
     const shapes: [number, number, number, number][] = [
       [1, 1, 1, 1], [1, 7, 13, 33], [2, 13, 65, 7], [1, 65, 33, 300], [3, 6, 16, 256], [1, 7, 3100, 5], [1, 150, 20, 513],
       [1, 5, 3300, 130], // split by columns across threads, wider than one packed B block
+      [1, 40, 600, 700], // several depth steps with B packed step by step; [1, 150, 20, 513] packs a narrow B whole
       [1, 1, 700, 300], [2, 3, 70, 1000], [1, 4, 300, 17], // few rows: the matrix-vector path
     ];
     let seed = 1;
