@@ -1,6 +1,6 @@
 // An unchanged resume continues bit for bit: the log rows after the resume (loss, LR, grad norm, epoch, tokens), the
 // eval rows and the final weights equal those of one uninterrupted run, whether the first run was stopped by SIGTERM
-// mid-epoch or ended at max_steps.
+// or SIGINT (Ctrl-C) mid-epoch or ended at max_steps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -39,25 +39,27 @@ test('straight run: 8 steps with eval rows and final weights', async () => {
   assert.ok(existsSync(join(out, 'checkpoint-8', 'manifest.json')));
 });
 
-test('SIGTERM mid-epoch, then resume: identical to the straight run', async () => {
-  await straight;
-  const dir = tempDir('sigterm');
-  const cfg = writeConfig(dir, settings);
-  const first = startTrain(cfg);
-  await waitForOutput(first.child, /step 1\/8/);
-  first.child.kill('SIGTERM');
-  const stopped = await first.done;
-  assert.equal(stopped.signal, 'SIGTERM', explain(stopped));
-  const at = Number(/stopped by SIGTERM at step (\d+)/.exec(stopped.stdout)?.[1]);
-  assert.ok(at >= 1 && at < 8 && at % 4 !== 0, `stopped at step ${at}, mid-epoch expected\n${explain(stopped)}`);
-  assert.ok(existsSync(join(dir, 'out', `checkpoint-${at}`, 'manifest.json')));
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`${signal} mid-epoch, then resume: identical to the straight run`, async () => {
+    await straight;
+    const dir = tempDir(signal.toLowerCase());
+    const cfg = writeConfig(dir, settings);
+    const first = startTrain(cfg);
+    await waitForOutput(first.child, /step 1\/8/);
+    first.child.kill(signal);
+    const stopped = await first.done;
+    assert.equal(stopped.signal, signal, explain(stopped));
+    const at = Number(new RegExp(`stopped by ${signal} at step (\\d+)`).exec(stopped.stdout)?.[1]);
+    assert.ok(at >= 1 && at < 8 && at % 4 !== 0, `stopped at step ${at}, mid-epoch expected\n${explain(stopped)}`);
+    assert.ok(existsSync(join(dir, 'out', `checkpoint-${at}`, 'manifest.json')));
 
-  const resumed = await train(cfg);
-  assert.equal(resumed.code, 0, explain(resumed));
-  assert.match(resumed.stdout, new RegExp(`Resume plan: checkpoint-${at}, step ${at} of 8`));
-  assert.match(resumed.stdout, /config: no change that affects training/);
-  assertContinuesStraight(join(dir, 'out'), at);
-});
+    const resumed = await train(cfg);
+    assert.equal(resumed.code, 0, explain(resumed));
+    assert.match(resumed.stdout, new RegExp(`Resume plan: checkpoint-${at}, step ${at} of 8`));
+    assert.match(resumed.stdout, /config: no change that affects training/);
+    assertContinuesStraight(join(dir, 'out'), at);
+  });
+}
 
 test('a run ended by max_steps, resumed without it: identical to the straight run', async () => {
   await straight;
