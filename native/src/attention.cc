@@ -300,22 +300,10 @@ RT_AVX2 void transpose_blocks_avx2(const float* rows, const Padded& p, float* ds
     float* d = dst + jb * p.hdp * kB;
     for (int64_t t = 0; t < kB; t += 8) {
       for (int64_t c = 0; c < p.hdp; c += 8) {
-        __m256 x[8], y[8];
+        __m256 x[8];
         for (int i = 0; i < 8; i++) x[i] = _mm256_loadu_ps(r + (t + i) * p.hdp + c);
-        for (int i = 0; i < 4; i++) {
-          y[2 * i] = _mm256_unpacklo_ps(x[2 * i], x[2 * i + 1]);
-          y[2 * i + 1] = _mm256_unpackhi_ps(x[2 * i], x[2 * i + 1]);
-        }
-        for (int i = 0; i < 2; i++) {
-          x[4 * i + 0] = _mm256_shuffle_ps(y[4 * i], y[4 * i + 2], 0x44);
-          x[4 * i + 1] = _mm256_shuffle_ps(y[4 * i], y[4 * i + 2], 0xEE);
-          x[4 * i + 2] = _mm256_shuffle_ps(y[4 * i + 1], y[4 * i + 3], 0x44);
-          x[4 * i + 3] = _mm256_shuffle_ps(y[4 * i + 1], y[4 * i + 3], 0xEE);
-        }
-        for (int i = 0; i < 4; i++) {
-          _mm256_storeu_ps(d + (c + i) * kB + t, _mm256_permute2f128_ps(x[i], x[i + 4], 0x20));
-          _mm256_storeu_ps(d + (c + i + 4) * kB + t, _mm256_permute2f128_ps(x[i], x[i + 4], 0x31));
-        }
+        transpose8x8(x);
+        for (int i = 0; i < 8; i++) _mm256_storeu_ps(d + (c + i) * kB + t, x[i]);
       }
     }
   }

@@ -102,24 +102,6 @@ RT_AVX2 double fma_loop_avx2(int64_t iterations) {
   return sink[0];
 }
 
-RT_AVX2 inline void transpose8(__m256 r[8]) {
-  __m256 t[8], u[8];
-  for (int i = 0; i < 4; i++) {
-    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 2; i++) {
-    u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; i++) {
-    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-  }
-}
-
 RT_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 RT_AVX2 inline __m256 load8(const uint16_t* p) {
   __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -134,7 +116,7 @@ RT_AVX2 void pack_transposed_avx2(const TB* src, int64_t ld, int64_t kc, float* 
     for (int half = 0; half < 2; half++) {
       __m256 r[8];
       for (int j = 0; j < 8; j++) r[j] = load8(src + (half * 8 + j) * ld + k);
-      transpose8(r);
+      transpose8x8(r);
       for (int kk = 0; kk < 8; kk++) _mm256_storeu_ps(dst + (k + kk) * kNR + half * 8, r[kk]);
     }
   }
@@ -149,7 +131,7 @@ RT_AVX2 void pack_a_rows_avx2(const float* src, int64_t ld, int64_t kc, float* d
     __m256 r[8];
     for (int i = 0; i < kMR; i++) r[i] = _mm256_loadu_ps(src + i * ld + k);
     for (int i = kMR; i < 8; i++) r[i] = _mm256_setzero_ps();
-    transpose8(r);
+    transpose8x8(r);
     for (int kk = 0; kk < 8; kk++) {
       float* d = dst + (k + kk) * kMR;
       _mm_storeu_ps(d, _mm256_castps256_ps128(r[kk]));
