@@ -3,6 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { resolveTemplate } from '../../src/data/template-resolve.js';
+import { loadTokenizer } from '../../src/data/tokenizer.js';
 import { runCli } from './run-cli.js';
 
 const fixtures = 'test/fixtures/cli';
@@ -22,6 +24,8 @@ test('export merges the adapter; chatting with the exported folder gives transfo
     const chat = runCli(['chat', `model_name_or_path=${out}`, 'template=chatml', 'do_sample=false',
       `max_new_tokens=${golden.max_new_tokens}`, '--prompt', golden.questions[0]]);
     assert.equal(chat.stdout, `${golden.lora.first}\n`);
+    // Without a template in the config the base tokenizer files are copied as they are.
+    assert.equal(JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')).chat_template, undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -39,6 +43,39 @@ test('export refuses a missing export_dir key and a non-empty export_dir, leavin
     assert.match(busy.stderr, /already exists and is not empty/);
     assert.deepEqual(readdirSync(dir), ['keep.txt']);
     assert.equal(readFileSync(join(dir, 'keep.txt'), 'utf8'), 'mine');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('export with a template writes it as the chat_template; applying it reproduces the training ids', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'retune-export-'));
+  try {
+    const out = join(dir, 'templated');
+    const result = runCli(['export', `model_name_or_path=${fixtures}/chat-model`, `export_dir=${out}`, 'template=qwen']);
+    assert.equal(result.code, 0, result.stderr);
+    const written = JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8'));
+    assert.equal(typeof written.chat_template, 'string');
+    assert.equal(written.pad_token, '<|endoftext|>', 'the rest of tokenizer_config.json is kept');
+
+    const exported = await loadTokenizer(out);
+    const base = await loadTokenizer(`${fixtures}/chat-model`);
+    const template = resolveTemplate({ template: 'qwen' }, base);
+    const conversation = [
+      { role: 'user' as const, content: golden.questions[0] },
+      { role: 'assistant' as const, content: 'Paris, of course.' },
+      { role: 'user' as const, content: golden.questions[1] ?? 'And then?' },
+      { role: 'assistant' as const, content: "It's \\ fine." },
+    ];
+    const encode = (text: string) => exported.encode(text, { addSpecialTokens: false });
+    for (const system of [null, 'Answer in one word.']) {
+      const messages = system === null ? conversation : [{ role: 'system', content: system }, ...conversation];
+      const training = template.encodeMultiturn(base, conversation, system).flat(2);
+      assert.deepEqual(encode(exported.applyChatTemplate(messages)), training, `system ${system}`);
+      const prompt = template.encodePrompt(base, conversation.slice(0, 3), system);
+      assert.deepEqual(encode(exported.applyChatTemplate(messages.slice(0, -1), { addGenerationPrompt: true })), prompt, `prompt, system ${system}`);
+    }
+    assert.ok(exported.applyChatTemplate(conversation.slice(0, 1)).startsWith('<|im_start|>system\nYou are Qwen'), 'default system');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
