@@ -14,7 +14,6 @@
 // (attention_tiles.cc) that read both operands in place.
 #include <algorithm>
 #include <cmath>
-#include <memory>
 #include <vector>
 
 #include "kernels.h"
@@ -514,11 +513,14 @@ void attention_backward(const float* dOut, const float* q, const float* k, const
   const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nKV, nBlocks);
   // Part p > 0 writes its dQ terms to extra[p - 1]; they are added to dq below, parts in order.
   const int64_t size = s.B * s.T * s.nHead * s.hd;
-  std::unique_ptr<float[]> extra(new float[(parts - 1) * size]);  // every row read below is written first
+  // Reused across calls (a fresh buffer of this size would be page-faulted in on every call); every row read below
+  // is written first.
+  thread_local Buf tExtra;
+  float* extra = tExtra.get((parts - 1) * size);
   for_each_task(s.B * s.nKV * parts, [&](int64_t task) {
     const int64_t p = task % parts, bh = task / parts;
     backward_task(a, s, bh / s.nKV, bh % s.nKV, part_start(p, parts, nBlocks, true),
-                  part_start(p + 1, parts, nBlocks, true), p == 0 ? dq : extra.get() + (p - 1) * size);
+                  part_start(p + 1, parts, nBlocks, true), p == 0 ? dq : extra + (p - 1) * size);
   });
   if (parts == 1) return;
   int64_t start[kMaxParts];
