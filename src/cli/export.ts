@@ -5,7 +5,7 @@ import type { RetuneConfig } from '../config/schema.js';
 import { resolveTemplate } from '../data/template-resolve.js';
 import { templateToJinja } from '../data/template-jinja.js';
 import { loadTokenizer } from '../data/tokenizer.js';
-import { exportModel } from '../model/export.js';
+import { exportModel, type ExportOptions } from '../model/export.js';
 import { parseArgs } from './args.js';
 import { printConfigNotices } from './notices.js';
 import { startEngine } from './engine.js';
@@ -18,8 +18,7 @@ export async function runExportCommand(args: string[]): Promise<number> {
   startEngine(loaded.config);
   const { config } = loaded;
   const adapters = (config.adapter_name_or_path ?? '').split(',').filter((p) => p !== '');
-  const chatTemplate = await runChatTemplate(config);
-  const result = await exportModel(config, { chatTemplate });
+  const result = await exportModel(config, await runTemplate(config));
   const merged = adapters.length === 0 ? '' : ` with ${adapters.length} adapter${adapters.length > 1 ? 's' : ''} merged`;
   process.stdout.write(`Exported ${config.model_name_or_path}${merged} to ${result.dir} (${result.dtype}): ${result.files.join(', ')}\n`);
   return 0;
@@ -28,14 +27,17 @@ export async function runExportCommand(args: string[]): Promise<number> {
 // As LLaMA-Factory's export does, a run that names a template hands it on as the exported tokenizer's
 // chat_template, so the model is prompted the way it was trained. The template is resolved exactly as training
 // resolves it (default_system, enable_thinking, replace_eos), since the Jinja spells out the EOS text it used.
-// Without a template the base tokenizer files are copied unchanged.
-async function runChatTemplate(config: RetuneConfig): Promise<string | null> {
-  if (!config.template) return null;
+// A template with replace_eos also hands on the EOS its answers ended with. Without a template the base tokenizer
+// files are copied unchanged.
+async function runTemplate(config: RetuneConfig): Promise<ExportOptions> {
+  if (!config.template) return {};
   const tokenizer = await loadTokenizer(config.model_name_or_path as string);
   const template = resolveTemplate(config, tokenizer);
-  const jinja = templateToJinja(template, tokenizer);
-  if (jinja === null) {
+  const chatTemplate = templateToJinja(template, tokenizer);
+  if (chatTemplate === null) {
     process.stderr.write(`retune: notice: template ${template.name} has no Jinja form; the exported tokenizer keeps the base chat_template\n`);
   }
-  return jinja;
+  const eosToken = template.replaceEos && tokenizer.eosToken !== null && tokenizer.eosId !== null
+    ? { text: tokenizer.eosToken, id: tokenizer.eosId } : null;
+  return { chatTemplate, eosToken };
 }

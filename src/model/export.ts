@@ -15,6 +15,9 @@ export type ExportConfig = Pick<RetuneConfig, 'model_name_or_path' | 'adapter_na
 
 export interface ExportOptions {
   chatTemplate?: string | null; // the run's template rendered as Jinja, stored in tokenizer_config.json
+  // The EOS a template with replace_eos trained on (e.g. <|im_end|>): written as tokenizer_config.json's eos_token,
+  // as LLaMA-Factory's export saves it, and added to generation_config.json's eos_token_id so generate stops there.
+  eosToken?: { text: string; id: number } | null;
   maxShardBytes?: number; // overrides export_size (GB), for tests
 }
 
@@ -43,6 +46,7 @@ export async function exportModel(config: ExportConfig, opts: ExportOptions = {}
   const model = await loadModel(base, { frozenBf16: dtype === 'BF16' });
   mergeAdapterPaths(model, splitList(config.adapter_name_or_path));
   if (model.generationConfig === null) model.generationConfig = generationConfigOf(model.config.raw);
+  if (opts.eosToken) model.generationConfig.eos_token_id = withEos(model.generationConfig.eos_token_id, opts.eosToken.id);
 
   const staging = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
@@ -52,7 +56,9 @@ export async function exportModel(config: ExportConfig, opts: ExportOptions = {}
     for (const name of TOKENIZER_FILES) {
       if (existsSync(join(base, name))) copyFileSync(join(base, name), join(staging, name));
     }
-    if (opts.chatTemplate) setChatTemplate(staging, opts.chatTemplate);
+    if (opts.chatTemplate || opts.eosToken) {
+      updateTokenizerConfig(staging, { chat_template: opts.chatTemplate ?? undefined, eos_token: opts.eosToken?.text });
+    }
     if (existsSync(target)) rmSync(target, { recursive: true });
     renameSync(staging, target);
   } catch (error) {
@@ -93,7 +99,13 @@ function generationConfigOf(raw: Record<string, unknown>): Record<string, unknow
   return out;
 }
 
-function setChatTemplate(dir: string, template: string): void {
+// generation_config's eos_token_id (a number, a list or absent) with id added, the existing ids first.
+function withEos(current: unknown, id: number): number | number[] {
+  const ids = (Array.isArray(current) ? current : current === undefined || current === null ? [] : [current]) as number[];
+  return ids.length === 0 ? id : ids.includes(id) ? ids : [...ids, id];
+}
+
+function updateTokenizerConfig(dir: string, fields: { chat_template?: string; eos_token?: string }): void {
   const path = join(dir, 'tokenizer_config.json');
   let config: Record<string, unknown> = {};
   if (existsSync(path)) {
@@ -103,8 +115,9 @@ function setChatTemplate(dir: string, template: string): void {
       throw new UsageError(`${path}: not valid JSON (${(error as Error).message})`);
     }
   }
-  config.chat_template = template;
+  if (fields.chat_template !== undefined) config.chat_template = fields.chat_template;
+  if (fields.eos_token !== undefined) config.eos_token = fields.eos_token;
   writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);
   // A chat_template.jinja next to it would take precedence in transformers; the run's template must win.
-  rmSync(join(dir, 'chat_template.jinja'), { force: true });
+  if (fields.chat_template !== undefined) rmSync(join(dir, 'chat_template.jinja'), { force: true });
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -76,6 +76,35 @@ test('export with a template writes it as the chat_template; applying it reprodu
       assert.deepEqual(encode(exported.applyChatTemplate(messages.slice(0, -1), { addGenerationPrompt: true })), prompt, `prompt, system ${system}`);
     }
     assert.ok(exported.applyChatTemplate(conversation.slice(0, 1)).startsWith('<|im_start|>system\nYou are Qwen'), 'default system');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a template with replace_eos hands its EOS on: tokenizer_config eos_token and generation_config eos_token_id', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'retune-export-'));
+  try {
+    // A base whose EOS is <|endoftext|> (694), like a pretrained (not chat) Qwen; the qwen template trains answers
+    // ending in <|im_end|> (696).
+    const base = join(dir, 'base');
+    cpSync(`${fixtures}/chat-model`, base, { recursive: true });
+    const editJson = (name: string, edit: (json: Record<string, unknown>) => void) => {
+      const json = JSON.parse(readFileSync(join(base, name), 'utf8')) as Record<string, unknown>;
+      edit(json);
+      writeFileSync(join(base, name), JSON.stringify(json));
+    };
+    editJson('tokenizer_config.json', (json) => { json.eos_token = '<|endoftext|>'; });
+    editJson('generation_config.json', (json) => { json.eos_token_id = 694; });
+    const out = join(dir, 'out');
+    const result = runCli(['export', `model_name_or_path=${base}`, `export_dir=${out}`, 'template=qwen']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')).eos_token, '<|im_end|>');
+    assert.deepEqual(JSON.parse(readFileSync(join(out, 'generation_config.json'), 'utf8')).eos_token_id, [694, 696]);
+
+    const plain = join(dir, 'plain');
+    assert.equal(runCli(['export', `model_name_or_path=${base}`, `export_dir=${plain}`]).code, 0);
+    assert.equal(JSON.parse(readFileSync(join(plain, 'tokenizer_config.json'), 'utf8')).eos_token, '<|endoftext|>');
+    assert.equal(JSON.parse(readFileSync(join(plain, 'generation_config.json'), 'utf8')).eos_token_id, 694);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
