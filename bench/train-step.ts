@@ -10,6 +10,7 @@ import { parseModelConfig } from '../src/model/config.js';
 import { initModel } from '../src/model/init.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { backward } from '../src/tensor/autograd.js';
+import type { Tensor } from '../src/tensor/tensor.js';
 
 const CONFIG = {
   architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 288, intermediate_size: 768,
@@ -35,7 +36,8 @@ function flopsPerToken(params: number): number {
   return 6 * params + 6 * CONFIG.num_hidden_layers * CONFIG.hidden_size * T;
 }
 
-function child(): void {
+// The benchmarked model and one full-fine-tuning step of it (also driven by bench/profile-step.ts).
+export function makeTrainStep(): { step: () => void; params: Map<string, Tensor>; tokens: number } {
   const config = parseModelConfig(CONFIG, 'bench');
   const model = initModel(config, 0);
   const params = model.namedParameters();
@@ -49,6 +51,11 @@ function child(): void {
     optimizer.step(1e-4);
     optimizer.zeroGrad();
   };
+  return { step, params, tokens: B * T };
+}
+
+function child(): void {
+  const { step, params } = makeTrainStep();
   step(); // warm-up: first touch of every buffer
   const usage0 = process.resourceUsage();
   const start = performance.now();
