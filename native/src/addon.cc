@@ -253,6 +253,17 @@ rt::AttentionShape read_attention_shape(Args& args, size_t i) {
   s.scale = static_cast<float>(args.field_number(o, "scale"));
   if (args.ok() && (s.nKV == 0 || s.nHead % s.nKV != 0)) args.fail("nKV", "must divide nHead");
   if (args.ok()) {
+    // null (or absent) is plain causal attention, which the kernels spell as 0.
+    Napi::Value w = o.Get("window");
+    if (w.IsNull() || w.IsUndefined()) {
+      s.window = 0;
+    } else {
+      const double x = w.IsNumber() ? w.As<Napi::Number>().DoubleValue() : -1;
+      if (!(x >= 1 && x <= 9.0e15 && x == std::floor(x))) args.fail("window", "must be a whole number >= 1 or null");
+      else s.window = static_cast<int64_t>(x);
+    }
+  }
+  if (args.ok()) {
     Napi::Value seg = o.Get("segments");
     if (seg.IsNull() || seg.IsUndefined()) {
       s.segments = nullptr;

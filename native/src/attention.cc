@@ -8,6 +8,9 @@
 // written by one task, no atomics. With few (batch, head) pairs the tasks are split into parts of their blocks (see
 // part_count); a backward part's dQ terms are then added to dq in part order. The arithmetic is fixed by the shapes
 // alone: the thread count only decides which thread runs a whole task.
+// A sliding window (query i sees key j only when i - j < window) bounds both walks: key blocks wholly before a query
+// block's earliest visible key are never visited, so the cost is O(T * window); blocks the window's edge cuts through
+// take the masked path like diagonal blocks. Without a window the kernels use window = T, which hides nothing.
 // Each task first copies its rows into zero-padded, contiguous scratch: T rounded up to Tp (a multiple of kB), hd to
 // hdp (a multiple of 8), so every block product is a whole (kB, kB) or (kB, hdp) tile product; padded query rows
 // are masked (probability 0) and padded columns are zero. The block products run on register-tiled kernels
@@ -37,23 +40,37 @@ bool one_segment(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t
 
 enum class Visible { kNone, kSome, kAll };
 
-// Which pairs of queries [i0, i0+nq) x keys [j0, j0+nk) are visible. For kSome, mask (kB, kB) holds whether key j0+j
-// is visible to query i0+i, rows i >= nq and columns j >= nk (padding) hidden; for kAll (the usual block below the
-// diagonal) the mask is not written and the kernels skip reading it.
-Visible block_mask(const int32_t* seg, int64_t i0, int64_t nq, int64_t j0, int64_t nk, unsigned char* mask) {
+// The window in tokens, T when there is none (i - j < T holds for every pair).
+int64_t window_of(const AttentionShape& s) { return s.window > 0 ? std::min(s.window, s.T) : s.T; }
+
+// First key block query block ib sees: the one holding the earliest key its first query sees.
+int64_t first_key_block(int64_t ib, int64_t W) { return std::max<int64_t>(0, ib * kB - W + 1) / kB; }
+
+// One past the last query block that sees key block jb: its first query sees the block's last key.
+int64_t end_query_block(int64_t jb, int64_t W, int64_t nBlocks) {
+  return std::min(nBlocks, (jb * kB + kB + W - 2) / kB + 1);
+}
+
+// Which pairs of queries [i0, i0+nq) x keys [j0, j0+nk) are visible under the causal mask, window W and segments.
+// For kSome, mask (kB, kB) holds whether key j0+j is visible to query i0+i, rows i >= nq and columns j >= nk
+// (padding) hidden; for kAll (the usual block below the diagonal and wholly inside the window) the mask is not
+// written and the kernels skip reading it.
+Visible block_mask(const int32_t* seg, int64_t W, int64_t i0, int64_t nq, int64_t j0, int64_t nk, unsigned char* mask) {
+  // Every key after every query, or before every query's window.
+  if (i0 + nq - 1 < j0 || i0 - (j0 + nk - 1) >= W) return Visible::kNone;
   const bool plain = one_segment(seg, i0, nq, j0, nk);
-  if (plain && i0 + nq - 1 < j0) return Visible::kNone;
-  if (plain && nq == kB && nk == kB && i0 >= j0 + kB - 1) return Visible::kAll;
-  if (plain) {  // causal only: a branch-free loop the compiler vectorizes
+  if (plain && nq == kB && nk == kB && i0 >= j0 + kB - 1 && i0 + kB - 1 - j0 < W) return Visible::kAll;
+  if (plain) {  // causal and window only: a branch-free loop the compiler vectorizes
     for (int64_t i = 0; i < kB; i++)
-      for (int64_t j = 0; j < kB; j++) mask[i * kB + j] = (i < nq) & (j < nk) & (j0 + j <= i0 + i);
+      for (int64_t j = 0; j < kB; j++)
+        mask[i * kB + j] = (i < nq) & (j < nk) & (j0 + j <= i0 + i) & (i0 + i - (j0 + j) < W);
     return Visible::kSome;
   }
   std::fill(mask + nq * kB, mask + kB * kB, 0);
   bool any = false;
   for (int64_t i = 0; i < nq; i++) {
     for (int64_t j = 0; j < kB; j++) {
-      bool visible = j < nk && j0 + j <= i0 + i && seg[j0 + j] == seg[i0 + i];
+      bool visible = j < nk && j0 + j <= i0 + i && i0 + i - (j0 + j) < W && seg[j0 + j] == seg[i0 + i];
       mask[i * kB + j] = visible;
       any = any || visible;
     }
@@ -328,19 +345,25 @@ RT_CLONES void unpack_rows(const float* src, int64_t heads, int64_t b, int64_t h
   }
 }
 
-// With few (batch, head) pairs a task's blocks are split into parts of about equal causal work, so that the pool
-// has enough tasks; the split depends on the shapes alone (kMinTasks is a constant), never on the thread count.
+// With few (batch, head) pairs a task's blocks are split into parts of about equal work, so that the pool has
+// enough tasks; the split depends on the shapes alone (kMinTasks is a constant), never on the thread count.
 constexpr int64_t kMinTasks = 32, kMaxParts = 4;
 int64_t part_count(int64_t pairs, int64_t nBlocks) {
   return std::clamp<int64_t>((kMinTasks + pairs - 1) / pairs, 1, std::min(kMaxParts, nBlocks));
 }
 
-// First block of part p of n when block x costs (fromEnd ? nBlocks - x : x + 1); part n ends at nBlocks.
-int64_t part_start(int64_t p, int64_t n, int64_t nBlocks, bool fromEnd) {
-  const int64_t total = nBlocks * (nBlocks + 1) / 2;
+// First block of part p of n when block x costs the number of blocks it pairs with: key blocks of query block x
+// (forward), or query blocks of key block x (fromEnd, backward); part n ends at nBlocks.
+int64_t part_start(int64_t p, int64_t n, int64_t nBlocks, int64_t W, bool fromEnd) {
+  if (p >= n) return nBlocks;
+  const auto cost = [&](int64_t x) {
+    return fromEnd ? end_query_block(x, W, nBlocks) - x : x - first_key_block(x, W) + 1;
+  };
+  int64_t total = 0;
+  for (int64_t x = 0; x < nBlocks; x++) total += cost(x);
   int64_t x = 0, done = 0;
-  while (x < nBlocks && done * n < total * p) done += fromEnd ? nBlocks - x++ : ++x;
-  return p >= n ? nBlocks : x;
+  while (x < nBlocks && done * n < total * p) done += cost(x++);
+  return x;
 }
 
 // ---- forward ----------------------------------------------------------------------------------------------------
@@ -354,7 +377,7 @@ thread_local ForwardScratch tForward;
 void forward_task(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s,
                   int64_t b, int64_t h, int64_t ib0, int64_t ib1) {
   const Padded P(s);
-  const int64_t hdp = P.hdp, kvh = h / (s.nHead / s.nKV);
+  const int64_t hdp = P.hdp, kvh = h / (s.nHead / s.nKV), W = window_of(s);
   const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
   ForwardScratch& w = tForward;
   float *qr = w.q.get(P.Tp * hdp), *vr = w.v.get(P.Tp * hdp);  // Q, V (Tp, hdp)
@@ -371,9 +394,9 @@ void forward_task(const float* q, const float* k, const float* v, float* out, fl
     std::fill(m, m + kB, -INFINITY);
     std::fill(l, l + kB, 0.0f);
     std::fill(acc, acc + kB * hdp, 0.0f);
-    for (int64_t jb = 0; jb <= ib; jb++) {
+    for (int64_t jb = first_key_block(ib, W); jb <= ib; jb++) {
       const int64_t j0 = jb * kB, nk = std::min(kB, s.T - j0);
-      const Visible vis = block_mask(seg, i0, nq, j0, nk, mask);
+      const Visible vis = block_mask(seg, W, i0, nq, j0, nk, mask);
       if (vis == Visible::kNone) continue;
       const bool diag = ib == jb, full = vis == Visible::kAll;
       // S (kB, kB) = Q_i (kB, hdp) @ K_j^T (hdp, kB)
@@ -429,7 +452,7 @@ RT_CLONES void output_dots(const float* dor, const float* out, const AttentionSh
 void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, int64_t kvh, int64_t jb0, int64_t jb1,
                    float* dqOut) {
   const Padded P(s);
-  const int64_t hdp = P.hdp, group = s.nHead / s.nKV, n = P.Tp * hdp;
+  const int64_t hdp = P.hdp, group = s.nHead / s.nKV, n = P.Tp * hdp, W = window_of(s);
   const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
   BackwardScratch& w = tBackward;
   float *kt = w.kt.get(n), *vt = w.vt.get(n);                  // K^T and V^T (nBlocks, hdp, kB) for S and dP
@@ -456,9 +479,10 @@ void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, in
     for (int64_t jb = jb0; jb < jb1; jb++) {
       const int64_t j0 = jb * kB, nk = std::min(kB, s.T - j0);
       const float *ktj = kt + jb * hdp * kB, *vtj = vt + jb * hdp * kB;
-      for (int64_t ib = jb; ib < P.nBlocks; ib++) {
+      const int64_t ibEnd = end_query_block(jb, W, P.nBlocks);
+      for (int64_t ib = jb; ib < ibEnd; ib++) {
         const int64_t i0 = ib * kB;
-        const Visible vis = block_mask(seg, i0, std::min(kB, s.T - i0), j0, nk, mask);
+        const Visible vis = block_mask(seg, W, i0, std::min(kB, s.T - i0), j0, nk, mask);
         if (vis == Visible::kNone) continue;
         const bool diag = ib == jb;
         const Diag cols = diag ? Diag::kColsToRow : Diag::kNone;
@@ -476,7 +500,7 @@ void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, in
         dqSet[ib] = 1;
       }
     }
-    for (int64_t ib = jb0; ib < P.nBlocks; ib++)  // query blocks no key of this part sees (segments)
+    for (int64_t ib = jb0; ib < P.nBlocks; ib++)  // query blocks no key of this part sees (segments, window)
       if (!dqSet[ib]) std::fill(dq + ib * kB * hdp, dq + (ib + 1) * kB * hdp, 0.0f);
     unpack_rows(dq, s.nHead, b, h, P, dqOut, jb0 * kB, s.T);
   }
@@ -498,11 +522,11 @@ void for_each_task(int64_t n, F task) {
 
 void attention(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s) {
   if (s.B * s.T * s.nHead == 0) return;  // nothing to do (and no pairs to split into parts)
-  const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nHead, nBlocks);
+  const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nHead, nBlocks), W = window_of(s);
   for_each_task(s.B * s.nHead * parts, [&](int64_t task) {
     const int64_t p = task % parts, bh = task / parts;
-    forward_task(q, k, v, out, lse, s, bh / s.nHead, bh % s.nHead, part_start(p, parts, nBlocks, false),
-                 part_start(p + 1, parts, nBlocks, false));
+    forward_task(q, k, v, out, lse, s, bh / s.nHead, bh % s.nHead, part_start(p, parts, nBlocks, W, false),
+                 part_start(p + 1, parts, nBlocks, W, false));
   });
 }
 
@@ -510,7 +534,7 @@ void attention_backward(const float* dOut, const float* q, const float* k, const
                         const float* lse, float* dq, float* dk, float* dv, const AttentionShape& s) {
   if (s.B * s.T * s.nHead == 0) return;  // nothing to do (and no pairs to split into parts)
   const BackwardArgs a{dOut, q, k, v, out, lse, dq, dk, dv};
-  const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nKV, nBlocks);
+  const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nKV, nBlocks), W = window_of(s);
   // Part p > 0 writes its dQ terms to extra[p - 1]; they are added to dq below, parts in order.
   const int64_t size = s.B * s.T * s.nHead * s.hd;
   // Reused across calls (a fresh buffer of this size would be page-faulted in on every call); every row read below
@@ -519,12 +543,12 @@ void attention_backward(const float* dOut, const float* q, const float* k, const
   float* extra = tExtra.get((parts - 1) * size);
   for_each_task(s.B * s.nKV * parts, [&](int64_t task) {
     const int64_t p = task % parts, bh = task / parts;
-    backward_task(a, s, bh / s.nKV, bh % s.nKV, part_start(p, parts, nBlocks, true),
-                  part_start(p + 1, parts, nBlocks, true), p == 0 ? dq : extra + (p - 1) * size);
+    backward_task(a, s, bh / s.nKV, bh % s.nKV, part_start(p, parts, nBlocks, W, true),
+                  part_start(p + 1, parts, nBlocks, W, true), p == 0 ? dq : extra + (p - 1) * size);
   });
   if (parts == 1) return;
   int64_t start[kMaxParts];
-  for (int64_t p = 0; p < parts; p++) start[p] = part_start(p, parts, nBlocks, true) * kB;
+  for (int64_t p = 0; p < parts; p++) start[p] = part_start(p, parts, nBlocks, W, true) * kB;
   parallel_for(s.B * s.T * s.nHead, 256, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {  // r = (b * T + t) * nHead + h
       const int64_t t = r / s.nHead % s.T;

@@ -10,6 +10,7 @@ struct AttentionShape {
   int64_t B, T, nHead, nKV, hd;
   float scale;
   const int32_t* segments;  // (B*T) or null
+  int64_t window;           // sliding window: query i sees key j only when i - j < window; 0 = plain causal
 };
 
 // out (N, C) = weight[ids]; ids already checked to lie in [0, V).

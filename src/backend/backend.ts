@@ -22,6 +22,9 @@ export interface AttentionArgs {
   // Per token (B*T) segment id, or null. A query attends to key j <= i only where segment[j] == segment[i], so packed
   // samples never see each other.
   segments: Int32Array | null;
+  // Sliding window in tokens (Mistral, Qwen2/Qwen3 use_sliding_window): query i also needs i - j < window to see key
+  // j, as transformers' sliding-window causal mask. null: plain causal.
+  window: number | null;
 }
 
 export interface Backend {
@@ -59,8 +62,8 @@ export interface Backend {
     N: number, nHead: number, hd: number, inverse: boolean,
   ): void;
 
-  // Causal attention, streaming over keys (memory O(T) per head). q, out (B, T, nHead, hd); k, v (B, T, nKV, hd);
-  // lse (B, nHead, T) log-sum-exp of the scaled scores, saved for backward.
+  // Causal attention (within args.window when set), streaming over keys (memory O(T) per head). q, out
+  // (B, T, nHead, hd); k, v (B, T, nKV, hd); lse (B, nHead, T) log-sum-exp of the scaled scores, saved for backward.
   attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, args: AttentionArgs): void;
   // dq, dk, dv are overwritten.
   attentionBackward(

@@ -158,17 +158,22 @@ function attendable(segments: Int32Array | null, base: number, i: number, j: num
   return segments === null || segments[base + j] === segments[base + i];
 }
 
-// Online softmax of one query row over keys 0..last (key j at kBase + j * kStride in k and v) that `keep` accepts: a
-// running max m, denominator l and weighted sum acc, so no (T, T) matrix exists. Writes the output row at qo and
-// returns the log-sum-exp. Shared with generation's attention over a KV cache.
+// First key a query at index i sees under a sliding window (0 without one): keys j with i - j < window.
+export function firstVisible(i: number, window: number | null): number {
+  return window === null ? 0 : Math.max(0, i - window + 1);
+}
+
+// Online softmax of one query row over keys first..last (key j at kBase + j * kStride in k and v) that `keep`
+// accepts: a running max m, denominator l and weighted sum acc, so no (T, T) matrix exists. Writes the output row at
+// qo and returns the log-sum-exp. Shared with generation's attention over a KV cache.
 export function attendRow(
-  q: Float32Array, qo: number, k: Float32Array, v: Float32Array, kBase: number, kStride: number, last: number,
-  scale: number, hd: number, acc: Float64Array, out: Float32Array, keep: ((j: number) => boolean) | null,
+  q: Float32Array, qo: number, k: Float32Array, v: Float32Array, kBase: number, kStride: number, first: number,
+  last: number, scale: number, hd: number, acc: Float64Array, out: Float32Array, keep: ((j: number) => boolean) | null,
 ): number {
   let m = -Infinity;
   let l = 0;
   acc.fill(0);
-  for (let j = 0; j <= last; j++) {
+  for (let j = first; j <= last; j++) {
     if (keep !== null && !keep(j)) continue;
     const ko = kBase + j * kStride;
     let s = 0;
@@ -189,7 +194,7 @@ export function attendRow(
 }
 
 function attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, args: AttentionArgs): void {
-  const { B, T, nHead, nKV, hd, scale, segments } = args;
+  const { B, T, nHead, nKV, hd, scale, segments, window } = args;
   const group = nHead / nKV;
   const acc = new Float64Array(hd);
   for (let b = 0; b < B; b++) {
@@ -199,7 +204,8 @@ function attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float
       for (let i = 0; i < T; i++) {
         const qo = ((b * T + i) * nHead + h) * hd;
         const keep = segments === null ? null : (j: number): boolean => attendable(segments, b * T, i, j);
-        lse[(b * nHead + h) * T + i] = attendRow(q, qo, k, v, kBase, nKV * hd, i, scale, hd, acc, out, keep);
+        const first = firstVisible(i, window);
+        lse[(b * nHead + h) * T + i] = attendRow(q, qo, k, v, kBase, nKV * hd, first, i, scale, hd, acc, out, keep);
       }
     }
   }
@@ -210,7 +216,7 @@ function attentionBackward(
   dOut: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
   dq: Float32Array, dk: Float32Array, dv: Float32Array, args: AttentionArgs,
 ): void {
-  const { B, T, nHead, nKV, hd, scale, segments } = args;
+  const { B, T, nHead, nKV, hd, scale, segments, window } = args;
   const group = nHead / nKV;
   dk.fill(0);
   dv.fill(0);
@@ -224,7 +230,7 @@ function attentionBackward(
         let D = 0;
         for (let d = 0; d < hd; d++) D += dOut[qo + d] * out[qo + d];
         dqi.fill(0);
-        for (let j = 0; j <= i; j++) {
+        for (let j = firstVisible(i, window); j <= i; j++) {
           if (!attendable(segments, b * T, i, j)) continue;
           const ko = ((b * T + j) * nKV + g) * hd;
           let s = 0;

@@ -23,9 +23,11 @@ export class DecoderLayer {
     this.mlp = parts.mlp;
   }
 
-  // x (B, T, C) -> (B, T, C)
-  forward(x: Tensor, positions: Int32Array, segments: Int32Array | null, cache: LayerKVCache | null): Tensor {
-    const h = add(x, this.selfAttn.forward(this.inputLayernorm.forward(x), positions, segments, cache));
+  // x (B, T, C) -> (B, T, C); window: this layer's sliding window (null: none)
+  forward(
+    x: Tensor, positions: Int32Array, segments: Int32Array | null, cache: LayerKVCache | null, window: number | null = null,
+  ): Tensor {
+    const h = add(x, this.selfAttn.forward(this.inputLayernorm.forward(x), positions, segments, cache, window));
     return add(h, this.mlp.forward(this.postAttentionLayernorm.forward(h)));
   }
 
@@ -83,18 +85,19 @@ export class CausalLM {
     if (cache !== null && cache.B !== B) throw new RetuneError(`CausalLM.forward: cache holds batch ${cache.B}, got B=${B}`);
     if (cache !== null && opts.segments !== undefined) throw new RetuneError('CausalLM.forward: segments cannot be combined with a KV cache');
     const past = cache === null ? 0 : cache.length;
-    this.checkWindow(past + T);
     const positions = opts.positions ?? defaultPositions(B, T, past);
     if (positions.length !== B * T) throw new RetuneError(`CausalLM.forward: ${positions.length} positions for B*T = ${B * T}`);
     const segments = opts.segments ?? null;
+    const { sliding_window: slidingWindow, sliding_layers: slidingLayers } = this.config;
 
     let x = this.embedTokens.forward(ids, [B, T]); // (B, T, C)
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i];
+      const window = slidingLayers[i] ? slidingWindow : null;
       if (this.gradientCheckpointing && cache === null) {
-        x = checkpoint(([h]) => layer.forward(h, positions, segments, null), [x]);
+        x = checkpoint(([h]) => layer.forward(h, positions, segments, null, window), [x]);
       } else {
-        x = layer.forward(x, positions, segments, cache === null ? null : cache.layer(i));
+        x = layer.forward(x, positions, segments, cache === null ? null : cache.layer(i), window);
       }
     }
     x = this.norm.forward(x);
@@ -125,16 +128,6 @@ export class CausalLM {
     out.push(...this.norm.namedParameters('model.norm'));
     if (this.lmHead.weight !== this.embedTokens.weight) out.push(...this.lmHead.namedParameters('lm_head'));
     return new Map(out);
-  }
-
-  private checkWindow(length: number): void {
-    const window = this.config.sliding_window;
-    if (window !== null && length > window) {
-      throw new RetuneError(
-        `${this.config.model_type}: a sequence of ${length} tokens is longer than sliding_window ${window}; ` +
-          'sliding-window attention is not implemented, so use shorter sequences (cutoff_len)',
-      );
-    }
   }
 }
 

@@ -31,8 +31,12 @@ export interface ModelConfig {
   o_bias: boolean;
   mlp_bias: boolean;
   qk_norm: boolean; // per-head RMSNorm of q and k (Qwen3)
-  // Attention window in tokens when the config enables one. Not implemented: sequences longer than it are refused.
+  // Attention window in tokens when the config enables one for some layer: there a token attends to itself and the
+  // window - 1 tokens before it. null: no layer has a window.
   sliding_window: number | null;
+  // Per layer: whether sliding_window applies (Mistral: every layer; Qwen2/Qwen3: transformers' layer_types, by
+  // default the layers from max_window_layers on).
+  sliding_layers: boolean[];
   eos_token_id: number[];
   raw: Record<string, unknown>; // the file as read, written back by saveModel
 }
@@ -126,7 +130,7 @@ export function parseModelConfig(raw: unknown, source: string): ModelConfig {
     o_bias: type !== 'qwen2' && attentionBias,
     mlp_bias: f.bool('mlp_bias', false),
     qk_norm: type === 'qwen3',
-    sliding_window: slidingWindow(r, type, f),
+    ...slidingWindow(r, type, f),
     eos_token_id: eosIds(r, f),
     raw: r,
   };
@@ -159,12 +163,33 @@ function rope(r: Raw, f: Fields): { rope_theta: number; rope_scaling: RopeScalin
   return { rope_theta: ropeTheta, rope_scaling: kind === 'default' ? null : { ...s, rope_type: kind } };
 }
 
-// Mistral applies `sliding_window` whenever it is set; Qwen2/Qwen3 only with `use_sliding_window`.
-function slidingWindow(r: Raw, type: ModelType, f: Fields): number | null {
-  if (type === 'llama') return null;
-  if (type !== 'mistral' && r.use_sliding_window !== true) return null;
-  if (r.sliding_window === undefined || r.sliding_window === null) return null;
-  return f.int('sliding_window');
+// Mistral applies `sliding_window` whenever it is set, in every layer (MistralModel builds one mask for all of them,
+// whatever layer_types says). Qwen2/Qwen3 only with `use_sliding_window`, and only in the layers layer_types calls
+// 'sliding_attention'; without layer_types, transformers makes those the layers i >= max_window_layers (default 28).
+function slidingWindow(r: Raw, type: ModelType, f: Fields): { sliding_window: number | null; sliding_layers: boolean[] } {
+  const nLayers = f.int('num_hidden_layers');
+  const none = { sliding_window: null, sliding_layers: new Array<boolean>(nLayers).fill(false) };
+  if (type === 'llama') return none;
+  if (type !== 'mistral' && r.use_sliding_window !== true) return none;
+  if (r.sliding_window === undefined || r.sliding_window === null) return none;
+  const window = f.int('sliding_window');
+  if (type === 'mistral') return { sliding_window: window, sliding_layers: new Array<boolean>(nLayers).fill(true) };
+  let layers: boolean[];
+  const types = r.layer_types;
+  if (types === undefined || types === null) {
+    const from = r.max_window_layers ?? 28;
+    if (!Number.isSafeInteger(from) || (from as number) < 0) {
+      throw f.error('max_window_layers', `must be a non-negative integer, got ${JSON.stringify(from)}`);
+    }
+    layers = Array.from({ length: nLayers }, (_, i) => i >= (from as number));
+  } else {
+    const kinds = ['sliding_attention', 'full_attention'];
+    if (!Array.isArray(types) || types.length !== nLayers || !types.every((t) => kinds.includes(t as string))) {
+      throw f.error('layer_types', `must list 'sliding_attention' or 'full_attention' for each of the ${nLayers} layers`);
+    }
+    layers = types.map((t) => t === 'sliding_attention');
+  }
+  return layers.includes(true) ? { sliding_window: window, sliding_layers: layers } : none;
 }
 
 function eosIds(r: Raw, f: Fields): number[] {

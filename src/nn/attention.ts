@@ -59,8 +59,12 @@ export class Attention {
   }
 
   // x (B, T, C), positions (B*T), segments (B*T) or null -> (B, T, C). With a cache, T new tokens attend to
-  // everything cached before them (inference only).
-  forward(x: Tensor, positions: Int32Array, segments: Int32Array | null, cache: LayerKVCache | null = null): Tensor {
+  // everything cached before them (inference only). window: sliding-window attention over the last `window` tokens
+  // (token indices, as transformers' mask), null for plain causal.
+  forward(
+    x: Tensor, positions: Int32Array, segments: Int32Array | null, cache: LayerKVCache | null = null,
+    window: number | null = null,
+  ): Tensor {
     const [B, T] = x.shape;
     const { nHead, nKV, hd } = this;
     let q = reshape(this.qProj.forward(x), [B, T, nHead, hd]);
@@ -72,10 +76,10 @@ export class Attention {
     k = rope(k, positions, this.rope);
     let y: Tensor; // (B, T, nHead, hd)
     if (cache === null) {
-      y = attention(q, k, v, { scale: this.scale, segments });
+      y = attention(q, k, v, { scale: this.scale, segments, window });
     } else {
       const all = cache.append(k, v);
-      y = attentionCached(q, all.k, all.v, this.scale);
+      y = attentionCached(q, all.k, all.v, this.scale, window);
     }
     return this.oProj.forward(reshape(y, [B, T, nHead * hd]));
   }

@@ -17,6 +17,7 @@ export interface Saved {
   segments?: Int32Array | null;
   table?: RopeTable;
   scale?: number;
+  window?: number | null;
   eps?: number;
   normalizer?: number;
   transA?: boolean;

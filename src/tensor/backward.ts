@@ -81,7 +81,10 @@ export const backwardTable: Record<string, Rule> = {
   attention(node, gOut, sink) {
     const [q, k, v] = node.inputs;
     const [B, T, nHead, hd] = q.shape;
-    const args = { B, T, nHead, nKV: k.shape[2], hd, scale: node.saved.scale!, segments: node.saved.segments ?? null };
+    const args = {
+      B, T, nHead, nKV: k.shape[2], hd, scale: node.saved.scale!, segments: node.saved.segments ?? null,
+      window: node.saved.window ?? null,
+    };
     const dq = sink.overwrite(0);
     const dk = sink.overwrite(1);
     const dv = sink.overwrite(2);

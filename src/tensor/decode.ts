@@ -1,12 +1,13 @@
 // Attention of new queries over a KV cache, for generation. The Tq queries are the last Tq of Tk positions, so query
-// i sees keys 0..Tk-Tq+i. Inference only: it records nothing and refuses inputs that require grad.
-import { attendRow } from '../backend/reference.js';
+// i, at position p = Tk-Tq+i, sees keys 0..p, or with a sliding window only those after p - window. Inference only:
+// it records nothing and refuses inputs that require grad.
+import { attendRow, firstVisible } from '../backend/reference.js';
 import { RetuneError } from '../config/errors.js';
 import { output, willRecord } from './autograd.js';
 import type { Tensor } from './tensor.js';
 
 // q (B, Tq, nHead, hd), k, v (B, Tk, nKV, hd) -> (B, Tq, nHead, hd)
-export function attentionCached(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
+export function attentionCached(q: Tensor, k: Tensor, v: Tensor, scale: number, window: number | null = null): Tensor {
   if (willRecord([q, k, v])) throw new RetuneError('attentionCached: inference only; run it under noGrad()');
   const [B, Tq, nHead, hd] = q.shape;
   const [Bk, Tk, nKV, hdK] = k.shape;
@@ -22,7 +23,8 @@ export function attentionCached(q: Tensor, k: Tensor, v: Tensor, scale: number):
       for (let h = 0; h < nHead; h++) {
         const kBase = (b * Tk * nKV + Math.floor(h / group)) * hd;
         const qo = ((b * Tq + i) * nHead + h) * hd;
-        attendRow(q.data, qo, k.data, v.data, kBase, nKV * hd, Tk - Tq + i, scale, hd, acc, out.data, null);
+        const p = Tk - Tq + i;
+        attendRow(q.data, qo, k.data, v.data, kBase, nKV * hd, firstVisible(p, window), p, scale, hd, acc, out.data, null);
       }
     }
   }

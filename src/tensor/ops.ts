@@ -148,8 +148,11 @@ export function rope(x: Tensor, positions: Int32Array, table: RopeTable): Tensor
   return out;
 }
 
-// Causal attention with GQA; q (B, T, nHead, hd), k, v (B, T, nKV, hd) -> (B, T, nHead, hd)
-export function attention(q: Tensor, k: Tensor, v: Tensor, opts: { scale: number; segments: Int32Array | null }): Tensor {
+// Causal attention with GQA; q (B, T, nHead, hd), k, v (B, T, nKV, hd) -> (B, T, nHead, hd). window: query i sees
+// key j only when i - j < window (sliding-window attention); absent or null: plain causal.
+export function attention(
+  q: Tensor, k: Tensor, v: Tensor, opts: { scale: number; segments: Int32Array | null; window?: number | null },
+): Tensor {
   if (q.shape.length !== 4 || k.shape.length !== 4) throw new RetuneError(`attention: q ${shapeStr(q)} and k ${shapeStr(k)} must be (B, T, heads, hd)`);
   const [B, T, nHead, hd] = q.shape;
   const nKV = k.shape[2];
@@ -160,7 +163,11 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: { scale: number
   if (opts.segments !== null && opts.segments.length !== B * T) {
     throw new RetuneError(`attention: ${opts.segments.length} segment ids for B*T = ${B * T} tokens`);
   }
-  const args = { B, T, nHead, nKV, hd, scale: opts.scale, segments: opts.segments };
+  const window = opts.window ?? null;
+  if (window !== null && !(Number.isInteger(window) && window >= 1)) {
+    throw new RetuneError(`attention: window ${window} must be a whole number >= 1 or null`);
+  }
+  const args = { B, T, nHead, nKV, hd, scale: opts.scale, segments: opts.segments, window };
   const [qd, kd, vd] = [live('attention', 'q', q), live('attention', 'k', k), live('attention', 'v', v)];
   const rec = willRecord([q, k, v]);
   const out = output(q.shape, rec);
@@ -168,7 +175,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: { scale: number
   getBackend().attention(qd, kd, vd, out.data, lse, args);
   if (rec) {
     const segments = opts.segments === null ? null : opts.segments.slice();
-    record('attention', [q, k, v], out, saved({ scale: opts.scale, segments }, [lse]));
+    record('attention', [q, k, v], out, saved({ scale: opts.scale, segments, window }, [lse]));
   }
   return out;
 }

@@ -141,8 +141,11 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
     assertClose(back, x, 1e-6, 1e-5, 'rope round trip');
   });
 
-  function attentionCase(B: number, T: number, nHead: number, nKV: number, hd: number, segments: Int32Array | null, seed: number) {
-    const args: AttentionArgs = { B, T, nHead, nKV, hd, scale: 1 / Math.sqrt(hd), segments };
+  function attentionCase(
+    B: number, T: number, nHead: number, nKV: number, hd: number, segments: Int32Array | null, seed: number,
+    window: number | null = null,
+  ) {
+    const args: AttentionArgs = { B, T, nHead, nKV, hd, scale: 1 / Math.sqrt(hd), segments, window };
     return {
       args,
       q: randn(B * T * nHead * hd, seed, 2),
@@ -165,18 +168,9 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
     return seg;
   }
 
-  it('attention forward and backward match reference (GQA, segments, odd T and hd)', () => {
-    const cases = [
-      attentionCase(1, 1, 1, 1, 4, null, 1),
-      attentionCase(2, 7, 4, 2, 8, null, 10),
-      attentionCase(1, 33, 2, 2, 13, null, 20),
-      attentionCase(2, 65, 4, 1, 16, packedSegments(2, 65, 3), 30),
-      attentionCase(1, 130, 6, 3, 8, packedSegments(1, 130, 4), 40),
-      attentionCase(2, 256, 6, 6, 48, null, 60), // the training shape of a stories15M-like model
-      attentionCase(1, 97, 4, 2, 40, packedSegments(1, 97, 6), 70), // hd not a multiple of 16
-    ];
+  function checkAttention(cases: ReturnType<typeof attentionCase>[]): void {
     for (const { args, q, k, v, dOut } of cases) {
-      const what = `attention B=${args.B} T=${args.T} nHead=${args.nHead} nKV=${args.nKV} hd=${args.hd}`;
+      const what = `attention B=${args.B} T=${args.T} nHead=${args.nHead} nKV=${args.nKV} hd=${args.hd} window=${args.window}`;
       const { B, T, nHead } = args;
       const outRef = new Float32Array(q.length), outNat = new Float32Array(q.length);
       const lseRef = new Float32Array(B * nHead * T), lseNat = new Float32Array(B * nHead * T);
@@ -194,6 +188,48 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
       assertClose(gNat.dk, gRef.dk, 2e-5, 1e-4, `${what} dk`);
       assertClose(gNat.dv, gRef.dv, 2e-5, 1e-4, `${what} dv`);
     }
+  }
+
+  it('attention forward and backward match reference (GQA, segments, odd T and hd)', () => {
+    checkAttention([
+      attentionCase(1, 1, 1, 1, 4, null, 1),
+      attentionCase(2, 7, 4, 2, 8, null, 10),
+      attentionCase(1, 33, 2, 2, 13, null, 20),
+      attentionCase(2, 65, 4, 1, 16, packedSegments(2, 65, 3), 30),
+      attentionCase(1, 130, 6, 3, 8, packedSegments(1, 130, 4), 40),
+      attentionCase(2, 256, 6, 6, 48, null, 60), // the training shape of a stories15M-like model
+      attentionCase(1, 97, 4, 2, 40, packedSegments(1, 97, 6), 70), // hd not a multiple of 16
+    ]);
+  });
+
+  it('sliding-window attention forward and backward match reference (windows 1, 3, 33, >= T; GQA, segments)', () => {
+    checkAttention([
+      attentionCase(1, 1, 1, 1, 4, null, 101, 1),
+      attentionCase(2, 7, 4, 2, 8, null, 110, 1), // each query sees only itself
+      attentionCase(2, 7, 4, 2, 8, null, 115, 3),
+      attentionCase(1, 45, 2, 2, 13, null, 120, 3), // odd T and hd
+      attentionCase(2, 100, 4, 1, 16, packedSegments(2, 100, 7), 130, 33), // window edge cuts blocks; segments
+      attentionCase(1, 130, 6, 3, 8, packedSegments(1, 130, 8), 140, 3),
+      attentionCase(1, 161, 6, 2, 40, null, 150, 33), // several whole blocks outside the window, GQA
+      attentionCase(2, 96, 4, 2, 24, null, 160, 64), // window a multiple of the block
+      attentionCase(1, 97, 4, 2, 40, packedSegments(1, 97, 9), 170, 97), // window = T: plain causal
+      attentionCase(2, 33, 2, 1, 16, null, 180, 1000), // window > T
+    ]);
+  });
+
+  it('a window >= T gives the plain causal results bit for bit', () => {
+    const plain = attentionCase(2, 70, 4, 2, 24, packedSegments(2, 70, 11), 190);
+    const wide = { ...plain, args: { ...plain.args, window: 70 } };
+    const run = (c: typeof plain) => {
+      const { B, T, nHead } = c.args;
+      const out = new Float32Array(c.q.length), lse = new Float32Array(B * nHead * T);
+      nb.attention(c.q, c.k, c.v, out, lse, c.args);
+      const dq = new Float32Array(c.q.length), dk = new Float32Array(c.k.length), dv = new Float32Array(c.v.length);
+      nb.attentionBackward(c.dOut, c.q, c.k, c.v, out, lse, dq, dk, dv, c.args);
+      return [out, lse, dq, dk, dv];
+    };
+    const a = run(plain), b = run(wide);
+    a.forEach((x, i) => assert.ok(bitsEqual(x, b[i]), `output ${i} differs`));
   });
 
   it('swiglu and its backward match reference', () => {
@@ -335,6 +371,7 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
     const M = 300, N = 200, K = 700;
     const a = randn(M * K, 1), b = randn(K * N, 2);
     const att = attentionCase(2, 100, 4, 2, 16, packedSegments(2, 100, 5), 50);
+    const win = attentionCase(1, 300, 2, 1, 24, null, 55, 40); // one pair: split into parts, window-balanced
     const V = 5000, logits = randn(64 * V, 3, 5), targets = randInts(64, V, 4);
     const wideA = randn(5 * 700, 6), wideB = randn(700 * 3300, 7);
     const runAll = () => {
@@ -351,10 +388,14 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
       nb.attention(att.q, att.k, att.v, out, lse, att.args);
       const dq = new Float32Array(att.q.length), dk = new Float32Array(att.k.length), dv = new Float32Array(att.v.length);
       nb.attentionBackward(att.dOut, att.q, att.k, att.v, out, lse, dq, dk, dv, att.args);
+      const wOut = new Float32Array(win.q.length), wLse = new Float32Array(win.args.nHead * win.args.T);
+      nb.attention(win.q, win.k, win.v, wOut, wLse, win.args);
+      const wdq = new Float32Array(win.q.length), wdk = new Float32Array(win.k.length), wdv = new Float32Array(win.v.length);
+      nb.attentionBackward(win.dOut, win.q, win.k, win.v, wOut, wLse, wdq, wdk, wdv, win.args);
       const losses = new Float32Array(64), ceLse = new Float32Array(64);
       nb.crossEntropy(logits, targets, losses, ceLse, 64, V);
       const ss = new Float32Array([nb.sumSquares(logits, logits.length)]);
-      return [c, wide, rows2, rows2nn, out, lse, dq, dk, dv, losses, ss];
+      return [c, wide, rows2, rows2nn, out, lse, dq, dk, dv, wOut, wLse, wdq, wdk, wdv, losses, ss];
     };
     try {
       api.setThreads(2);
@@ -381,8 +422,11 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
       /native embedding: ids\[1\] = 3 is outside \[0, 3\)/);
     assert.throws(() => nb.crossEntropy(new Float32Array(6), new Int32Array([1, -5]), new Float32Array(2), new Float32Array(2), 2, 3),
       /native crossEntropy: targets\[1\] = -5 is outside \[0, 3\) and is not -100/);
-    const bad = { B: 1, T: 2, nHead: 3, nKV: 2, hd: 4, scale: 0.5, segments: null };
+    const bad = { B: 1, T: 2, nHead: 3, nKV: 2, hd: 4, scale: 0.5, segments: null, window: null };
     assert.throws(() => nb.attention(new Float32Array(24), new Float32Array(16), new Float32Array(16), new Float32Array(24),
       new Float32Array(6), bad), /native attention: nKV must divide nHead/);
+    const badWindow = { ...bad, nHead: 2, window: 0 };
+    assert.throws(() => nb.attention(new Float32Array(16), new Float32Array(16), new Float32Array(16), new Float32Array(16),
+      new Float32Array(4), badWindow), /native attention: window must be a whole number >= 1 or null/);
   });
 });

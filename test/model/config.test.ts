@@ -66,12 +66,37 @@ test('configs Retune would compute differently are refused, naming file and fiel
   assert.throws(() => readModelConfig(join(dir, 'absent')), /cannot read the model config \(ENOENT\)/);
 });
 
-test('a sequence longer than an enabled sliding window is refused', async () => {
+test('sliding window: Mistral in every layer, Qwen2/Qwen3 per layer_types or from max_window_layers on', () => {
+  const base = { ...BASE, num_hidden_layers: 4, sliding_window: 16 };
+  const mistral = parseModelConfig({ ...base, model_type: 'mistral' }, 'c');
+  assert.deepEqual([mistral.sliding_window, mistral.sliding_layers], [16, [true, true, true, true]]);
+  const off = parseModelConfig({ ...base, model_type: 'qwen2' }, 'c'); // no use_sliding_window
+  assert.deepEqual([off.sliding_window, off.sliding_layers], [null, [false, false, false, false]]);
+  const below = parseModelConfig({ ...base, model_type: 'qwen2', use_sliding_window: true }, 'c'); // 28 > 4 layers
+  assert.deepEqual([below.sliding_window, below.sliding_layers], [null, [false, false, false, false]]);
+  const from2 = parseModelConfig({ ...base, model_type: 'qwen3', use_sliding_window: true, max_window_layers: 2 }, 'c');
+  assert.deepEqual([from2.sliding_window, from2.sliding_layers], [16, [false, false, true, true]]);
+  const types = ['sliding_attention', 'full_attention', 'sliding_attention', 'full_attention'];
+  const typed = parseModelConfig({ ...base, model_type: 'qwen2', use_sliding_window: true, max_window_layers: 0, layer_types: types }, 'c');
+  assert.deepEqual(typed.sliding_layers, [true, false, true, false]);
+  assert.throws(() => parseModelConfig({ ...base, model_type: 'qwen2', use_sliding_window: true, layer_types: ['full_attention'] }, 'c'),
+    /c: layer_types must list 'sliding_attention' or 'full_attention' for each of the 4 layers/);
+  assert.throws(() => parseModelConfig({ ...base, model_type: 'qwen2', use_sliding_window: true, max_window_layers: -1 }, 'c'),
+    /c: max_window_layers must be a non-negative integer/);
+  assert.equal(parseModelConfig({ ...base, model_type: 'llama' }, 'c').sliding_window, null);
+});
+
+test('a sequence longer than an enabled sliding window runs (sliding-window attention)', async () => {
   const dir = copyModel('mistral');
   editJson(join(dir, 'config.json'), (c) => {
     c.sliding_window = 6;
   });
   const model = await loadModel(dir);
-  assert.doesNotThrow(() => noGrad(() => model.forward(new Int32Array(6), 1, 6)));
-  assert.throws(() => noGrad(() => model.forward(new Int32Array(7), 1, 7)), /7 tokens is longer than sliding_window 6/);
+  const plain = await loadModel(modelDir('mistral'));
+  const ids = Int32Array.from([5, 17, 99, 3, 42, 8, 61, 20]);
+  const windowed = noGrad(() => model.forward(ids, 1, 8)).data;
+  const full = noGrad(() => plain.forward(ids, 1, 8)).data;
+  const V = model.config.vocab_size;
+  assert.deepEqual(windowed.subarray(0, 6 * V), full.subarray(0, 6 * V));
+  assert.notDeepEqual(windowed.subarray(6 * V), full.subarray(6 * V));
 });

@@ -85,6 +85,19 @@ test('attention: q, k, v gradients with GQA and packed segments', () => {
   }
 });
 
+test('attention: q, k, v gradients with a sliding window (GQA, packed segments)', () => {
+  const r = rng(17);
+  const segments = Int32Array.from([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2]);
+  const [B, T, nHead, nKV, hd] = [2, 7, 4, 2, 3];
+  const inputs = [randn([B, T, nHead, hd], r), randn([B, T, nKV, hd], r), randn([B, T, nKV, hd], r)];
+  for (const window of [1, 2, 4]) {
+    for (const segs of [null, segments]) {
+      const err = gradError(([q, k, v]) => ops.attention(q, k, v, { scale: 0.7, segments: segs, window }), inputs, [0, 1, 2]);
+      assert.ok(err < TOL, `window=${window} segments=${segs !== null}: relative error ${err}`);
+    }
+  }
+});
+
 test('swiglu: gate and up gradients', () => {
   const r = rng(8);
   const err = gradError(([g, u]) => ops.swiglu(g, u), [randn([4, 6], r, 2), randn([4, 6], r)], [0, 1]);
