@@ -96,6 +96,13 @@ test('packed samples do not see each other: changing one segment leaves the othe
   assert.notDeepEqual(Array.from(after.subarray(0, second)), Array.from(before.subarray(0, second)));
 });
 
+// The last Tq token rows of each batch row of x (B, T, ...), row = the elements per token.
+function lastRows(x: Float32Array, B: number, T: number, Tq: number, row: number): Float32Array {
+  const out = new Float32Array(B * Tq * row);
+  for (let b = 0; b < B; b++) out.set(x.subarray((b * T + T - Tq) * row, (b + 1) * T * row), b * Tq * row);
+  return out;
+}
+
 test('cached attention over a prefix equals the last rows of full causal attention', () => {
   const r = rng(32);
   const [B, T, nHead, nKV, hd, Tq] = [2, 7, 4, 2, 4, 3];
@@ -103,13 +110,8 @@ test('cached attention over a prefix equals the last rows of full causal attenti
   const k = randn([B, T, nKV, hd], r);
   const v = randn([B, T, nKV, hd], r);
   const full = noGrad(() => attention(q, k, v, { scale: 0.5, segments: null }));
-  const lastQ = new Float32Array(B * Tq * nHead * hd);
-  const expected = new Float32Array(lastQ.length);
-  const row = nHead * hd;
-  for (let b = 0; b < B; b++) {
-    lastQ.set(q.data.subarray((b * T + T - Tq) * row, (b + 1) * T * row), b * Tq * row);
-    expected.set(full.data.subarray((b * T + T - Tq) * row, (b + 1) * T * row), b * Tq * row);
-  }
+  const lastQ = lastRows(q.data, B, T, Tq, nHead * hd);
+  const expected = lastRows(full.data, B, T, Tq, nHead * hd);
   const y = noGrad(() => attentionCached(Tensor.from(lastQ, [B, Tq, nHead, hd]), k, v, 0.5));
   assert.ok(maxAbsDiff(y.data, expected) < 1e-6);
   q.requiresGrad = true;
@@ -124,13 +126,8 @@ test('cached attention with a sliding window equals the last rows of full window
   const v = randn([B, T, nKV, hd], r);
   for (const window of [1, 3, 4, 11]) {
     const full = noGrad(() => attention(q, k, v, { scale: 0.5, segments: null, window }));
-    const lastQ = new Float32Array(B * Tq * nHead * hd);
-    const expected = new Float32Array(lastQ.length);
-    const row = nHead * hd;
-    for (let b = 0; b < B; b++) {
-      lastQ.set(q.data.subarray((b * T + T - Tq) * row, (b + 1) * T * row), b * Tq * row);
-      expected.set(full.data.subarray((b * T + T - Tq) * row, (b + 1) * T * row), b * Tq * row);
-    }
+    const lastQ = lastRows(q.data, B, T, Tq, nHead * hd);
+    const expected = lastRows(full.data, B, T, Tq, nHead * hd);
     const y = noGrad(() => attentionCached(Tensor.from(lastQ, [B, Tq, nHead, hd]), k, v, 0.5, window));
     assert.ok(maxAbsDiff(y.data, expected) < 1e-6, `window ${window}`);
   }
