@@ -33,7 +33,18 @@ function report(err: unknown): number {
   return error instanceof UsageError ? 2 : 1;
 }
 
+// A reader that went away (`retune train cfg.yaml --dry-run | head`) ends the command quietly, as SIGPIPE ends
+// other command-line tools, instead of an unhandled EPIPE crash. Checkpoints are written to survive a kill at any
+// point, so this is safe mid-training too.
+function exitWhenStdoutCloses(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(0);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  exitWhenStdoutCloses();
   try {
     return await dispatch(argv);
   } catch (err) {
