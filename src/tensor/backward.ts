@@ -3,6 +3,7 @@
 import { getBackend } from '../backend/index.js';
 import { bf16ToF32 } from './tensor.js';
 import { recomputeBackward, type GradSink, type Node } from './autograd.js';
+import { linearGrads } from './linear-grads.js';
 import { loraLinearBackward } from './lora-linear.js';
 
 type Rule = (node: Node, gOut: Float32Array, sink: GradSink) => void;
@@ -13,15 +14,7 @@ export const backwardTable: Record<string, Rule> = {
     const [x, w, bias] = node.inputs;
     const [outF, inF] = w.shape;
     const N = x.size / inF;
-    const backend = getBackend();
-    const dx = sink.needs(0) ? sink.accumulate(0)! : null; // dx (N, in) = gOut (N, out) @ w (out, in)
-    const dxArgs = { batch: 1, M: N, N: inF, K: outF, transA: false, transB: false, accumulate: dx?.accumulate ?? false };
-    const dw = sink.accumulate(1); // dw (out, in) = gOut^T (out, N) @ x (N, in)
-    const dwArgs = { batch: 1, M: outF, N: inF, K: N, transA: true, transB: false, accumulate: dw?.accumulate ?? false };
-    if (dx && dw) backend.matmulPair(gOut, w.data, dx.buf, dxArgs, gOut, x.data, dw.buf, dwArgs);
-    else if (dx && w.bf16 !== null) backend.matmulBf16(gOut, w.bf16, dx.buf, dxArgs);
-    else if (dx) backend.matmul(gOut, w.data, dx.buf, dxArgs);
-    else if (dw) backend.matmul(gOut, x.data, dw.buf, dwArgs);
+    linearGrads(gOut, w, x.data, N, sink.needs(0) ? sink.accumulate(0)! : null, sink.accumulate(1));
     if (bias !== undefined && sink.needs(2)) {
       const db = sink.zeroedOrExisting(2)!; // column sums of gOut
       for (let n = 0; n < N; n++) {

@@ -7,6 +7,7 @@
 import { RetuneError } from '../config/errors.js';
 import { getBackend } from '../backend/index.js';
 import { output, record, willRecord } from './autograd.js';
+import { linearGrads } from './linear-grads.js';
 import { acquire, acquireZeroed, release } from './pool.js';
 import type { Tensor } from './tensor.js';
 
@@ -102,14 +103,9 @@ function chunkedLoss(
     else backend.crossEntropy(logits, nTargets, losses, lse, n, V);
     for (let r = 0; r < n; r++) sum += losses[r];
     if (!grads) continue;
-    const dLogits = logits;
     // dRows (n, C) = dLogits (n, V) @ w (V, C); dw (V, C) (+)= dLogits^T (V, n) @ hRows (n, C)
-    const dhArgs = { batch: 1, M: n, N: C, K: V, transA: false, transB: false, accumulate: false };
-    const dwArgs = { batch: 1, M: V, N: C, K: n, transA: true, transB: false, accumulate: dwAccumulate };
-    if (dRows !== null && dw !== null) backend.matmulPair(dLogits, w.data, dRows, dhArgs, dLogits, hRows, dw, dwArgs);
-    else if (dRows !== null && w.bf16 !== null) backend.matmulBf16(dLogits, w.bf16, dRows, dhArgs);
-    else if (dRows !== null) backend.matmul(dLogits, w.data, dRows, dhArgs);
-    else if (dw !== null) backend.matmul(dLogits, hRows, dw, dwArgs);
+    const dLogits = logits;
+    linearGrads(dLogits, w, hRows, n, dRows && { buf: dRows, accumulate: false }, dw && { buf: dw, accumulate: dwAccumulate });
     if (dh !== null && dRows !== null) {
       for (let r = 0; r < n; r++) dh.set(dRows.subarray(r * C, (r + 1) * C), plan.rows[start + r] * C);
     }
