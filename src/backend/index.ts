@@ -1,6 +1,6 @@
 // Picks the backend once per process: RETUNE_BACKEND=reference|native, else native when the addon loads and the
 // reference backend otherwise (with one notice on stderr, since training will then be much slower).
-import { RetuneError, UsageError } from '../config/errors.js';
+import { RetuneError, UsageError } from '../util/errors.js';
 import type { Backend } from './backend.js';
 import { referenceBackend } from './reference.js';
 

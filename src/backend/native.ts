@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { Backend } from './backend.js';
 
 // The addon's exports: the Backend kernels with the same argument order, plus pool control and probes.

@@ -2,7 +2,7 @@
 //   retune <command> [cfg.yaml] [key=value ...] [--key value | --key=value ...] [--flag ...]
 // `--key value` for a schema or other LLaMA-Factory key is the HfArgumentParser form and becomes an override like
 // key=value.
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { isLfOnlyKey } from '../config/lf-keys.js';
 import { configKeys } from '../config/schema.js';
 

@@ -5,7 +5,7 @@
 //   a terminal          an interactive prompt.
 // In the last two, `/clear` forgets the history and `/exit` ends. History is kept as text, as LLaMA-Factory does.
 import { createInterface } from 'node:readline';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { loadConfig, requireKeys } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { loadTokenizer, resolveTemplate, type Message, type Template, type Tokenizer } from '../data/index.js';

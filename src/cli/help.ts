@@ -1,7 +1,7 @@
 // `retune help`, `retune --help` and `retune <command> --help`: the command list, and the config keys a command reads,
 // grouped as in the schema, each with its type, default and one-line description.
 import { keyInfo } from '../config/describe.js';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { configGroups } from '../config/schema.js';
 import type { Command, CommandTable } from './commands.js';
 import { retuneVersion } from './version.js';

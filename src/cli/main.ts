@@ -1,6 +1,6 @@
 // `retune <command> ...`: dispatch through the command table and turn failures into exit codes:
 // 0 success, 1 RetuneError or any other runtime failure, 2 UsageError (bad input).
-import { RetuneError, UsageError } from '../config/errors.js';
+import { RetuneError, UsageError } from '../util/errors.js';
 import { commands } from './commands.js';
 import { commandHelp, overview } from './help.js';
 import { runVersion } from './version.js';

@@ -1,6 +1,6 @@
 // Commands LLaMA-Factory users will look for that Retune does not have yet: they say so plainly and exit 2 rather
 // than pretend.
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 
 export function plannedCommand(name: string, what: string): () => Promise<number> {
   return async () => {

@@ -1,11 +1,12 @@
 // Reads a LLaMA-Factory style config (YAML or JSON) plus `key=value` overrides into a validated RetuneConfig. Every
 // error names where the bad value came from: `cfg.yaml:12: learning_rate: expected a number, got "fast"`.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { LineCounter, YAMLMap, isMap, isScalar, parse, parseDocument, stringify } from 'yaml';
 import type { z } from 'zod';
 import { keyInfo } from './describe.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../util/errors.js';
+import { writeTextAtomic } from '../util/write-atomic.js';
 import { inertKeysSet, isLfOnlyKey, refusedFeatures, renamedKey } from './lf-keys.js';
 import { configGroups, configKeys, configSchema, ineffectiveKeys, type ConfigKey, type RetuneConfig } from './schema.js';
 
@@ -235,7 +236,7 @@ function editDistance(a: string, b: string): number {
 }
 
 // training_args.yaml: the resolved config grouped like --help, loadable again by loadConfig to the same values.
-// Written to a sibling temp file and renamed so an existing file is never left half-written.
+// Written atomically so an existing file is never left half-written.
 export function saveResolvedConfig(config: RetuneConfig, path: string): void {
   const parts: string[] = [];
   for (const [group, schema] of Object.entries(configGroups)) {
@@ -243,7 +244,5 @@ export function saveResolvedConfig(config: RetuneConfig, path: string): void {
     for (const key of Object.keys(schema.shape)) values[key] = config[key as keyof RetuneConfig];
     parts.push(`# ${group}\n${stringify(values, { lineWidth: 0 })}`);
   }
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `# Resolved configuration written by Retune (${basename(path)})\n${parts.join('\n')}`);
-  renameSync(tmp, path);
+  writeTextAtomic(path, `# Resolved configuration written by Retune (${basename(path)})\n${parts.join('\n')}`);
 }

@@ -5,8 +5,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { RetuneError } from '../config/errors.js';
-import { writeFileAtomic, writeJsonAtomic } from '../model/write-atomic.js';
+import { RetuneError } from '../util/errors.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/write-atomic.js';
 import { TokenizedDataset } from './dataset-store.js';
 
 export function sha256File(path: string): string {

@@ -2,7 +2,7 @@
 // padId as input and -100 as label. When any row is packed, every row carries positions and segments (pads: position
 // 0, segment 0, so they never share a segment with real tokens).
 
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { IGNORE_INDEX } from './processors.js';
 import type { TokenizedRow } from './dataset-store.js';
 

@@ -3,7 +3,7 @@
 // naming the file, row and field; a row that is merely unusable (no answer to learn) is returned as null and counted
 // by the caller.
 
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { DatasetAttr } from './dataset-info.js';
 import { rowWhere, type RawRow } from './readers.js';
 import { pyJson } from './tools.js';

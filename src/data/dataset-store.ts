@@ -2,7 +2,7 @@
 // the row lengths and the concatenated int32 values (little-endian), so a cached dataset loads without re-tokenising.
 
 import { readFileSync } from 'node:fs';
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 
 export interface TokenizedRow {
   inputIds: Int32Array;

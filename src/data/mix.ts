@@ -2,7 +2,7 @@
 // the train/eval split. Every random choice comes from Rng streams of the run's seed, so the result is a pure
 // function of (data, options, seed).
 
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { Rng, permutation } from '../tensor/random.js';
 
 export type MixStrategy = 'concat' | 'interleave_under' | 'interleave_over';

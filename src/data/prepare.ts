@@ -3,7 +3,7 @@
 // eval, tokenise for the stage, pack, and cache the result under tokenized_path keyed by the fingerprint.
 
 import { join, resolve } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { fingerprintOf, loadCached, saveCached, sha256File } from './cache.js';
 import { convertRow, type DataStage, type Example } from './converter.js';
 import { datasetAttr, readDatasetInfo, type DatasetAttr } from './dataset-info.js';

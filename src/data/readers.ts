@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 
 export type RawRecord = Record<string, unknown>;
 

@@ -2,7 +2,7 @@
 // resumed run with a different batch size or accumulation continues from the same sample. The order of epoch e is a
 // pure function of (seed, e), so nothing but { epoch, consumed } needs saving.
 
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { Rng, permutation } from '../tensor/random.js';
 
 export interface SamplerState {

@@ -14,7 +14,7 @@
 // BOS/EOS slots become the tokenizer's token text (left out when the tokenizer has none, as Template.encode does),
 // and {token: name} slots the text of that token. The result is null where a template cannot be written this way.
 
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { Slot } from './template-table.js';
 import type { Template } from './template.js';
 import type { Tokenizer } from './tokenizer.js';

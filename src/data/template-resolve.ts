@@ -1,7 +1,7 @@
 // Which template a run uses, LLaMA-Factory's get_template_and_fix_tokenizer: the named one from the registry, or,
 // when no template is configured, one read off the tokenizer's own jinja chat_template (else `empty`).
 
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { Template, applyOptions, getTemplate } from './template.js';
 import type { Tokenizer } from './tokenizer.js';
 

@@ -2,7 +2,7 @@
 // (prompt ids, response ids) pairs. Turn 0 carries prefix + system (+ tool list) + first query.
 // The formats themselves live in template-table.ts; this file only knows how to apply a row.
 
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { TEMPLATES, type Slot, type TemplateKind, type TemplateSpec } from './template-table.js';
 import { TOOL_FORMATS, pyJson, type FunctionCall, type ToolFormat } from './tools.js';
 import type { Tokenizer } from './tokenizer.js';

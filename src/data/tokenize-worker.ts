@@ -2,7 +2,7 @@
 // (EOS/pad already fixed by the template), encodes its chunk and sends the rows back without copying.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { TokenizedRow } from './dataset-store.js';
 import { Template } from './template.js';
 import { encodeSerial, type Encoded, type WorkerJob, type WorkerReply } from './tokenize.js';

@@ -4,7 +4,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { RetuneError, UsageError } from '../config/errors.js';
+import { RetuneError, UsageError } from '../util/errors.js';
 import type { DataStage, Example } from './converter.js';
 import type { TokenizedRow } from './dataset-store.js';
 import { packRows } from './packing.js';

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Template as JinjaTemplate } from '@huggingface/jinja';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 
 export interface ChatMessage {
   role: string;

@@ -3,7 +3,7 @@
 // JSON is written the way Python's json.dumps(ensure_ascii=False) writes it, because that text is what models were
 // fine-tuned on and what LLaMA-Factory produces.
 
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 
 export interface FunctionCall {
   name: string;

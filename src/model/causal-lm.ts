@@ -1,7 +1,7 @@
 // The Llama-family decoder (Llama, Qwen2, Qwen3, Mistral share it; config.ts records where they differ): token
 // embedding, pre-norm decoder layers with residuals, a final RMSNorm and the LM head, plus HF's causal-LM loss.
 
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import type { Attention, Embedding, LayerKVCache, Linear, MLP, RMSNorm } from '../nn/index.js';
 import { checkpoint } from '../tensor/autograd.js';
 import { linearCrossEntropy } from '../tensor/linear-cross-entropy.js';

@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { RopeScaling } from '../tensor/rope.js';
 
 export const MODEL_TYPES = ['llama', 'qwen2', 'qwen3', 'mistral'] as const;

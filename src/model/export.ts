@@ -4,7 +4,7 @@
 // LLaMA-Factory does. The folder appears only when complete: everything is written to a sibling and renamed.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { mergeAdapterPaths, splitList } from './adapters/finetuning.js';
 import { INDEX_NAME, loadModel, readIndex, WEIGHTS_NAME } from './load.js';

@@ -3,7 +3,7 @@
 // decoding and the penalty rule match `model.generate`. Sampling draws from a seeded generator: the same seed and
 // inputs give the same tokens.
 
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { noGrad } from '../tensor/autograd.js';
 import { Rng } from '../tensor/random.js';
 import type { CausalLM } from './causal-lm.js';

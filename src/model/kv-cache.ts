@@ -1,7 +1,7 @@
 // Keys and values of every token seen so far, one slot per decoder layer, so each generation step runs the model on
 // the new tokens only. Buffers grow by doubling; a slot hands attention a (B, Tall, nKV, hd) view of what it holds.
 
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import type { LayerKVCache } from '../nn/attention.js';
 import { Tensor } from '../tensor/tensor.js';
 

@@ -5,7 +5,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RetuneError, UsageError } from '../config/errors.js';
+import { RetuneError, UsageError } from '../util/errors.js';
 import { f32ToBf16, Tensor } from '../tensor/tensor.js';
 import { assembleModel } from './assemble.js';
 import type { CausalLM } from './causal-lm.js';

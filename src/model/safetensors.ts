@@ -5,9 +5,9 @@
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './dtype.js';
-import { writeFileAtomic } from './write-atomic.js';
+import { writeFileAtomic } from '../util/write-atomic.js';
 
 export type Dtype = 'F32' | 'BF16' | 'F16' | 'I64' | 'I32';
 export type FloatDtype = 'F32' | 'BF16' | 'F16';

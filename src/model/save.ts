@@ -5,11 +5,11 @@
 
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { CausalLM } from './causal-lm.js';
 import { GENERATION_CONFIG_NAME, INDEX_NAME, WEIGHTS_NAME } from './load.js';
 import { writeSafetensors, type FloatDtype, type TensorToWrite } from './safetensors.js';
-import { writeJsonAtomic } from './write-atomic.js';
+import { writeJsonAtomic } from '../util/write-atomic.js';
 
 export interface SaveOptions {
   dtype?: FloatDtype; // default F32

@@ -1,6 +1,6 @@
 // Causal self-attention of Llama/Qwen2/Qwen3/Mistral: q/k/v projections (q/k/v bias in Qwen2), optional per-head
 // RMSNorm of q and k before RoPE (Qwen3), grouped-query heads, and the output projection.
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import { attentionCached } from '../tensor/decode.js';
 import { attention, reshape, rope } from '../tensor/ops.js';
 import type { RopeTable } from '../tensor/rope.js';

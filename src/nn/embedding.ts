@@ -1,5 +1,5 @@
 // Token embedding: a (V, C) table gathered by ids.
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import { embedding } from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 

@@ -1,6 +1,6 @@
 // y = x @ W^T + b in HF layout, plus an optional adapter (LoRA, DoRA) that sees the input and the base output, so
 // adapters plug in without nn knowing about them.
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import { linear } from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 

@@ -1,5 +1,5 @@
 // RMSNorm as in HF Llama/Qwen: x / sqrt(mean(x^2) + eps) * weight over the last dim.
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import { rmsnorm } from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 

@@ -4,7 +4,7 @@
 // step counter it saved.
 
 import { getBackend } from '../backend/index.js';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import {
   checkLr, checkParam, checkStateStep, decaysWeight, gradOf, readStateTensors, sortedNames, splitDecay, zeroGrads,
   type NamedParams, type Optimizer, type OptimizerState, type OptimParam,

@@ -2,7 +2,7 @@
 // The norm is summed in float64 over parameters in sorted-name order, so it is the same bits on every run.
 
 import { getBackend } from '../backend/index.js';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { sortedNames, type NamedParams, type OptimParam } from './optimizer.js';
 
 // L2 norm of all gradients together; parameters without a gradient count as zero.

@@ -1,7 +1,7 @@
 // A small ASCII chart of an LR curve for the terminal (resume plan, dry run). Plain ASCII so it survives any log
 // file or console encoding.
 
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 
 // Short fixed-width label for an LR, e.g. "2.0e-4".
 function formatLr(lr: number): string {

@@ -1,7 +1,7 @@
 // What AdamW and SGD share: the parameters they update, HF's weight-decay grouping, and the state format that
 // checkpoints store (optimizer.safetensors holds `tensors` as named fp32 arrays, train_state.json holds `step`).
 
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 
 // The part of a Tensor (src/tensor/tensor.ts) an optimizer touches; any Map<string, Tensor> of trainable
 // parameters fits it.

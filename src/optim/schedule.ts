@@ -6,7 +6,7 @@
 // lrAt(spec, t). Every schedule is base_lr * factor(step), multiplied in that order like LambdaLR.get_lr, so the
 // doubles match HF bit for bit up to the last ulp of Math.cos.
 
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 
 export const SCHEDULE_TYPES = [
   'linear',

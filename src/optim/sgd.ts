@@ -2,7 +2,7 @@
 // into the gradient and applied to the decay group only. It keeps no moments, so its state is just the step count.
 
 import { getBackend } from '../backend/index.js';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import {
   checkLr, checkParam, checkStateStep, decaysWeight, gradOf, readStateTensors, sortedNames, splitDecay, zeroGrads,
   type NamedParams, type Optimizer, type OptimizerState, type OptimParam,

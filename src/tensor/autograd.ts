@@ -2,7 +2,7 @@
 // through the one table in backward.ts, accumulates into .grad, then clears the tape and gives every intermediate
 // buffer back to the pool. Leaf tensors (parameters) keep their own exact-size .grad across calls, so gradient
 // accumulation is just several backward() calls before the optimizer step.
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import { getBackend } from '../backend/index.js';
 import { acquire, acquireZeroed, release } from './pool.js';
 import { Tensor } from './tensor.js';

@@ -2,7 +2,7 @@
 // i, at position p = Tk-Tq+i, sees keys 0..p, or with a sliding window only those after p - window. Inference only:
 // it records nothing and refuses inputs that require grad.
 import { attendRow, firstVisible } from '../backend/reference.js';
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import { output, willRecord } from './autograd.js';
 import type { Tensor } from './tensor.js';
 

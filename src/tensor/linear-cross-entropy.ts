@@ -4,7 +4,7 @@
 // right away, into dh (N, C) and dw (V, C) for a unit upstream gradient; backward only scales them by the real one.
 // The loss is linear in its upstream gradient, so this is exact, and it spares backward a second logits GEMM.
 // With a 150k vocab this is the difference between gigabytes of logits and one chunk buffer (64 MiB).
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import { getBackend } from '../backend/index.js';
 import { output, record, willRecord } from './autograd.js';
 import { linearGrads } from './linear-grads.js';

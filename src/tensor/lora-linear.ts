@@ -3,7 +3,7 @@
 // backward would hold a gradient for each; here the only extra activation is the (N, r) product s * xA @ A^T.
 // xA is the input the A branch sees: x itself, or a dropped-out copy (PEFT applies LoRA dropout to that branch only).
 // W may be a frozen bf16 weight (no dW); when it requires grad, dW = dOut^T @ x as in linear().
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import { getBackend } from '../backend/index.js';
 import { allocate, output, record, willRecord, type GradSink, type Node } from './autograd.js';
 import { bf16ToF32, Tensor } from './tensor.js';

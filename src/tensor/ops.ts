@@ -1,6 +1,6 @@
 // Differentiable ops. Each computes its forward through the backend and, when it records, keeps what its backward
 // rule (backward.ts) needs. Shapes are checked up front so bad input names the op and the shapes involved.
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import { getBackend } from '../backend/index.js';
 import { allocate, output, record, willRecord, type Saved } from './autograd.js';
 import type { RopeTable } from './rope.js';

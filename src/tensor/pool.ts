@@ -1,7 +1,7 @@
 // Reuse of activation buffers across training steps. Ops that record on the tape take their outputs, saved
 // intermediates and gradients from here; clearing the tape gives them back. Sizes are rounded up to classes with
 // three mantissa bits (at most 12.5% waste), so batches whose T differs slightly still share buffers.
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 
 const free = new Map<number, Float32Array[]>(); // size class -> whole buffers ready for reuse
 const inPool = new WeakSet<ArrayBuffer>();

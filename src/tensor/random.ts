@@ -1,7 +1,7 @@
 // The one seeded generator of Retune: splitmix32 seeding into xoshiro128**. Data order, LoRA init and dropout,
 // sampling in generation and random weights all draw from it, so the same seed gives the same numbers on every
 // machine and Node version (Math.random never does), and its whole state fits in a checkpoint.
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 
 export type RngState = [number, number, number, number];
 

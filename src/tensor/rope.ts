@@ -1,7 +1,7 @@
 // Rotary position tables as HF computes them: inv_freq from rope_theta and the head dim, reshaped by
 // `rope_scaling` (llama3 or linear), then cos/sin of position * inv_freq in float32. Rows are built on demand up to
 // the largest position seen, so a 128k-context config costs nothing until long sequences arrive.
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 
 export interface RopeScaling {
   rope_type?: string;

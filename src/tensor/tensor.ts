@@ -1,6 +1,6 @@
 // The Tensor: a shape and a flat row-major Float32Array. Frozen weights may instead hold bf16 bits (`bf16`), which
 // linear() and embedding() widen inside their kernels so a frozen base model takes half the memory.
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import type { Node } from './autograd.js';
 
 const RELEASED = new Float32Array(0);

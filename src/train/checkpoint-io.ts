@@ -4,7 +4,7 @@
 // so the folder works on its own for chat and export.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import { loadConfig, saveResolvedConfig } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { saveAdapter, type Finetuning } from '../model/adapters/index.js';

@@ -7,7 +7,7 @@ import {
 } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, relative, sep } from 'node:path';
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import { processAlive } from './lock.js';
 
 export const MANIFEST_FILE = 'manifest.json';

@@ -2,7 +2,7 @@
 // Factory's plots, notebooks) read ours. log_history carries over across resumes through the checkpoint.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 
 export const HF_STATE_FILE = 'trainer_state.json';
 

@@ -3,7 +3,7 @@
 // (a dry run stops there), builds model, data and optimizer in the state the plan describes, and runs the Trainer.
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { RetuneError, UsageError } from '../config/errors.js';
+import { RetuneError, UsageError } from '../util/errors.js';
 import { saveResolvedConfig } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { loadTokenizer, prepareDataset, type PreparedData } from '../data/index.js';

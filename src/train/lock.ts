@@ -3,7 +3,7 @@
 // taken over, so a crash never blocks the resume that follows it.
 import { openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 
 export const LOCK_FILE = '.retune-lock';
 

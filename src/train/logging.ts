@@ -1,7 +1,8 @@
 // What a run tells the world while it trains: trainer_log.jsonl (LLaMA-Factory's fields, plus grad_norm and event
 // rows, followed by the web UI), and the console (a progress bar on a TTY, plain lines otherwise). Remaining time is
 // estimated from the steps done by this process only, so a resumed run does not count the steps it skipped as free.
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeTextAtomic } from '../util/write-atomic.js';
 import { join } from 'node:path';
 
 export const TRAINER_LOG = 'trainer_log.jsonl';
@@ -73,9 +74,7 @@ export class TrainLog {
       }
     });
     if (kept.length === lines.length) return 0;
-    const tmp = `${this.path}.tmp-${process.pid}`;
-    writeFileSync(tmp, kept.map((l) => l + '\n').join(''));
-    renameSync(tmp, this.path);
+    writeTextAtomic(this.path, kept.map((l) => l + '\n').join(''));
     return lines.length - kept.length;
   }
 

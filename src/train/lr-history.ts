@@ -4,7 +4,7 @@
 // train_state.json, so a second resume replays the same history. Nothing here ever reads an optimizer.
 import { lrAt, warmupStepsFor, type ScheduleSpec } from '../optim/schedule.js';
 import type { RetuneConfig } from '../config/schema.js';
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 
 export type JoinMode = 'absolute' | 'rewarm' | 'restart';
 

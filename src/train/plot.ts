@@ -2,10 +2,10 @@
 // an EMA-smoothed loss on top, and (ours) the LR of every logged step in a second panel below, on the same step axis.
 // The PNG is drawn pixel by pixel with a 5x7 bitmap font for the numbers, so no font or canvas library is needed.
 
-import { renameSync, writeFileSync } from 'node:fs';
+import { writeTextAtomic } from '../util/write-atomic.js';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 
 // Any trainer_log.jsonl row; rows without a finite value for a series are left out of it.
 export interface PlotRow {
@@ -319,13 +319,6 @@ function renderSvg(data: PlotData, lossPanel: Panel, lrPanel: Panel | null): str
 
 // ---------------------------------------------------------------------------------------------------------------
 
-// Written beside and renamed over, so a crash mid-write never leaves a half file where the last plot was.
-function writeAtomic(path: string, contents: string | Buffer): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, contents);
-  renameSync(tmp, path);
-}
-
 // Writes outDir/training_loss.png and outDir/training_loss.svg and returns their paths; with no finite loss in the
 // log it writes nothing and returns [] (LLaMA-Factory only warns then, and so does the trainer).
 export function plotLoss(rows: readonly PlotRow[], outDir: string): string[] {
@@ -338,7 +331,7 @@ export function plotLoss(rows: readonly PlotRow[], outDir: string): string[] {
   const lrPanel: Panel | null = lr.steps.length > 0 ? { ...LR_BOX, x: data.steps, y: lrRange(lr.values) } : null;
   const png = join(outDir, 'training_loss.png');
   const svg = join(outDir, 'training_loss.svg');
-  writeAtomic(png, renderPng(data, lossPanel, lrPanel));
-  writeAtomic(svg, renderSvg(data, lossPanel, lrPanel));
+  writeTextAtomic(png, renderPng(data, lossPanel, lrPanel));
+  writeTextAtomic(svg, renderSvg(data, lossPanel, lrPanel));
   return [png, svg];
 }

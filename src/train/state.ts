@@ -2,7 +2,7 @@
 // (data cursor, dropout RNG, LR schedule segments) and to explain itself (resume events, dataset fingerprint).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import type { SamplerState } from '../data/sampler.js';
 import type { ScheduleSegment } from './lr-history.js';
 

@@ -5,7 +5,7 @@
 // in a checkpoint, so an unchanged resume continues bit for bit. Checkpoints are saved by save_strategy, after the
 // last step whatever the strategy (a finished run can be extended), and after the step during which SIGINT/SIGTERM
 // arrived.
-import { RetuneError } from '../config/errors.js';
+import { RetuneError } from '../util/errors.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { collate, Sampler, type Batch, type TokenizedDataset } from '../data/index.js';
 import type { Finetuning } from '../model/adapters/index.js';

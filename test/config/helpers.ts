@@ -1,6 +1,6 @@
 // Shared by the config tests.
 import assert from 'node:assert/strict';
-import { UsageError } from '../../src/config/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 
 // The message of the UsageError that fn throws; fails the test when fn throws anything else or nothing.
 export function usageMessage(fn: () => unknown): string {

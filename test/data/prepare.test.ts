@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { RetuneError, UsageError } from '../../src/config/errors.js';
+import { RetuneError, UsageError } from '../../src/util/errors.js';
 import { IGNORE_INDEX } from '../../src/data/processors.js';
 import { prepareDataset, type DataArgs } from '../../src/data/prepare.js';
 import type { TokenizedDataset } from '../../src/data/dataset-store.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { UsageError } from '../../src/config/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 import { dataFiles, readRows, rowWhere } from '../../src/data/readers.js';
 import { FIXTURES, tempDir } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UsageError } from '../../src/config/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 import { Sampler } from '../../src/data/sampler.js';
 
 const take = (s: Sampler, counts: number[]): number[] => counts.flatMap((c) => s.next(c));

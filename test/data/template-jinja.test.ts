@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Template as JinjaTemplate } from '@huggingface/jinja';
-import { UsageError } from '../../src/config/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 import { getTemplate, Template, templateNames, type Message } from '../../src/data/template.js';
 import { templateToJinja } from '../../src/data/template-jinja.js';
 import { parseTemplate } from '../../src/data/template-resolve.js';

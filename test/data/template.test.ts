@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UsageError } from '../../src/config/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 import { getTemplate, templateNames, type Message } from '../../src/data/template.js';
 import { parseTemplate, resolveTemplate } from '../../src/data/template-resolve.js';
 import { golden, llama2, qwen3 } from './helpers.js';

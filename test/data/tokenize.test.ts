@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UsageError } from '../../src/config/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 import type { DataStage, Example } from '../../src/data/converter.js';
 import type { TokenizedRow } from '../../src/data/dataset-store.js';
 import { getTemplate } from '../../src/data/template.js';

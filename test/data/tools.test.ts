@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UsageError } from '../../src/config/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 import { TOOL_FORMATS, pyJson } from '../../src/data/tools.js';
 import { golden } from './helpers.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { UsageError } from '../../src/config/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 import { parseModelConfig, readModelConfig } from '../../src/model/config.js';
 import { loadModel } from '../../src/model/load.js';
 import { noGrad } from '../../src/tensor/autograd.js';

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { UsageError } from '../../src/config/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 import { configSchema } from '../../src/config/schema.js';
 import { applyFinetuning, saveAdapter } from '../../src/model/adapters/index.js';
 import { exportModel } from '../../src/model/export.js';

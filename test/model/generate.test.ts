@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setBackend } from '../../src/backend/index.js';
-import { UsageError } from '../../src/config/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 import { generate, modelStopIds } from '../../src/model/generate.js';
 import { loadModel } from '../../src/model/load.js';
 import { BACKENDS, Golden, MODELS, modelDir } from './helpers.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setBackend } from '../../src/backend/index.js';
-import { RetuneError } from '../../src/config/errors.js';
+import { RetuneError } from '../../src/util/errors.js';
 import type { CausalLM } from '../../src/model/causal-lm.js';
 import { KVCache } from '../../src/model/kv-cache.js';
 import { loadModel } from '../../src/model/load.js';

@@ -3,7 +3,7 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setBackend } from '../../src/backend/index.js';
-import { RetuneError, UsageError } from '../../src/config/errors.js';
+import { RetuneError, UsageError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/load.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../src/model/safetensors.js';
 import { noGrad } from '../../src/tensor/autograd.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { RetuneError } from '../../src/config/errors.js';
+import { RetuneError } from '../../src/util/errors.js';
 import { f32ToF16 } from '../../src/model/dtype.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorToWrite } from '../../src/model/safetensors.js';
 import { bf16ToF32, f32ToBf16 } from '../../src/tensor/tensor.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setBackend } from '../../src/backend/index.js';
 import { AdamW, type AdamWHyperparameters } from '../../src/optim/adamw.js';
-import { RetuneError, UsageError } from '../../src/config/errors.js';
+import { RetuneError, UsageError } from '../../src/util/errors.js';
 import { assertNear, backends, golden, namedParams, setGrads, type OptimizerCase } from './golden.js';
 
 function hyperOf(h: OptimizerCase['steps'][number]['hyper']): AdamWHyperparameters {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describeSchedule, lrAt, sampleCurve, SCHEDULE_TYPES, warmupStepsFor, type ScheduleSpec } from '../../src/optim/schedule.js';
-import { UsageError } from '../../src/config/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 
 interface GoldenCase extends ScheduleSpec {
   lrs: number[]; // transformers.get_scheduler's LR at every step 0..totalSteps+4 (test/fixtures/optim/generate.py)

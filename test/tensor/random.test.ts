@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RetuneError } from '../../src/config/errors.js';
+import { RetuneError } from '../../src/util/errors.js';
 import { Rng, permutation } from '../../src/tensor/random.js';
 
 // An independent model of the generator in BigInt arithmetic, written from the definitions (Blackman and Vigna's

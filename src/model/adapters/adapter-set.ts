@@ -1,7 +1,7 @@
 // The LoRA adapters installed on one model: the layers, the fully trained modules_to_save parameters, the config
 // that describes them (what adapter_config.json will say), and the dropout generator they share. A model carries at
 // most one such set; earlier adapters are merged into the weights before another one is installed.
-import { UsageError } from '../../config/errors.js';
+import { UsageError } from '../../util/errors.js';
 import type { Linear } from '../../nn/linear.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { CausalLM } from '../causal-lm.js';

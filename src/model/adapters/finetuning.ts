@@ -7,7 +7,7 @@
 //          except that the last one is trained further unless create_new_adapter asks for a fresh adapter on top.
 // Everything not trained is frozen; frozen weights keep whatever precision the model was loaded with (bf16 with
 // `bf16: true`) while trained ones are made float32.
-import { UsageError } from '../../config/errors.js';
+import { UsageError } from '../../util/errors.js';
 import type { RetuneConfig } from '../../config/schema.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { CausalLM } from '../causal-lm.js';

@@ -4,7 +4,7 @@
 // which for x' = x is m * (W + s B A) x / ||W + s B A||_row + b: the magnitude m times the unit-norm direction.
 // A starts as kaiming_uniform(a = sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in)), B as zeros, m as the row norms of W, so
 // a fresh adapter leaves the base model's output unchanged.
-import { RetuneError } from '../../config/errors.js';
+import { RetuneError } from '../../util/errors.js';
 import type { Linear, LinearAdapter } from '../../nn/linear.js';
 import { checkpoint, replayable, willRecord } from '../../tensor/autograd.js';
 import { add, embedding, linear, mul, reshape, scale } from '../../tensor/ops.js';

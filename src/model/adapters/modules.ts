@@ -2,7 +2,7 @@
 // is what LoRA targets, PEFT keys and LLaMA-Factory's module lists speak. A Linear is named through its weight: the
 // model's namedParameters() already maps HF names to tensors, so walking the module tree and looking each weight up
 // keeps this file independent of how the model names its fields.
-import { RetuneError } from '../../config/errors.js';
+import { RetuneError } from '../../util/errors.js';
 import { Embedding } from '../../nn/embedding.js';
 import { Linear } from '../../nn/linear.js';
 import { Tensor } from '../../tensor/tensor.js';

@@ -3,7 +3,7 @@
 // does not implement instead of silently loading a different model.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../../config/errors.js';
+import { UsageError } from '../../util/errors.js';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';

@@ -2,9 +2,10 @@
 // `base_model.model.<module>.lora_A.weight` (r, in), `...lora_B.weight` (out, r), `...lora_magnitude_vector` (out)
 // for DoRA, and `base_model.model.<param>` for modules_to_save. Loading checks that the file holds exactly the
 // tensors its config implies for this model, so a mismatched adapter fails with the tensor's name.
-import { existsSync, fsyncSync, closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { RetuneError, UsageError } from '../../config/errors.js';
+import { RetuneError, UsageError } from '../../util/errors.js';
+import { writeTextAtomic } from '../../util/write-atomic.js';
 import { f32ToBf16 } from '../dtype.js';
 import { readSafetensors, writeSafetensors, type StoredTensor, type TensorToWrite } from '../safetensors.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -92,7 +93,7 @@ export function saveAdapter(model: CausalLM, dir: string, config: { model_name_o
   mkdirSync(dir, { recursive: true });
   writeSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
   const spec = { ...set.spec, baseModel: config.model_name_or_path ?? set.spec.baseModel };
-  writeFileAtomic(join(dir, ADAPTER_CONFIG), adapterConfigJson(spec));
+  writeTextAtomic(join(dir, ADAPTER_CONFIG), adapterConfigJson(spec));
 }
 
 // Folds every adapter layer into its base weight (kept in the weight's own precision) and removes the adapters. The
@@ -111,14 +112,3 @@ export function mergeAdapters(model: CausalLM): void {
   forgetAdapters(model);
 }
 
-function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { UsageError } from '../../../src/config/errors.js';
+import { UsageError } from '../../../src/util/errors.js';
 import { configSchema } from '../../../src/config/schema.js';
 import type { CausalLM } from '../../../src/model/causal-lm.js';
 import { adaptersOf, applyFinetuning, mergeAdapterPaths } from '../../../src/model/adapters/index.js';

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { UsageError } from '../../../src/config/errors.js';
+import { UsageError } from '../../../src/util/errors.js';
 import { adaptersOf, loadAdapter, mergeAdapters, saveAdapter } from '../../../src/model/adapters/index.js';
 import { loadModel } from '../../../src/model/load.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../../src/model/safetensors.js';

@@ -22,8 +22,12 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): voi
   }
 }
 
+export function writeTextAtomic(path: string, contents: string | Uint8Array): void {
+  writeFileAtomic(path, [typeof contents === 'string' ? Buffer.from(contents, 'utf8') : contents]);
+}
+
 export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, [Buffer.from(JSON.stringify(value, null, 2) + '\n', 'utf8')]);
+  writeTextAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

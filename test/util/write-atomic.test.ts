@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { RetuneError } from '../../src/config/errors.js';
+import { RetuneError } from '../../src/util/errors.js';
 import { readSafetensors, writeSafetensors } from '../../src/model/safetensors.js';
-import { writeFileAtomic, writeJsonAtomic } from '../../src/model/write-atomic.js';
-import { tempDir } from './helpers.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../src/util/write-atomic.js';
+import { tempDir } from '../model/helpers.js';
 
 test('writeFileAtomic writes every chunk in order and replaces an existing file', () => {
   const dir = tempDir();
