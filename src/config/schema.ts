@@ -29,6 +29,9 @@ export const modelGroup = z.object({
     .describe('GPU attention kernel; no effect on CPU.'),
   infer_backend: z.string().default('huggingface')
     .describe('Accepted for LLaMA-Factory configs; chat always uses Retune\'s engine.'),
+  infer_dtype: z.enum(['auto', 'float16', 'bfloat16', 'float32']).default('auto')
+    .refine((v) => v !== 'float16', 'float16 is not supported on the CPU; use bfloat16 or float32')
+    .describe('Weights of chat and api: bfloat16 holds them as bf16 (half the memory, faster decode); auto = float32.'),
   threads: nonNegativeInt.default(0)
     .describe('Compute threads of the native backend (0 = RETUNE_THREADS or all cores; set, it wins over both).'),
 });

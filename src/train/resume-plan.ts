@@ -38,7 +38,7 @@ const BOOKKEEPING: ReadonlySet<string> = new Set([
   'preprocessing_num_workers', 'dataloader_num_workers', 'trust_remote_code', 'flash_attn', 'infer_backend', 'fp16',
   'tf32', 'gradient_checkpointing', 'deepspeed', 'ddp_timeout', 'do_sample', 'temperature', 'top_p', 'top_k',
   'max_new_tokens', 'repetition_penalty', 'skip_special_tokens', 'export_dir', 'export_size',
-  'export_legacy_format', 'quantization_bit',
+  'export_legacy_format', 'quantization_bit', 'infer_dtype',
 ]);
 
 export function kindOf(field: string): RowKind {
