@@ -84,12 +84,15 @@ export class Scheduler {
       req.signal?.addEventListener('abort', () => this.finish(seq, 'aborted'), { once: true });
       if (req.maxNewTokens === 0) return this.finish(seq, 'length');
       this.waiting.push(seq);
-      if (!this.running) void this.loop();
+      // The loop starts on a later turn, so no token is handed out before submit() has returned.
+      if (!this.running) {
+        this.running = true;
+        setImmediate(() => void this.loop());
+      }
     });
   }
 
   private async loop(): Promise<void> {
-    this.running = true;
     try {
       while (this.waiting.length > 0 || this.active.length > 0) {
         try {

@@ -16,6 +16,7 @@ export interface SamplingOptions {
   repetitionPenalty?: number; // default 1 (off)
   doSample?: boolean; // default: sample unless temperature is 0
   seed?: number;
+  logitBias?: Map<number, number>; // token id -> added to its logit first (OpenAI's logit_bias; -100 bans a token)
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -59,6 +60,7 @@ export class TokenPicker {
 
   // logits (V), overwritten by the processors
   pick(logits: Float32Array): number {
+    for (const [id, bias] of this.settings.logitBias) logits[id] += bias;
     applyRepetitionPenalty(logits, this.seen, this.settings.repetitionPenalty);
     const next = this.settings.greedy ? argmax(logits) : sample(logits, this.settings, this.rng);
     this.seen.add(next);
@@ -78,6 +80,7 @@ export function modelStopIds(model: CausalLM): number[] {
 }
 
 interface Settings {
+  logitBias: Map<number, number>;
   greedy: boolean;
   temperature: number;
   topP: number;
@@ -101,8 +104,13 @@ function checkOptions(model: CausalLM, promptIds: number[], opts: SamplingOption
   if (!(topP > 0 && topP <= 1)) throw new UsageError(`top_p must be in (0, 1], got ${topP}`);
   if (!Number.isInteger(topK) || topK < 0) throw new UsageError(`top_k must be a non-negative integer, got ${topK}`);
   if (!(repetitionPenalty > 0)) throw new UsageError(`repetition_penalty must be > 0, got ${repetitionPenalty}`);
+  const logitBias = opts.logitBias ?? new Map<number, number>();
+  for (const [id, bias] of logitBias) {
+    if (!Number.isInteger(id) || id < 0 || id >= V) throw new UsageError(`logit_bias: ${id} is not a token id of this model (0..${V - 1})`);
+    if (!(bias >= -100 && bias <= 100)) throw new UsageError(`logit_bias: the bias of token ${id} must be in [-100, 100], got ${bias}`);
+  }
   const greedy = opts.doSample === false || temperature === 0;
-  return { greedy, temperature, topP, topK, repetitionPenalty };
+  return { logitBias, greedy, temperature, topP, topK, repetitionPenalty };
 }
 
 // transformers' RepetitionPenaltyLogitsProcessor: every token already in the sequence (prompt included) has its
