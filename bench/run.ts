@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { getBackend } from '../src/backend/index.js';
 import { benchApiLoad } from './api-load.js';
 import { benchDecode } from './decode.js';
+import { benchDecodeLarge } from './decode-large.js';
 import { benchGemm } from './gemm.js';
 import { benchLoraMemory } from './lora-memory.js';
 import { benchTokenize } from './tokenize.js';
@@ -15,6 +16,7 @@ const SECTIONS: [string, () => Promise<string[]>][] = [
   ['memory', benchLoraMemory],
   ['tokenize', benchTokenize],
   ['decode', benchDecode],
+  ['decode-0.5b', benchDecodeLarge],
   ['api', benchApiLoad],
 ];
 
