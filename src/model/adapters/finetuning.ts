@@ -113,7 +113,7 @@ function loraSpecOf(model: CausalLM, config: FinetuningConfig): LoraSpec {
   }
   return {
     r: config.lora_rank,
-    alpha: config.lora_alpha ?? 2 * config.lora_rank,
+    alpha: config.lora_alpha,
     dropout: config.lora_dropout,
     targetModules: targets,
     useRslora: config.use_rslora,
