@@ -116,10 +116,6 @@ export function isKnownKey(name: string): boolean {
   return table.has(name);
 }
 
-export function groupKeys(group: GroupName): string[] {
-  return Object.keys(configGroups[group].shape);
-}
-
 export function resumeClassOf(name: string): ResumeClass | undefined {
   return table.get(name)?.resumeClass;
 }
