@@ -32,7 +32,8 @@ export async function openModel(dir: string, opts: OpenOptions = {}): Promise<Op
   mergeAdapterPaths(model, opts.adapters ?? []);
   const tokenizer = await loadTokenizer(dir);
   const template = resolveTemplate({
-    template: opts.template, default_system: opts.defaultSystem, tool_format: opts.toolFormat, enable_thinking: opts.enableThinking,
+    template: opts.template ?? null, default_system: opts.defaultSystem ?? null, tool_format: opts.toolFormat ?? null,
+    enable_thinking: opts.enableThinking ?? null, train_on_prompt: false,
   }, tokenizer);
   return { model, tokenizer, template };
 }
