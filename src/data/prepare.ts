@@ -46,6 +46,7 @@ export interface PreparedData {
   fingerprint: string;
   dropped: number;
   template: Template;
+  warnings: string[]; // about the data files, each once (none when the tokenized cache was used)
 }
 
 // Bumped when the tokenized layout or a processing rule changes, so old caches and fingerprints stop matching.
@@ -116,15 +117,16 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
   const cacheDir = config.tokenized_path ? join(resolve(config.tokenized_path), fingerprint) : null;
   if (cacheDir && !config.overwrite_cache) {
     const cached = loadCached(cacheDir, fingerprint);
-    if (cached) return { ...cached, fingerprint, template };
+    if (cached) return { ...cached, fingerprint, template, warnings: [] };
   }
 
   let dropped = 0;
+  const warnings: string[] = [];
   const loadExamples = async (sources: Source[]): Promise<Example[][]> => {
     const out: Example[][] = [];
     for (let d = 0; d < sources.length; d++) {
       const { attr, files } = sources[d];
-      let rows = (await Promise.all(files.map(readRows))).flat();
+      let rows = (await Promise.all(files.map((f) => readRows(f, (w) => warnings.push(w))))).flat();
       if (attr.numSamples !== null) rows = sampleCount(rows, attr.numSamples, seed, d);
       if (maxSamples !== null) rows = rows.slice(0, maxSamples);
       const examples: Example[] = [];
@@ -162,7 +164,7 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
     throw new UsageError(`dataset ${trainNames.join(',')}: no usable training samples (${dropped} dropped${hint})`);
   }
   if (cacheDir) saveCached(cacheDir, fingerprint, { train, eval: evalSet, dropped });
-  return { train, eval: evalSet, fingerprint, dropped, template };
+  return { train, eval: evalSet, fingerprint, dropped, template, warnings };
 }
 
 function describeSource(s: Source): unknown {
