@@ -48,10 +48,6 @@ interface Replay {
 }
 let replay: Replay | null = null;
 
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}
-
 export function willRecord(inputs: Tensor[]): boolean {
   return gradEnabled && inputs.some((t) => t.requiresGrad);
 }

@@ -44,7 +44,6 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
   const outputDir = config.output_dir;
   if (outputDir === null) throw new UsageError('output_dir is required to train');
   if (config.model_name_or_path === null) throw new UsageError('model_name_or_path is required to train');
-  if (config.stage !== 'pt' && config.stage !== 'sft') throw new UsageError(`stage ${config.stage} is not supported (pt, sft)`);
   if (opts.dryRun) {
     checkOutputFolder(outputDir, 'output_dir');
     return planAndTrain(config, outputDir, true, print);
