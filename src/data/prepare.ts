@@ -20,8 +20,8 @@ import type { Tokenizer } from './tokenizer.js';
 // The config keys this layer reads, checked and resolved by the config schema.
 export type DataArgs = TemplateArgs & Pick<RetuneConfig,
   | 'dataset' | 'dataset_dir' | 'eval_dataset' | 'cutoff_len' | 'max_samples' | 'val_size' | 'mix_strategy'
-  | 'interleave_probs' | 'mask_history' | 'packing' | 'tokenized_path' | 'overwrite_cache' | 'seed'
-  | 'preprocessing_num_workers'>;
+  | 'interleave_probs' | 'mask_history' | 'packing' | 'neat_packing' | 'tokenized_path' | 'overwrite_cache' | 'seed'
+  | 'preprocessing_num_workers' | 'preprocessing_batch_size'>;
 
 export interface PreparedData {
   train: TokenizedDataset;
@@ -33,7 +33,7 @@ export interface PreparedData {
 }
 
 // Bumped when the tokenized layout or a processing rule changes, so old caches and fingerprints stop matching.
-const PIPELINE_VERSION = 1;
+const PIPELINE_VERSION = 2;
 
 interface Source {
   attr: DatasetAttr;
@@ -51,12 +51,17 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
   if (trainNames.length === 0) throw new UsageError('dataset: no dataset given (e.g. dataset: alpaca_en_demo)');
   const { max_samples: maxSamples, val_size: valSize, mix_strategy: mix, seed } = config;
   const template = resolveTemplate(config, tokenizer);
+  const packingSet = config.packing === true || config.neat_packing;
+  if (packingSet && config.cutoff_len < 2) throw new UsageError('cutoff_len: packing needs at least 2 (it packs into cutoff_len - 1)');
   const opts: ProcessOptions = {
-    cutoffLen: config.cutoff_len,
+    // As LLaMA-Factory: packing set in the config packs into cutoff_len - 1 tokens; pre-training's default packing is
+    // decided after that adjustment, so it packs into the full cutoff_len.
+    cutoffLen: packingSet ? config.cutoff_len - 1 : config.cutoff_len,
     trainOnPrompt: config.train_on_prompt,
     maskHistory: config.mask_history,
-    packing: config.packing,
+    packing: packingSet || (config.packing === null && stage === 'pt'),
     templateName: template.name,
+    batchSize: config.preprocessing_batch_size,
   };
   if (opts.packing && stage !== 'pt' && stage !== 'sft') throw new UsageError(`packing: only supported for stages pt and sft, not ${stage}`);
 
