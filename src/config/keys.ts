@@ -104,7 +104,8 @@ export function configKeys(): KeyInfo[] {
 
 // The facts of a known key (a RetuneConfig key or a LLaMA-Factory one), or undefined.
 export function keyInfo(name: string): KeyInfo | undefined {
-  return table.get(name);
+  const info = table.get(name);
+  return info === undefined ? undefined : structuredClone(info);
 }
 
 // Keys of RetuneConfig, as opposed to LLaMA-Factory keys that are only recognised.

@@ -1,4 +1,3 @@
 // Fine-tuning methods and PEFT adapter files: what a run trains, and how adapters are saved, loaded and merged.
 export { applyFinetuning, mergeAdapterPaths, type Finetuning } from './finetuning.js';
-export { adaptersOf } from './adapter-set.js';
 export { loadAdapter, mergeAdapters, saveAdapter } from './peft-io.js';
