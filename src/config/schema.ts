@@ -266,6 +266,11 @@ const optionalRecord = z.record(z.string(), z.unknown()).nullable().default(null
 export const llamaFactoryGroup = z.object({
   quantization_bit: refused(z.number().int().nullable().default(null), 'quantization'),
   pissa_init: refused(z.boolean().default(false), 'PiSSA initialisation'),
+  resize_vocab: refused(z.boolean().default(false), 'growing the vocabulary and the embeddings',
+    'use a tokenizer that already has every token the template and data need'),
+  add_tokens: refused(optionalList, 'adding tokens to the tokenizer (with resize_vocab)'),
+  add_special_tokens: refused(optionalList, 'adding special tokens to the tokenizer (with resize_vocab)'),
+  new_special_tokens_config: refused(optionalString, 'adding described special tokens (with resize_vocab)'),
   use_galore: refused(z.boolean().default(false), 'the GaLore optimizer'),
   use_apollo: refused(z.boolean().default(false), 'the APOLLO optimizer'),
   use_badam: refused(z.boolean().default(false), 'the BAdam optimizer'),
