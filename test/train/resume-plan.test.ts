@@ -140,7 +140,6 @@ test('every row takes its class from the schema: numerics apply, chat keys chang
     ['bf16', 'numerics', 'applies from step 7'],
     ['lora_dropout', 'numerics', 'applies from step 7'],
     ['neat_packing', 'data', 'the tokenized dataset is unchanged (same fingerprint)'],
-    ['packing', 'data', 'the tokenized dataset is unchanged (same fingerprint)'],
   ]);
   assert.deepEqual(plan.info.map((r) => [r.field, r.kind]), [['temperature', 'no-effect']]);
   const kept = planResume(input(config(), config({ ...next, resume_policy: 'checkpoint' })));
