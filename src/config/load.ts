@@ -257,13 +257,17 @@ function editDistance(a: string, b: string): number {
 }
 
 // training_args.yaml: the resolved config grouped like --help, loadable again by loadConfig to the same values.
-// Written atomically so an existing file is never left half-written.
-export function saveResolvedConfig(config: RetuneConfig, path: string): void {
+export function resolvedConfigText(config: RetuneConfig, name: string): string {
   const parts: string[] = [];
   for (const [group, schema] of Object.entries(configGroups)) {
     const values: Record<string, unknown> = {};
     for (const key of Object.keys(schema.shape)) values[key] = config[key as keyof RetuneConfig];
     parts.push(`# ${group}\n${stringify(values, { lineWidth: 0 })}`);
   }
-  writeTextAtomic(path, `# Resolved configuration written by Retune (${basename(path)})\n${parts.join('\n')}`);
+  return `# Resolved configuration written by Retune (${name})\n${parts.join('\n')}`;
+}
+
+// Written atomically so an existing file is never left half-written.
+export function saveResolvedConfig(config: RetuneConfig, path: string): void {
+  writeTextAtomic(path, resolvedConfigText(config, basename(path)));
 }
