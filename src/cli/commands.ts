@@ -50,10 +50,10 @@ export const commands: CommandTable = {
     run: (args) => runHelp(args, commands),
   },
   webui: {
-    summary: 'Web UI (not available yet).',
-    usage: 'retune webui',
+    summary: 'The Retune Board: train, resume, chat and export in the browser (binds 127.0.0.1 unless --host).',
+    usage: 'retune webui [--host 127.0.0.1] [--port 7860] [--root DIR] [--token T]',
     groups: [],
-    run: plannedCommand('webui', 'web UI'),
+    run: async (args) => (await import('./webui.js')).runWebuiCommand(args),
   },
   api: {
     summary: 'OpenAI-compatible API server (not available yet).',

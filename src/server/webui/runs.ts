@@ -22,7 +22,6 @@ interface Child {
   argv: string[];
   lines: { stream: 'stdout' | 'stderr'; line: string }[];
   exit: { code: number | null; signal: NodeJS.Signals | null } | null;
-  listeners: Set<(event: RunEvent) => void>;
   exited: Promise<void>;
 }
 
@@ -51,11 +50,20 @@ function stateOf(child: Child | undefined, locked: number | null, step: number, 
 
 export class RunManager {
   private readonly children = new Map<string, Child>(); // by real output dir
+  private readonly listeners = new Map<string, Set<(event: RunEvent) => void>>(); // by real output dir
 
   constructor(private readonly paths: RootedPaths) {}
 
-  child(dir: string): Child | undefined {
-    return this.children.get(dir);
+  // Console lines so far, then every new one and every exit, of the runs this server starts in `dir`, now or later.
+  subscribe(dir: string, send: (event: RunEvent) => void): () => void {
+    for (const { stream, line } of this.children.get(dir)?.lines ?? []) send({ type: 'log', stream, line });
+    const set = this.listeners.get(dir) ?? new Set();
+    this.listeners.set(dir, set.add(send));
+    return () => set.delete(send);
+  }
+
+  private emit(dir: string, event: RunEvent): void {
+    for (const send of this.listeners.get(dir) ?? []) send(event);
   }
 
   running(dir: string): boolean {
@@ -72,33 +80,33 @@ export class RunManager {
     });
     let resolveExit = (): void => undefined;
     const child: Child = {
-      process: proc, argv, lines: [], exit: null, listeners: new Set(), exited: new Promise((r) => (resolveExit = r)),
+      process: proc, argv, lines: [], exit: null, exited: new Promise((r) => (resolveExit = r)),
     };
     this.children.set(dir, child);
+    this.emit(dir, { type: 'status', summary: this.summary(dir) });
     for (const stream of ['stdout', 'stderr'] as const) {
       let pending = '';
       proc[stream]!.on('data', (chunk: Buffer) => {
         const parts = (pending + chunk.toString('utf8')).split(/\r?\n|\r/);
         pending = parts.pop() ?? '';
-        for (const line of parts) this.emitLine(child, stream, line);
+        for (const line of parts) this.emitLine(dir, child, stream, line);
       });
       proc[stream]!.on('end', () => {
-        if (pending !== '') this.emitLine(child, stream, pending);
+        if (pending !== '') this.emitLine(dir, child, stream, pending);
       });
     }
     proc.on('close', (code, signal) => {
       child.exit = { code, signal };
-      const summary = this.summary(dir);
-      for (const listener of child.listeners) listener({ type: 'status', summary });
+      this.emit(dir, { type: 'status', summary: this.summary(dir) });
       resolveExit();
     });
     return { pid: proc.pid as number, argv };
   }
 
-  private emitLine(child: Child, stream: 'stdout' | 'stderr', line: string): void {
+  private emitLine(dir: string, child: Child, stream: 'stdout' | 'stderr', line: string): void {
     child.lines.push({ stream, line });
     if (child.lines.length > KEPT_LINES) child.lines.splice(0, child.lines.length - KEPT_LINES);
-    for (const listener of child.listeners) listener({ type: 'log', stream, line });
+    this.emit(dir, { type: 'log', stream, line });
   }
 
   // SIGTERM: the trainer finishes its step, saves a checkpoint and exits (resumable). SIGKILL ends it at once.
