@@ -31,6 +31,12 @@ export const commands: CommandTable = {
     groups: ['model', 'data', 'export'],
     run: async (args) => (await import('./export.js')).runExportCommand(args),
   },
+  control: {
+    summary: 'Change the learning rate of a running training from its next step (recorded; resumes replay it).',
+    usage: 'retune control <output_dir> lr=<value> [ramp=<steps>] [at=<step>]',
+    groups: [],
+    run: async (args) => (await import('./control.js')).runControlCommand(args),
+  },
   env: {
     summary: 'Print versions, the compute backend, threads and CPU features (for bug reports).',
     usage: 'retune env',
