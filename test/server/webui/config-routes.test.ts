@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { keyInfo } from '../../../src/config/keys.js';
 import { configObject } from '../../../src/config/schema.js';
 import { call, quickstartConfig, quickstartRoot, startBoard } from './board-helpers.js';
 
@@ -25,9 +26,11 @@ test('key metadata covers every schema key once, grouped, with defaults, ranges 
   const keys = r.body.groups.flatMap((g: { keys: { key: string }[] }) => g.keys);
   assert.deepEqual(keys.map((k: { key: string }) => k.key).sort(), Object.keys(configObject.shape).sort());
   const byKey = new Map(keys.map((k: { key: string }) => [k.key, k]));
+  const schemaInfo = keyInfo('learning_rate')!;
   assert.deepEqual(byKey.get('learning_rate'), {
-    key: 'learning_rate', group: 'training', type: 'number', default: 5e-5, description: 'Peak learning rate.',
-    min: 0, max: null, choices: null, resumeClass: 'schedule', ineffective: false,
+    key: 'learning_rate', group: 'training', type: 'number', default: 5e-5, description: schemaInfo.description,
+    min: 0, max: null, exclusiveMin: true, exclusiveMax: false, nullable: false, choices: null, resumeClass: 'schedule',
+    ineffective: false, lfStatus: schemaInfo.lfStatus,
   });
   assert.deepEqual((byKey.get('finetuning_type') as { choices: string[] }).choices, ['lora', 'freeze', 'full']);
   assert.equal((byKey.get('lora_rank') as { resumeClass: string }).resumeClass, 'structural');
