@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import type { Board } from '../../../src/server/webui/server.js';
-import { call, hostOf, openEvents, quickstartConfig, quickstartRoot, startBoard } from './board-helpers.js';
+import { call, hostOf, quickstartConfig, quickstartRoot, startBoard, trainToEnd } from './board-helpers.js';
 
 const repo = process.cwd();
 const root = quickstartRoot();
@@ -88,11 +88,7 @@ test('chat refuses a model outside the root and a run dir without weights', asyn
 });
 
 test('a run\'s output dir loads as its model, template and trained adapter', async () => {
-  const started = await call(board, 'POST', '/api/runs/start', { config: quickstartConfig({ output_dir: 'saves/chat', max_steps: 2 }) });
-  assert.equal(started.status, 201);
-  const events = await openEvents(board, '/api/runs/events?dir=saves/chat');
-  await events.waitFor((e) => e.type === 'status' && (e.summary as { state: string }).state === 'finished', 120_000);
-  events.close();
+  await trainToEnd(board, quickstartConfig({ output_dir: 'saves/chat', max_steps: 2 }));
   const loaded = await call(board, 'POST', '/api/chat/load', { dir: 'saves/chat' });
   assert.equal(loaded.status, 200, JSON.stringify(loaded.body));
   assert.deepEqual(loaded.body, { loaded: true, busy: false, model: 'models/tiny-stories', adapters: ['saves/chat'], template: 'chatml' });
