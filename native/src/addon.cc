@@ -452,7 +452,7 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value KernelName(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), rt::micro_kernel_name());
+  return Napi::String::New(info.Env(), rt::gemm_kernel().name);
 }
 
 // The path in force and the host's: {path, host, paths (every path the host runs, narrowest first), features}.
