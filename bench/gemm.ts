@@ -1,5 +1,6 @@
-// GEMM throughput of the native kernel against the machine's measured FMA peak and, when the Python fixture
-// environment exists, against torch.matmul on the same shapes and thread counts.
+// GEMM throughput of the native kernel (on the kernel path in force) against the machine's measured FMA peaks (ymm
+// and, where the host has AVX-512, zmm; "% of peak" is of the widest) and, when the Python fixture environment
+// exists, against torch.matmul in fp32 and bf16 on the same shapes and thread counts.
 // Shapes are M x N x K with C (M, N) = op(A) (M, K) @ op(B) (K, N). Layouts: NN = A @ B (the input gradient of a
 // linear layer), NT = A @ B^T (the linear forward, weights stored (out, in)), TN = A^T @ B (the weight gradient).
 // Each figure is the best of at least MIN_REPS runs. Besides wall-clock GFLOP/s, native rates are also given per
@@ -71,16 +72,17 @@ for M, N, K, layout, threads in cases:
     torch.set_num_threads(threads)
     a = torch.randn(K, M).t() if layout == 'TN' else torch.randn(M, K)
     b = torch.randn(N, K).t() if layout == 'NT' else torch.randn(K, N)
-    c = torch.empty(M, N)
-    torch.matmul(a, b, out=c)
-    rate, n = 0.0, 0
-    start = time.perf_counter()
-    while n < ${MIN_REPS} or time.perf_counter() - start < ${MIN_SECONDS}:
-        t0 = time.perf_counter()
-        torch.matmul(a, b, out=c)
-        rate = max(rate, 2 * M * N * K / (time.perf_counter() - t0) / 1e9)
-        n += 1
-    out[f"{M}x{N}x{K} {layout} {threads}"] = rate
+    for dtype in (torch.float32, torch.bfloat16):
+        x, y = a.to(dtype), b.to(dtype)
+        c = torch.matmul(x, y)
+        rate, n = 0.0, 0
+        start = time.perf_counter()
+        while n < ${MIN_REPS} or time.perf_counter() - start < ${MIN_SECONDS}:
+            t0 = time.perf_counter()
+            torch.matmul(x, y, out=c)
+            rate = max(rate, 2 * M * N * K / (time.perf_counter() - t0) / 1e9)
+            n += 1
+        out[f"{M}x{N}x{K} {layout} {threads} {str(dtype)[6:]}"] = rate
 print(json.dumps(out))
 `;
 
@@ -96,18 +98,37 @@ function timeTorch(cases: [number, number, number, Layout, number][]): Promise<M
   });
 }
 
+function widestRegisters(path: string): string {
+  return path === 'avx2' || path === 'portable' ? 'ymm' : 'zmm';
+}
+
+// The FMA peak on ymm (the avx2 path's loop) and on the path in force (zmm on an AVX-512 path).
+function fmaPeaks(addon: NativeAddon, hasAvx2: boolean, threads: number): { ymm: number; widest: number } {
+  const { path } = addon.kernelPaths();
+  const widest = addon.fmaPeak(threads, 0.5);
+  if (!hasAvx2 || path === 'avx2') return { ymm: widest, widest };
+  try {
+    addon.setKernelPath('avx2');
+    return { ymm: addon.fmaPeak(threads, 0.5), widest };
+  } finally {
+    addon.setKernelPath(path);
+  }
+}
+
 export async function benchGemm(): Promise<string[]> {
   const addon = loadNativeAddon();
   if (addon === null) return ['gemm: native addon not built (npm ci builds it); nothing to measure'];
   const before = addon.getThreads();
-  const lines = [`gemm: kernel ${addon.kernelName()}; shapes M x N x K, C (M, N) = op(A) (M, K) @ op(B) (K, N)`];
+  const { path, paths } = addon.kernelPaths();
+  const lines = [`gemm: kernel path ${path}, micro-kernel ${addon.kernelName()}; shapes M x N x K, ` +
+    'C (M, N) = op(A) (M, K) @ op(B) (K, N)'];
   const cases: [number, number, number, Layout, number][] = [];
   const native = new Map<string, Rates>();
-  const peaks = new Map<number, number>();
+  const peaks = new Map<number, { ymm: number; widest: number }>();
   try {
     for (const threads of THREADS) {
       addon.setThreads(threads);
-      peaks.set(threads, addon.fmaPeak(threads, 0.5));
+      peaks.set(threads, fmaPeaks(addon, paths.includes('avx2'), threads));
       for (const [M, N, K] of SHAPES) {
         for (const layout of LAYOUTS) {
           native.set(key(M, N, K, layout, threads), timeNative(addon, M, N, K, layout, threads));
@@ -121,17 +142,18 @@ export async function benchGemm(): Promise<string[]> {
   const torch = await timeTorch(cases);
   if (typeof torch === 'string') lines.push(`gemm: ${torch}`);
   for (const threads of THREADS) {
-    const peak = peaks.get(threads) as number;
-    lines.push(`gemm: ${threads} thread(s), FMA peak ${peak.toFixed(1)} GFLOP/s (CPU-time basis); ` +
-      'columns: wall GFLOP/s, CPU-time GFLOP/s, % of peak[, torch wall GFLOP/s, native/torch by wall clock]');
+    const { ymm, widest: peak } = peaks.get(threads) as { ymm: number; widest: number };
+    lines.push(`gemm: ${threads} thread(s), FMA peak ymm ${ymm.toFixed(1)}, ${path} path (${widestRegisters(path)}) ${peak.toFixed(1)} GFLOP/s ` +
+      '(CPU-time basis); columns: wall GFLOP/s, CPU-time GFLOP/s, % of the widest peak[, torch fp32 wall GFLOP/s, ' +
+      'native/torch fp32 by wall clock, torch bf16 wall GFLOP/s]');
     for (const [M, N, K, layout] of cases.filter((c) => c[4] === threads)) {
       const k = key(M, N, K, layout, threads);
       const r = native.get(k) as Rates;
       let line = `  ${`${M}x${N}x${K}`.padEnd(15)} ${layout} ${r.wall.toFixed(1).padStart(6)} ${r.cpu.toFixed(1).padStart(6)} ` +
         `${((100 * r.cpu) / peak).toFixed(0).padStart(4)}%`;
-      if (typeof torch !== 'string' && torch.has(k)) {
-        const t = torch.get(k) as number;
-        line += `   torch ${t.toFixed(1).padStart(6)}  ${(r.wall / t).toFixed(2)}`;
+      if (typeof torch !== 'string' && torch.has(`${k} float32`)) {
+        const t = torch.get(`${k} float32`) as number, t16 = torch.get(`${k} bfloat16`) as number;
+        line += `   torch fp32 ${t.toFixed(1).padStart(6)}  ${(r.wall / t).toFixed(2)}   torch bf16 ${t16.toFixed(1).padStart(6)}`;
       }
       lines.push(line);
     }

@@ -48,6 +48,8 @@ function toBf16(x: Float32Array): Uint16Array {
 // Every kernel path this host runs (avx2, avx512, ... narrowest first): each one is checked against the reference
 // and for determinism on its own.
 const hostPaths = addon === null ? [] : addon.kernelPaths().paths;
+// The determinism test's outputs on each path, compared across paths at the end.
+const outputsByPath = new Map<string, Float32Array[]>();
 const startPath = addon === null ? '' : addon.kernelPaths().path;
 
 for (const path of addon === null ? ['(none)'] : hostPaths) {
@@ -407,7 +409,19 @@ for (const path of addon === null ? ['(none)'] : hostPaths) {
         const losses = new Float32Array(64), ceLse = new Float32Array(64);
         nb.crossEntropy(logits, targets, losses, ceLse, 64, V);
         const ss = new Float32Array([nb.sumSquares(logits, logits.length)]);
-        return [c, wide, rows2, rows2nn, out, lse, dq, dk, dv, wOut, wLse, wdq, wdk, wdv, losses, ss];
+        const grad = logits.slice(), gLosses = new Float32Array(64), gLse = new Float32Array(64);
+        nb.crossEntropyWithGrad(grad, targets, gLosses, gLse, new Float32Array(64).fill(0.5), 64, V);
+        const C = 288, x = logits.subarray(0, 64 * C), w = randn(C, 8), y = new Float32Array(64 * C);
+        const rstd = new Float32Array(64), dx = new Float32Array(64 * C), dw = new Float32Array(C);
+        nb.rmsnorm(x, w, y, rstd, 64, C, 1e-5);
+        nb.rmsnormBackward(y, x, w, rstd, dx, dw, 64, C);
+        const sw = new Float32Array(64 * C), dGate = new Float32Array(64 * C), dUp = new Float32Array(64 * C);
+        nb.swiglu(x, y, sw, 64 * C);
+        nb.swigluBackward(dx, x, y, dGate, dUp, 64 * C);
+        const p = x.slice(), m = new Float32Array(64 * C), v = new Float32Array(64 * C);
+        nb.adamw(p, dx, m, v, 64 * C, 1e-3, 0.9, 0.999, 1e-8, 0.01, 0.1, 0.001);
+        return [c, wide, rows2, rows2nn, out, lse, dq, dk, dv, wOut, wLse, wdq, wdk, wdv, losses, ss, grad, gLosses, y,
+          rstd, dx, dw, sw, dGate, dUp, p, m, v];
       };
       try {
         api.setThreads(2);
@@ -415,6 +429,7 @@ for (const path of addon === null ? ['(none)'] : hostPaths) {
         const second = runAll();
         api.setThreads(1);
         const single = runAll();
+        outputsByPath.set(path, first);
         first.forEach((x, i) => {
           assert.ok(bitsEqual(x, second[i]), `output ${i} differs between two runs`);
           assert.ok(bitsEqual(x, single[i]), `output ${i} differs between 2 threads and 1`);
@@ -487,6 +502,14 @@ describe('kernel paths', () => {
       assert.throws(() => api.setKernelPath('avx1024'), RangeError);
     } finally {
       api.setKernelPath(before);
+    }
+  });
+
+  it('every kernel gives the same bits on every path (the determinism test\'s outputs)', { skip: addon === null }, () => {
+    assert.deepEqual([...outputsByPath.keys()], hostPaths);
+    const [first, ...rest] = [...outputsByPath.entries()];
+    for (const [path, outputs] of rest) {
+      outputs.forEach((x, i) => assert.ok(bitsEqual(x, first[1][i]), `output ${i}: ${path} vs ${first[0]}`));
     }
   });
 
