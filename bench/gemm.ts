@@ -115,45 +115,73 @@ function fmaPeaks(addon: NativeAddon, hasAvx2: boolean, threads: number): { ymm:
   }
 }
 
-export async function benchGemm(): Promise<string[]> {
-  const addon = loadNativeAddon();
-  if (addon === null) return ['gemm: native addon not built (npm ci builds it); nothing to measure'];
+// Every case on the native kernel, then on torch, in ROUNDS rounds: the VM's speed drifts (and other work may share
+// it), so ratios are taken inside each round and their median reported with their range.
+const ROUNDS = Number(process.env.RETUNE_BENCH_ROUNDS ?? 3);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function spread(values: number[]): string {
+  return `${median(values).toFixed(2)} (${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)})`;
+}
+
+interface Round {
+  native: Map<string, Rates>;
+  peaks: Map<number, { ymm: number; widest: number }>;
+  torch: Map<string, number> | string;
+}
+
+async function measureRound(addon: NativeAddon, cases: [number, number, number, Layout, number][]): Promise<Round> {
   const before = addon.getThreads();
-  const { path, paths } = addon.kernelPaths();
-  const lines = [`gemm: kernel path ${path}, micro-kernel ${addon.kernelName()}; shapes M x N x K, ` +
-    'C (M, N) = op(A) (M, K) @ op(B) (K, N)'];
-  const cases: [number, number, number, Layout, number][] = [];
   const native = new Map<string, Rates>();
   const peaks = new Map<number, { ymm: number; widest: number }>();
   try {
     for (const threads of THREADS) {
       addon.setThreads(threads);
-      peaks.set(threads, fmaPeaks(addon, paths.includes('avx2'), threads));
-      for (const [M, N, K] of SHAPES) {
-        for (const layout of LAYOUTS) {
-          native.set(key(M, N, K, layout, threads), timeNative(addon, M, N, K, layout, threads));
-          cases.push([M, N, K, layout, threads]);
-        }
+      peaks.set(threads, fmaPeaks(addon, addon.kernelPaths().paths.includes('avx2'), threads));
+      for (const [M, N, K, layout] of cases.filter((c) => c[4] === threads)) {
+        native.set(key(M, N, K, layout, threads), timeNative(addon, M, N, K, layout, threads));
       }
     }
   } finally {
     addon.setThreads(before);
   }
-  const torch = await timeTorch(cases);
-  if (typeof torch === 'string') lines.push(`gemm: ${torch}`);
+  return { native, peaks, torch: await timeTorch(cases) };
+}
+
+export async function benchGemm(): Promise<string[]> {
+  const addon = loadNativeAddon();
+  if (addon === null) return ['gemm: native addon not built (npm ci builds it); nothing to measure'];
+  const { path } = addon.kernelPaths();
+  const lines = [`gemm: kernel path ${path}, micro-kernel ${addon.kernelName()}; shapes M x N x K, ` +
+    `C (M, N) = op(A) (M, K) @ op(B) (K, N); medians of ${ROUNDS} rounds, ratios per round (range)`];
+  const cases: [number, number, number, Layout, number][] = THREADS.flatMap((threads) =>
+    SHAPES.flatMap(([M, N, K]) => LAYOUTS.map((layout): [number, number, number, Layout, number] => [M, N, K, layout, threads])));
+  const rounds: Round[] = [];
+  for (let r = 0; r < ROUNDS; r++) rounds.push(await measureRound(addon, cases));
+  const torchMissing = rounds.find((r) => typeof r.torch === 'string')?.torch;
+  if (typeof torchMissing === 'string') lines.push(`gemm: ${torchMissing}`);
   for (const threads of THREADS) {
-    const { ymm, widest: peak } = peaks.get(threads) as { ymm: number; widest: number };
-    lines.push(`gemm: ${threads} thread(s), FMA peak ymm ${ymm.toFixed(1)}, ${path} path (${widestRegisters(path)}) ${peak.toFixed(1)} GFLOP/s ` +
-      '(CPU-time basis); columns: wall GFLOP/s, CPU-time GFLOP/s, % of the widest peak[, torch fp32 wall GFLOP/s, ' +
-      'native/torch fp32 by wall clock, torch bf16 wall GFLOP/s]');
+    const ymm = median(rounds.map((r) => (r.peaks.get(threads) as { ymm: number }).ymm));
+    const widest = rounds.map((r) => (r.peaks.get(threads) as { widest: number }).widest);
+    lines.push(`gemm: ${threads} thread(s), FMA peak ymm ${ymm.toFixed(1)}, ${path} path (${widestRegisters(path)}) ` +
+      `${median(widest).toFixed(1)} GFLOP/s (CPU-time basis); columns: wall GFLOP/s, CPU-time GFLOP/s, % of the ` +
+      'widest peak[, torch fp32 wall GFLOP/s, native/torch fp32 by wall clock, torch bf16 wall GFLOP/s]');
     for (const [M, N, K, layout] of cases.filter((c) => c[4] === threads)) {
       const k = key(M, N, K, layout, threads);
-      const r = native.get(k) as Rates;
-      let line = `  ${`${M}x${N}x${K}`.padEnd(15)} ${layout} ${r.wall.toFixed(1).padStart(6)} ${r.cpu.toFixed(1).padStart(6)} ` +
-        `${((100 * r.cpu) / peak).toFixed(0).padStart(4)}%`;
-      if (typeof torch !== 'string' && torch.has(`${k} float32`)) {
-        const t = torch.get(`${k} float32`) as number, t16 = torch.get(`${k} bfloat16`) as number;
-        line += `   torch fp32 ${t.toFixed(1).padStart(6)}  ${(r.wall / t).toFixed(2)}   torch bf16 ${t16.toFixed(1).padStart(6)}`;
+      const rates = rounds.map((r) => r.native.get(k) as Rates);
+      const pct = rates.map((r, i) => (100 * r.cpu) / widest[i]);
+      let line = `  ${`${M}x${N}x${K}`.padEnd(15)} ${layout} ${median(rates.map((r) => r.wall)).toFixed(1).padStart(6)} ` +
+        `${median(rates.map((r) => r.cpu)).toFixed(1).padStart(6)} ${median(pct).toFixed(0).padStart(4)}% ` +
+        `(${Math.min(...pct).toFixed(0)}-${Math.max(...pct).toFixed(0)})`;
+      if (torchMissing === undefined) {
+        const fp32 = rounds.map((r) => (r.torch as Map<string, number>).get(`${k} float32`) as number);
+        const bf16 = rounds.map((r) => (r.torch as Map<string, number>).get(`${k} bfloat16`) as number);
+        line += `   torch fp32 ${median(fp32).toFixed(1).padStart(6)}  ${spread(rates.map((r, i) => r.wall / fp32[i]))}` +
+          `   torch bf16 ${median(bf16).toFixed(1).padStart(6)}`;
       }
       lines.push(line);
     }
