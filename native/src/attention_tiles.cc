@@ -1,5 +1,6 @@
 // Block products of the attention kernels: C (M, N) (=|+=) A (M, K) @ B (K, N) on register tiles that read both
-// operands in place (gemm_serial would pack them on every call, which costs more than a 32x32 block's product).
+// operands in place (gemm_serial would pack them on every call, which costs more than a 32x32 block's product). The
+// tiles are ymm on the avx2 path and zmm (with a ymm remainder) on the AVX-512 paths.
 #include "attention_tiles.h"
 
 #include <algorithm>
