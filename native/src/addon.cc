@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cpu.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
@@ -451,7 +452,44 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value KernelName(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), rt::micro_kernel_name());
+  return Napi::String::New(info.Env(), rt::gemm_kernel().name);
+}
+
+// The path in force and the host's: {path, host, paths (every path the host runs, narrowest first), features}.
+Napi::Value KernelPaths(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("path", rt::isa_name(rt::active_isa()));
+  o.Set("host", rt::isa_name(rt::host_isa()));
+  Napi::Array paths = Napi::Array::New(env);
+  const int host = static_cast<int>(rt::host_isa());
+  for (int i = host == 0 ? 0 : 1; i <= host; i++) paths.Set(paths.Length(), rt::isa_name(static_cast<rt::Isa>(i)));
+  o.Set("paths", paths);
+  const rt::CpuFeatures& f = rt::cpu_features();
+  Napi::Object features = Napi::Object::New(env);
+  features.Set("avx2_fma", f.avx2_fma);
+  features.Set("avx512", f.avx512);
+  features.Set("avx512_bf16", f.avx512_bf16);
+  features.Set("amx_tile", f.amx_tile);
+  features.Set("amx_bf16", f.amx_bf16);
+  o.Set("features", features);
+  return o;
+}
+
+Napi::Value SetKernelPath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "setKernelPath: path must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  rt::Isa isa;
+  if (!rt::isa_from_name(name.c_str(), &isa) || !rt::set_isa(isa)) {
+    Napi::RangeError::New(env, "setKernelPath: '" + name + "' is not a kernel path this CPU runs (widest: " +
+                                   rt::isa_name(rt::host_isa()) + ")")
+        .ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -485,6 +523,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"getThreads", GetThreads},
       {"fmaPeak", FmaPeak},
       {"kernelName", KernelName},
+      {"kernelPaths", KernelPaths},
+      {"setKernelPath", SetKernelPath},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   return exports;

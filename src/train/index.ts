@@ -5,6 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetuneError, UsageError } from '../util/errors.js';
 import { checkOutputFolder, makeOutputFolder } from '../util/folders.js';
+import { getBackend } from '../backend/index.js';
 import { saveResolvedConfig } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { loadTokenizer, prepareDataset, type PreparedData, type Tokenizer } from '../data/index.js';
@@ -102,6 +103,7 @@ async function prepareRun(
   const saved = checkpoint.manifest.weightsOnly ? null : readTrainState(checkpoint.path);
   const plan = planResume({
     checkpoint: { ...checkpoint, weightsOnly: checkpoint.manifest.weightsOnly }, oldConfig, state: saved, newConfig: config, dataset,
+    kernelPath: getBackend().kernelPath,
   });
   const state = plan.refusal !== null || plan.finished ? null : resumedState(saved as TrainState, plan, checkpoint);
   return { checkpoint, runConfig, tokenizer, data, plan, saved, state, text: formatResumePlan(plan) };
@@ -204,13 +206,14 @@ function freshState(config: RetuneConfig, dataset: { fingerprint: string; size: 
     sampler: { epoch: 0, consumed: 0 }, dataset, samples_seen: 0, tokens_seen: 0, rng: null,
     schedule: initialHistory(config, totalSteps), events: [], bad_steps: 0, log_window: { loss_sum: 0, steps: 0 },
     control: { offset: controlStart, pending: [] },
-    optimizer: { kind: config.optim === 'sgd' ? 'sgd' : 'adamw', step: 0 },
+    optimizer: { kind: config.optim === 'sgd' ? 'sgd' : 'adamw', step: 0 }, kernel_path: getBackend().kernelPath,
   };
 }
 
 function resumedState(saved: TrainState, plan: ResumePlan, checkpoint: CheckpointRef): TrainState {
   return {
     ...saved,
+    kernel_path: getBackend().kernelPath,
     total_steps: plan.totalSteps,
     sampler: plan.sampler,
     dataset: plan.dataset,
