@@ -85,7 +85,11 @@ export function chatRoutes(app: FastifyInstance, paths: RootedPaths): void {
     const send = (event: ChatEvent): void => {
       reply.raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     };
-    request.raw.on('close', () => controller.abort());
+    // The response's close, not the request's: on Node 20 a request emits 'close' once its body has been read, long
+    // before the client goes away. A reply that ended normally has writableEnded set and is not cancelled.
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableEnded) controller.abort();
+    });
     try {
       const done = await engine.complete(promptIds, {
         maxNewTokens: Math.min(body.max_new_tokens ?? config.max_new_tokens, room), sampling, signal: controller.signal,

@@ -75,7 +75,8 @@ function openStream(request: FastifyRequest, reply: FastifyReply): { send: (e: R
   };
   const keepalive = setInterval(() => reply.raw.write(': keepalive\n\n'), KEEPALIVE_MS);
   const closers: (() => void)[] = [() => clearInterval(keepalive)];
-  request.raw.on('close', () => closers.forEach((f) => f()));
+  // The response's close: the client went away (a request's own 'close' can fire as soon as its body is read).
+  reply.raw.on('close', () => closers.forEach((f) => f()));
   return { send, onClose: (f) => closers.push(f) };
 }
 
