@@ -45,6 +45,12 @@ function markerPlugin(markers: { x: number; label: string }[]): uPlot.Plugin {
   };
 }
 
+// Small values (learning rates) read best in exponent form; uPlot's default would print 0.001 for both 1e-3 and 1.4e-3.
+function tickLabels(_u: uPlot, values: number[]): string[] {
+  const max = Math.max(...values.map(Math.abs));
+  return values.map((v) => (max > 0 && max < 0.01 ? v.toExponential(1) : String(Number(v.toPrecision(4)))));
+}
+
 export function Chart(props: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -59,7 +65,7 @@ export function Chart(props: ChartProps) {
       width: Math.max(300, el.clientWidth),
       height: props.height ?? 220,
       scales: { x: { time: false }, y: props.logY === true ? { distr: 3 } : {} },
-      axes: [{}, { size: 60 }],
+      axes: [{}, { size: 64, values: tickLabels }],
       series: [
         { label: 'step' },
         ...props.series.map((s) => ({
