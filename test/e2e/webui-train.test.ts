@@ -105,6 +105,15 @@ test('fill the Train form, Start, see progress and the loss chart grow, Stop at 
   assert.ok(pointsLater > pointsEarly, `loss chart did not grow (${pointsEarly} -> ${pointsLater})`);
   await browser.shot('running');
 
+  // A reopened page reattaches to the run: its config back in the form, progress and charts from the whole log.
+  const before = await stepShown();
+  await page.reload();
+  await page.waitForSelector('[data-testid=run-view]');
+  await waitForStep(before + 1);
+  assert.equal(await page.inputValue('[data-key=output_dir] input'), 'saves/e2e');
+  assert.equal(await page.inputValue('[data-key=learning_rate] input'), '0.002');
+  await browser.shot('reattached');
+
   await waitForStep(6);
   await page.click('[data-testid=stop]');
   await waitForState('stopped');

@@ -60,6 +60,7 @@ export const en = {
   plannedLr: 'planned LR',
   loggedLr: 'logged LR',
   newLrHere: 'new LR',
+  liveChange: 'LR → {lr}',
   liveLr: 'Change learning rate now',
   newLr: 'learning rate',
   rampSteps: 'ramp over N steps (0 = at once)',

@@ -62,6 +62,7 @@ export const zh: Record<MessageKey, string> = {
   plannedLr: '计划学习率',
   loggedLr: '实际学习率',
   newLrHere: '新学习率',
+  liveChange: '学习率 → {lr}',
   liveLr: '立即修改学习率',
   newLr: '学习率',
   rampSteps: '在 N 步内渐变（0 = 立即）',

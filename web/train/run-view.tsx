@@ -65,7 +65,11 @@ function lrChartData(rows: LogRowLike[], plan: PlanResponse | null) {
 export function RunCharts({ rows, plan }: { rows: LogRowLike[]; plan: PlanResponse | null }) {
   const s = useMemo(() => runSeries(rows), [rows]);
   const lr = useMemo(() => lrChartData(rows, plan), [rows, plan]);
-  const markers = plan?.lr.changeAt != null ? [{ x: plan.lr.changeAt + 1, label: t('newLrHere') }] : [];
+  // Where a new LR takes effect: the plan's change at Start, and every live change the trainer acknowledged.
+  const markers = useMemo(() => [
+    ...(plan?.lr.changeAt != null ? [{ x: plan.lr.changeAt + 1, label: t('newLrHere') }] : []),
+    ...rows.filter((r) => r.event === 'lr_change').map((r) => ({ x: r.current_steps + 1, label: t('liveChange', { lr: String(r.lr) }) })),
+  ], [rows, plan]);
   return (
     <div class="charts">
       <Chart title={t('chartLoss')} testId="chart-loss" x={s.steps} ys={[s.loss, s.smoothed, s.evalLoss]}

@@ -116,7 +116,7 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
     api.run(dir).then((d) => {
       if (!current()) return;
       setDetail(d);
-      if (d.config !== null && loadedDir !== dir && activeDir === null) {
+      if (d.config !== null && loadedDir !== dir) {
         setValues({ ...d.config, output_dir: dir });
         setLoadedDir(dir);
       }
@@ -145,6 +145,7 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
   const start = () => act(async () => {
     const res = await api.start(values);
     setRunPlan(plan);
+    setLoadedDir(res.dir);
     setActiveDir(res.dir);
     setSession((n) => n + 1);
     return t('started', { dir: res.dir, pid: res.pid });
