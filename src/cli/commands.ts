@@ -31,6 +31,12 @@ export const commands: CommandTable = {
     groups: ['model', 'data', 'export'],
     run: async (args) => (await import('./export.js')).runExportCommand(args),
   },
+  control: {
+    summary: 'Change the learning rate of a running training from its next step (recorded; resumes replay it).',
+    usage: 'retune control <output_dir> lr=<value> [ramp=<steps>] [at=<step>]',
+    groups: [],
+    run: async (args) => (await import('./control.js')).runControlCommand(args),
+  },
   env: {
     summary: 'Print versions, the compute backend, threads and CPU features (for bug reports).',
     usage: 'retune env',
@@ -50,10 +56,10 @@ export const commands: CommandTable = {
     run: (args) => runHelp(args, commands),
   },
   webui: {
-    summary: 'Web UI (not available yet).',
-    usage: 'retune webui',
+    summary: 'The Retune Board: train, resume, chat and export in the browser (binds 127.0.0.1 unless --host).',
+    usage: 'retune webui [--host 127.0.0.1] [--port 7860] [--root DIR] [--token T]',
     groups: [],
-    run: plannedCommand('webui', 'web UI'),
+    run: async (args) => (await import('./webui.js')).runWebuiCommand(args),
   },
   api: {
     summary: 'OpenAI-compatible API server (not available yet).',

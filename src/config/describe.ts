@@ -9,7 +9,7 @@ export interface KeyInfo {
 }
 
 // Peels .default() and .nullable() wrappers down to the value's own schema.
-function unwrap(schema: z.ZodType): { inner: z.ZodType; fallback: unknown } {
+export function unwrap(schema: z.ZodType): { inner: z.ZodType; fallback: unknown } {
   let inner = schema;
   let fallback: unknown = null;
   for (;;) {

@@ -14,6 +14,7 @@ import { clipGradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { backward, clearTape, noGrad } from '../tensor/autograd.js';
 import { rotateCheckpoints } from './checkpoint.js';
+import { applyLrChange, readRequests } from './control.js';
 import { saveTrainingCheckpoint } from './checkpoint-io.js';
 import type { HfStateFields, HistoryEntry } from './hf-state.js';
 import { lrForStep } from './lr-history.js';
@@ -110,6 +111,7 @@ export class Trainer {
       batches.push(collate(rows, { padId }));
     }
     const normalizer = Math.max(1, batches.reduce((n, b) => n + countTargets(b), 0));
+    this.applyControl();
     const lr = lrForStep(this.state.schedule, this.state.global_step);
     let loss = 0;
     for (const b of batches) {
@@ -133,6 +135,27 @@ export class Trainer {
     if (applied) optimizer.step(lr);
     optimizer.zeroGrad();
     return { loss, gradNorm, lr, applied };
+  }
+
+  // Requests appended to control.jsonl since the last step boundary, applied before this step takes its LR. Each
+  // applied one is acknowledged in trainer_log.jsonl with the step it took effect at.
+  private applyControl(): void {
+    const { config, log } = this.s;
+    const step = this.state.global_step;
+    const read = readRequests(config.output_dir as string, this.state.control.offset);
+    const waiting = [...this.state.control.pending, ...read.requests];
+    this.state.control = { offset: read.offset, pending: waiting.filter((r) => r.at !== null && r.at > step) };
+    for (const error of read.errors) {
+      log.write({ current_steps: step, event: 'control_error', error });
+      log.message(`step ${step}: ignored a control request: ${error}`);
+    }
+    for (const request of waiting.filter((r) => r.at === null || r.at <= step)) {
+      this.state.schedule = applyLrChange(this.state.schedule, step, request);
+      const { id, lr, ramp } = request;
+      this.state.events.push({ kind: 'lr_change', step, time: new Date().toISOString(), id, lr, ramp });
+      log.write({ current_steps: step, event: 'lr_change', id, lr, ramp, first_step: step + 1 });
+      log.message(`step ${step}: learning rate set to ${lr}${ramp > 0 ? ` over ${ramp} steps` : ''} from step ${step + 1} (request ${id})`);
+    }
   }
 
   // Logs, evaluates and counts bad steps after a step; returns whether a checkpoint is due.

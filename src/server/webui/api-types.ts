@@ -94,6 +94,7 @@ export interface PathRequest {
 export interface LoadConfigResponse {
   path: string;
   config: RawConfig; // the keys the file sets, as written
+  fields: FieldError[]; // problems of its values (the form shows them next to the fields)
 }
 
 export interface SaveConfigRequest {
@@ -147,7 +148,7 @@ export interface DatasetPreviewRequest {
 }
 
 export interface PreviewTurn {
-  role: 'system' | 'user' | 'assistant' | 'function' | 'observation';
+  role: 'system' | 'user' | 'assistant' | 'function' | 'observation' | 'tool';
   content: string;
 }
 
@@ -267,6 +268,7 @@ export interface PlanResponse {
 // ---- server-sent events of a run (GET /api/runs/events?dir=D) ----
 
 export type RunEvent =
+  | { type: 'reset' } // the log was rewritten (a resume dropped rows after its checkpoint): rows follow again
   | { type: 'row'; row: LogRow } // one trainer_log.jsonl row (all existing rows first, then live ones)
   | { type: 'log'; stream: 'stdout' | 'stderr'; line: string } // console of a run this server started
   | { type: 'status'; summary: RunSummary }; // on connect and whenever the state changes
