@@ -68,7 +68,7 @@ export const api = {
 export function followRun(dir: string, onEvent: (event: RunEvent) => void): () => void {
   const source = new EventSource(`/api/runs/events?dir=${q(dir)}`);
   const handle = (e: MessageEvent<string>) => onEvent(JSON.parse(e.data) as RunEvent);
-  for (const type of ['row', 'log', 'status']) source.addEventListener(type, handle as EventListener);
+  for (const type of ['reset', 'row', 'log', 'status']) source.addEventListener(type, handle as EventListener);
   return () => source.close();
 }
 

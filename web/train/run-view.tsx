@@ -25,6 +25,7 @@ export function useRunFeed(dir: string | null, session: number): RunFeed {
       setFeed((f) => {
         if (event.type === 'row') return { ...f, rows: [...f.rows, event.row] };
         if (event.type === 'log') return { ...f, lines: [...f.lines, event.line].slice(-MAX_LINES) };
+        if (event.type === 'reset') return { ...f, rows: [] }; // a resume rewrote the log: its rows follow again
         return { ...f, summary: event.summary };
       });
     });

@@ -160,6 +160,7 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
   const load = () => act(async () => {
     const res = await api.loadConfig(configPath);
     setValues(res.config);
+    setErrors(res.fields);
     return t('loaded', { path: res.path });
   });
 
