@@ -101,8 +101,9 @@ export interface StepRow {
   loss: number;
 }
 
-// The rows of <dir>/trainer_log.jsonl (later rows for a step replace earlier ones, as after a resume).
+// The rows of <dir>/trainer_log.jsonl (none before the run writes it; later rows for a step replace earlier ones, as after a resume).
 export function logRows(dir: string): Record<string, unknown>[] {
+  if (!existsSync(join(dir, 'trainer_log.jsonl'))) return [];
   return readFileSync(join(dir, 'trainer_log.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }

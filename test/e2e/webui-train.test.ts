@@ -21,6 +21,12 @@ before(async () => {
   server = await startServer(root);
   browser = await openBrowser('train');
   page = browser.page;
+  page.on('response', (r) => {
+    if (!r.url().endsWith('/api/runs/plan') || !r.ok()) return;
+    const body = r.json() as Promise<PlanResponse>;
+    body.catch(() => undefined); // a body still in flight when the browser closes is never awaited
+    plans.push(body);
+  });
 });
 
 after(async () => {
@@ -54,10 +60,16 @@ async function waitForState(state: string): Promise<void> {
     { timeout: 120_000 });
 }
 
-// The plan the page shows next: the answer to its own /api/runs/plan request.
-function nextPlan(): Promise<PlanResponse> {
-  return page.waitForResponse((r) => r.url().endsWith('/api/runs/plan') && r.ok(), { timeout: 20_000 })
-    .then((r) => r.json() as Promise<PlanResponse>);
+// Every plan the page received, in order: once the page shows what a test waits for, the last one is what it shows
+// (the page drops answers to requests that newer form changes superseded, and so does latestPlan).
+let plans: Promise<PlanResponse>[] = [];
+
+async function latestPlan(): Promise<PlanResponse> {
+  for (;;) {
+    const count = plans.length;
+    await new Promise((r) => setTimeout(r, 600)); // longer than the page's 300 ms debounce
+    if (plans.length === count && count > 0) return plans[count - 1];
+  }
 }
 
 // The LR the plan says step `step` runs with (a plan point at s is the LR of step s + 1).
@@ -95,6 +107,7 @@ test('fill the Train form, Start, see progress and the loss chart grow, Stop at 
   await page.click('text=Preview command');
   await page.waitForSelector('[data-testid=command]');
   assert.match(await page.textContent('[data-testid=command] pre') ?? '', /retune train .*saves\/e2e\/training_args\.yaml/);
+  await page.waitForSelector('[data-testid=fresh-plan] [data-testid=plan][data-kind=fresh]');
   await browser.shot('form-filled');
 
   await startAndCheckEnabled();
@@ -127,14 +140,12 @@ test('fill the Train form, Start, see progress and the loss chart grow, Stop at 
 test('change the learning rate: the plan shows it, Start runs exactly the plan\'s LR curve', { skip: skipReason }, async () => {
   await page.waitForSelector('[data-testid=resume-panel] [data-testid=checkpoints]');
   const checkpoint = Math.max(...[...stepRows(join(root, 'saves/e2e')).keys()]);
-  let plan = nextPlan();
   await setKey('learning_rate', '0.0005');
-  let shown = await plan;
   // The max_steps change shortens the rest of the run; it shows in the plan next to the LR.
-  plan = nextPlan();
   await setKey('max_steps', String(checkpoint + 12));
-  shown = await plan;
   await page.waitForSelector('[data-testid=plan-rows] tr[data-field=learning_rate]');
+  await page.waitForSelector('[data-testid=plan-rows] tr[data-field=max_steps]');
+  const shown = await latestPlan();
   assert.equal(shown.kind, 'resume');
   assert.equal(shown.refusal, null);
   assert.ok(shown.rows.some((r) => r.field === 'learning_rate' && r.new === 0.0005), JSON.stringify(shown.rows));
@@ -157,7 +168,9 @@ test('change the LR of a running job, stop and resume: every later step runs wit
   for (const [key, value] of Object.entries({
     output_dir: 'saves/live', lr_scheduler_type: 'constant', learning_rate: '0.001', max_steps: '60', warmup_steps: '0',
   })) await setKey(key, value);
+  await page.waitForSelector('[data-testid=fresh-plan] [data-testid=plan][data-kind=fresh]');
   await startAndCheckEnabled();
+  await page.waitForSelector('[data-testid=run-view][data-dir="saves/live"]');
   await waitForStep(3);
   await page.fill('input[name=live-lr]', '0.0002');
   await page.fill('input[name=live-ramp]', '0');
@@ -175,9 +188,9 @@ test('change the LR of a running job, stop and resume: every later step runs wit
   await waitForState('stopped');
   const stoppedAt = await stepShown();
 
-  const plan = nextPlan();
-  await page.waitForSelector('[data-testid=plan]');
-  const resumePlan = await plan;
+  plans = [];
+  await page.waitForSelector('[data-testid=plan][data-kind=resume]');
+  const resumePlan = await latestPlan();
   assert.equal(resumePlan.kind, 'resume');
   await browser.shot('live-lr-resume-plan');
   await startAndCheckEnabled();

@@ -1,5 +1,6 @@
 // One form field per config key, built from the key metadata the server sends (type, choices, default, range,
 // description): the page holds no list of keys of its own.
+import { useState } from 'preact/hooks';
 import type { FieldError, KeyInfo, RawConfig } from '../api.js';
 import { t, tMaybe } from '../i18n/index.js';
 
@@ -34,10 +35,15 @@ function parse(info: KeyInfo, text: string): unknown {
   return text;
 }
 
+// A bound of ±2^53 - 1 is zod's way of saying "any safe integer": no bound worth showing.
+const bound = (v: number | null) => (v === null || Math.abs(v) >= Number.MAX_SAFE_INTEGER ? null : v);
+
 function range(info: KeyInfo): string {
-  if (info.min !== null && info.max !== null) return ` [${info.min}, ${info.max}]`;
-  if (info.min !== null) return ` ≥ ${info.min}`;
-  if (info.max !== null) return ` ≤ ${info.max}`;
+  const min = bound(info.min);
+  const max = bound(info.max);
+  if (min !== null && max !== null) return ` [${min}, ${max}]`;
+  if (min !== null) return ` ≥ ${min}`;
+  if (max !== null) return ` ≤ ${max}`;
   return '';
 }
 
@@ -81,12 +87,29 @@ function Input({ info, values, errors, onChange, disabledChoices, list }: FieldP
       </select>
     );
   }
+  return <TextInput info={info} value={value} cls={cls} list={list} onChange={onChange} />;
+}
+
+// Text being typed stays in the field until it is left (a change event), even when the form renders meanwhile (a
+// validation answer arriving): only then is it parsed into the config.
+function TextInput({ info, value, cls, list, onChange }: {
+  info: KeyInfo;
+  value: unknown;
+  cls: string;
+  list?: string[];
+  onChange: (key: string, value: unknown) => void;
+}) {
+  const [draft, setDraft] = useState<string | null>(null);
   const listId = list !== undefined ? `list-${info.key}` : undefined;
   return (
     <>
-      <input class={cls} name={info.key} value={shown(value)} list={listId}
+      <input class={cls} name={info.key} value={draft ?? shown(value)} list={listId}
         placeholder={info.default === null ? t('unset') : shown(info.default)}
-        onChange={(e) => onChange(info.key, parse(info, e.currentTarget.value))} />
+        onInput={(e) => setDraft(e.currentTarget.value)}
+        onChange={(e) => {
+          onChange(info.key, parse(info, e.currentTarget.value));
+          setDraft(null);
+        }} />
       {list !== undefined && <datalist id={listId}>{list.map((v) => <option value={v} />)}</datalist>}
     </>
   );

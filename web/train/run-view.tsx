@@ -119,7 +119,7 @@ function LiveLr({ dir }: { dir: string }) {
 export function RunView({ dir, feed, plan }: { dir: string; feed: RunFeed; plan: PlanResponse | null }) {
   const running = feed.summary?.state === 'running';
   return (
-    <section class="card" data-testid="run-view">
+    <section class="card" data-testid="run-view" data-dir={dir}>
       <h2>{t('runOf', { dir })}</h2>
       <Progress rows={feed.rows as LogRowLike[]} summary={feed.summary} />
       {running && <LiveLr dir={dir} />}

@@ -143,8 +143,10 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
     }
   };
   const start = () => act(async () => {
+    // The plan of exactly what starts (the one on screen may be a moment older than the form), for the LR chart.
+    const planned = await api.plan(values).catch(() => null);
     const res = await api.start(values);
-    setRunPlan(plan);
+    setRunPlan(planned);
     setLoadedDir(res.dir);
     setActiveDir(res.dir);
     setSession((n) => n + 1);
