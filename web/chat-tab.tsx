@@ -97,8 +97,8 @@ export function ChatTab() {
             <input name="chat-template" value={load.template} onInput={set('template')} /></label>
         </div>
         <div class="row" style={{ marginTop: '8px' }}>
-          <button class="primary" onClick={doLoad} disabled={busy}>{t('loadModel')}</button>
-          <button onClick={unload} disabled={busy || status?.loaded !== true}>{t('unloadModel')}</button>
+          <button class="primary" onClick={doLoad} disabled={busy} data-testid="chat-load">{t('loadModel')}</button>
+          <button onClick={unload} disabled={busy || status?.loaded !== true} data-testid="chat-unload">{t('unloadModel')}</button>
           <span data-testid="chat-status" class={status?.loaded === true ? 'ok' : 'muted'}>
             {status?.loaded === true
               ? t('chatLoaded', { model: status.model ?? '', adapters: status.adapters.join(', ') || '—', template: status.template ?? '—' })

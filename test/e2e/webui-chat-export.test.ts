@@ -37,7 +37,7 @@ async function setKey(scope: string, key: string, value: string): Promise<void> 
 test('the quickstart trained from the Train tab answers in the Chat tab', { skip: skipReason }, async () => {
   await page.goto(server.url);
   await page.fill('input[name=config-path]', 'examples/quickstart.yaml');
-  await page.click('text=Load');
+  await page.click('[data-testid=config-load]');
   await page.waitForFunction(() =>
     (document.querySelector('[data-key=output_dir] input') as HTMLInputElement | null)?.value === 'saves/quickstart');
   await page.waitForFunction(() => !(document.querySelector('[data-testid=start]') as HTMLButtonElement).disabled,
@@ -50,7 +50,7 @@ test('the quickstart trained from the Train tab answers in the Chat tab', { skip
 
   await page.click('[data-tab=chat]');
   await page.fill('input[name=chat-dir]', 'saves/quickstart');
-  await page.click('text=Load >> nth=-1');
+  await page.click('[data-testid=chat-load]');
   await page.waitForSelector('[data-testid=chat-status].ok', { timeout: 60_000 });
   await page.fill('textarea[name=chat-input]', 'Who are you?');
   await page.keyboard.press('Enter');
@@ -58,7 +58,7 @@ test('the quickstart trained from the Train tab answers in the Chat tab', { skip
   await reply.waitFor({ timeout: 60_000 });
   assert.equal((await reply.textContent())?.trim(), ANSWER);
   await browser.shot('chat-answer');
-  await page.click('text=Unload');
+  await page.click('[data-testid=chat-unload]');
   await page.waitForFunction(() => document.querySelector('[data-testid=chat-status]')?.classList.contains('muted'));
 });
 

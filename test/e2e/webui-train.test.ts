@@ -104,7 +104,7 @@ test('fill the Train form, Start, see progress and the loss chart grow, Stop at 
     per_device_train_batch_size: '4', learning_rate: '0.002', max_steps: '400', lr_scheduler_type: 'cosine',
     warmup_steps: '4', logging_steps: '1', save_steps: '5', cutoff_len: '128', output_dir: 'saves/e2e',
   })) await setKey(key, value);
-  await page.click('text=Preview command');
+  await page.click('[data-testid=preview-command]');
   await page.waitForSelector('[data-testid=command]');
   assert.match(await page.textContent('[data-testid=command] pre') ?? '', /retune train .*saves\/e2e\/training_args\.yaml/);
   await page.waitForSelector('[data-testid=fresh-plan] [data-testid=plan][data-kind=fresh]');
@@ -155,6 +155,7 @@ test('change the learning rate: the plan shows it, Start runs exactly the plan\'
 
   await startAndCheckEnabled();
   await waitForState('finished');
+  await page.waitForSelector(`[data-checkpoint=checkpoint-${checkpoint + 12}]`); // the last step is always saved
   await browser.shot('resumed-finished');
   const rows = stepRows(join(root, 'saves/e2e'));
   const after = [...rows.values()].filter((r) => r.current_steps > shown.step);
@@ -195,6 +196,7 @@ test('change the LR of a running job, stop and resume: every later step runs wit
   await browser.shot('live-lr-resume-plan');
   await startAndCheckEnabled();
   await waitForState('finished');
+  await page.waitForSelector('[data-checkpoint=checkpoint-60]');
   await browser.shot('live-lr-finished');
 
   const rows = stepRows(dir);

@@ -46,6 +46,8 @@ export const en = {
   resume: 'Resume',
   stop: 'Stop',
   abort: 'Abort',
+  stopRequested: 'Stopping: the run finishes its step and saves a checkpoint.',
+  abortRequested: 'Aborted: the run was killed without saving.',
   started: 'Started in {dir} (pid {pid})',
   runOf: 'Run: {dir}',
   progressStep: 'step {step} / {total}',

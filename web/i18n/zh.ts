@@ -48,6 +48,8 @@ export const zh: Record<MessageKey, string> = {
   resume: '继续训练',
   stop: '停止',
   abort: '中止',
+  stopRequested: '正在停止：完成当前步后保存检查点。',
+  abortRequested: '已中止：进程被终止，未保存。',
   started: '已在 {dir} 启动（pid {pid}）',
   runOf: '运行：{dir}',
   progressStep: '第 {step} / {total} 步',

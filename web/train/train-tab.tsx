@@ -152,8 +152,8 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
     setSession((n) => n + 1);
     return t('started', { dir: res.dir, pid: res.pid });
   });
-  const stop = () => act(async () => (await api.stop(activeDir!)).summary.message);
-  const abort = () => act(async () => (await api.abort(activeDir!)).summary.message);
+  const stop = () => act(async () => (await api.stop(activeDir!), t('stopRequested')));
+  const abort = () => act(async () => (await api.abort(activeDir!), t('abortRequested')));
   const preview = () => act(async () => {
     setCommand(await api.command(values));
     return '';
@@ -202,11 +202,11 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
           <label class="field grow"><span class="name">{t('configFile')}</span>
             <input name="config-path" value={configPath} placeholder="configs/my-run.yaml"
               onInput={(e) => setConfigPath(e.currentTarget.value)} /></label>
-          <button onClick={load} disabled={configPath === ''}>{t('loadConfig')}</button>
-          <button onClick={save} disabled={configPath === ''}>{t('saveConfig')}</button>
+          <button onClick={load} disabled={configPath === ''} data-testid="config-load">{t('loadConfig')}</button>
+          <button onClick={save} disabled={configPath === ''} data-testid="config-save">{t('saveConfig')}</button>
         </div>
         <div class="row" style={{ marginTop: '10px' }}>
-          <button onClick={preview}>{t('previewCommand')}</button>
+          <button onClick={preview} data-testid="preview-command">{t('previewCommand')}</button>
           <button class="primary" onClick={start} disabled={running || refused || errors.length > 0} data-testid="start">
             {plan?.kind === 'resume' ? t('resume') : t('start')}</button>
           <button onClick={stop} disabled={!running} data-testid="stop">{t('stop')}</button>
