@@ -1,16 +1,8 @@
 // The one table of `retune` commands. Each command's module is imported when it runs, so `retune --version` or
 // `retune help` never load the engine.
 import { plannedCommand } from './planned.js';
-import { runHelp, type GroupName } from './help.js';
-
-export interface Command {
-  summary: string;
-  usage: string;
-  groups: readonly GroupName[]; // config key groups listed by `retune <command> --help`
-  run: (args: string[]) => Promise<number>;
-}
-
-export type CommandTable = Record<string, Command>;
+import type { CommandTable } from './command.js';
+import { runHelp } from './help.js';
 
 export const commands: CommandTable = {
   train: {

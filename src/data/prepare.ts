@@ -3,42 +3,25 @@
 // eval, tokenise for the stage, pack, and cache the result under tokenized_path keyed by the fingerprint.
 
 import { join, resolve } from 'node:path';
+import type { RetuneConfig } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 import { fingerprintOf, loadCached, saveCached, sha256File } from './cache.js';
 import { convertRow, type DataStage, type Example } from './converter.js';
 import { datasetAttr, readDatasetInfo, type DatasetAttr } from './dataset-info.js';
 import { TokenizedDataset } from './dataset-store.js';
-import { mergeDatasets, parseProbs, sampleCount, splitTrainEval, type MixStrategy } from './mix.js';
+import { mergeDatasets, parseProbs, sampleCount, splitTrainEval } from './mix.js';
 import type { ProcessOptions } from './processors.js';
 import { dataFiles, readRows } from './readers.js';
-import { resolveTemplate } from './template-resolve.js';
+import { resolveTemplate, type TemplateArgs } from './template-resolve.js';
 import { tokenizeExamples } from './tokenize.js';
 import type { Template } from './template.js';
 import type { Tokenizer } from './tokenizer.js';
 
-// The config keys this layer reads (LLaMA-Factory names); RetuneConfig satisfies it structurally.
-export interface DataArgs {
-  dataset?: string | string[] | null;
-  dataset_dir?: string | null;
-  eval_dataset?: string | string[] | null;
-  template?: string | null;
-  cutoff_len?: number | null;
-  max_samples?: number | null;
-  val_size?: number | null;
-  mix_strategy?: string | null;
-  interleave_probs?: string | number[] | null;
-  train_on_prompt?: boolean | null;
-  mask_history?: boolean | null;
-  packing?: boolean | null;
-  tokenized_path?: string | null;
-  overwrite_cache?: boolean | null;
-  seed?: number | null;
-  streaming?: boolean | null;
-  default_system?: string | null;
-  tool_format?: string | null;
-  enable_thinking?: boolean | null;
-  preprocessing_num_workers?: number | null;
-}
+// The config keys this layer reads, checked and resolved by the config schema.
+export type DataArgs = TemplateArgs & Pick<RetuneConfig,
+  | 'dataset' | 'dataset_dir' | 'eval_dataset' | 'cutoff_len' | 'max_samples' | 'val_size' | 'mix_strategy'
+  | 'interleave_probs' | 'mask_history' | 'packing' | 'tokenized_path' | 'overwrite_cache' | 'seed'
+  | 'preprocessing_num_workers'>;
 
 export interface PreparedData {
   train: TokenizedDataset;
@@ -50,46 +33,28 @@ export interface PreparedData {
 
 // Bumped when the tokenized layout or a processing rule changes, so old caches and fingerprints stop matching.
 const PIPELINE_VERSION = 1;
-const MIX_STRATEGIES: MixStrategy[] = ['concat', 'interleave_under', 'interleave_over'];
 
 interface Source {
   attr: DatasetAttr;
   files: string[];
 }
 
-function names(value: string | string[] | null | undefined): string[] {
-  if (value === null || value === undefined) return [];
-  const list = Array.isArray(value) ? value : value.split(',');
-  return list.map((s) => s.trim()).filter((s) => s !== '');
-}
-
-function positiveInt(value: number | null | undefined, key: string, fallback: number | null): number | null {
-  if (value === null || value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`${key}: expected a positive integer, got ${value}`);
-  return value;
+function names(list: string | null): string[] {
+  return list === null ? [] : list.split(',');
 }
 
 export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, stage: DataStage): Promise<PreparedData> {
-  if (config.streaming) throw new UsageError('streaming: not supported; Retune tokenises the dataset up front (remove streaming: true)');
-  const datasetDir = config.dataset_dir ?? 'data';
+  const datasetDir = config.dataset_dir;
   const trainNames = names(config.dataset);
   const evalNames = names(config.eval_dataset);
   if (trainNames.length === 0) throw new UsageError('dataset: no dataset given (e.g. dataset: alpaca_en_demo)');
-  const cutoffLen = positiveInt(config.cutoff_len, 'cutoff_len', 2048) as number;
-  const maxSamples = positiveInt(config.max_samples, 'max_samples', null);
-  const valSize = config.val_size ?? 0;
-  if (valSize < 0) throw new UsageError(`val_size: must be >= 0, got ${valSize}`);
-  if (valSize > 0 && evalNames.length > 0) throw new UsageError('val_size and eval_dataset: give one of them, not both');
-  const mix = (config.mix_strategy ?? 'concat') as MixStrategy;
-  if (!MIX_STRATEGIES.includes(mix)) throw new UsageError(`mix_strategy: expected one of ${MIX_STRATEGIES.join(', ')}, got ${JSON.stringify(mix)}`);
-  const seed = config.seed ?? 42;
+  const { max_samples: maxSamples, val_size: valSize, mix_strategy: mix, seed } = config;
   const template = resolveTemplate(config, tokenizer);
   const opts: ProcessOptions = {
-    cutoffLen,
-    trainOnPrompt: config.train_on_prompt ?? false,
-    maskHistory: config.mask_history ?? false,
-    // LLaMA-Factory packs pre-training text unless told otherwise, and nothing else.
-    packing: config.packing ?? stage === 'pt',
+    cutoffLen: config.cutoff_len,
+    trainOnPrompt: config.train_on_prompt,
+    maskHistory: config.mask_history,
+    packing: config.packing,
     templateName: template.name,
   };
   if (opts.packing && stage !== 'pt' && stage !== 'sft') throw new UsageError(`packing: only supported for stages pt and sft, not ${stage}`);
@@ -149,7 +114,7 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
     evalExamples = split.eval;
   }
 
-  const workers = config.preprocessing_num_workers ?? null;
+  const workers = config.preprocessing_num_workers;
   const tokenize = async (examples: Example[]): Promise<TokenizedDataset> => {
     const result = await tokenizeExamples(examples, template, tokenizer, stage, opts, workers);
     dropped += result.dropped;

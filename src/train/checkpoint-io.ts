@@ -36,7 +36,7 @@ export interface CheckpointContents {
 
 // The trained weights in their user-facing layout: a PEFT adapter for LoRA, else the whole model, both fp32.
 export function writeWeights(dir: string, c: Pick<CheckpointContents, 'config' | 'model' | 'finetuning'>): void {
-  if (c.finetuning.adapters !== null) saveAdapter(c.model, dir, c.config);
+  if (c.finetuning.adapters !== null) saveAdapter(c.finetuning.adapters, dir, c.config);
   else saveModel(c.model, dir, { dtype: 'F32' });
   const source = c.config.model_name_or_path;
   if (source === null) return;

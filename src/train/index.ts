@@ -7,7 +7,7 @@ import { RetuneError, UsageError } from '../util/errors.js';
 import { saveResolvedConfig } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { loadTokenizer, prepareDataset, type PreparedData, type Tokenizer } from '../data/index.js';
-import { applyFinetuning, splitList, type Finetuning } from '../model/adapters/finetuning.js';
+import { applyFinetuning, type Finetuning } from '../model/adapters/finetuning.js';
 import { initModel } from '../model/init.js';
 import { loadModel, readModelConfig, type CausalLM } from '../model/index.js';
 import { createOptimizer } from '../optim/create.js';
@@ -44,7 +44,6 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
   const outputDir = config.output_dir;
   if (outputDir === null) throw new UsageError('output_dir is required to train');
   if (config.model_name_or_path === null) throw new UsageError('model_name_or_path is required to train');
-  if (config.stage !== 'pt' && config.stage !== 'sft') throw new UsageError(`stage ${config.stage} is not supported (pt, sft)`);
   if (opts.dryRun) return planAndTrain(config, outputDir, true, print);
 
   mkdirSync(outputDir, { recursive: true });
@@ -227,14 +226,8 @@ async function buildModel(config: RetuneConfig, checkpoint: CheckpointRef | null
   const model = config.train_from_scratch && (checkpoint === null || lora)
     ? initModel(readModelConfig(base), config.seed)
     : await loadModel(checkpoint !== null && !lora ? checkpoint.path : base, { frozenBf16: config.bf16 });
-  let ftConfig = config;
-  if (checkpoint !== null && lora) {
-    const earlier = splitList(config.adapter_name_or_path);
-    const merged = config.create_new_adapter ? earlier : earlier.slice(0, -1);
-    ftConfig = { ...config, adapter_name_or_path: [...merged, checkpoint.path].join(','), create_new_adapter: false };
-  }
   model.gradientCheckpointing = config.gradient_checkpointing;
-  const finetuning = applyFinetuning(model, ftConfig);
+  const finetuning = applyFinetuning(model, config, checkpoint !== null && lora ? checkpoint.path : null);
   if (checkpoint !== null && !lora && config.bf16) restoreTrainable(checkpoint.path, finetuning.trainable);
   if (state.rng !== null) {
     if (finetuning.adapters === null) throw new RetuneError('train_state.json holds a dropout RNG state but the run has no adapter');

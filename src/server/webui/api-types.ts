@@ -67,9 +67,13 @@ export interface KeyInfo {
   default: unknown; // before cross-key resolution; null = unset
   min: number | null;
   max: number | null;
+  exclusiveMin: boolean; // min itself is not allowed (numbers only)
+  exclusiveMax: boolean;
+  nullable: boolean; // null (unset) is a valid value
   description: string;
-  resumeClass: string; // structural | schedule | optimizer | batch | data | seed | other | bookkeeping
+  resumeClass: string; // the resume planner's class of the key (src/config/schema.ts)
   ineffective: boolean; // accepted for LLaMA-Factory configs, no effect on this engine
+  lfStatus: string; // accepted (LLaMA-Factory's key, same meaning) | ignored | refused | retune (Retune's own key)
 }
 
 export interface ConfigKeysResponse {

@@ -27,7 +27,7 @@ function rawOf(body: unknown): RawConfig {
 }
 
 // Every path of a resolved config lies under the root (403 otherwise).
-export function checkConfigPaths(paths: RootedPaths, config: RetuneConfig): void {
+function checkConfigPaths(paths: RootedPaths, config: RetuneConfig): void {
   for (const key of PATH_KEYS) {
     const value = config[key];
     if (typeof value === 'string' && value !== '') paths.resolve(value, key);
@@ -47,7 +47,7 @@ export function validConfig(paths: RootedPaths, body: unknown): LoadedConfig {
   return loaded;
 }
 
-export function trainArgv(config: RetuneConfig): string[] {
+function trainArgv(config: RetuneConfig): string[] {
   if (config.output_dir === null) throw new HttpError(400, 'output_dir is required to train', [{ key: 'output_dir', message: 'output_dir: required to train' }]);
   return ['retune', 'train', `${config.output_dir.replace(/\/+$/, '')}/training_args.yaml`];
 }

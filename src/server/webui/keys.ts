@@ -1,33 +1,26 @@
-// Form metadata of every config key, read off the schema (src/config/schema.ts) and the resume planner's classes, so
-// the page never holds a second list of keys.
-import type { z } from 'zod';
-import { keyInfo, unwrap } from '../../config/describe.js';
-import { configGroups, configObject, ineffectiveKeys } from '../../config/schema.js';
-import { kindOf } from '../../train/resume-plan.js';
+// Form metadata of every config key: the schema's own description of its keys (configKeys() in src/config/keys.ts)
+// in the Board's shape, grouped as `retune train --help` groups them. The page holds no second list of keys.
+import { configKeys, type KeyInfo as SchemaKeyInfo } from '../../config/keys.js';
+import { configGroups } from '../../config/schema.js';
 import type { ConfigKeysResponse, KeyInfo } from './api-types.js';
 
-function range(schema: z.ZodType): { min: number | null; max: number | null; choices: string[] | null } {
-  const { inner } = unwrap(schema);
-  const def = inner.def as { type: string; entries?: Record<string, string> };
-  if (def.type === 'enum') return { min: null, max: null, choices: Object.values(def.entries ?? {}) };
-  if (def.type !== 'number') return { min: null, max: null, choices: null };
-  const n = inner as z.ZodNumber;
-  const finite = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);
-  return { min: finite(n.minValue), max: finite(n.maxValue), choices: null };
+const TYPE_NAMES: Record<SchemaKeyInfo['kind'], string> = {
+  boolean: 'boolean', integer: 'int', number: 'number', string: 'string', enum: 'enum', list: 'comma list', record: 'mapping',
+};
+
+function formKey(info: SchemaKeyInfo): KeyInfo {
+  return {
+    key: info.name, group: info.group, type: info.kind === 'enum' ? (info.values ?? []).join('|') : TYPE_NAMES[info.kind],
+    choices: info.values ?? null, default: info.default, min: info.min ?? null, max: info.max ?? null,
+    exclusiveMin: info.exclusiveMin === true, exclusiveMax: info.exclusiveMax === true, nullable: info.nullable,
+    description: info.description, resumeClass: info.resumeClass, ineffective: info.lfStatus === 'ignored',
+    lfStatus: info.lfStatus,
+  };
 }
 
 export function formKeys(): ConfigKeysResponse {
-  const shapes = configObject.shape as Record<string, z.ZodType>;
+  const all = configKeys();
   return {
-    groups: Object.entries(configGroups).map(([group, schema]) => ({
-      name: group,
-      keys: Object.keys(schema.shape).map((key): KeyInfo => {
-        const info = keyInfo(key);
-        return {
-          key, group, type: info.type, default: info.fallback, description: info.description, ...range(shapes[key]),
-          resumeClass: kindOf(key), ineffective: ineffectiveKeys.has(key),
-        };
-      }),
-    })),
+    groups: Object.keys(configGroups).map((name) => ({ name, keys: all.filter((k) => k.group === name).map(formKey) })),
   };
 }

@@ -10,7 +10,7 @@ import { requestLrChange } from '../../train/control.js';
 import { planTraining } from '../../train/index.js';
 import type {
   CheckpointInfo, ControlRequest, ControlResponse, LogRow, PlanResponse, RawConfig, RunDetail, RunEvent, RunRequest,
-  RunStatusResponse, StartResponse,
+  RunsResponse, RunStatusResponse, StartResponse,
 } from './api-types.js';
 import { argsFileOf, validConfig } from './config-routes.js';
 import { HttpError } from './http-error.js';
@@ -64,7 +64,7 @@ function openStream(request: FastifyRequest, reply: FastifyReply): { send: (e: R
 }
 
 export function runRoutes(app: FastifyInstance, paths: RootedPaths, runs: RunManager): void {
-  app.get('/api/runs', async () => ({ runs: runs.list() }));
+  app.get('/api/runs', async (): Promise<RunsResponse> => ({ runs: runs.list() }));
 
   app.get('/api/runs/detail', async (request): Promise<RunDetail> => {
     const dir = dirOf(paths, (request.query as Record<string, unknown>).dir);

@@ -3,7 +3,7 @@
 // the server adds no second implementation of any of them. Config paths are relative to the root, so the server
 // works in it (process.chdir), as `retune train` works in the folder it is started from.
 import Fastify, { type FastifyInstance } from 'fastify';
-import { retuneVersion } from '../../cli/version.js';
+import { retuneVersion } from '../../util/version.js';
 import type { ApiError, InfoResponse } from './api-types.js';
 import { configRoutes } from './config-routes.js';
 import { HttpError, statusOf } from './http-error.js';
@@ -14,7 +14,7 @@ import { RunManager } from './runs.js';
 import { createGuard, isLoopback, newToken, type Guard } from './security.js';
 import { DEFAULT_WEB_DIR, staticRoutes } from './static.js';
 import { toolRoutes } from './tool-routes.js';
-import type { DatasetPreviewRequest } from './api-types.js';
+import type { DatasetPreviewRequest, DatasetsResponse } from './api-types.js';
 
 export interface BoardOptions {
   host: string;
@@ -46,7 +46,7 @@ function infoRoutes(app: FastifyInstance, paths: RootedPaths, tokenRequired: boo
     const path = (request.query as Record<string, unknown>).path;
     return modelInfo(paths.resolve(path as string, 'model path'), String(path));
   });
-  app.get('/api/datasets', async (request) => {
+  app.get('/api/datasets', async (request): Promise<DatasetsResponse> => {
     const dir = (request.query as Record<string, unknown>).dir;
     return { dir: String(dir), datasets: listDatasets(paths.resolve(dir as string, 'dataset_dir')) };
   });

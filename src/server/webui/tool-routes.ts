@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { requireKeys, resolvedConfigText } from '../../config/load.js';
-import { refusedFeatures } from '../../config/lf-keys.js';
+import { refusedFeatures } from '../../config/keys.js';
 import type { ExportResponse, FeatureStatus } from './api-types.js';
 import { validConfig } from './config-routes.js';
 import { HttpError } from './http-error.js';
