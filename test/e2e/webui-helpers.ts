@@ -61,7 +61,8 @@ export function startServer(root: string): Promise<Server> {
 export interface Browser {
   context: BrowserContext;
   page: Page;
-  shot: (name: string) => Promise<string>;
+  shot: (name: string) => Promise<string>; // the whole page
+  shotOf: (selector: string, name: string) => Promise<string>; // one element
   close: () => Promise<void>;
 }
 
@@ -80,12 +81,18 @@ export async function openBrowser(testName: string): Promise<Browser> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   let n = 0;
+  const next = (name: string) => join(dir, `${String(++n).padStart(2, '0')}-${name}.png`);
   return {
     context,
     page,
     shot: async (name) => {
-      const path = join(dir, `${String(++n).padStart(2, '0')}-${name}.png`);
+      const path = next(name);
       await page.screenshot({ path, fullPage: true });
+      return path;
+    },
+    shotOf: async (selector, name) => {
+      const path = next(name);
+      await page.locator(selector).screenshot({ path });
       return path;
     },
     close: async () => {
