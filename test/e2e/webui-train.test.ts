@@ -95,6 +95,12 @@ test('fill the Train form, Start, see progress and the loss chart grow, Stop at 
   }));
   console.log(`# form usable ${load.usableMs} ms after navigation start; page transferred ${load.bytes} bytes`);
   await browser.shot('empty-form');
+  await page.selectOption('select[name=lang]', 'zh');
+  assert.equal(await page.textContent('[data-tab=train]'), '训练');
+  assert.equal(await page.textContent('[data-group=training] summary >> nth=0').then((t) => t?.split(' ')[0]), '训练');
+  await browser.shot('chinese');
+  await page.selectOption('select[name=lang]', 'en');
+  assert.equal(await page.textContent('[data-tab=train]'), 'Train');
 
   await setKey('model_name_or_path', 'examples/models/tiny-stories');
   await page.waitForSelector('[data-testid=model-info]');
@@ -129,8 +135,8 @@ test('fill the Train form, Start, see progress and the loss chart grow, Stop at 
   await page.reload();
   await page.waitForSelector('[data-testid=run-view]');
   await waitForStep(before + 1);
-  assert.equal(await page.inputValue('[data-key=output_dir] input'), 'saves/e2e');
-  assert.equal(await page.inputValue('[data-key=learning_rate] input'), '0.002');
+  await page.waitForFunction(() => ['output_dir', 'learning_rate'].map((k) =>
+    (document.querySelector(`[data-key=${k}] input`) as HTMLInputElement).value).join() === 'saves/e2e,0.002');
   await browser.shot('reattached');
 
   await waitForStep(6);
