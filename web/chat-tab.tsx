@@ -1,7 +1,7 @@
 // Chat: load a model (+ adapters, template) or a run's output dir, stream replies, system prompt and sampling
 // settings, stop a reply, clear the history, unload to free memory.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, chatReply, errorText, type ChatMessage, type ChatStatus } from './api.js';
+import { api, ApiFailure, chatReply, errorText, type ChatMessage, type ChatStatus } from './api.js';
 import { t } from './i18n/index.js';
 
 interface Sampling {
@@ -36,8 +36,12 @@ export function ChatTab() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const logRef = useRef<HTMLDivElement>(null);
+  const [unavailable, setUnavailable] = useState(false);
   useEffect(() => {
-    api.chatStatus().then(setStatus).catch((e) => setError(errorText(e)));
+    api.chatStatus().then(setStatus).catch((e) => {
+      if (e instanceof ApiFailure && e.status === 404) setUnavailable(true); // a server without the chat routes
+      else setError(errorText(e));
+    });
   }, []);
   useEffect(() => logRef.current?.scrollTo(0, logRef.current.scrollHeight), [history, partial]);
 
@@ -81,6 +85,7 @@ export function ChatTab() {
   const set = (key: keyof typeof load) => (e: Event) => setLoad({ ...load, [key]: (e.currentTarget as HTMLInputElement).value });
   const num = (key: keyof Sampling) => (v: number) => setSampling({ ...sampling, [key]: v });
 
+  if (unavailable) return <section class="card" data-testid="chat-unavailable"><p class="muted">{t('chatUnavailable')}</p></section>;
   return (
     <div>
       <section class="card">

@@ -112,6 +112,7 @@ export const en = {
   unloadModel: 'Unload',
   chatLoaded: 'Loaded {model} (adapters: {adapters}; template: {template})',
   chatNotLoaded: 'No model loaded.',
+  chatUnavailable: 'Chat is not available from this server yet; use `retune chat` in a terminal.',
   chat: 'Chat',
   systemPrompt: 'system prompt',
   send: 'Send',

@@ -114,6 +114,7 @@ export const zh: Record<MessageKey, string> = {
   unloadModel: '卸载',
   chatLoaded: '已加载 {model}（适配器：{adapters}；模板：{template}）',
   chatNotLoaded: '未加载模型。',
+  chatUnavailable: '此服务器暂不提供对话功能；请在终端中使用 `retune chat`。',
   chat: '对话',
   systemPrompt: '系统提示词',
   send: '发送',
