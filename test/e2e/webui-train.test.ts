@@ -1,7 +1,8 @@
 // The Retune Board in a real browser (Debian's Chromium) on the quickstart model and data: fill the Train form, Start,
 // watch progress and the loss chart grow, Stop at a checkpoint; change the learning rate and see the resume plan,
 // Start, and find the plan's LR curve in trainer_log.jsonl; change the LR of a running job, stop, resume, and find
-// the change in every later step. Screenshots of each state: dist/test-output/webui/train/.
+// the change in every later step; the Runs page shows both runs. Screenshots of each state:
+// dist/test-output/webui/train/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
@@ -219,4 +220,19 @@ test('change the LR of a running job, stop and resume: every later step runs wit
     assert.equal(row.lr, expected, `step ${row.current_steps} (change at ${changedAt}, stop at ${stoppedAt})`);
     assert.equal(row.lr, plannedLr(resumePlan, row.current_steps), `step ${row.current_steps}: logged LR vs the plan's`);
   }
+});
+
+test('the Runs page lists both runs with their state and draws their losses on one chart', { skip: skipReason }, async () => {
+  await page.click('[data-tab=runs]');
+  await page.waitForSelector('[data-testid=runs] tr[data-run="saves/live"]');
+  for (const dir of ['saves/e2e', 'saves/live']) {
+    assert.match(await page.textContent(`[data-testid=runs] tr[data-run="${dir}"]`) ?? '', /finished/);
+  }
+  await page.waitForSelector('[data-testid=chart-runs] canvas');
+  const legend = await page.locator('[data-testid=chart-runs] .u-legend').textContent();
+  assert.ok(legend?.includes('saves/e2e') && legend.includes('saves/live'), legend ?? '');
+  await browser.shot('runs');
+  await page.click('[data-testid=runs] tr[data-run="saves/e2e"] button');
+  await page.waitForFunction(() =>
+    (document.querySelector('[data-key=output_dir] input') as HTMLInputElement | null)?.value === 'saves/e2e');
 });
