@@ -1,6 +1,5 @@
 // The one table of `retune` commands. Each command's module is imported when it runs, so `retune --version` or
 // `retune help` never load the engine.
-import { plannedCommand } from './planned.js';
 import type { CommandTable } from './command.js';
 import { runHelp } from './help.js';
 
@@ -54,9 +53,9 @@ export const commands: CommandTable = {
     run: async (args) => (await import('./webui.js')).runWebuiCommand(args),
   },
   api: {
-    summary: 'OpenAI-compatible API server (not available yet).',
-    usage: 'retune api cfg.yaml',
-    groups: [],
-    run: plannedCommand('api', 'OpenAI-compatible API server'),
+    summary: 'OpenAI-compatible API server for a model (and adapters); API_HOST, API_PORT, API_KEY, API_MODEL_NAME.',
+    usage: 'retune api cfg.yaml [key=value ...]',
+    groups: ['model', 'data', 'generating'],
+    run: async (args) => (await import('./api.js')).runApiCommand(args),
   },
 };

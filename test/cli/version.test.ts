@@ -11,9 +11,3 @@ test('retune version and --version print the package version', () => {
     assert.equal(result.stdout, `retune ${version}\n`);
   }
 });
-
-test('api says it is not available yet and exits 2', () => {
-  const api = runCli(['api', 'cfg.yaml']);
-  assert.equal(api.code, 2);
-  assert.match(api.stderr, /OpenAI-compatible API server is not available yet/);
-});

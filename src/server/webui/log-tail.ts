@@ -21,7 +21,7 @@ export function parseRows(text: string): LogRow[] {
 export class LogTail {
   private offset = 0;
   private inode = -1;
-  private partial = '';
+  private partial: Buffer = Buffer.alloc(0); // bytes after the last newline: a row still being written
   private watcher: FSWatcher | null = null;
 
   constructor(
@@ -50,25 +50,26 @@ export class LogTail {
     if (stat === undefined) return;
     if (this.inode !== -1 && (stat.ino !== this.inode || stat.size < this.offset)) {
       this.offset = 0;
-      this.partial = '';
+      this.partial = Buffer.alloc(0);
       this.onReset();
     }
     this.inode = stat.ino;
     if (stat.size === this.offset) return;
     const fd = openSync(this.file, 'r');
-    let text: string;
+    let bytes: Buffer;
     try {
       const buffer = Buffer.alloc(stat.size - this.offset);
       const n = readSync(fd, buffer, 0, buffer.length, this.offset);
       this.offset += n;
-      text = this.partial + buffer.subarray(0, n).toString('utf8');
+      bytes = Buffer.concat([this.partial, buffer.subarray(0, n)]);
     } finally {
       closeSync(fd);
     }
-    const end = text.lastIndexOf('\n');
-    this.partial = text.slice(end + 1);
+    // Cut at the last newline in bytes, so a character split across two reads is decoded whole.
+    const end = bytes.lastIndexOf(0x0a);
+    this.partial = bytes.subarray(end + 1);
     if (end >= 0) {
-      const rows = parseRows(text.slice(0, end));
+      const rows = parseRows(bytes.subarray(0, end).toString('utf8'));
       if (rows.length > 0) this.onRows(rows);
     }
   }

@@ -1,11 +1,11 @@
 // Run routes: list runs, one run's detail and checkpoints, the plan, Start / Stop / Abort, live LR control, and the
 // server-sent events that follow a run (log rows from trainer_log.jsonl, console lines, state changes).
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse } from 'yaml';
 import { checkTrainConfig, saveResolvedConfig } from '../../config/load.js';
-import { listCheckpointDirs, MANIFEST_FILE, verifyCheckpoint } from '../../train/checkpoint.js';
+import { listCheckpointDirs, MANIFEST_FILE, verifyCheckpoint, type Verification } from '../../train/checkpoint.js';
 import { requestLrChange } from '../../train/control.js';
 import { planTraining } from '../../train/index.js';
 import type {
@@ -21,9 +21,25 @@ import { LOG_FILE, type RunManager } from './runs.js';
 
 const KEEPALIVE_MS = 15_000;
 
+// Verifying hashes every file of a checkpoint, which is slow for large models; the answer is kept while no file of
+// the folder changes size or modification time.
+const verified = new Map<string, { stamp: string; result: Verification }>();
+
+function verifyOnce(path: string): Verification {
+  const stamp = readdirSync(path, { withFileTypes: true }).map((e) => {
+    const s = statSync(join(path, e.name));
+    return `${e.name}:${s.size}:${s.mtimeMs}`;
+  }).sort().join('|');
+  const known = verified.get(path);
+  if (known !== undefined && known.stamp === stamp) return known.result;
+  const result = verifyCheckpoint(path);
+  verified.set(path, { stamp, result });
+  return result;
+}
+
 function checkpointsOf(dir: string, rows: LogRow[]): CheckpointInfo[] {
   return listCheckpointDirs(dir).map(({ step, name, path }) => {
-    const v = verifyCheckpoint(path);
+    const v = verifyOnce(path);
     let loss: number | null = null;
     for (const row of rows) {
       if (row.event === undefined && typeof row.loss === 'number' && row.current_steps <= step) loss = row.loss;

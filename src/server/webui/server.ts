@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { retuneVersion } from '../../util/version.js';
 import type { ApiError, InfoResponse } from './api-types.js';
+import { chatRoutes } from './chat-routes.js';
 import { configRoutes } from './config-routes.js';
 import { HttpError, statusOf } from './http-error.js';
 import { listDatasets, modelInfo, previewDataset } from './model-data.js';
@@ -79,6 +80,7 @@ export function createBoard(opts: BoardOptions): Board {
   configRoutes(app, paths);
   runRoutes(app, paths, runs);
   toolRoutes(app, paths);
+  chatRoutes(app, paths);
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
     app, guard, paths, runs,

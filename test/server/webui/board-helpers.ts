@@ -112,3 +112,12 @@ export function openEvents(board: Board, path: string, headers: Record<string, s
     req.end();
   });
 }
+
+// Trains `config` through the Board and resolves once the run reports finished.
+export async function trainToEnd(board: Board, config: Record<string, unknown>): Promise<void> {
+  const started = await call(board, 'POST', '/api/runs/start', { config });
+  if (started.status !== 201) throw new Error(`start: HTTP ${started.status} ${JSON.stringify(started.body)}`);
+  const events = await openEvents(board, `/api/runs/events?dir=${encodeURIComponent(started.body.dir)}`);
+  await events.waitFor((e) => e.type === 'status' && (e.summary as { state: string }).state === 'finished', 120_000);
+  events.close();
+}

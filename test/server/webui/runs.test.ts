@@ -95,6 +95,15 @@ test('start, follow, change the LR live, stop, inspect, plan a changed LR, resum
   }
   assert.equal(final.body.summary.state, 'finished');
   assert.ok(existsSync(join(root, 'saves/run/adapter_model.safetensors')));
+
+  // A checkpoint damaged after it was shown as verified is shown as broken, with the reason.
+  const first = (final.body.checkpoints as { name: string; verified: boolean }[]).find((c) => c.name === 'checkpoint-10');
+  assert.equal(first?.verified, true);
+  appendFileSync(join(root, 'saves/run/checkpoint-10/adapter_model.safetensors'), 'x');
+  const damaged = await call(board, 'GET', '/api/runs/detail?dir=saves/run');
+  const broken = (damaged.body.checkpoints as { name: string; verified: boolean; reason: string }[]).find((c) => c.name === 'checkpoint-10');
+  assert.equal(broken?.verified, false);
+  assert.match(broken?.reason ?? '', /adapter_model\.safetensors has \d+ bytes, manifest says \d+/);
 });
 
 test('the event stream sends rows appended to trainer_log.jsonl, and a reset when the file is rewritten', async () => {

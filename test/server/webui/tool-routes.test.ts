@@ -4,18 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { call, openEvents, quickstartConfig, quickstartRoot, startBoard } from './board-helpers.js';
+import { call, quickstartConfig, quickstartRoot, startBoard, trainToEnd } from './board-helpers.js';
 
 const root = quickstartRoot();
 const board = await startBoard(root);
 test.after(() => board.close());
 
 test('export merges a Board-trained adapter into the model and lists the files; a second export is refused', async () => {
-  const started = await call(board, 'POST', '/api/runs/start', { config: quickstartConfig({ output_dir: 'saves/x', max_steps: 4 }) });
-  assert.equal(started.status, 201);
-  const events = await openEvents(board, '/api/runs/events?dir=saves/x');
-  await events.waitFor((e) => e.type === 'status' && (e.summary as { state: string }).state === 'finished', 120_000);
-  events.close();
+  await trainToEnd(board, quickstartConfig({ output_dir: 'saves/x', max_steps: 4 }));
 
   const config = {
     model_name_or_path: 'models/tiny-stories', adapter_name_or_path: 'saves/x', template: 'chatml', finetuning_type: 'lora',
