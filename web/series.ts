@@ -1,4 +1,5 @@
 // Chart data from trainer_log.jsonl rows: step rows give loss, LR and grad norm; eval rows give eval loss.
+import { smooth } from '../src/train/smooth.js';
 export interface LogRowLike {
   current_steps: number;
   total_steps?: number;
@@ -11,19 +12,6 @@ export interface LogRowLike {
   elapsed_time?: string;
   remaining_time?: string;
   event?: string;
-}
-
-// LlamaBoard's smoothing (TensorBoard-style EMA) whose weight grows with the number of points.
-export function smooth(values: number[]): number[] {
-  if (values.length === 0) return [];
-  const weight = 1.8 * (1 / (1 + Math.exp(-0.05 * values.length)) - 0.5);
-  const out: number[] = [];
-  let last = values[0];
-  for (const v of values) {
-    last = last * weight + (1 - weight) * v;
-    out.push(last);
-  }
-  return out;
 }
 
 export interface RunSeries {

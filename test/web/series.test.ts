@@ -1,17 +1,9 @@
-// Chart series from trainer_log.jsonl rows: LlamaBoard's smoothing, eval points on the shared step axis, and a step
+// Chart series from trainer_log.jsonl rows: smoothed loss, eval points on the shared step axis, and a step
 // logged again after a resume replacing the interrupted run's row.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lastStepRow, runSeries, smooth } from '../../web/series.js';
-
-test('smooth is LlamaBoard\'s EMA with a weight that grows with the number of points', () => {
-  const values = [4, 2, 1, 3];
-  const weight = 1.8 * (1 / (1 + Math.exp(-0.05 * 4)) - 0.5);
-  let last = 4;
-  const expected = values.map((v) => (last = last * weight + (1 - weight) * v));
-  assert.deepEqual(smooth(values), expected);
-  assert.deepEqual(smooth([]), []);
-});
+import { smooth } from '../../src/train/smooth.js';
+import { lastStepRow, runSeries } from '../../web/series.js';
 
 test('runSeries puts train and eval rows on one step axis; a re-logged step replaces the old row', () => {
   const s = runSeries([
