@@ -6,6 +6,7 @@ import { writeTextAtomic } from '../util/write-atomic.js';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { RetuneError } from '../util/errors.js';
+import { smooth } from './smooth.js';
 
 // Any trainer_log.jsonl row; rows without a finite value for a series are left out of it.
 export interface PlotRow {
@@ -61,20 +62,6 @@ const COLORS: Record<'background' | 'axis' | 'grid' | 'raw' | 'smoothed' | 'eval
 };
 
 const hex = (c: Rgb) => `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
-
-// LLaMA-Factory's smooth(): an EMA whose weight grows with the number of points (a shifted sigmoid), so short runs
-// are barely smoothed and long runs strongly.
-export function smooth(values: readonly number[]): number[] {
-  if (values.length === 0) return [];
-  const weight = 1.8 * (1 / (1 + Math.exp(-0.05 * values.length)) - 0.5);
-  const smoothed: number[] = [];
-  let last = values[0];
-  for (const next of values) {
-    last = last * weight + (1 - weight) * next;
-    smoothed.push(last);
-  }
-  return smoothed;
-}
 
 function collect(rows: readonly PlotRow[], key: 'loss' | 'lr' | 'eval_loss'): Series {
   const series: Series = { steps: [], values: [] };

@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { plotLoss, smooth, type PlotRow } from '../../src/train/plot.js';
+import { plotLoss, type PlotRow } from '../../src/train/plot.js';
+import { smooth } from '../../src/train/smooth.js';
 
 function logRows(): PlotRow[] {
   const rows: PlotRow[] = [];
