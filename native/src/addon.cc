@@ -8,6 +8,7 @@
 #include <string>
 
 #include "gemm.h"
+#include "gemm_bf16.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -149,7 +150,7 @@ Napi::Value MatmulBf16(const Napi::CallbackInfo& info) {
   const float* a = args.array<float>(0, "a", s.batch * s.M * s.K);
   const uint16_t* b = args.array<uint16_t>(1, "b", s.batch * s.K * s.N);
   float* c = args.array<float>(2, "c", s.batch * s.M * s.N);
-  if (args.ok()) rt::gemm_bf16(a, b, c, s);
+  if (args.ok()) rt::gemm_bf16_compute(a, b, c, s);
   return info.Env().Undefined();
 }
 
@@ -454,6 +455,29 @@ Napi::Value KernelName(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), rt::micro_kernel_name());
 }
 
+// The bf16 kernel paths this host runs and that passed their self-check, fastest first.
+Napi::Value Bf16Paths(const Napi::CallbackInfo& info) {
+  Napi::Array out = Napi::Array::New(info.Env());
+  for (int p = 0; p < rt::kBf16PathCount; p++)
+    if (rt::bf16_path_usable(static_cast<rt::Bf16Path>(p))) out.Set(out.Length(), rt::bf16_path_name(static_cast<rt::Bf16Path>(p)));
+  return out;
+}
+
+Napi::Value Bf16Path(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), rt::bf16_path_name(rt::bf16_path()));
+}
+
+// Forces one usable path by name; throws for any other name.
+Napi::Value SetBf16Path(const Napi::CallbackInfo& info) {
+  const std::string name = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  for (int p = 0; p < rt::kBf16PathCount; p++) {
+    const auto path = static_cast<rt::Bf16Path>(p);
+    if (name == rt::bf16_path_name(path) && rt::set_bf16_path(path)) return info.Env().Undefined();
+  }
+  Napi::Error::New(info.Env(), "setBf16Path: '" + name + "' is not a usable bf16 path here").ThrowAsJavaScriptException();
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   struct Entry {
     const char* name;
@@ -485,6 +509,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"getThreads", GetThreads},
       {"fmaPeak", FmaPeak},
       {"kernelName", KernelName},
+      {"bf16Paths", Bf16Paths},
+      {"bf16Path", Bf16Path},
+      {"setBf16Path", SetBf16Path},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   return exports;

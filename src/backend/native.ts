@@ -35,6 +35,9 @@ export interface NativeAddon {
   getThreads(): number;
   fmaPeak(threads: number, seconds: number): number; // GFLOP/s of a register-only FMA loop
   kernelName(): string; // which GEMM micro-kernel the CPU got
+  bf16Paths(): string[]; // matmulBf16's paths this host runs and that passed their self-check, fastest first
+  bf16Path(): string; // the one in use
+  setBf16Path(name: string): void; // forces a usable path; throws for any other
 }
 
 const addonPath = fileURLToPath(new URL('../../../native/build/Release/retune_native.node', import.meta.url));

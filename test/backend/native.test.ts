@@ -37,11 +37,6 @@ function bitsEqual(a: Float32Array, b: Float32Array): boolean {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
-function toBf16(x: Float32Array): Uint16Array {
-  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
-  return Uint16Array.from(bits, (u) => u >>> 16);
-}
-
 describe('native backend', { skip: native === null ? 'native addon not built' : false }, () => {
   const nb = native as Backend;
 
@@ -68,22 +63,6 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
             assertClose(cNat, cRef, 2e-6 * K, 1e-5, `matmul ${JSON.stringify(args)}`);
           }
         }
-      }
-    }
-  });
-
-  it('matmulBf16 widens B like the reference', () => {
-    let seed = 100;
-    for (const [M, N, K] of [[1, 1, 1], [13, 33, 65], [70, 17, 300], [2, 300, 270]]) {
-      for (const transB of [false, true]) {
-        const args: MatmulArgs = { batch: 1, M, N, K, transA: false, transB, accumulate: false };
-        const a = randn(M * K, seed++);
-        const b = toBf16(randn(K * N, seed++));
-        const cRef = new Float32Array(M * N);
-        const cNat = new Float32Array(M * N);
-        ref.matmulBf16(a, b, cRef, args);
-        nb.matmulBf16(a, b, cNat, args);
-        assertClose(cNat, cRef, 2e-6 * K, 1e-5, `matmulBf16 ${JSON.stringify(args)}`);
       }
     }
   });
