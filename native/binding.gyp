@@ -8,11 +8,13 @@
         "src/gemm.cc",
         "src/gemm_kernels.cc",
         "src/gemm_bf16.cc",
+        "src/gemm_kernels_avx512.cc",
         "src/attention.cc",
         "src/attention_tiles.cc",
         "src/norm_rope.cc",
         "src/loss_optim.cc",
-        "src/elementwise.cc"
+        "src/elementwise.cc",
+        "src/cpu.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

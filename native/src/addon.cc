@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cpu.h"
 #include "gemm.h"
 #include "gemm_bf16.h"
 #include "kernels.h"
@@ -452,30 +453,49 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value KernelName(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), rt::micro_kernel_name());
+  return Napi::String::New(info.Env(), rt::gemm_kernel().name);
 }
 
-// The bf16 kernel paths this host runs and that passed their self-check, fastest first.
-Napi::Value Bf16Paths(const Napi::CallbackInfo& info) {
-  Napi::Array out = Napi::Array::New(info.Env());
-  for (int p = 0; p < rt::kBf16PathCount; p++)
-    if (rt::bf16_path_usable(static_cast<rt::Bf16Path>(p))) out.Set(out.Length(), rt::bf16_path_name(static_cast<rt::Bf16Path>(p)));
-  return out;
+// The path in force and the host's: {path, host, paths (every path the host runs, narrowest first), features}.
+Napi::Value KernelPaths(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("path", rt::isa_name(rt::active_isa()));
+  o.Set("host", rt::isa_name(rt::host_isa()));
+  Napi::Array paths = Napi::Array::New(env);
+  const int host = static_cast<int>(rt::host_isa());
+  for (int i = host == 0 ? 0 : 1; i <= host; i++) paths.Set(paths.Length(), rt::isa_name(static_cast<rt::Isa>(i)));
+  o.Set("paths", paths);
+  const rt::CpuFeatures& f = rt::cpu_features();
+  Napi::Object features = Napi::Object::New(env);
+  features.Set("avx2_fma", f.avx2_fma);
+  features.Set("avx512", f.avx512);
+  features.Set("avx512_bf16", f.avx512_bf16);
+  features.Set("amx_tile", f.amx_tile);
+  features.Set("amx_bf16", f.amx_bf16);
+  o.Set("features", features);
+  return o;
 }
 
+Napi::Value SetKernelPath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "setKernelPath: path must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  rt::Isa isa;
+  if (!rt::isa_from_name(name.c_str(), &isa) || !rt::set_isa(isa)) {
+    Napi::RangeError::New(env, "setKernelPath: '" + name + "' is not a kernel path this CPU runs (widest: " +
+                                   rt::isa_name(rt::host_isa()) + ")")
+        .ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
+// The kernel matmulBf16 uses under the path in force (a bf16 kernel that failed its self-check is skipped).
 Napi::Value Bf16Path(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), rt::bf16_path_name(rt::bf16_path()));
-}
-
-// Forces one usable path by name; throws for any other name.
-Napi::Value SetBf16Path(const Napi::CallbackInfo& info) {
-  const std::string name = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  for (int p = 0; p < rt::kBf16PathCount; p++) {
-    const auto path = static_cast<rt::Bf16Path>(p);
-    if (name == rt::bf16_path_name(path) && rt::set_bf16_path(path)) return info.Env().Undefined();
-  }
-  Napi::Error::New(info.Env(), "setBf16Path: '" + name + "' is not a usable bf16 path here").ThrowAsJavaScriptException();
-  return info.Env().Undefined();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -509,9 +529,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"getThreads", GetThreads},
       {"fmaPeak", FmaPeak},
       {"kernelName", KernelName},
-      {"bf16Paths", Bf16Paths},
+      {"kernelPaths", KernelPaths},
+      {"setKernelPath", SetKernelPath},
       {"bf16Path", Bf16Path},
-      {"setBf16Path", SetBf16Path},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   return exports;

@@ -3,8 +3,9 @@
 // panels it needs itself. That repeats a little packing but keeps one fork-join per call, which matters when the
 // cores are shared. Loops of the serial algorithm, outermost first:
 //   jc over N in kNC columns -> pc over K in equal steps of at most kKC: pack B (kc, kNC) (L3)
-//   -> ic over M in kMC rows: pack A (kMC, kc) (L2)
-//   -> jr over kNR-column panels of packed B (L1) -> ir over kMR-row panels of packed A -> micro-kernel.
+//   -> ic over M in blocks of mcBlock rows: pack A (mcBlock, kc) (L2)
+//   -> jr over nr-column panels of packed B (L1) -> ir over mr-row panels of packed A -> micro-kernel (mr x nr: the
+//   path's GemmKernel).
 // Every element of C sums its K products in the same order (pc blocks ascending, k ascending inside), whatever the
 // thread count, so results do not depend on how the work was split.
 #include <algorithm>
@@ -20,8 +21,8 @@
 namespace rt {
 namespace {
 
-constexpr int64_t kKC = 288;   // A and B panels at most kKC deep: B and A micro-panels (18 + 7 KiB) stay in L1
-constexpr int64_t kMC = 144;   // packed A block of 144 KiB stays in L2 (512 KiB on Zen 3)
+constexpr int64_t kKC = 288;   // A and B panels at most kKC deep: the B micro-panel (18 KiB on AVX2, 36 on AVX-512) stays in L1
+constexpr int64_t kMCMax = 144;  // packed A block of at most 144 KiB stays in L2 (512 KiB on Zen 3)
 constexpr int64_t kNC = 3072;  // packed B block of 3 MiB stays in L3
 
 struct AlignedFree {
@@ -60,97 +61,111 @@ struct Operands {
   int64_t M, N, K;
 };
 
-// Packs rows [i0, i0+mc) x depth [p0, p0+kc) of A into kMR-row panels, each (kc, kMR), zero-padding past M.
+// Packs rows [i0, i0+mc) x depth [p0, p0+kc) of A into mr-row panels, each (kc, mr), zero-padding past M.
 template <typename TB>
-void pack_a(const Operands<TB>& o, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-  for (int64_t ir = 0; ir < mc; ir += kMR) {
-    int64_t rows = std::min<int64_t>(kMR, mc - ir);
+void pack_a(const GemmKernel& gk, const Operands<TB>& o, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+  const int mr = gk.mr;
+  for (int64_t ir = 0; ir < mc; ir += mr) {
+    int64_t rows = std::min<int64_t>(mr, mc - ir);
     const float* src = o.a + (i0 + ir) * o.rsA + p0 * o.csA;
-    if (o.csA == 1 && rows == kMR) {
-      pack_a_panel_rows(src, o.rsA, kc, dst);
-    } else if (o.rsA == 1 && rows == kMR) {
-      // A stored (K, M), as in weight gradients dW = dY^T X: a panel row is kMR contiguous floats, one block move.
-      for (int64_t k = 0; k < kc; k++) std::memcpy(dst + k * kMR, src + k * o.csA, kMR * sizeof(float));
+    if (o.csA == 1 && rows == mr) {
+      gk.pack_a_rows(src, o.rsA, kc, dst);
+    } else if (o.rsA == 1 && rows == mr) {
+      // A stored (K, M), as in weight gradients dW = dY^T X: a panel row is mr contiguous floats, one block move.
+      for (int64_t k = 0; k < kc; k++) std::memcpy(dst + k * mr, src + k * o.csA, mr * sizeof(float));
     } else if (o.csA == 1) {
       for (int64_t k = 0; k < kc; k++) {
-        for (int64_t i = 0; i < rows; i++) dst[k * kMR + i] = src[i * o.rsA + k];
-        for (int64_t i = rows; i < kMR; i++) dst[k * kMR + i] = 0.0f;
+        for (int64_t i = 0; i < rows; i++) dst[k * mr + i] = src[i * o.rsA + k];
+        for (int64_t i = rows; i < mr; i++) dst[k * mr + i] = 0.0f;
       }
     } else {
       for (int64_t k = 0; k < kc; k++) {
         const float* col = src + k * o.csA;
-        for (int64_t i = 0; i < rows; i++) dst[k * kMR + i] = col[i];
-        for (int64_t i = rows; i < kMR; i++) dst[k * kMR + i] = 0.0f;
+        for (int64_t i = 0; i < rows; i++) dst[k * mr + i] = col[i];
+        for (int64_t i = rows; i < mr; i++) dst[k * mr + i] = 0.0f;
       }
     }
-    dst += kc * kMR;
+    dst += kc * mr;
   }
 }
 
 // B stored (K, N), packed row by row so that B (often a weight fresh from memory) is read sequentially rather than
 // as one 64-byte slice of every row per panel.
 template <typename TB>
-void pack_b_rows(const Operands<TB>& o, int64_t j0, int64_t nc, int64_t p0, int64_t kc, float* packed) {
+void pack_b_rows(const Operands<TB>& o, int nr, int64_t j0, int64_t nc, int64_t p0, int64_t kc, float* packed) {
   for (int64_t k = 0; k < kc; k++) {
     const TB* row = o.b + (p0 + k) * o.rsB + j0;
-    for (int64_t jr = 0; jr < nc; jr += kNR) {
-      float* dst = packed + jr * kc + k * kNR;
-      const int64_t cols = std::min<int64_t>(kNR, nc - jr);
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+      float* dst = packed + jr * kc + k * nr;
+      const int64_t cols = std::min<int64_t>(nr, nc - jr);
       for (int64_t j = 0; j < cols; j++) dst[j] = widen(row[jr + j]);
-      for (int64_t j = cols; j < kNR; j++) dst[j] = 0.0f;
+      for (int64_t j = cols; j < nr; j++) dst[j] = 0.0f;
     }
   }
 }
 
-// Packs B's block (depth [p0, p0+kc), columns [j0, j0+nc)) into kNR-column panels, each (kc, kNR), zero-padded.
+// Packs B's block (depth [p0, p0+kc), columns [j0, j0+nc)) into nr-column panels, each (kc, nr), zero-padded.
+inline void pack_b_cols(const GemmKernel& gk, const float* src, int64_t ld, int64_t kc, float* dst) {
+  gk.pack_b_cols(src, ld, kc, dst);
+}
+inline void pack_b_cols(const GemmKernel& gk, const uint16_t* src, int64_t ld, int64_t kc, float* dst) {
+  gk.pack_b_cols_bf16(src, ld, kc, dst);
+}
+
 template <typename TB>
-void pack_b(const Operands<TB>& o, int64_t j0, int64_t nc, int64_t p0, int64_t kc, float* packed) {
+void pack_b(const GemmKernel& gk, const Operands<TB>& o, int64_t j0, int64_t nc, int64_t p0, int64_t kc, float* packed) {
+  const int nr = gk.nr;
   if (o.csB == 1) {
-    pack_b_rows(o, j0, nc, p0, kc, packed);
+    pack_b_rows(o, nr, j0, nc, p0, kc, packed);
     return;
   }
-  for (int64_t jp = 0; jp * kNR < nc; jp++) {
-    float* dst = packed + jp * kc * kNR;
-    int64_t jr = jp * kNR;
-    int64_t cols = std::min<int64_t>(kNR, nc - jr);
+  for (int64_t jp = 0; jp * nr < nc; jp++) {
+    float* dst = packed + jp * kc * nr;
+    int64_t jr = jp * nr;
+    int64_t cols = std::min<int64_t>(nr, nc - jr);
     const TB* src = o.b + p0 * o.rsB + (j0 + jr) * o.csB;
-    if (o.rsB == 1 && cols == kNR) {
-      pack_b_panel_transposed(src, o.csB, kc, dst);
+    if (o.rsB == 1 && cols == nr) {
+      pack_b_cols(gk, src, o.csB, kc, dst);
     } else {
       for (int64_t j = 0; j < cols; j++) {
         const TB* col = src + j * o.csB;
-        for (int64_t k = 0; k < kc; k++) dst[k * kNR + j] = widen(col[k * o.rsB]);
+        for (int64_t k = 0; k < kc; k++) dst[k * nr + j] = widen(col[k * o.rsB]);
       }
       for (int64_t k = 0; k < kc; k++)
-        for (int64_t j = cols; j < kNR; j++) dst[k * kNR + j] = 0.0f;
+        for (int64_t j = cols; j < nr; j++) dst[k * nr + j] = 0.0f;
     }
   }
 }
 
 // Multiplies packed A rows [i0, i0+mc) by the packed B block into C, edge tiles through a local tile.
 template <typename TB>
-void compute_block(const Operands<TB>& o, MicroKernel kernel, const float* packedA, const float* packedB, int64_t i0,
+void compute_block(const Operands<TB>& o, const GemmKernel& gk, const float* packedA, const float* packedB, int64_t i0,
                    int64_t mc, int64_t j0, int64_t nc, int64_t kc, bool accumulate) {
-  alignas(64) float tile[kMR * kNR];
-  for (int64_t jp = 0; jp * kNR < nc; jp++) {
-    int64_t jr = jp * kNR;
-    int64_t cols = std::min<int64_t>(kNR, nc - jr);
-    const float* bPanel = packedB + jp * kc * kNR;
-    for (int64_t ir = 0; ir < mc; ir += kMR) {
-      int64_t rows = std::min<int64_t>(kMR, mc - ir);
+  const int mr = gk.mr, nr = gk.nr;
+  const auto kernel = gk.micro;
+  alignas(64) float tile[kMaxMR * kMaxNR];
+  for (int64_t jp = 0; jp * nr < nc; jp++) {
+    int64_t jr = jp * nr;
+    int64_t cols = std::min<int64_t>(nr, nc - jr);
+    const float* bPanel = packedB + jp * kc * nr;
+    for (int64_t ir = 0; ir < mc; ir += mr) {
+      int64_t rows = std::min<int64_t>(mr, mc - ir);
       const float* aPanel = packedA + ir * kc;
       float* c = o.c + (i0 + ir) * o.ldc + j0 + jr;
-      if (rows == kMR && cols == kNR) {
+      if (rows == mr && cols == nr) {
         kernel(kc, aPanel, bPanel, c, o.ldc, accumulate);
         continue;
       }
-      kernel(kc, aPanel, bPanel, tile, kNR, false);
+      kernel(kc, aPanel, bPanel, tile, nr, false);
       for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++)
-          c[i * o.ldc + j] = accumulate ? c[i * o.ldc + j] + tile[i * kNR + j] : tile[i * kNR + j];
+          c[i * o.ldc + j] = accumulate ? c[i * o.ldc + j] + tile[i * nr + j] : tile[i * nr + j];
     }
   }
 }
+
+// Rows of C per packed A block: whole kernel panels.
+int64_t mc_rows(const GemmKernel& gk) { return kMCMax / gk.mr * gk.mr; }
 
 // K in equal steps of at most kKC rather than kKC and a thin remainder: each step is one more pass over the C block
 // (K = 524 takes two steps of 262, not 288 and 236; K = 288 one, not 256 and 32).
@@ -170,35 +185,36 @@ void gemm_rect(const Operands<TB>& o, int64_t r0, int64_t r1, int64_t c0, int64_
       for (int64_t i = r0; i < r1; i++) std::fill(o.c + i * o.ldc + c0, o.c + i * o.ldc + c1, 0.0f);
     return;
   }
-  const MicroKernel kernel = select_micro_kernel();
+  const GemmKernel& gk = gemm_kernel();
+  const int64_t nr = gk.nr, mcBlock = mc_rows(gk);
   const int64_t step = depth_step(o.K);
   for (int64_t j0 = c0; j0 < c1; j0 += kNC) {
-    const int64_t nc = std::min(kNC, c1 - j0), nPanels = (nc + kNR - 1) / kNR;
-    float* packedA = tPackA.get(kMC * step);
-    if (o.K > step && nPanels * kNR * o.K <= kWholeBFloats) {
+    const int64_t nc = std::min(kNC, c1 - j0), nPanels = (nc + nr - 1) / nr;
+    float* packedA = tPackA.get(mcBlock * step);
+    if (o.K > step && nPanels * nr * o.K <= kWholeBFloats) {
       // A narrow B (a weight gradient dW (V, C) = dLogits^T h with a large C): with every depth step of B packed
       // up front, each block of C rows takes all its steps while it sits in L2, instead of C going through memory
       // once per step. Every element still sums its steps in ascending order: the same bits.
-      float* packedB = tPackB.get(nPanels * kNR * o.K);
-      for (int64_t p0 = 0; p0 < o.K; p0 += step) pack_b(o, j0, nc, p0, std::min(step, o.K - p0), packedB + nPanels * kNR * p0);
-      for (int64_t i0 = r0; i0 < r1; i0 += kMC) {
-        const int64_t mc = std::min(kMC, r1 - i0);
+      float* packedB = tPackB.get(nPanels * nr * o.K);
+      for (int64_t p0 = 0; p0 < o.K; p0 += step) pack_b(gk, o, j0, nc, p0, std::min(step, o.K - p0), packedB + nPanels * nr * p0);
+      for (int64_t i0 = r0; i0 < r1; i0 += mcBlock) {
+        const int64_t mc = std::min(mcBlock, r1 - i0);
         for (int64_t p0 = 0; p0 < o.K; p0 += step) {
           const int64_t kc = std::min(step, o.K - p0);
-          pack_a(o, i0, mc, p0, kc, packedA);
-          compute_block(o, kernel, packedA, packedB + nPanels * kNR * p0, i0, mc, j0, nc, kc, accumulate || p0 > 0);
+          pack_a(gk, o, i0, mc, p0, kc, packedA);
+          compute_block(o, gk, packedA, packedB + nPanels * nr * p0, i0, mc, j0, nc, kc, accumulate || p0 > 0);
         }
       }
       continue;
     }
     for (int64_t p0 = 0; p0 < o.K; p0 += step) {
       const int64_t kc = std::min(step, o.K - p0);
-      float* packedB = tPackB.get(nPanels * kc * kNR);
-      pack_b(o, j0, nc, p0, kc, packedB);
-      for (int64_t i0 = r0; i0 < r1; i0 += kMC) {
-        const int64_t mc = std::min(kMC, r1 - i0);
-        pack_a(o, i0, mc, p0, kc, packedA);
-        compute_block(o, kernel, packedA, packedB, i0, mc, j0, nc, kc, accumulate || p0 > 0);
+      float* packedB = tPackB.get(nPanels * kc * nr);
+      pack_b(gk, o, j0, nc, p0, kc, packedB);
+      for (int64_t i0 = r0; i0 < r1; i0 += mcBlock) {
+        const int64_t mc = std::min(mcBlock, r1 - i0);
+        pack_a(gk, o, i0, mc, p0, kc, packedA);
+        compute_block(o, gk, packedA, packedB, i0, mc, j0, nc, kc, accumulate || p0 > 0);
       }
     }
   }
@@ -300,14 +316,15 @@ bool rows_pack_less(int64_t M, int64_t N, int64_t K, int64_t nT) {
   return byRows <= byCols;
 }
 
-// How one product is cut for threads: into kMR-row panels (row bands) or kNR-column panels (column bands).
+// How one product is cut for threads: into mr-row panels (row bands) or nr-column panels (column bands).
 struct Split {
   bool rows;
   int64_t units;
 };
 
 Split split_for(int64_t M, int64_t N, int64_t K, int64_t nT) {
-  const int64_t mPanels = (M + kMR - 1) / kMR, nPanels = (N + kNR - 1) / kNR;
+  const int64_t mr = gemm_kernel().mr, nr = gemm_kernel().nr;
+  const int64_t mPanels = (M + mr - 1) / mr, nPanels = (N + nr - 1) / nr;
   const bool rows = nPanels < nT || (mPanels >= 4 * nT && rows_pack_less(M, N, K, nT));
   return {rows, rows ? mPanels : nPanels};
 }
@@ -316,8 +333,9 @@ Split split_for(int64_t M, int64_t N, int64_t K, int64_t nT) {
 template <typename TB>
 void gemm_units(const Operands<TB>& o, const Split& split, int64_t u0, int64_t u1, bool accumulate) {
   if (u0 >= u1) return;
-  if (split.rows) gemm_rect(o, u0 * kMR, std::min(o.M, u1 * kMR), 0, o.N, accumulate);
-  else gemm_rect(o, 0, o.M, u0 * kNR, std::min(o.N, u1 * kNR), accumulate);
+  const int64_t mr = gemm_kernel().mr, nr = gemm_kernel().nr;
+  if (split.rows) gemm_rect(o, u0 * mr, std::min(o.M, u1 * mr), 0, o.N, accumulate);
+  else gemm_rect(o, 0, o.M, u0 * nr, std::min(o.N, u1 * nr), accumulate);
 }
 
 template <typename TB>

@@ -40,27 +40,31 @@ struct Strided {
 // (attention), with the same packing and micro-kernel as the threaded GEMM.
 void gemm_serial(Strided a, Strided b, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, bool accumulate);
 
-// Register tile of the micro-kernel: C rows x columns computed per call.
-constexpr int kMR = 6;
-constexpr int kNR = 16;
+// A micro-kernel with the packing it reads, one per vector width (gemm_micro.inc) plus a portable one. The kernel
+// computes c (mr, nr) with row stride ldc (=|+=) sum over k of aPanel (kc, mr) x bPanel (kc, nr), both packed k-major.
+struct GemmKernel {
+  const char* name;
+  int mr, nr;
+  void (*micro)(int64_t kc, const float* aPanel, const float* bPanel, float* c, int64_t ldc, bool accumulate);
+  // One full mr-row panel of an A stored (M, K), row i at src + i * ld: dst (kc, mr) = the transpose.
+  void (*pack_a_rows)(const float* src, int64_t ld, int64_t kc, float* dst);
+  // One full nr-column panel of a B stored (N, K), column j at src + j * ld: dst (kc, nr); bf16 widened.
+  void (*pack_b_cols)(const float* src, int64_t ld, int64_t kc, float* dst);
+  void (*pack_b_cols_bf16)(const uint16_t* src, int64_t ld, int64_t kc, float* dst);
+  // A register-only loop of FMAs of the kernel's vector width, and the flops of one iteration.
+  double (*fma_loop)(int64_t iterations);
+  double loop_flops;
+};
 
-// c (kMR, kNR) with row stride ldc (=|+=) sum over k of aPanel (kc, kMR) x bPanel (kc, kNR), both packed k-major.
-using MicroKernel = void (*)(int64_t kc, const float* aPanel, const float* bPanel, float* c, int64_t ldc, bool accumulate);
+constexpr int kMaxMR = 16, kMaxNR = 64;
 
-// Packs one full kNR-column panel of a B stored (N, K), column j of the panel starting at src + j * ld and running
-// along k: dst (kc, kNR) = the transpose. bf16 is widened on the way.
-void pack_b_panel_transposed(const float* src, int64_t ld, int64_t kc, float* dst);
-void pack_b_panel_transposed(const uint16_t* src, int64_t ld, int64_t kc, float* dst);
+// The kernel of the path in force (cpu.h).
+const GemmKernel& gemm_kernel();
+// The AVX-512 build of gemm_micro.inc (gemm_kernels_avx512.cc); only called where the CPU runs it.
+const GemmKernel& gemm_kernel_avx512();
 
-// Packs one full kMR-row panel of an A stored (M, K), row i starting at src + i * ld: dst (kc, kMR) = the transpose.
-void pack_a_panel_rows(const float* src, int64_t ld, int64_t kc, float* dst);
-
-// The AVX2+FMA kernel when the CPU has both, else a portable one.
-MicroKernel select_micro_kernel();
-const char* micro_kernel_name();
-
-// GFLOP/s of a register-resident FMA loop with the same instructions as the micro-kernel, run on nThreads: each
-// thread's flops per second of its own CPU time (so a shared machine does not skew it), summed.
+// GFLOP/s of the path's FMA loop on nThreads: each thread's flops per second of its own CPU time (so a shared
+// machine does not skew it), summed.
 double fma_peak_gflops(int nThreads, double seconds);
 
 }  // namespace rt

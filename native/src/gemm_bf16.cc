@@ -20,6 +20,7 @@
 #include <random>
 #include <vector>
 
+#include "cpu.h"
 #include "pool.h"
 #include "simd.h"
 
@@ -310,19 +311,16 @@ bool amx_permitted() {
   return ok;
 }
 
-bool host_runs(Bf16Path p) {
-  __builtin_cpu_init();
-  const bool bf16 = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
-                    __builtin_cpu_supports("avx512vl");
-  if (p == Bf16Path::kAvx512Bf16) return bf16;
-  if (p == Bf16Path::kAmx)
-    return bf16 && __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") && amx_permitted();
+// The kernel path in force allows the bf16 path (it never names one the host lacks) and, for AMX, Linux grants it.
+bool allowed(Bf16Path p) {
+  if (p == Bf16Path::kAvx512Bf16) return isa_at_least(Isa::avx512bf16);
+  if (p == Bf16Path::kAmx) return isa_at_least(Isa::amx) && amx_permitted();
   return true;
 }
 
 #else
 
-bool host_runs(Bf16Path p) { return p == Bf16Path::kFloat32; }
+bool allowed(Bf16Path p) { return p == Bf16Path::kFloat32; }
 
 #endif
 
@@ -439,42 +437,29 @@ double self_check_error(Bf16Path path) {
   return worst;
 }
 
-struct PathState {
-  bool checked = false;
-  bool usable = false;
-};
-PathState gPaths[kBf16PathCount];
-int gForced = -1;
+// Per bf16 path: 0 not checked yet, 1 passed its self-check, -1 failed it.
+int gChecked[kBf16PathCount] = {};
+
+bool passes_self_check(Bf16Path p) {
+  int& state = gChecked[static_cast<int>(p)];
+  if (state == 0) {
+    const double err = self_check_error(p);
+    state = err <= kSelfCheckTolerance ? 1 : -1;
+    if (state < 0)
+      std::fprintf(stderr, "retune: the %s bf16 kernel disagrees with the float32 path (error %.3g > %.3g); not using it\n",
+                   kPathNames[static_cast<int>(p)], err, kSelfCheckTolerance);
+  }
+  return state > 0;
+}
 
 }  // namespace
 
 const char* bf16_path_name(Bf16Path p) { return kPathNames[static_cast<int>(p)]; }
 
-bool bf16_path_usable(Bf16Path p) {
-  PathState& st = gPaths[static_cast<int>(p)];
-  if (st.checked) return st.usable;
-  st.checked = true;
-  if (p == Bf16Path::kFloat32) return st.usable = true;
-  if (!host_runs(p)) return st.usable = false;
-  const double err = self_check_error(p);
-  st.usable = err <= kSelfCheckTolerance;
-  if (!st.usable)
-    std::fprintf(stderr, "retune: the %s bf16 kernel disagrees with the float32 path (error %.3g > %.3g); not using it\n",
-                 bf16_path_name(p), err, kSelfCheckTolerance);
-  return st.usable;
-}
-
 Bf16Path bf16_path() {
-  if (gForced >= 0) return static_cast<Bf16Path>(gForced);
-  for (int p = 0; p < kBf16PathCount; p++)
-    if (bf16_path_usable(static_cast<Bf16Path>(p))) return static_cast<Bf16Path>(p);
+  for (Bf16Path p : {Bf16Path::kAmx, Bf16Path::kAvx512Bf16})
+    if (allowed(p) && passes_self_check(p)) return p;
   return Bf16Path::kFloat32;
-}
-
-bool set_bf16_path(Bf16Path p) {
-  if (!bf16_path_usable(p)) return false;
-  gForced = static_cast<int>(p);
-  return true;
 }
 
 void gemm_bf16_compute(const float* a, const uint16_t* b, float* c, const GemmShape& s) {

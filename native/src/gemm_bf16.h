@@ -18,12 +18,9 @@ constexpr int kBf16PathCount = 3;
 void gemm_bf16_compute(const float* a, const uint16_t* b, float* c, const GemmShape& s);
 
 const char* bf16_path_name(Bf16Path p);
-// Whether the host runs the path and it passed its self-check (the float32 path always does). The first call for a
-// path runs the check; a path that disagrees with the float32 path is switched off with one notice on stderr.
-bool bf16_path_usable(Bf16Path p);
-// The path gemm_bf16_compute uses: the fastest usable one unless set_bf16_path chose another.
+// The path gemm_bf16_compute takes: the fastest that the kernel path in force (cpu.h) allows and that passed its
+// self-check. The first use of a bf16 path checks it against the float32 path on small products; one that
+// disagrees is switched off for the process, with one notice on stderr.
 Bf16Path bf16_path();
-// Forces a usable path (tests compare every path against the reference); false when it is not usable.
-bool set_bf16_path(Bf16Path p);
 
 }  // namespace rt

@@ -1,12 +1,14 @@
 // Helpers shared by the non-GEMM kernels. Loops are written so the compiler can vectorize them without reassociating
 // floating-point math (sums run in a fixed number of independent lanes, combined in a fixed order), then compiled
-// twice: once for AVX2 and once for the baseline ISA, the right one picked at load time. Both clones round the same
+// twice: once for AVX2 and once for the baseline ISA, the right one picked at load time by the compiler's CPU check. Both clones round the same
 // way, because contraction into FMA is off for these files.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+
+#include "cpu.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define RT_CLONES __attribute__((target_clones("avx2", "default")))
@@ -76,13 +78,8 @@ RT_AVX2 inline void transpose8x8(__m256 r[8]) {
   }
 }
 
-inline bool cpu_has_avx2_fma() {
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return yes;
-}
+// Every path but the portable one has AVX2+FMA (cpu.h: the portable path is in force only on hosts without them).
+inline bool cpu_has_avx2_fma() { return isa_at_least(Isa::avx2); }
 #endif
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }

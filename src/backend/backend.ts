@@ -30,6 +30,9 @@ export interface AttentionArgs {
 export interface Backend {
   readonly name: 'reference' | 'native';
   readonly threads: number;
+  // Which kernels run: 'reference' (this TS code) or the native path (avx2, avx512, ...). Results are bit-identical
+  // only on the same path.
+  readonly kernelPath: string;
 
   // C (batch, M, N) = op(A) (batch, M, K) @ op(B) (batch, K, N)
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void;

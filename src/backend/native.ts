@@ -34,10 +34,21 @@ export interface NativeAddon {
   setThreads(n: number): void;
   getThreads(): number;
   fmaPeak(threads: number, seconds: number): number; // GFLOP/s of a register-only FMA loop
-  kernelName(): string; // which GEMM micro-kernel the CPU got
-  bf16Paths(): string[]; // matmulBf16's paths this host runs and that passed their self-check, fastest first
-  bf16Path(): string; // the one in use
-  setBf16Path(name: string): void; // forces a usable path; throws for any other
+  kernelName(): string; // which GEMM micro-kernel the path in force uses
+  kernelPaths(): KernelPaths;
+  setKernelPath(path: string): void; // throws a RangeError for a path the host does not run
+  bf16Path(): string; // matmulBf16's kernel under the path in force: amx, avx512bf16 or float32
+}
+
+// Kernel paths, narrowest first; each one adds to the one before (native/src/cpu.h). 'portable' is the path of a
+// host without AVX2+FMA and cannot be chosen elsewhere.
+export const kernelPathNames = ['portable', 'avx2', 'avx512', 'avx512bf16', 'amx'] as const;
+
+export interface KernelPaths {
+  path: string; // in force
+  host: string; // the widest this CPU and OS run
+  paths: string[]; // every path that can be chosen here, narrowest first
+  features: { avx2_fma: boolean; avx512: boolean; avx512_bf16: boolean; amx_tile: boolean; amx_bf16: boolean };
 }
 
 const addonPath = fileURLToPath(new URL('../../../native/build/Release/retune_native.node', import.meta.url));
@@ -54,6 +65,22 @@ export function threadsFromEnv(): number {
   return n;
 }
 
+// RETUNE_ISA picks a narrower path than the widest the host runs (to compare paths, or to match a checkpoint's).
+// A path the host cannot run is refused rather than quietly replaced: what is configured is what runs.
+export function applyIsaFromEnv(addon: Pick<NativeAddon, 'kernelPaths' | 'setKernelPath'>, raw: string | undefined): void {
+  if (raw === undefined || raw === '') return;
+  const { host, paths } = addon.kernelPaths();
+  if (!(kernelPathNames as readonly string[]).includes(raw)) {
+    throw new UsageError(`RETUNE_ISA=${raw}: expected one of ${paths.join(', ')} (the kernel paths this CPU runs)`);
+  }
+  if (!paths.includes(raw)) {
+    throw new UsageError(
+      `RETUNE_ISA=${raw}: this CPU does not run that kernel path (widest: ${host}); choose one of ${paths.join(', ')} or unset RETUNE_ISA`,
+    );
+  }
+  addon.setKernelPath(raw);
+}
+
 // The raw addon with its pool sized by RETUNE_THREADS, or null when it was not built or does not load here.
 export function loadNativeAddon(): NativeAddon | null {
   if (cached !== undefined) return cached;
@@ -62,6 +89,7 @@ export function loadNativeAddon(): NativeAddon | null {
   try {
     const addon = createRequire(import.meta.url)(addonPath) as NativeAddon;
     addon.setThreads(threadsFromEnv());
+    applyIsaFromEnv(addon, process.env.RETUNE_ISA);
     cached = addon;
   } catch (err) {
     if (err instanceof UsageError) throw err;
@@ -77,6 +105,9 @@ export function loadNativeBackend(): Backend | null {
     name: 'native',
     get threads() {
       return n.getThreads();
+    },
+    get kernelPath() {
+      return n.kernelPaths().path;
     },
     // The addon's functions ignore `this`, so they are the kernels themselves.
     matmul: n.matmul,

@@ -312,6 +312,7 @@ function crossEntropyWithGrad(
 export const referenceBackend: Backend = {
   name: 'reference',
   threads: 1,
+  kernelPath: 'reference',
   matmul,
   matmulPair,
   matmulBf16,

@@ -4,11 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Backend } from '../backend/backend.js';
 import { getBackend } from '../backend/index.js';
 import { UsageError } from '../util/errors.js';
 import { retuneVersion } from './version.js';
 
-const vectorFlags = ['sse4_2', 'avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_bf16', 'amx_bf16'];
+const vectorFlags = ['sse4_2', 'avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512_bf16', 'amx_tile', 'amx_bf16'];
 const packages = ['@huggingface/tokenizers', '@huggingface/jinja', 'zod', 'yaml', 'hyparquet', 'pngjs'];
 
 // Packages with an `exports` map hide their package.json, so walk up from the resolved entry point instead.
@@ -36,6 +37,13 @@ function cpuFlags(): Set<string> | null {
   return line === undefined ? null : new Set(line.split(':')[1].trim().split(/\s+/));
 }
 
+// The path in force, and how it was chosen: the widest the host runs, or RETUNE_ISA.
+function kernelPathLine(backend: Backend): string {
+  if (backend.name !== 'native') return '';
+  const forced = process.env.RETUNE_ISA;
+  return `, kernel path ${backend.kernelPath} (${forced !== undefined && forced !== '' ? 'RETUNE_ISA' : 'widest this CPU runs'})`;
+}
+
 export function envReport(): string {
   const backend = getBackend();
   const flags = cpuFlags();
@@ -49,7 +57,7 @@ export function envReport(): string {
     ['CPU', `${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} logical cores`],
     ['CPU features', features],
     ['Memory', `${(totalmem() / 2 ** 30).toFixed(1)} GiB`],
-    ['Backend', `${backend.name}, ${backend.threads} threads`],
+    ['Backend', `${backend.name}, ${backend.threads} threads${kernelPathLine(backend)}`],
     ...packages.map((name): [string, string] => [name, packageVersion(name)]),
   ];
   return rows.map(([label, value]) => `- ${label}: ${value}`).join('\n') + '\n';

@@ -1,4 +1,5 @@
-// matmulBf16 on every bf16 path this host runs (AMX, AVX512_BF16, the float32 GEMM on rounded activations) against
+// matmulBf16 under every kernel path this host runs (bf16 kernels: AMX, AVX512_BF16, else the float32 GEMM on rounded
+// activations) against
 // the reference backend: odd shapes, few rows (decode), several depth steps, both weight layouts, batch, transA and
 // accumulate; then identical bits run to run and for 1, 2 and 3 threads. Skipped when the addon is not built.
 import { after, describe, it } from 'node:test';
@@ -9,7 +10,12 @@ import { loadNativeAddon } from '../../src/backend/native.js';
 import { rng } from '../tensor/helpers.js';
 
 const addon = loadNativeAddon();
-const paths = addon === null ? [] : addon.bf16Paths();
+const paths = addon === null ? [] : addon.kernelPaths().paths;
+
+// The bf16 kernel each kernel path gives (every one of them passes its self-check on a sound host).
+function bf16KernelOf(path: string): string {
+  return path === 'amx' || path === 'avx512bf16' ? path : 'float32';
+}
 
 function randn(n: number, seed: number): Float32Array {
   const r = rng(seed);
@@ -39,21 +45,22 @@ const shapes: [number, number, number, number][] = [
 describe('matmulBf16 paths', { skip: addon === null ? 'native addon not built' : false }, () => {
   const native = addon!;
   const threads = native.getThreads();
+  const initial = native.kernelPaths().path;
   after(() => {
     native.setThreads(threads);
-    native.setBf16Path(paths[0]);
+    native.setKernelPath(initial);
   });
 
-  it('the host offers the float32 path last, after the bf16 paths it runs', () => {
-    assert.equal(paths[paths.length - 1], 'float32');
-    assert.ok(paths.every((p) => ['amx', 'avx512bf16', 'float32'].includes(p)), paths.join());
-    assert.equal(native.bf16Path(), paths[0]);
-    assert.throws(() => native.setBf16Path('sse'), /not a usable bf16 path/);
+  it('each kernel path runs its bf16 kernel: the bf16 kernels pass their self-check here', () => {
+    for (const path of paths) {
+      native.setKernelPath(path);
+      assert.equal(native.bf16Path(), bf16KernelOf(path), path);
+    }
   });
 
   for (const path of paths) {
-    it(`${path}: matches the reference on odd shapes, both layouts, transA, batch and accumulate`, () => {
-      native.setBf16Path(path);
+    it(`${path} (${bf16KernelOf(path)}): matches the reference on odd shapes, both layouts, transA, batch and accumulate`, () => {
+      native.setKernelPath(path);
       let seed = 1;
       for (const [batch, M, N, K] of shapes) {
         for (const transA of [false, true]) {
@@ -81,8 +88,8 @@ describe('matmulBf16 paths', { skip: addon === null ? 'native addon not built' :
       }
     });
 
-    it(`${path}: the same bits run to run and for 1, 2 and 3 threads`, () => {
-      native.setBf16Path(path);
+    it(`${path} (${bf16KernelOf(path)}): the same bits run to run and for 1, 2 and 3 threads`, () => {
+      native.setKernelPath(path);
       for (const [M, N, K, transB] of [[300, 200, 1100, true], [300, 200, 1100, false], [6, 900, 500, true]] as const) {
         const args: MatmulArgs = { batch: 1, M, N, K, transA: false, transB, accumulate: false };
         const a = randn(M * K, 7);

@@ -4,7 +4,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AttentionArgs, Backend, MatmulArgs } from '../../src/backend/backend.js';
 import { referenceBackend as ref } from '../../src/backend/reference.js';
-import { loadNativeAddon, loadNativeBackend } from '../../src/backend/native.js';
+import { applyIsaFromEnv, kernelPathNames, loadNativeAddon, loadNativeBackend } from '../../src/backend/native.js';
+import type { KernelPaths } from '../../src/backend/native.js';
+import { UsageError } from '../../src/util/errors.js';
 import { rng } from '../tensor/helpers.js';
 
 const native = loadNativeBackend();
@@ -407,5 +409,52 @@ describe('native backend', { skip: native === null ? 'native addon not built' : 
     const badWindow = { ...bad, nHead: 2, window: 0 };
     assert.throws(() => nb.attention(new Float32Array(16), new Float32Array(16), new Float32Array(16), new Float32Array(16),
       new Float32Array(4), badWindow), /native attention: window must be a whole number >= 1 or null/);
+  });
+});
+
+describe('kernel paths', () => {
+  // An addon as an AVX2-only host would report it, recording what it was asked to switch to.
+  function avx2Host(): { addon: Parameters<typeof applyIsaFromEnv>[0]; chosen: string[] } {
+    const chosen: string[] = [];
+    const features = { avx2_fma: true, avx512: false, avx512_bf16: false, amx_tile: false, amx_bf16: false };
+    const info: KernelPaths = { path: 'avx2', host: 'avx2', paths: ['avx2'], features };
+    return { addon: { kernelPaths: () => info, setKernelPath: (p: string) => void chosen.push(p) }, chosen };
+  }
+
+  it('RETUNE_ISA picks a path the host runs and refuses any other with a usage error', () => {
+    const { addon, chosen } = avx2Host();
+    applyIsaFromEnv(addon, undefined);
+    applyIsaFromEnv(addon, '');
+    assert.deepEqual(chosen, []);
+    applyIsaFromEnv(addon, 'avx2');
+    assert.deepEqual(chosen, ['avx2']);
+    assert.throws(() => applyIsaFromEnv(addon, 'avx512'),
+      (e: unknown) => e instanceof UsageError && /RETUNE_ISA=avx512: this CPU does not run that kernel path \(widest: avx2\); choose one of avx2/.test(e.message));
+    assert.throws(() => applyIsaFromEnv(addon, 'portable'), UsageError);
+    assert.throws(() => applyIsaFromEnv(addon, 'sse'), /RETUNE_ISA=sse: expected one of avx2 \(the kernel paths this CPU runs\)/);
+    assert.deepEqual(chosen, ['avx2']);
+  });
+
+  it('the addon lists the host paths narrowest first, switches between them and refuses the rest', { skip: addon === null }, () => {
+    const api = addon as NonNullable<typeof addon>;
+    const info = api.kernelPaths();
+    const before = info.path;
+    assert.ok(info.paths.length >= 1 && info.paths.at(-1) === info.host);
+    const order = info.paths.map((p) => (kernelPathNames as readonly string[]).indexOf(p));
+    assert.deepEqual(order, [...order].sort((x, y) => x - y));
+    assert.equal(info.features.avx512, info.paths.includes('avx512'));
+    try {
+      for (const path of info.paths) {
+        api.setKernelPath(path);
+        assert.equal(api.kernelPaths().path, path);
+        assert.equal((native as Backend).kernelPath, path);
+      }
+      for (const path of kernelPathNames.filter((p) => !info.paths.includes(p))) {
+        assert.throws(() => api.setKernelPath(path), new RegExp(`setKernelPath: '${path}' is not a kernel path this CPU runs`));
+      }
+      assert.throws(() => api.setKernelPath('avx1024'), RangeError);
+    } finally {
+      api.setKernelPath(before);
+    }
   });
 });

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { test } from 'node:test';
+import { nativeAvailable } from '../../src/backend/index.js';
 import { runCli } from './run-cli.js';
 
 test('retune env reports versions, the backend, threads and CPU features', () => {
@@ -23,4 +24,17 @@ test('retune env refuses arguments and a bad RETUNE_BACKEND with exit 2', () => 
   const bad = runCli(['env'], { env: { RETUNE_BACKEND: 'gpu' } });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /RETUNE_BACKEND must be 'reference' or 'native', got 'gpu'/);
+});
+
+test('retune env names the kernel path, and RETUNE_ISA picks a narrower one or is refused with exit 2',
+  { skip: nativeAvailable() ? false : 'native addon not built' }, () => {
+  const widest = runCli(['env'], { env: { RETUNE_BACKEND: 'native', RETUNE_ISA: '' } });
+  assert.equal(widest.code, 0);
+  const path = widest.stdout.match(/^- Backend: native, \d+ threads, kernel path (\w+) \(widest this CPU runs\)$/m)?.[1];
+  assert.ok(path !== undefined, widest.stdout);
+  const forced = runCli(['env'], { env: { RETUNE_BACKEND: 'native', RETUNE_ISA: path } });
+  assert.match(forced.stdout, new RegExp(`^- Backend: native, \\d+ threads, kernel path ${path} \\(RETUNE_ISA\\)$`, 'm'));
+  const bad = runCli(['env'], { env: { RETUNE_BACKEND: 'native', RETUNE_ISA: 'avx9' } });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /RETUNE_ISA=avx9: expected one of .*\(the kernel paths this CPU runs\)/);
 });
