@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { getBackend } from '../src/backend/index.js';
 import { benchGemm } from './gemm.js';
 import { benchLoraMemory } from './lora-memory.js';
+import { benchLoraSft } from './lora-sft.js';
 import { benchTokenize } from './tokenize.js';
 import { benchTrainStep } from './train-step.js';
 
@@ -11,6 +12,7 @@ const SECTIONS: [string, () => Promise<string[]>][] = [
   ['gemm', benchGemm],
   ['train', benchTrainStep],
   ['memory', benchLoraMemory],
+  ['lora', () => benchLoraSft()],
   ['tokenize', benchTokenize],
 ];
 
