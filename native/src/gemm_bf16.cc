@@ -101,44 +101,6 @@ void round_a(const float* a, int64_t rs, int64_t cs, int64_t M, int64_t K, int64
                [&](int64_t i0, int64_t i1) { round_rows(a, rs, cs, K, Kp, i0, i1, M, dst); });
 }
 
-inline uint32_t pair(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | static_cast<uint32_t>(hi) << 16; }
-
-// Columns [j0, j0 + 32) over depth [k0, k0 + kc) into dst: half h, pair p, column jj at dst[(h * kc/2 + p) * 16 + jj].
-// Columns past N and depth past K are zeros.
-void pack_panels(const Operands& o, int64_t j0, int64_t k0, int64_t kc, uint32_t* dst) {
-  const int64_t pairs = kc / 2, K = o.K, N = o.N;
-  if (o.transB) {
-    for (int64_t j = 0; j < kBlock; j++) {
-      uint32_t* col = dst + (j / 16) * pairs * 16 + j % 16;
-      const int64_t n = j0 + j;
-      if (n >= N) {
-        for (int64_t p = 0; p < pairs; p++) col[p * 16] = 0;
-        continue;
-      }
-      const uint16_t* row = o.b + n * K;
-      const int64_t full = std::clamp<int64_t>((K - k0) / 2, 0, pairs);
-      for (int64_t p = 0; p < full; p++) col[p * 16] = pair(row[k0 + 2 * p], row[k0 + 2 * p + 1]);
-      for (int64_t p = full; p < pairs; p++) {
-        const int64_t k = k0 + 2 * p;
-        col[p * 16] = pair(k < K ? row[k] : 0, k + 1 < K ? row[k + 1] : 0);
-      }
-    }
-    return;
-  }
-  static const uint16_t zeros[kBlock] = {};
-  for (int64_t p = 0; p < pairs; p++) {
-    const int64_t k = k0 + 2 * p;
-    for (int64_t h = 0; h < 2; h++) {
-      const int64_t n0 = j0 + h * 16, cols = std::clamp<int64_t>(N - n0, 0, 16);
-      const uint16_t* lo = k < K ? o.b + k * N + n0 : zeros;
-      const uint16_t* hi = k + 1 < K ? o.b + (k + 1) * N + n0 : zeros;
-      uint32_t* out = dst + (h * pairs + p) * 16;
-      for (int64_t jj = 0; jj < cols; jj++) out[jj] = pair(lo[jj], hi[jj]);
-      for (int64_t jj = cols; jj < 16; jj++) out[jj] = 0;
-    }
-  }
-}
-
 // Depth in equal steps of at most kDepth, each a whole number of 32-blocks.
 int64_t depth_step(int64_t Kp) {
   const int64_t steps = (Kp + kDepth - 1) / kDepth;
@@ -146,6 +108,41 @@ int64_t depth_step(int64_t Kp) {
 }
 
 #ifdef RT_HAVE_BF16_PATHS
+
+// Columns [j0, j0 + 32) over depth [k0, k0 + kc) into dst: half h, pair p, column jj at dst[(h * kc/2 + p) * 16 + jj].
+// Columns past N and depth past K are zeros. A (N, K) weight: column n's pair is the 4 bytes at row n, so one
+// gather across 16 rows makes a panel row. A (K, N) weight: rows k and k+1 widened and interleaved.
+RT_AVX512BF16 void pack_panels(const Operands& o, int64_t j0, int64_t k0, int64_t kc, uint32_t* dst) {
+  const int64_t pairs = kc / 2, K = o.K, N = o.N;
+  const int64_t full = std::clamp<int64_t>((K - k0) / 2, 0, pairs);  // pairs with both k and k+1 inside K
+  for (int64_t h = 0; h < 2; h++) {
+    const int64_t n0 = j0 + h * 16, cols = std::clamp<int64_t>(N - n0, 0, 16);
+    const __mmask16 colMask = static_cast<__mmask16>((1u << cols) - 1);
+    uint32_t* out = dst + h * pairs * 16;
+    if (o.transB) {
+      const __m512i rowBytes = _mm512_mullo_epi32(
+          _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(static_cast<int>(K * 2)));
+      const uint16_t* base = o.b + n0 * K + k0;
+      for (int64_t p = 0; p < full; p++)
+        _mm512_store_si512(out + p * 16, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), colMask, rowBytes, base + 2 * p, 1));
+      for (int64_t p = full; p < pairs; p++) {
+        const int64_t k = k0 + 2 * p;
+        for (int64_t jj = 0; jj < 16; jj++) {
+          const uint16_t* row = o.b + (n0 + jj) * K;
+          const uint32_t lo = jj < cols && k < K ? row[k] : 0, hi = jj < cols && k + 1 < K ? row[k + 1] : 0;
+          out[p * 16 + jj] = lo | hi << 16;
+        }
+      }
+      continue;
+    }
+    for (int64_t p = 0; p < pairs; p++) {
+      const int64_t k = k0 + 2 * p;
+      const __m256i lo = k < K ? _mm256_maskz_loadu_epi16(colMask, o.b + k * N + n0) : _mm256_setzero_si256();
+      const __m256i hi = k + 1 < K ? _mm256_maskz_loadu_epi16(colMask, o.b + (k + 1) * N + n0) : _mm256_setzero_si256();
+      _mm512_store_si512(out + p * 16, _mm512_or_si512(_mm512_cvtepu16_epi32(lo), _mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16)));
+    }
+  }
+}
 
 // ---- AVX512_BF16: 8 rows x 32 columns of C in 16 zmm accumulators; per pair of k, two panel loads and 16 vdpbf16ps.
 
