@@ -147,7 +147,7 @@ RT_AVX512BF16 void pack_panels(const Operands& o, int64_t j0, int64_t k0, int64_
 // ---- AVX512_BF16: 8 rows x 32 columns of C in 16 zmm accumulators; per pair of k, two panel loads and 16 vdpbf16ps.
 
 RT_AVX512BF16 inline __m512 dot_pairs(__m512 acc, __m512i a, __m512i b) {
-  return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh&>(a), reinterpret_cast<__m512bh&>(b));
+  return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b);
 }
 
 // The 16 lanes summed in a fixed tree order.
