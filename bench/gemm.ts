@@ -1,5 +1,6 @@
-// GEMM throughput of the native kernel against the machine's measured FMA peak and, when the Python fixture
-// environment exists, against torch.matmul on the same shapes and thread counts.
+// GEMM throughput of the native kernel (on the kernel path in force) against the machine's measured FMA peaks (ymm
+// and, where the host has AVX-512, zmm; "% of peak" is of the widest) and, when the Python fixture environment
+// exists, against torch.matmul in fp32 and bf16 on the same shapes and thread counts.
 // Shapes are M x N x K with C (M, N) = op(A) (M, K) @ op(B) (K, N). Layouts: NN = A @ B (the input gradient of a
 // linear layer), NT = A @ B^T (the linear forward, weights stored (out, in)), TN = A^T @ B (the weight gradient).
 // Each figure is the best of at least MIN_REPS runs. Besides wall-clock GFLOP/s, native rates are also given per
@@ -71,16 +72,17 @@ for M, N, K, layout, threads in cases:
     torch.set_num_threads(threads)
     a = torch.randn(K, M).t() if layout == 'TN' else torch.randn(M, K)
     b = torch.randn(N, K).t() if layout == 'NT' else torch.randn(K, N)
-    c = torch.empty(M, N)
-    torch.matmul(a, b, out=c)
-    rate, n = 0.0, 0
-    start = time.perf_counter()
-    while n < ${MIN_REPS} or time.perf_counter() - start < ${MIN_SECONDS}:
-        t0 = time.perf_counter()
-        torch.matmul(a, b, out=c)
-        rate = max(rate, 2 * M * N * K / (time.perf_counter() - t0) / 1e9)
-        n += 1
-    out[f"{M}x{N}x{K} {layout} {threads}"] = rate
+    for dtype in (torch.float32, torch.bfloat16):
+        x, y = a.to(dtype), b.to(dtype)
+        c = torch.matmul(x, y)
+        rate, n = 0.0, 0
+        start = time.perf_counter()
+        while n < ${MIN_REPS} or time.perf_counter() - start < ${MIN_SECONDS}:
+            t0 = time.perf_counter()
+            torch.matmul(x, y, out=c)
+            rate = max(rate, 2 * M * N * K / (time.perf_counter() - t0) / 1e9)
+            n += 1
+        out[f"{M}x{N}x{K} {layout} {threads} {str(dtype)[6:]}"] = rate
 print(json.dumps(out))
 `;
 
@@ -96,42 +98,90 @@ function timeTorch(cases: [number, number, number, Layout, number][]): Promise<M
   });
 }
 
-export async function benchGemm(): Promise<string[]> {
-  const addon = loadNativeAddon();
-  if (addon === null) return ['gemm: native addon not built (npm ci builds it); nothing to measure'];
+function widestRegisters(path: string): string {
+  return path === 'avx2' || path === 'portable' ? 'ymm' : 'zmm';
+}
+
+// The FMA peak on ymm (the avx2 path's loop) and on the path in force (zmm on an AVX-512 path).
+function fmaPeaks(addon: NativeAddon, hasAvx2: boolean, threads: number): { ymm: number; widest: number } {
+  const { path } = addon.kernelPaths();
+  const widest = addon.fmaPeak(threads, 0.5);
+  if (!hasAvx2 || path === 'avx2') return { ymm: widest, widest };
+  try {
+    addon.setKernelPath('avx2');
+    return { ymm: addon.fmaPeak(threads, 0.5), widest };
+  } finally {
+    addon.setKernelPath(path);
+  }
+}
+
+// Every case on the native kernel, then on torch, in ROUNDS rounds: the VM's speed drifts (and other work may share
+// it), so ratios are taken inside each round and their median reported with their range.
+const ROUNDS = Number(process.env.RETUNE_BENCH_ROUNDS ?? 3);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function spread(values: number[]): string {
+  return `${median(values).toFixed(2)} (${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)})`;
+}
+
+interface Round {
+  native: Map<string, Rates>;
+  peaks: Map<number, { ymm: number; widest: number }>;
+  torch: Map<string, number> | string;
+}
+
+async function measureRound(addon: NativeAddon, cases: [number, number, number, Layout, number][]): Promise<Round> {
   const before = addon.getThreads();
-  const lines = [`gemm: kernel ${addon.kernelName()}; shapes M x N x K, C (M, N) = op(A) (M, K) @ op(B) (K, N)`];
-  const cases: [number, number, number, Layout, number][] = [];
   const native = new Map<string, Rates>();
-  const peaks = new Map<number, number>();
+  const peaks = new Map<number, { ymm: number; widest: number }>();
   try {
     for (const threads of THREADS) {
       addon.setThreads(threads);
-      peaks.set(threads, addon.fmaPeak(threads, 0.5));
-      for (const [M, N, K] of SHAPES) {
-        for (const layout of LAYOUTS) {
-          native.set(key(M, N, K, layout, threads), timeNative(addon, M, N, K, layout, threads));
-          cases.push([M, N, K, layout, threads]);
-        }
+      peaks.set(threads, fmaPeaks(addon, addon.kernelPaths().paths.includes('avx2'), threads));
+      for (const [M, N, K, layout] of cases.filter((c) => c[4] === threads)) {
+        native.set(key(M, N, K, layout, threads), timeNative(addon, M, N, K, layout, threads));
       }
     }
   } finally {
     addon.setThreads(before);
   }
-  const torch = await timeTorch(cases);
-  if (typeof torch === 'string') lines.push(`gemm: ${torch}`);
+  return { native, peaks, torch: await timeTorch(cases) };
+}
+
+export async function benchGemm(): Promise<string[]> {
+  const addon = loadNativeAddon();
+  if (addon === null) return ['gemm: native addon not built (npm ci builds it); nothing to measure'];
+  const { path } = addon.kernelPaths();
+  const lines = [`gemm: kernel path ${path}, micro-kernel ${addon.kernelName()}; shapes M x N x K, ` +
+    `C (M, N) = op(A) (M, K) @ op(B) (K, N); medians of ${ROUNDS} rounds, ratios per round (range)`];
+  const cases: [number, number, number, Layout, number][] = THREADS.flatMap((threads) =>
+    SHAPES.flatMap(([M, N, K]) => LAYOUTS.map((layout): [number, number, number, Layout, number] => [M, N, K, layout, threads])));
+  const rounds: Round[] = [];
+  for (let r = 0; r < ROUNDS; r++) rounds.push(await measureRound(addon, cases));
+  const torchMissing = rounds.find((r) => typeof r.torch === 'string')?.torch;
+  if (typeof torchMissing === 'string') lines.push(`gemm: ${torchMissing}`);
   for (const threads of THREADS) {
-    const peak = peaks.get(threads) as number;
-    lines.push(`gemm: ${threads} thread(s), FMA peak ${peak.toFixed(1)} GFLOP/s (CPU-time basis); ` +
-      'columns: wall GFLOP/s, CPU-time GFLOP/s, % of peak[, torch wall GFLOP/s, native/torch by wall clock]');
+    const ymm = median(rounds.map((r) => (r.peaks.get(threads) as { ymm: number }).ymm));
+    const widest = rounds.map((r) => (r.peaks.get(threads) as { widest: number }).widest);
+    lines.push(`gemm: ${threads} thread(s), FMA peak ymm ${ymm.toFixed(1)}, ${path} path (${widestRegisters(path)}) ` +
+      `${median(widest).toFixed(1)} GFLOP/s (CPU-time basis); columns: wall GFLOP/s, CPU-time GFLOP/s, % of the ` +
+      'widest peak[, torch fp32 wall GFLOP/s, native/torch fp32 by wall clock, torch bf16 wall GFLOP/s]');
     for (const [M, N, K, layout] of cases.filter((c) => c[4] === threads)) {
       const k = key(M, N, K, layout, threads);
-      const r = native.get(k) as Rates;
-      let line = `  ${`${M}x${N}x${K}`.padEnd(15)} ${layout} ${r.wall.toFixed(1).padStart(6)} ${r.cpu.toFixed(1).padStart(6)} ` +
-        `${((100 * r.cpu) / peak).toFixed(0).padStart(4)}%`;
-      if (typeof torch !== 'string' && torch.has(k)) {
-        const t = torch.get(k) as number;
-        line += `   torch ${t.toFixed(1).padStart(6)}  ${(r.wall / t).toFixed(2)}`;
+      const rates = rounds.map((r) => r.native.get(k) as Rates);
+      const pct = rates.map((r, i) => (100 * r.cpu) / widest[i]);
+      let line = `  ${`${M}x${N}x${K}`.padEnd(15)} ${layout} ${median(rates.map((r) => r.wall)).toFixed(1).padStart(6)} ` +
+        `${median(rates.map((r) => r.cpu)).toFixed(1).padStart(6)} ${median(pct).toFixed(0).padStart(4)}% ` +
+        `(${Math.min(...pct).toFixed(0)}-${Math.max(...pct).toFixed(0)})`;
+      if (torchMissing === undefined) {
+        const fp32 = rounds.map((r) => (r.torch as Map<string, number>).get(`${k} float32`) as number);
+        const bf16 = rounds.map((r) => (r.torch as Map<string, number>).get(`${k} bfloat16`) as number);
+        line += `   torch fp32 ${median(fp32).toFixed(1).padStart(6)}  ${spread(rates.map((r, i) => r.wall / fp32[i]))}` +
+          `   torch bf16 ${median(bf16).toFixed(1).padStart(6)}`;
       }
       lines.push(line);
     }

@@ -17,7 +17,9 @@ const SECTIONS: [string, () => Promise<string[]>][] = [
 ];
 
 const chosen = process.argv.slice(2);
-console.log(`retune bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, backend ${getBackend().name}, node ${process.version}`);
+const backend = getBackend();
+console.log(`retune bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, backend ${backend.name}, ` +
+  `kernel path ${backend.kernelPath}, node ${process.version}`);
 for (const [name, run] of SECTIONS) {
   if (chosen.length > 0 && !chosen.includes(name)) continue;
   console.log('');

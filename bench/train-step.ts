@@ -71,7 +71,7 @@ function child(): void {
     user_s: (usage1.userCPUTime - usage0.userCPUTime) / 1e6,
     sys_s: (usage1.systemCPUTime - usage0.systemCPUTime) / 1e6,
   };
-  process.stdout.write(`${JSON.stringify({ ...result, backend: getBackend().name })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...result, backend: getBackend().name, kernel_path: getBackend().kernelPath })}\n`);
 }
 
 function lastJson(command: string, args: string[], env: Record<string, string>): StepResult & { backend?: string } {
@@ -103,10 +103,18 @@ function medianRun(runs: StepResult[]): StepResult {
 export async function benchTrainStep(): Promise<string[]> {
   const self = fileURLToPath(import.meta.url);
   const torch = existsSync(PYTHON);
+  const path = getBackend().kernelPath;
   const settings: [string, () => StepResult][] = [1, 2].map((threads) => [
-    `Retune (native), ${threads} thread${threads > 1 ? 's' : ''}`,
+    `Retune (${path}), ${threads} thread${threads > 1 ? 's' : ''}`,
     () => lastJson(process.execPath, [self, '--child'], { RETUNE_THREADS: String(threads) }),
   ]);
+  // On a wider host, the AVX2 path as well: what the wider kernels gain on the same machine.
+  const narrower = path !== 'avx2' && path !== 'portable' && path !== 'reference';
+  if (narrower) {
+    settings.push(['Retune (avx2), 2 threads', () =>
+      lastJson(process.execPath, [self, '--child'], { RETUNE_THREADS: '2', RETUNE_ISA: 'avx2' })]);
+  }
+  const torchAt = settings.length;
   if (torch) {
     const script = 'bench/train_step_torch.py';
     settings.push(['PyTorch 2 threads, as installed', () => lastJson(PYTHON, [script, '2', String(STEPS)], {})]);
@@ -129,9 +137,10 @@ export async function benchTrainStep(): Promise<string[]> {
     return `${median(v).toFixed(2)}x (rounds ${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)})`;
   };
   lines.push(
-    `  ratio Retune / PyTorch as installed: ${summary(2)}, / PyTorch tuned: ${summary(3)} ` +
+    `  ratio Retune (${path}) / PyTorch as installed: ${summary(torchAt)}, / PyTorch tuned: ${summary(torchAt + 1)} ` +
       '(2 threads, per round; target >= 1.5x tuned)',
   );
+  if (narrower) lines.push(`  ratio Retune ${path} / avx2 path: ${summary(2)} (2 threads, per round)`);
   return lines;
 }
 

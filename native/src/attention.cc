@@ -281,7 +281,9 @@ inline void prefetch_row(const float* row, int64_t hd) {
 constexpr int64_t kAhead = 16;  // rows prefetched ahead
 
 // dst (Tp, hdp) = the rows of head h of src (B, T, heads, hd) for batch b, zero-padded.
-RT_CLONES void pack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst) {
+RT_PATHS(void, pack_rows,
+         (const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst),
+         (src, heads, b, h, p, dst)) {
   const float* base = src + (b * p.T * heads + h) * p.hd;
   const int64_t stride = heads * p.hd;
   for (int64_t t = 0; t < p.Tp; t++) {
@@ -334,8 +336,9 @@ void transpose_blocks(const float* rows, const Padded& p, float* dst) {
 }
 
 // dst (B, T, heads, hd) rows [t0, t1) of head h = src (Tp, hdp) without the padding.
-RT_CLONES void unpack_rows(const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst,
-                           int64_t t0, int64_t t1) {
+RT_PATHS(void, unpack_rows,
+         (const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst, int64_t t0, int64_t t1),
+         (src, heads, b, h, p, dst, t0, t1)) {
   float* base = dst + (b * p.T * heads + h) * p.hd;
   for (int64_t t = t0; t < t1; t++) {
     const float* r = src + t * p.hdp;
@@ -430,8 +433,9 @@ thread_local BackwardScratch tBackward;
 
 // D (Tp) = rowsum(dO * out) for head h of batch b from the packed dO rows (Tp, hdp), zero on padded rows. Eight
 // lanes (d mod 8) summed in a fixed order, so the loop vectorizes.
-RT_CLONES void output_dots(const float* dor, const float* out, const AttentionShape& s, const Padded& P, int64_t b,
-                           int64_t h, float* D) {
+RT_PATHS(void, output_dots,
+         (const float* dor, const float* out, const AttentionShape& s, const Padded& P, int64_t b, int64_t h, float* D),
+         (dor, out, s, P, b, h, D)) {
   const float* base = out + (b * s.T * s.nHead + h) * s.hd;
   const int64_t stride = s.nHead * s.hd;
   std::fill(D + s.T, D + P.Tp, 0.0f);

@@ -1,5 +1,6 @@
 // Block products of the attention kernels: C (M, N) (=|+=) A (M, K) @ B (K, N) on register tiles that read both
-// operands in place (gemm_serial would pack them on every call, which costs more than a 32x32 block's product).
+// operands in place (gemm_serial would pack them on every call, which costs more than a 32x32 block's product). The
+// tiles are ymm on the avx2 path and zmm (with a ymm remainder) on the AVX-512 paths.
 #include "attention_tiles.h"
 
 #include <algorithm>
@@ -83,6 +84,36 @@ RT_AVX2 void tile_avx2(const float* a, int64_t ars, int64_t aks, const float* b,
 #undef RT_TILE_ALL
 #undef RT_TILE_ROW
 
+// MR x NV zmm sums (at most 24, plus NV loads of B and one broadcast: within the 32 zmm registers); each element
+// sums its products in k order from the same start as tile_avx2, so both give the same bits.
+template <int MR, int NV>
+RT_AVX512 void tile_avx512(const float* a, int64_t ars, int64_t aks, const float* b, int64_t ldb, int64_t k0, int64_t k1,
+                           float* c, int64_t ldc, bool accumulate) {
+  static_assert(MR * NV <= 24, "at most 24 sums");
+  __m512 acc[MR][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) acc[i][v] = accumulate ? _mm512_loadu_ps(c + i * ldc + 16 * v) : _mm512_setzero_ps();
+  const float* ak = a + k0 * aks;
+  const float* bk = b + k0 * ldb;
+  for (int64_t k = k0; k < k1; k++, ak += aks, bk += ldb) {
+    __m512 bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(bk + 16 * v);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+      const __m512 x = _mm512_set1_ps(ak[i * ars]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(x, bv[v], acc[i][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) _mm512_storeu_ps(c + i * ldc + 16 * v, acc[i][v]);
+}
+
 #endif
 
 // The kernels for the tile shapes used, chosen once for this CPU: fn[MR / 2 - 1][NV - 1] for MR = 2, 4, 6 rows
@@ -107,17 +138,16 @@ const Tiles& tiles() {
   return t;
 }
 
-}  // namespace
-
-void block_product(AView a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K,
-                   bool accumulate, Diag diag) {
+// Columns [col0, N) on ymm tiles.
+void block_product_ymm(AView a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K,
+                       bool accumulate, Diag diag, int64_t col0) {
   const Tiles& t = tiles();
   // Tiles of 12 sums: 4 rows x 3 vectors when triples cover N exactly (hd = 24, 48, 72, ...), else 6 rows x 2
   // vectors (S and dP with N = kB = 32; hd = 64, 128), with narrower tiles at the edges. The tiling depends on the
   // shapes only. Column panels outermost: a panel of B (K x 16 or 24 floats) stays in L1 while the row tiles pass
   // over it, which matters once B is wider than L1 can hold whole (hd = 128).
-  const bool triples = N % 24 == 0;
-  for (int64_t col = 0; col < N;) {
+  const bool triples = (N - col0) % 24 == 0;
+  for (int64_t col = col0; col < N;) {
     const int nv = triples ? 3 : N - col >= 16 ? 2 : 1;
     for (int64_t r = 0; r < M;) {
       const int64_t left = M - r;
@@ -130,6 +160,51 @@ void block_product(AView a, const float* b, int64_t ldb, float* c, int64_t ldc, 
       r += mr;
     }
     col += 8 * nv;
+  }
+}
+
+#ifdef RT_HAVE_AVX2_PATH
+// zmm tiles: fn[rows 8, 4, 2][NV - 1], 16 * NV columns.
+constexpr TileFn kZmmTiles[3][3] = {{tile_avx512<8, 1>, tile_avx512<8, 2>, tile_avx512<8, 3>},
+                                    {tile_avx512<4, 1>, tile_avx512<4, 2>, tile_avx512<4, 3>},
+                                    {tile_avx512<2, 1>, tile_avx512<2, 2>, tile_avx512<2, 3>}};
+#endif
+
+// Column panels of 16 * nv columns (3 when triples of 16 cover N, else 2, then 1), 8-row tiles; a last 8 columns
+// go through the ymm tiles. Same order of products per element as the ymm tiling.
+bool block_product_zmm(AView a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K,
+                       bool accumulate, Diag diag) {
+#ifdef RT_HAVE_AVX2_PATH
+  if (!isa_at_least(Isa::avx512)) return false;
+  const bool triples = N % 48 == 0;
+  int64_t col = 0;
+  for (; N - col >= 16;) {
+    const int nv = triples ? 3 : N - col >= 32 ? 2 : 1;
+    for (int64_t r = 0; r < M;) {
+      const int64_t left = M - r;
+      const int mr = left >= 8 ? 8 : left >= 4 ? 4 : 2;
+      const int64_t k0 = diag == Diag::kKFromRow ? r : 0;
+      const int64_t k1 = diag == Diag::kKToRow ? std::min(K, r + mr) : K;
+      if (diag != Diag::kColsToRow || col < r + mr)
+        kZmmTiles[mr == 8 ? 0 : mr == 4 ? 1 : 2][nv - 1](a.a + r * a.ars, a.ars, a.aks, b + col, ldb, k0, k1,
+                                                        c + r * ldc + col, ldc, accumulate);
+      r += mr;
+    }
+    col += 16 * nv;
+  }
+  if (col < N) block_product_ymm(a, b, ldb, c, ldc, M, N, K, accumulate, diag, col);
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+void block_product(AView a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K,
+                   bool accumulate, Diag diag) {
+  if (!block_product_zmm(a, b, ldb, c, ldc, M, N, K, accumulate, diag)) {
+    block_product_ymm(a, b, ldb, c, ldc, M, N, K, accumulate, diag, 0);
   }
 }
 

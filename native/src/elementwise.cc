@@ -13,13 +13,16 @@ namespace {
 constexpr int64_t kGrain = 1 << 15;
 constexpr int64_t kChunk = 1 << 14;
 
-RT_CLONES void swiglu_range(const float* gate, const float* up, float* out, int64_t i0, int64_t i1) {
+RT_PATHS(void, swiglu_range,
+         (const float* gate, const float* up, float* out, int64_t i0, int64_t i1),
+         (gate, up, out, i0, i1)) {
   for (int64_t i = i0; i < i1; i++) out[i] = gate[i] * sigmoid(gate[i]) * up[i];
 }
 
 // d silu(g) / dg = s * (1 + g * (1 - s)), s = sigmoid(g)
-RT_CLONES void swiglu_backward_range(const float* dOut, const float* gate, const float* up, float* dGate, float* dUp,
-                                     int64_t i0, int64_t i1) {
+RT_PATHS(void, swiglu_backward_range,
+         (const float* dOut, const float* gate, const float* up, float* dGate, float* dUp, int64_t i0, int64_t i1),
+         (dOut, gate, up, dGate, dUp, i0, i1)) {
   for (int64_t i = i0; i < i1; i++) {
     float g = gate[i], s = sigmoid(g), d = dOut[i];
     dUp[i] = d * g * s;
@@ -28,7 +31,7 @@ RT_CLONES void swiglu_backward_range(const float* dOut, const float* gate, const
 }
 
 // Sum of squares of one chunk: float products in kLanes lanes of double.
-RT_CLONES double sum_squares_chunk(const float* x, int64_t n) {
+RT_PATHS(double, sum_squares_chunk, (const float* x, int64_t n), (x, n)) {
   double lanes[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
@@ -40,19 +43,19 @@ RT_CLONES double sum_squares_chunk(const float* x, int64_t n) {
 }
 
 // scale and axpy take their scalar in double and round once per element, as JS does with a Number.
-RT_CLONES void scale_range(float* x, double s, int64_t i0, int64_t i1) {
+RT_PATHS(void, scale_range, (float* x, double s, int64_t i0, int64_t i1), (x, s, i0, i1)) {
   for (int64_t i = i0; i < i1; i++) x[i] = static_cast<float>(x[i] * s);
 }
 
-RT_CLONES void add_range(const float* a, const float* b, float* out, int64_t i0, int64_t i1) {
+RT_PATHS(void, add_range, (const float* a, const float* b, float* out, int64_t i0, int64_t i1), (a, b, out, i0, i1)) {
   for (int64_t i = i0; i < i1; i++) out[i] = a[i] + b[i];
 }
 
-RT_CLONES void mul_range(const float* a, const float* b, float* out, int64_t i0, int64_t i1) {
+RT_PATHS(void, mul_range, (const float* a, const float* b, float* out, int64_t i0, int64_t i1), (a, b, out, i0, i1)) {
   for (int64_t i = i0; i < i1; i++) out[i] = a[i] * b[i];
 }
 
-RT_CLONES void axpy_range(double alpha, const float* x, float* y, int64_t i0, int64_t i1) {
+RT_PATHS(void, axpy_range, (double alpha, const float* x, float* y, int64_t i0, int64_t i1), (alpha, x, y, i0, i1)) {
   for (int64_t i = i0; i < i1; i++) y[i] = static_cast<float>(y[i] + alpha * x[i]);
 }
 

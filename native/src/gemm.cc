@@ -288,11 +288,15 @@ inline void small_m_any(const Operands<TB>& o, const float* aRows, int64_t j0, i
   }
 }
 
-RT_CLONES void small_m_f32(const Operands<float>& o, const float* aRows, int64_t j0, int64_t j1, bool accumulate) {
+RT_PATHS(void, small_m_f32,
+         (const Operands<float>& o, const float* aRows, int64_t j0, int64_t j1, bool accumulate),
+         (o, aRows, j0, j1, accumulate)) {
   small_m_any(o, aRows, j0, j1, accumulate);
 }
 
-RT_CLONES void small_m_bf16(const Operands<uint16_t>& o, const float* aRows, int64_t j0, int64_t j1, bool accumulate) {
+RT_PATHS(void, small_m_bf16,
+         (const Operands<uint16_t>& o, const float* aRows, int64_t j0, int64_t j1, bool accumulate),
+         (o, aRows, j0, j1, accumulate)) {
   small_m_any(o, aRows, j0, j1, accumulate);
 }
 

@@ -85,8 +85,9 @@ struct Operands {
 };
 
 // A(i, k) = a[i * rs + k * cs], rounded into dst (Mp, Kp) with zero padding; rows shared out over the threads.
-RT_CLONES void round_rows(const float* a, int64_t rs, int64_t cs, int64_t K, int64_t Kp, int64_t i0, int64_t i1,
-                          int64_t M, uint16_t* dst) {
+RT_PATHS(void, round_rows,
+         (const float* a, int64_t rs, int64_t cs, int64_t K, int64_t Kp, int64_t i0, int64_t i1, int64_t M, uint16_t* dst),
+         (a, rs, cs, K, Kp, i0, i1, M, dst)) {
   for (int64_t i = i0; i < i1; i++) {
     uint16_t* row = dst + i * Kp;
     int64_t k = 0;

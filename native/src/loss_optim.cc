@@ -11,7 +11,7 @@ namespace {
 
 constexpr int32_t kIgnoreIndex = -100;
 
-RT_CLONES float row_max(const float* x, int64_t V) {
+RT_PATHS(float, row_max, (const float* x, int64_t V), (x, V)) {
   float lanes[kLanes];
   for (int l = 0; l < kLanes; l++) lanes[l] = -INFINITY;
   int64_t j = 0;
@@ -23,7 +23,7 @@ RT_CLONES float row_max(const float* x, int64_t V) {
   return m;
 }
 
-RT_CLONES double row_sum_exp(const float* x, int64_t V, float max) {
+RT_PATHS(double, row_sum_exp, (const float* x, int64_t V, float max), (x, V, max)) {
   double lanes[kLanes] = {};
   int64_t j = 0;
   for (; j + kLanes <= V; j += kLanes)
@@ -45,12 +45,14 @@ void cross_entropy_rows(const float* logits, const int32_t* targets, float* loss
   }
 }
 
-RT_CLONES void softmax_grad_row(const float* __restrict x, float* __restrict dx, int64_t V, float lse, float dLoss) {
+RT_PATHS(void, softmax_grad_row,
+         (const float* __restrict x, float* __restrict dx, int64_t V, float lse, float dLoss),
+         (x, dx, V, lse, dLoss)) {
   for (int64_t j = 0; j < V; j++) dx[j] = fast_exp(x[j] - lse) * dLoss;
 }
 
 // The same over the logits themselves: one pointer, so the loop vectorizes without an overlap check.
-RT_CLONES void softmax_grad_row_in_place(float* x, int64_t V, float lse, float dLoss) {
+RT_PATHS(void, softmax_grad_row_in_place, (float* x, int64_t V, float lse, float dLoss), (x, V, lse, dLoss)) {
   for (int64_t j = 0; j < V; j++) x[j] = fast_exp(x[j] - lse) * dLoss;
 }
 
@@ -71,7 +73,7 @@ void cross_entropy_backward_rows(const float* logits, const int32_t* targets, co
 }
 
 // x = exp(x - max) in place; returns the sum, added in the lanes and order of row_sum_exp so lse is the same.
-RT_CLONES double exp_row_in_place(float* x, int64_t V, float max) {
+RT_PATHS(double, exp_row_in_place, (float* x, int64_t V, float max), (x, V, max)) {
   double lanes[kLanes] = {};
   int64_t j = 0;
   for (; j + kLanes <= V; j += kLanes)
@@ -90,7 +92,7 @@ RT_CLONES double exp_row_in_place(float* x, int64_t V, float max) {
   return s;
 }
 
-RT_CLONES void scale_row(float* x, int64_t V, float s) {
+RT_PATHS(void, scale_row, (float* x, int64_t V, float s), (x, V, s)) {
   for (int64_t j = 0; j < V; j++) x[j] *= s;
 }
 
@@ -123,7 +125,9 @@ struct AdamWFloats {
 };
 
 // torch.optim.AdamW's single-tensor update, operation for operation in float32.
-RT_CLONES void adamw_range(float* p, const float* g, float* m, float* v, int64_t i0, int64_t i1, AdamWFloats f) {
+RT_PATHS(void, adamw_range,
+         (float* p, const float* g, float* m, float* v, int64_t i0, int64_t i1, AdamWFloats f),
+         (p, g, m, v, i0, i1, f)) {
   for (int64_t i = i0; i < i1; i++) {
     float gi = g[i];
     float pi = p[i] * f.decay;

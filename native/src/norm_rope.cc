@@ -11,7 +11,7 @@ namespace rt {
 namespace {
 
 // sum_i a[i] * b[i] in kLanes double lanes, combined in a fixed order.
-RT_CLONES double dot(const float* a, const float* b, int64_t n) {
+RT_PATHS(double, dot, (const float* a, const float* b, int64_t n), (a, b, n)) {
   double lanes[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
@@ -22,8 +22,9 @@ RT_CLONES double dot(const float* a, const float* b, int64_t n) {
   return s;
 }
 
-RT_CLONES void rmsnorm_rows(const float* x, const float* w, float* out, float* rstd, int64_t n0, int64_t n1, int64_t C,
-                            float eps) {
+RT_PATHS(void, rmsnorm_rows,
+         (const float* x, const float* w, float* out, float* rstd, int64_t n0, int64_t n1, int64_t C, float eps),
+         (x, w, out, rstd, n0, n1, C, eps)) {
   for (int64_t n = n0; n < n1; n++) {
     const float* xr = x + n * C;
     float* o = out + n * C;
@@ -34,8 +35,10 @@ RT_CLONES void rmsnorm_rows(const float* x, const float* w, float* out, float* r
 }
 
 // With g = dOut * w and y = x * r: dx = r * g - x * r^3 * (g . x) / C
-RT_CLONES void rmsnorm_dx_rows(const float* dOut, const float* x, const float* w, const float* rstd, float* dx,
-                               int64_t n0, int64_t n1, int64_t C) {
+RT_PATHS(void, rmsnorm_dx_rows,
+         (const float* dOut, const float* x, const float* w, const float* rstd, float* dx, int64_t n0, int64_t n1,
+          int64_t C),
+         (dOut, x, w, rstd, dx, n0, n1, C)) {
   for (int64_t n = n0; n < n1; n++) {
     const float* xr = x + n * C;
     const float* d = dOut + n * C;
@@ -53,8 +56,9 @@ RT_CLONES void rmsnorm_dx_rows(const float* dOut, const float* x, const float* w
   }
 }
 
-RT_CLONES void rmsnorm_dw_cols(const float* dOut, const float* x, const float* rstd, float* dw, int64_t N, int64_t C,
-                               int64_t c0, int64_t c1) {
+RT_PATHS(void, rmsnorm_dw_cols,
+         (const float* dOut, const float* x, const float* rstd, float* dw, int64_t N, int64_t C, int64_t c0, int64_t c1),
+         (dOut, x, rstd, dw, N, C, c0, c1)) {
   for (int64_t n = 0; n < N; n++) {
     const float* xr = x + n * C;
     const float* d = dOut + n * C;
@@ -63,8 +67,10 @@ RT_CLONES void rmsnorm_dw_cols(const float* dOut, const float* x, const float* r
   }
 }
 
-RT_CLONES void rope_rows(const float* x, float* out, const int32_t* positions, const float* cos, const float* sin,
-                         int64_t r0, int64_t r1, int64_t nHead, int64_t hd, float sign) {
+RT_PATHS(void, rope_rows,
+         (const float* x, float* out, const int32_t* positions, const float* cos, const float* sin, int64_t r0,
+          int64_t r1, int64_t nHead, int64_t hd, float sign),
+         (x, out, positions, cos, sin, r0, r1, nHead, hd, sign)) {
   const int64_t half = hd / 2;
   for (int64_t r = r0; r < r1; r++) {
     const int64_t pos = positions[r / nHead];
@@ -82,8 +88,9 @@ RT_CLONES void rope_rows(const float* x, float* out, const int32_t* positions, c
   }
 }
 
-RT_CLONES void embedding_backward_cols(const float* dOut, const int32_t* ids, float* dWeight, int64_t N, int64_t C,
-                                       int64_t c0, int64_t c1) {
+RT_PATHS(void, embedding_backward_cols,
+         (const float* dOut, const int32_t* ids, float* dWeight, int64_t N, int64_t C, int64_t c0, int64_t c1),
+         (dOut, ids, dWeight, N, C, c0, c1)) {
   for (int64_t n = 0; n < N; n++) {
     const float* src = dOut + n * C;
     float* dst = dWeight + static_cast<int64_t>(ids[n]) * C;

@@ -1,7 +1,7 @@
 // Helpers shared by the non-GEMM kernels. Loops are written so the compiler can vectorize them without reassociating
 // floating-point math (sums run in a fixed number of independent lanes, combined in a fixed order), then compiled
-// twice: once for AVX2 and once for the baseline ISA, the right one picked at load time by the compiler's CPU check. Both clones round the same
-// way, because contraction into FMA is off for these files.
+// once per kernel path (RT_PATHS) and called on the path in force. All builds round the same way, because
+// contraction into FMA is off for these files: these kernels give the same bits on every path.
 #pragma once
 
 #include <cmath>
@@ -10,11 +10,6 @@
 
 #include "cpu.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define RT_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define RT_CLONES
-#endif
 
 // Hand-written AVX2+FMA kernels (GEMM and attention tiles, softmax blocks) are compiled where the compiler knows
 // the intrinsics and used only where cpu_has_avx2_fma() says the CPU runs them; the portable code is the fallback.
@@ -22,6 +17,25 @@
 #include <immintrin.h>
 #define RT_HAVE_AVX2_PATH 1
 #define RT_AVX2 __attribute__((target("avx2,fma")))
+#define RT_AVX512 __attribute__((target("avx2,fma,avx512f,avx512dq,avx512bw,avx512vl,prefer-vector-width=512")))
+#endif
+
+// RT_PATHS(ret, name, (params), (args)) { body } defines name(params), which runs the body compiled for the kernel
+// path in force: the body is an always-inline function, inlined (and vectorized) once into an AVX-512 function, once
+// into an AVX2 one and once into the portable dispatcher itself.
+#ifdef RT_HAVE_AVX2_PATH
+#define RT_PATHS(ret, name, params, args)                                                    \
+  static inline __attribute__((always_inline)) ret name##_body params;                       \
+  RT_AVX512 __attribute__((noinline)) ret name##_avx512 params { return name##_body args; } \
+  RT_AVX2 __attribute__((noinline)) ret name##_avx2 params { return name##_body args; }     \
+  ret name params {                                                                          \
+    if (isa_at_least(Isa::avx512)) return name##_avx512 args;                               \
+    if (isa_at_least(Isa::avx2)) return name##_avx2 args;                                   \
+    return name##_body args;                                                                 \
+  }                                                                                          \
+  static inline __attribute__((always_inline)) ret name##_body params
+#else
+#define RT_PATHS(ret, name, params, args) ret name params
 #endif
 
 namespace rt {

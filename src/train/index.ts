@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetuneError, UsageError } from '../util/errors.js';
+import { getBackend } from '../backend/index.js';
 import { saveResolvedConfig } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { loadTokenizer, prepareDataset, type PreparedData } from '../data/index.js';
@@ -77,6 +78,7 @@ async function planAndTrain(
     const saved = checkpoint.manifest.weightsOnly ? null : readTrainState(checkpoint.path);
     plan = planResume({
       checkpoint: { ...checkpoint, weightsOnly: checkpoint.manifest.weightsOnly }, oldConfig, state: saved, newConfig: config, dataset,
+      kernelPath: getBackend().kernelPath,
     });
     print(formatResumePlan(plan));
     if (plan.refusal !== null) throw new UsageError(plan.refusal);
@@ -150,13 +152,14 @@ function freshState(config: RetuneConfig, dataset: { fingerprint: string; size: 
     format: 'retune-train-state', version: 1, global_step: 0, total_steps: totalSteps, epoch: 0,
     sampler: { epoch: 0, consumed: 0 }, dataset, samples_seen: 0, tokens_seen: 0, rng: null,
     schedule: initialHistory(config, totalSteps), events: [], bad_steps: 0, log_window: { loss_sum: 0, steps: 0 },
-    optimizer: { kind: config.optim === 'sgd' ? 'sgd' : 'adamw', step: 0 },
+    optimizer: { kind: config.optim === 'sgd' ? 'sgd' : 'adamw', step: 0 }, kernel_path: getBackend().kernelPath,
   };
 }
 
 function resumedState(saved: TrainState, plan: ResumePlan, checkpoint: CheckpointRef): TrainState {
   return {
     ...saved,
+    kernel_path: getBackend().kernelPath,
     total_steps: plan.totalSteps,
     sampler: plan.sampler,
     dataset: plan.dataset,

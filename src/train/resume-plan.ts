@@ -78,6 +78,8 @@ export interface ResumePlan {
   datasetChanged: boolean;
   dataset: { fingerprint: string; size: number };
   finished: boolean; // the run already reached its total steps: nothing to train
+  // The kernel path changed since the checkpoint (another CPU, or RETUNE_ISA): information only, never a refusal.
+  kernelPath: { old: string; new: string } | null;
 }
 
 export interface ResumeInput {
@@ -86,6 +88,7 @@ export interface ResumeInput {
   state: TrainState | null; // null for a weights-only checkpoint
   newConfig: RetuneConfig;
   dataset: { fingerprint: string; size: number };
+  kernelPath: string; // the path this process runs (backend.kernelPath)
 }
 
 export function changedFields(oldConfig: RetuneConfig, newConfig: RetuneConfig): string[] {
@@ -105,7 +108,7 @@ export function effectiveConfig(oldConfig: RetuneConfig, newConfig: RetuneConfig
 }
 
 export function planResume(input: ResumeInput): ResumePlan {
-  const { checkpoint, oldConfig, state, newConfig, dataset } = input;
+  const { checkpoint, oldConfig, state, newConfig, dataset, kernelPath } = input;
   const policy = newConfig.resume_policy;
   const config = effectiveConfig(oldConfig, newConfig);
   const changed = changedFields(oldConfig, newConfig);
@@ -132,6 +135,9 @@ export function planResume(input: ResumeInput): ResumePlan {
     lrMode: newConfig.resume_lr_mode, schedule, totalSteps, resetOptimizer,
     effectiveBatch: { old: effBatch(oldConfig), new: effBatch(config) }, sampler,
     samplesSeen: state?.samples_seen ?? 0, datasetChanged, dataset, finished: totalSteps <= step,
+    kernelPath: state?.kernel_path !== undefined && state.kernel_path !== kernelPath
+      ? { old: state.kernel_path, new: kernelPath }
+      : null,
   };
   for (const field of changed) {
     const row: PlanRow = {
@@ -222,6 +228,10 @@ export function formatResumePlan(plan: ResumePlan): string {
   lines.push(plan.datasetChanged
     ? `  dataset fingerprint changed (now ${plan.dataset.fingerprint.slice(0, 12)}): the epoch order restarts`
     : `  dataset fingerprint unchanged (${plan.dataset.fingerprint.slice(0, 12)})`);
+  if (plan.kernelPath !== null) {
+    lines.push(`  kernel path ${plan.kernelPath.old} -> ${plan.kernelPath.new}: bits may differ from an uninterrupted run; ` +
+      'nothing else changes');
+  }
   if (plan.refusal !== null) {
     lines.push(`  REFUSED: ${plan.refusal}`);
     return lines.join('\n');

@@ -39,6 +39,9 @@ export interface TrainState {
   // uninterrupted run would.
   log_window: { loss_sum: number; steps: number };
   optimizer: { kind: 'adamw' | 'sgd'; step: number };
+  // The backend's kernel path of the run that saved it (reference, avx2, avx512, ...): results are bit-identical
+  // only on the same path. Absent in checkpoints written before it was recorded.
+  kernel_path?: string;
 }
 
 export function writeTrainState(dir: string, state: TrainState): void {
@@ -68,6 +71,7 @@ export function readTrainState(dir: string): TrainState {
   if (!Array.isArray(s.events)) fail('events');
   if (!s.log_window || typeof s.log_window.loss_sum !== 'number' || !isCount(s.log_window.steps)) fail('log_window');
   if (s.rng !== null && !Array.isArray(s.rng)) fail('rng');
+  if (s.kernel_path !== undefined && typeof s.kernel_path !== 'string') fail('kernel_path');
   if (!s.optimizer || (s.optimizer.kind !== 'adamw' && s.optimizer.kind !== 'sgd') || !isCount(s.optimizer.step)) {
     fail('optimizer');
   }

@@ -38,7 +38,7 @@ test('quickstart trains the shipped model: the loss falls, a checkpoint and the 
 test('with bf16: true the quickstart loss curve stays within 2 % of the float32 run', () => {
   const bf16Out = join(scratch, 'quickstart-bf16');
   const r = runCli(['train', 'examples/quickstart.yaml', `output_dir=${bf16Out}`, `max_steps=${steps}`, 'logging_steps=10',
-    'save_steps=1000', 'plot_loss=false', 'bf16=true']);
+    'save_steps=1000', 'plot_loss=false', 'bf16=true'], { timeoutMs: 300_000 });
   assert.equal(r.code, 0, r.stderr);
   const [bf16, fp32] = [losses(bf16Out), losses().slice(0, steps / 10)];
   assert.equal(bf16.length, fp32.length);

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { getBackend } from '../../src/backend/index.js';
 import {
   evalRows, explain, startTrain, stepRows, tempDir, train, waitForOutput, writeConfig, type RunResult,
 } from '../train/run-helpers.js';
@@ -68,9 +69,12 @@ test('a run ended by max_steps, resumed without it: identical to the straight ru
   const first = await train(cfg, ['max_steps=3']);
   assert.equal(first.code, 0, explain(first));
   assert.deepEqual([...stepRows(join(dir, 'out')).keys()], [1, 2, 3]);
+  const saved = JSON.parse(readFileSync(join(dir, 'out', 'checkpoint-3', 'train_state.json'), 'utf8')) as { kernel_path?: string };
+  assert.equal(saved.kernel_path, getBackend().kernelPath, 'the checkpoint records the kernel path');
 
   const resumed = await train(cfg);
   assert.equal(resumed.code, 0, explain(resumed));
+  assert.doesNotMatch(resumed.stdout, /kernel path/, 'same path: no kernel path row');
   assert.match(resumed.stdout, /max_steps: 3 -> -1: absolute: the new schedule at step 3, 8 steps in all/);
   assertContinuesStraight(join(dir, 'out'), 3);
 });

@@ -20,14 +20,14 @@ function state(old: RetuneConfig): TrainState {
     format: 'retune-train-state', version: 1, global_step: 6, total_steps: 10, epoch: 1.2,
     sampler: { epoch: 1, consumed: 4 }, dataset: { fingerprint: 'abc', size: 20 }, samples_seen: 24,
     tokens_seen: 1000, rng: null, schedule: initialHistory(old, 10), events: [], bad_steps: 0, log_window: { loss_sum: 0, steps: 0 },
-    optimizer: { kind: 'adamw', step: 6 },
+    optimizer: { kind: 'adamw', step: 6 }, kernel_path: 'avx2',
   };
 }
 
 function input(old: RetuneConfig, next: RetuneConfig, fingerprint = 'abc', size = 20): ResumeInput {
   return {
     checkpoint: { name: 'checkpoint-6', path: 'out/checkpoint-6', weightsOnly: false },
-    oldConfig: old, state: state(old), newConfig: next, dataset: { fingerprint, size },
+    oldConfig: old, state: state(old), newConfig: next, dataset: { fingerprint, size }, kernelPath: 'avx2',
   };
 }
 
@@ -130,4 +130,24 @@ test('reset_optimizer_state and a switch to SGD drop the moments', () => {
   assert.equal(planResume(input(config(), config({ reset_optimizer_state: true }))).resetOptimizer, true);
   assert.equal(planResume(input(config(), config({ optim: 'sgd' }))).resetOptimizer, true);
   assert.equal(planResume(input(config(), config({ optim: 'adamw_hf' }))).resetOptimizer, false);
+});
+
+test('a new kernel path is an information row, never a refusal, and nothing else in the plan moves', () => {
+  const same = planResume(input(config(), config({ resume_policy: 'strict' })));
+  assert.equal(same.kernelPath, null);
+  assert.doesNotMatch(formatResumePlan(same), /kernel path/);
+  for (const policy of ['config', 'checkpoint', 'strict']) {
+    const unchanged = input(config(), config({ resume_policy: policy }));
+    const moved = planResume({ ...unchanged, kernelPath: 'avx512' });
+    assert.deepEqual(moved.kernelPath, { old: 'avx2', new: 'avx512' });
+    assert.equal(moved.refusal, null);
+    assert.deepEqual(moved.rows, []);
+    assert.deepEqual({ ...moved, kernelPath: null }, planResume(unchanged));
+    assert.match(formatResumePlan(moved),
+      /^ {2}kernel path avx2 -> avx512: bits may differ from an uninterrupted run; nothing else changes$/m);
+  }
+  // A checkpoint from before the path was recorded: nothing to compare.
+  const unrecorded = input(config(), config());
+  delete (unrecorded.state as TrainState).kernel_path;
+  assert.equal(planResume({ ...unrecorded, kernelPath: 'avx512' }).kernelPath, null);
 });
