@@ -7,6 +7,7 @@ import { benchDecode } from './decode.js';
 import { benchDecodeLarge } from './decode-large.js';
 import { benchGemm } from './gemm.js';
 import { benchLoraMemory } from './lora-memory.js';
+import { benchLoraSft } from './lora-sft.js';
 import { benchTokenize } from './tokenize.js';
 import { benchTrainStep } from './train-step.js';
 
@@ -14,6 +15,7 @@ const SECTIONS: [string, () => Promise<string[]>][] = [
   ['gemm', benchGemm],
   ['train', benchTrainStep],
   ['memory', benchLoraMemory],
+  ['lora', () => benchLoraSft()],
   ['tokenize', benchTokenize],
   ['decode', benchDecode],
   ['decode-0.5b', benchDecodeLarge],

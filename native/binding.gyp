@@ -7,6 +7,7 @@
         "src/pool.cc",
         "src/gemm.cc",
         "src/gemm_kernels.cc",
+        "src/gemm_bf16.cc",
         "src/gemm_kernels_avx512.cc",
         "src/attention.cc",
         "src/attention_tiles.cc",

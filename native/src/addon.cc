@@ -9,6 +9,7 @@
 
 #include "cpu.h"
 #include "gemm.h"
+#include "gemm_bf16.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -150,7 +151,7 @@ Napi::Value MatmulBf16(const Napi::CallbackInfo& info) {
   const float* a = args.array<float>(0, "a", s.batch * s.M * s.K);
   const uint16_t* b = args.array<uint16_t>(1, "b", s.batch * s.K * s.N);
   float* c = args.array<float>(2, "c", s.batch * s.M * s.N);
-  if (args.ok()) rt::gemm_bf16(a, b, c, s);
+  if (args.ok()) rt::gemm_bf16_compute(a, b, c, s);
   return info.Env().Undefined();
 }
 
@@ -492,6 +493,11 @@ Napi::Value SetKernelPath(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The kernel matmulBf16 uses under the path in force (a bf16 kernel that failed its self-check is skipped).
+Napi::Value Bf16Path(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), rt::bf16_path_name(rt::bf16_path()));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   struct Entry {
     const char* name;
@@ -525,6 +531,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"kernelName", KernelName},
       {"kernelPaths", KernelPaths},
       {"setKernelPath", SetKernelPath},
+      {"bf16Path", Bf16Path},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   return exports;

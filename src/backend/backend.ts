@@ -42,7 +42,8 @@ export interface Backend {
     a1: Float32Array, b1: Float32Array, c1: Float32Array, args1: MatmulArgs,
     a2: Float32Array, b2: Float32Array, c2: Float32Array, args2: MatmulArgs,
   ): void;
-  // Same with B held as bf16 (the high 16 bits of a float32), widened inside the kernel. Used for frozen weights.
+  // bf16 compute for a frozen bf16 weight B (the high 16 bits of a float32), as PyTorch runs a bf16 model: A is
+  // rounded to bf16 (nearest even), every product is exact and the sums are float32 (float64 in the reference).
   matmulBf16(a: Float32Array, b: Uint16Array, c: Float32Array, args: MatmulArgs): void;
 
   // out (N, C) = weight[ids] ; weight (V, C)

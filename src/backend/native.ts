@@ -37,6 +37,7 @@ export interface NativeAddon {
   kernelName(): string; // which GEMM micro-kernel the path in force uses
   kernelPaths(): KernelPaths;
   setKernelPath(path: string): void; // throws a RangeError for a path the host does not run
+  bf16Path(): string; // matmulBf16's kernel under the path in force: amx, avx512bf16 or float32
 }
 
 // Kernel paths, narrowest first; each one adds to the one before (native/src/cpu.h). 'portable' is the path of a

@@ -84,12 +84,25 @@ function matmulPair(
   matmul(a2, b2, c2, args2);
 }
 
+// x rounded to the nearest bf16 (ties to even; NaN stays NaN), as a float32 value.
+function roundedToBf16(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  const bits = new Uint32Array(out.buffer);
+  out.set(x);
+  for (let i = 0; i < out.length; i++) {
+    const u = bits[i];
+    if ((u & 0x7fffffff) > 0x7f800000) bits[i] = (u | 0x00400000) & 0xffff0000;
+    else bits[i] = ((u + 0x7fff + ((u >>> 16) & 1)) & 0xffff0000) >>> 0;
+  }
+  return out;
+}
+
 function matmulBf16(a: Float32Array, b: Uint16Array, c: Float32Array, args: MatmulArgs): void {
   const { batch, M, N, K, transA, transB, accumulate } = args;
   const row = new Float32Array(K);
   for (let p = 0; p < batch; p++) {
     const off = p * K * N;
-    const A = rowMajorA(a, p, M, K, transA);
+    const A = roundedToBf16(rowMajorA(a, p, M, K, transA));
     if (transB) {
       // Frozen weights in the forward pass: widen one (K) row at a time, never the whole matrix.
       matmulNT(A, c, p * M * N, M, N, K, accumulate, (j) => {

@@ -45,18 +45,21 @@ test('matmul: every layout, batched, overwrite and accumulate', () => {
   }
 });
 
-test('matmulBf16 equals matmul on the widened weight', () => {
+test('matmulBf16 equals matmul on bf16-rounded activations and the widened weight', () => {
   const r = rng(52);
   const [M, N, K] = [4, 6, 8];
   const a = randn([M * K], r).data;
   const bits = f32ToBf16(randn([K * N], r).data);
   for (const transB of [false, true]) {
     const want = new Float32Array(M * N);
+    const unrounded = new Float32Array(M * N);
     const got = new Float32Array(M * N);
     const args = { batch: 1, M, N, K, transA: false, transB, accumulate: false };
-    R.matmul(a, bf16ToF32(bits), want, args);
+    R.matmul(bf16ToF32(f32ToBf16(a)), bf16ToF32(bits), want, args);
+    R.matmul(a, bf16ToF32(bits), unrounded, args);
     R.matmulBf16(a, bits, got, args);
     assert.deepEqual(got, want);
+    assert.notDeepEqual(got, unrounded);
   }
 });
 

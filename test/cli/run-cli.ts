@@ -7,12 +7,13 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): CliResult {
+// timeoutMs: 60 s unless a test runs a longer job.
+export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): CliResult {
   const result = spawnSync(process.execPath, ['bin/retune.js', ...args], {
     encoding: 'utf8',
     env: { ...process.env, RETUNE_DEBUG: '', ...opts.env },
     input: opts.input ?? '',
-    timeout: 60_000,
+    timeout: opts.timeoutMs ?? 60_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }

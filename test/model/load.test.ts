@@ -18,7 +18,7 @@ test('bf16 weights load to the float32 values torch computes with', async () => 
   for (const [name, t] of params) assert.deepEqual(t.data, golden.get(`param.${name}`), name);
 });
 
-test('frozenBf16 keeps bf16 bits and computes the same logits', async () => {
+test('frozenBf16 keeps bf16 bits; its bf16 products keep the logits within bf16 rounding', async () => {
   setBackend('reference');
   const golden = new Golden('qwen2-bf16');
   const frozen = await loadModel(modelDir('qwen2-bf16'), { frozenBf16: true });
@@ -28,7 +28,10 @@ test('frozenBf16 keeps bf16 bits and computes the same logits', async () => {
   }
   const ids = golden.ints('input_ids');
   const logits = noGrad(() => frozen.forward(ids, 2, 9)).data;
-  assert.ok(maxAbsDiff(logits, golden.get('logits')) <= 1e-4);
+  // The golden ran in float32; frozen bf16 weights also mean bf16 products (activations rounded to 8 mantissa bits),
+  // which move these logits by 0.6 % of their largest magnitude. Bound: 2 %.
+  const want = golden.get('logits');
+  assert.ok(maxAbsDiff(logits, want) <= 0.02 * Math.max(...want.map(Math.abs)));
   const fromF32 = await loadModel(modelDir('mistral'), { frozenBf16: true });
   const f32 = await loadModel(modelDir('mistral'));
   const w = 'model.layers.1.mlp.down_proj.weight';

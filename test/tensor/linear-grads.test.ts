@@ -42,7 +42,8 @@ test('linearGrads: dx and dw together, each alone, accumulating, bf16 weight', (
     assert.deepEqual(dwOnly, dw, `${name} dw alone gives the paired bits`);
 
     const frozen = Tensor.fromBf16(f32ToBf16(w.data), w.shape);
-    const widened = naive(g, bf16ToF32(frozen.bf16 as Uint16Array), x, N, outF, inF);
+    // The bf16 product rounds g to bf16 as well (PyTorch's bf16 backward sees a bf16 upstream gradient).
+    const widened = naive(bf16ToF32(f32ToBf16(g)), bf16ToF32(frozen.bf16 as Uint16Array), x, N, outF, inF);
     const dxFrozen = new Float32Array(N * inF);
     linearGrads(g, frozen, x, N, { buf: dxFrozen, accumulate: false }, null);
     assert.ok(maxAbsDiff(dxFrozen, widened.dx) < 1e-4, `${name} dx through a bf16 weight`);

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { setBackend } from '../../src/backend/index.js';
 import * as ops from '../../src/tensor/ops.js';
 import { RopeTable } from '../../src/tensor/rope.js';
-import { f32ToBf16, Tensor } from '../../src/tensor/tensor.js';
-import { noGrad } from '../../src/tensor/autograd.js';
-import { gradError, maxAbsDiff, randn, rng } from './helpers.js';
+import { bf16ToF32, f32ToBf16, Tensor } from '../../src/tensor/tensor.js';
+import { backward, noGrad } from '../../src/tensor/autograd.js';
+import { gradError, maxAbs, maxAbsDiff, randn, rng } from './helpers.js';
 
 setBackend('reference');
 const TOL = 5e-4; // observed errors are 1e-6..3e-5
@@ -18,18 +18,26 @@ test('linear: x (B, T, in), weight and bias gradients', () => {
   assert.ok(err < TOL, `relative error ${err}`);
 });
 
+// The bf16 product rounds x (and, backward, dy) to bf16: on a bf16-valued x it is the widened float32 product exactly.
 test('linear: bf16 frozen weight matches its widened float32 and passes gradient to x', () => {
   const r = rng(2);
   const wf = randn([6, 4], r);
   const bits = f32ToBf16(wf.data);
   const wb = Tensor.fromBf16(bits, [6, 4]);
-  const widened = Tensor.from(new Float32Array(new Uint32Array(Array.from(bits, (b) => b << 16)).buffer), [6, 4]);
+  const widened = Tensor.from(bf16ToF32(bits), [6, 4]);
   const x = randn([3, 4], r);
-  const yb = noGrad(() => ops.linear(x, wb));
-  const yf = noGrad(() => ops.linear(x, widened));
-  assert.deepEqual(Array.from(yb.data), Array.from(yf.data));
-  const err = gradError(([xx]) => ops.linear(xx, wb), [x], [0]);
-  assert.ok(err < TOL, `relative error ${err}`);
+  const xb = Tensor.from(bf16ToF32(f32ToBf16(x.data)), [3, 4]);
+  assert.deepEqual(Array.from(noGrad(() => ops.linear(xb, wb)).data), Array.from(noGrad(() => ops.linear(xb, widened)).data));
+  assert.notDeepEqual(Array.from(noGrad(() => ops.linear(x, wb)).data), Array.from(noGrad(() => ops.linear(x, widened)).data));
+  const targets = Int32Array.of(1, 5, 0);
+  const gradThrough = (w: Tensor): Float32Array => {
+    const xx = Tensor.from(x.data.slice(), [3, 4]);
+    xx.requiresGrad = true;
+    backward(ops.crossEntropy(ops.linear(xx, w), targets, 3));
+    return xx.grad!;
+  };
+  const [viaBf16, viaF32] = [gradThrough(wb), gradThrough(widened)];
+  assert.ok(maxAbsDiff(viaBf16, viaF32) < 1e-2 * maxAbs(viaF32), 'dx within bf16 rounding of the float32 one');
   wb.requiresGrad = true;
   assert.throws(() => ops.linear(x, wb), /bf16 weight cannot require grad/);
 });

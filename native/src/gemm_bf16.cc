@@ -1,0 +1,467 @@
+// bf16 compute for products with a frozen bf16 weight (see gemm_bf16.h). A is rounded once per call into a bf16
+// copy (Mp, Kp), rows and depth zero-padded to whole 32-blocks. B goes through "panels": 32 columns of C over one
+// depth step, stored as two 16-column halves of (kc / 2) rows of 16 bf16 pairs (k, k+1) -- the VNNI layout that an
+// AMX B tile loads with a 64-byte stride and that vdpbf16ps multiplies against a broadcast pair of A. Each thread
+// packs the panels of its own columns while it uses them, so no packed copy of a weight outlives the call: packing
+// reads B once per depth step and costs 1/M of the multiply.
+// Loops per thread, outermost first: depth steps of at most kDepth (the bf16 A block stays in L2) -> the thread's
+// 32-column blocks (pack the panel) -> 32-row blocks of C -> the 2x2 AMX tiles or 8x32 vdpbf16ps register blocks.
+// Every C element sums its depth steps in ascending order whatever the thread count: the bits depend on the path.
+// Few rows (a decode step) skip the copy of B entirely: each row of a (N, K) weight is read once, straight from the
+// caller's array, and dotted with every row of A.
+#include "gemm_bf16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "cpu.h"
+#include "pool.h"
+#include "simd.h"
+
+#if defined(RT_HAVE_AVX2_PATH) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#define RT_HAVE_BF16_PATHS 1
+#define RT_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+#define RT_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
+#endif
+
+namespace rt {
+namespace {
+
+constexpr int64_t kBlock = 32;    // rows and columns of the C block one step computes (2x2 AMX tiles of 16x16)
+constexpr int64_t kDepth = 1024;  // k per depth step at most: a bf16 A block of 512 rows (1 MiB) stays in L2
+constexpr int64_t kSmallM = 8;    // up to this many rows of A, a (N, K) weight is read directly
+constexpr int64_t kMinParallelMacs = int64_t(1) << 21;
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Round to nearest even, NaN kept quiet: what torch's float32 -> bfloat16 conversion does.
+inline uint16_t round_bf16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1)) >> 16);
+}
+
+template <typename T>
+class Buffer {
+ public:
+  T* get(int64_t n) {
+    if (n > capacity_) {
+      const size_t bytes = (static_cast<size_t>(n) * sizeof(T) + 63) / 64 * 64;
+      data_.reset(static_cast<T*>(std::aligned_alloc(64, bytes)));
+      capacity_ = n;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  std::unique_ptr<T, Free> data_;
+  int64_t capacity_ = 0;
+};
+
+thread_local Buffer<uint16_t> tRoundedA;
+thread_local Buffer<float> tWidenedA;
+thread_local Buffer<uint32_t> tPanels;
+
+// One product of a batch. a: bf16 A (Mp, Kp), zero-padded; b: the weight, (N, K) when transB else (K, N).
+struct Operands {
+  const uint16_t* a;
+  int64_t Kp;
+  const uint16_t* b;
+  bool transB;
+  float* c;  // (M, N)
+  int64_t M, N, K;
+};
+
+// A(i, k) = a[i * rs + k * cs], rounded into dst (Mp, Kp) with zero padding; rows shared out over the threads.
+RT_PATHS(void, round_rows,
+         (const float* a, int64_t rs, int64_t cs, int64_t K, int64_t Kp, int64_t i0, int64_t i1, int64_t M, uint16_t* dst),
+         (a, rs, cs, K, Kp, i0, i1, M, dst)) {
+  for (int64_t i = i0; i < i1; i++) {
+    uint16_t* row = dst + i * Kp;
+    int64_t k = 0;
+    if (i < M)
+      for (; k < K; k++) row[k] = round_bf16(a[i * rs + k * cs]);
+    std::fill(row + k, row + Kp, uint16_t(0));
+  }
+}
+
+void round_a(const float* a, int64_t rs, int64_t cs, int64_t M, int64_t K, int64_t Mp, int64_t Kp, uint16_t* dst) {
+  parallel_for(Mp, std::max<int64_t>(16, kMinParallelMacs / 64 / std::max<int64_t>(K, 1)),
+               [&](int64_t i0, int64_t i1) { round_rows(a, rs, cs, K, Kp, i0, i1, M, dst); });
+}
+
+// Depth in equal steps of at most kDepth, each a whole number of 32-blocks.
+int64_t depth_step(int64_t Kp) {
+  const int64_t steps = (Kp + kDepth - 1) / kDepth;
+  return round_up((Kp + steps - 1) / steps, 32);
+}
+
+#ifdef RT_HAVE_BF16_PATHS
+
+// Columns [j0, j0 + 32) over depth [k0, k0 + kc) into dst: half h, pair p, column jj at dst[(h * kc/2 + p) * 16 + jj].
+// Columns past N and depth past K are zeros. A (N, K) weight: column n's pair is the 4 bytes at row n, so one
+// gather across 16 rows makes a panel row. A (K, N) weight: rows k and k+1 widened and interleaved.
+RT_AVX512BF16 void pack_panels(const Operands& o, int64_t j0, int64_t k0, int64_t kc, uint32_t* dst) {
+  const int64_t pairs = kc / 2, K = o.K, N = o.N;
+  const int64_t full = std::clamp<int64_t>((K - k0) / 2, 0, pairs);  // pairs with both k and k+1 inside K
+  for (int64_t h = 0; h < 2; h++) {
+    const int64_t n0 = j0 + h * 16, cols = std::clamp<int64_t>(N - n0, 0, 16);
+    const __mmask16 colMask = static_cast<__mmask16>((1u << cols) - 1);
+    uint32_t* out = dst + h * pairs * 16;
+    if (o.transB) {
+      const __m512i rowBytes = _mm512_mullo_epi32(
+          _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(static_cast<int>(K * 2)));
+      const uint16_t* base = o.b + n0 * K + k0;
+      for (int64_t p = 0; p < full; p++)
+        _mm512_store_si512(out + p * 16, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), colMask, rowBytes, base + 2 * p, 1));
+      for (int64_t p = full; p < pairs; p++) {
+        const int64_t k = k0 + 2 * p;
+        for (int64_t jj = 0; jj < 16; jj++) {
+          const uint16_t* row = o.b + (n0 + jj) * K;
+          const uint32_t lo = jj < cols && k < K ? row[k] : 0, hi = jj < cols && k + 1 < K ? row[k + 1] : 0;
+          out[p * 16 + jj] = lo | hi << 16;
+        }
+      }
+      continue;
+    }
+    for (int64_t p = 0; p < pairs; p++) {
+      const int64_t k = k0 + 2 * p;
+      const __m256i lo = k < K ? _mm256_maskz_loadu_epi16(colMask, o.b + k * N + n0) : _mm256_setzero_si256();
+      const __m256i hi = k + 1 < K ? _mm256_maskz_loadu_epi16(colMask, o.b + (k + 1) * N + n0) : _mm256_setzero_si256();
+      _mm512_store_si512(out + p * 16, _mm512_or_si512(_mm512_cvtepu16_epi32(lo), _mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16)));
+    }
+  }
+}
+
+// ---- AVX512_BF16: 8 rows x 32 columns of C in 16 zmm accumulators; per pair of k, two panel loads and 16 vdpbf16ps.
+
+RT_AVX512BF16 inline __m512 dot_pairs(__m512 acc, __m512i a, __m512i b) {
+  return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b);
+}
+
+// The 16 lanes summed in a fixed tree order.
+RT_AVX512BF16 inline float sum_lanes16(__m512 v) {
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+  return _mm512_cvtss_f32(v);
+}
+
+RT_AVX512BF16 inline void store_masked(float* c, __m512 v, __mmask16 mask, bool add) {
+  if (add) v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, c), v);
+  _mm512_mask_storeu_ps(c, mask, v);
+}
+
+RT_AVX512BF16 void avx512_block(const Operands& o, const uint32_t* panels, int64_t i0, int64_t j0, int64_t k0,
+                                int64_t kc, bool add) {
+  const int64_t pairs = kc / 2;
+  const int64_t cols0 = std::clamp<int64_t>(o.N - j0, 0, 16), cols1 = std::clamp<int64_t>(o.N - j0 - 16, 0, 16);
+  const __mmask16 m0 = static_cast<__mmask16>((1u << cols0) - 1), m1 = static_cast<__mmask16>((1u << cols1) - 1);
+  for (int64_t r = i0; r < std::min(i0 + kBlock, o.M); r += 8) {
+    __m512 acc[8][2];
+    for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    const uint16_t* a = o.a + r * o.Kp + k0;
+    for (int64_t p = 0; p < pairs; p++) {
+      const __m512i b0 = _mm512_load_si512(panels + p * 16);
+      const __m512i b1 = _mm512_load_si512(panels + (pairs + p) * 16);
+      for (int i = 0; i < 8; i++) {
+        uint32_t ap;
+        std::memcpy(&ap, a + i * o.Kp + 2 * p, 4);
+        const __m512i av = _mm512_set1_epi32(static_cast<int>(ap));
+        acc[i][0] = dot_pairs(acc[i][0], av, b0);
+        acc[i][1] = dot_pairs(acc[i][1], av, b1);
+      }
+    }
+    for (int i = 0; i < 8 && r + i < o.M; i++) {
+      float* c = o.c + (r + i) * o.N + j0;
+      store_masked(c, acc[i][0], m0, add);
+      if (cols1 > 0) store_masked(c + 16, acc[i][1], m1, add);
+    }
+  }
+}
+
+// Rows of A (M <= kSmallM, bf16 (M, Kp)) against columns [j0, j1) of a (N, K) weight read in place.
+template <int M>
+RT_AVX512BF16 void small_m_rows(const uint16_t* a, int64_t Kp, const uint16_t* b, int64_t K, float* c, int64_t N,
+                                int64_t j0, int64_t j1, bool accumulate) {
+  const int64_t tail = K % 32;
+  const __mmask32 tailMask = static_cast<__mmask32>((uint64_t(1) << tail) - 1);
+  for (int64_t n = j0; n < j1; n++) {
+    const uint16_t* w = b + n * K;
+    __m512 acc[M];
+    for (int i = 0; i < M; i++) acc[i] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+      const __m512i wv = _mm512_loadu_si512(w + k);
+      for (int i = 0; i < M; i++) acc[i] = dot_pairs(acc[i], _mm512_loadu_si512(a + i * Kp + k), wv);
+    }
+    if (tail > 0) {
+      const __m512i wv = _mm512_maskz_loadu_epi16(tailMask, w + k);
+      for (int i = 0; i < M; i++) acc[i] = dot_pairs(acc[i], _mm512_loadu_si512(a + i * Kp + k), wv);
+    }
+    for (int i = 0; i < M; i++) {
+      const float s = sum_lanes16(acc[i]);
+      float* ci = c + i * N + n;
+      *ci = accumulate ? *ci + s : s;
+    }
+  }
+}
+
+void small_m(const Operands& o, int64_t j0, int64_t j1, bool accumulate) {
+  using Fn = void (*)(const uint16_t*, int64_t, const uint16_t*, int64_t, float*, int64_t, int64_t, int64_t, bool);
+  static const Fn byRows[kSmallM] = {small_m_rows<1>, small_m_rows<2>, small_m_rows<3>, small_m_rows<4>,
+                                     small_m_rows<5>, small_m_rows<6>, small_m_rows<7>, small_m_rows<8>};
+  byRows[o.M - 1](o.a, o.Kp, o.b, o.K, o.c, o.N, j0, j1, accumulate);
+}
+
+// ---- AMX: a 32x32 block of C in tiles 0-3, A rows in tiles 4-5, the two panel halves in tiles 6-7.
+
+struct alignas(64) TileConfig {
+  uint8_t palette;
+  uint8_t startRow;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+// Eight 16-row x 64-byte tiles. A constant in memory: GCC 12 drops the stores to a local config before ldtilecfg.
+alignas(64) const TileConfig kTileConfig = {
+    1, 0, {}, {64, 64, 64, 64, 64, 64, 64, 64}, {16, 16, 16, 16, 16, 16, 16, 16}};
+
+RT_AMX void load_tile_config() { _tile_loadconfig(&kTileConfig); }
+
+// Where a 16x16 C tile is loaded from and stored to: C itself when the tile lies inside it, else a zero-padded copy.
+struct CTile {
+  float* at;
+  int64_t strideBytes;
+  int64_t rows, cols;
+  float* c;
+};
+
+CTile c_tile(const Operands& o, int64_t r, int64_t col, bool load, float* local) {
+  const int64_t rows = std::clamp<int64_t>(o.M - r, 0, 16), cols = std::clamp<int64_t>(o.N - col, 0, 16);
+  float* c = o.c + r * o.N + col;
+  if (rows == 16 && cols == 16) return {c, o.N * 4, rows, cols, c};
+  std::fill(local, local + 256, 0.0f);
+  if (load)
+    for (int64_t i = 0; i < rows; i++) std::memcpy(local + i * 16, c + i * o.N, cols * sizeof(float));
+  return {local, 64, rows, cols, c};
+}
+
+RT_AMX void amx_block(const Operands& o, const uint32_t* panels, int64_t i0, int64_t j0, int64_t k0, int64_t kc,
+                      bool load) {
+  alignas(64) float local[4][256];
+  CTile t[4];
+  for (int q = 0; q < 4; q++) t[q] = c_tile(o, i0 + (q / 2) * 16, j0 + (q % 2) * 16, load, local[q]);
+  if (load) {
+    _tile_loadd(0, t[0].at, t[0].strideBytes);
+    _tile_loadd(1, t[1].at, t[1].strideBytes);
+    _tile_loadd(2, t[2].at, t[2].strideBytes);
+    _tile_loadd(3, t[3].at, t[3].strideBytes);
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  const int64_t pairs = kc / 2, strideA = o.Kp * 2;
+  const uint16_t* a0 = o.a + i0 * o.Kp + k0;
+  const uint16_t* a1 = a0 + 16 * o.Kp;
+  for (int64_t kk = 0; kk < kc; kk += 32) {
+    _tile_loadd(4, a0 + kk, strideA);
+    _tile_loadd(5, a1 + kk, strideA);
+    _tile_loadd(6, panels + kk / 2 * 16, 64);
+    _tile_loadd(7, panels + (pairs + kk / 2) * 16, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, t[0].at, t[0].strideBytes);
+  _tile_stored(1, t[1].at, t[1].strideBytes);
+  _tile_stored(2, t[2].at, t[2].strideBytes);
+  _tile_stored(3, t[3].at, t[3].strideBytes);
+  for (int q = 0; q < 4; q++) {
+    if (t[q].at == t[q].c) continue;
+    for (int64_t i = 0; i < t[q].rows; i++) std::memcpy(t[q].c + i * o.N, t[q].at + i * 16, t[q].cols * sizeof(float));
+  }
+}
+
+RT_AMX void amx_release() { _tile_release(); }
+
+// Linux hands out the AMX register state only on request, once per process.
+bool amx_permitted() {
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  static const bool ok = syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  return ok;
+}
+
+// The kernel path in force allows the bf16 path (it never names one the host lacks) and, for AMX, Linux grants it.
+bool allowed(Bf16Path p) {
+  if (p == Bf16Path::kAvx512Bf16) return isa_at_least(Isa::avx512bf16);
+  if (p == Bf16Path::kAmx) return isa_at_least(Isa::amx) && amx_permitted();
+  return true;
+}
+
+#else
+
+bool allowed(Bf16Path p) { return p == Bf16Path::kFloat32; }
+
+#endif
+
+// The blocked algorithm on column blocks [jb0, jb1) of one product, on the calling thread.
+void blocked_columns(const Operands& o, Bf16Path path, int64_t jb0, int64_t jb1, bool accumulate) {
+  const int64_t step = depth_step(o.Kp);
+  uint32_t* panels = tPanels.get(kBlock * step / 2);
+#ifdef RT_HAVE_BF16_PATHS
+  const bool amx = path == Bf16Path::kAmx;
+  if (amx) load_tile_config();
+  for (int64_t k0 = 0; k0 < o.Kp; k0 += step) {
+    const int64_t kc = std::min(step, o.Kp - k0);
+    for (int64_t jb = jb0; jb < jb1; jb++) {
+      pack_panels(o, jb * kBlock, k0, kc, panels);
+      for (int64_t i0 = 0; i0 < o.M; i0 += kBlock) {
+        if (amx) amx_block(o, panels, i0, jb * kBlock, k0, kc, accumulate || k0 > 0);
+        else avx512_block(o, panels, i0, jb * kBlock, k0, kc, accumulate || k0 > 0);
+      }
+    }
+  }
+  if (amx) amx_release();
+#else
+  (void)o, (void)path, (void)jb0, (void)jb1, (void)accumulate, (void)panels;
+#endif
+}
+
+// One product through a bf16 path: A rounded once, then few rows straight against the weight or the blocked kernel.
+void product_bf16(const float* a, int64_t rsA, int64_t csA, const uint16_t* b, float* c, const GemmShape& s,
+                  Bf16Path path) {
+  const int64_t M = s.M, N = s.N, K = s.K, Kp = round_up(K, 32), Mp = round_up(M, kBlock);
+  uint16_t* rounded = tRoundedA.get(Mp * Kp);
+  round_a(a, rsA, csA, M, K, Mp, Kp, rounded);
+  const Operands o{rounded, Kp, b, s.transB, c, M, N, K};
+#ifdef RT_HAVE_BF16_PATHS
+  if (s.transB && M <= kSmallM) {
+    const int64_t grain = std::max<int64_t>(64, kMinParallelMacs / (M * K));
+    parallel_for(N, grain, [&](int64_t j0, int64_t j1) { small_m(o, j0, j1, s.accumulate); });
+    return;
+  }
+#endif
+  const int64_t blocks = (N + kBlock - 1) / kBlock;
+  const int64_t grain = M * N * K < kMinParallelMacs ? blocks : 1;
+  parallel_for(blocks, grain, [&](int64_t jb0, int64_t jb1) { blocked_columns(o, path, jb0, jb1, s.accumulate); });
+}
+
+// The float32 path: A rounded to bf16 and widened back, then the float32 GEMM that widens B while packing. The
+// products are the same exact values; only the order of the float32 sums differs from the bf16 paths.
+void product_float32(const float* a, int64_t rsA, int64_t csA, const uint16_t* b, float* c, const GemmShape& s) {
+  const int64_t M = s.M, K = s.K;
+  float* widened = tWidenedA.get(std::max<int64_t>(M * K, 1));
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t k = 0; k < K; k++) widened[i * K + k] = widen(round_bf16(a[i * rsA + k * csA]));
+  GemmShape one = s;
+  one.batch = 1;
+  one.transA = false;
+  gemm_bf16(widened, b, c, one);
+}
+
+void run_path(const float* a, const uint16_t* b, float* c, const GemmShape& s, Bf16Path path) {
+  for (int64_t g = 0; g < s.batch; g++) {
+    const float* ag = a + g * s.M * s.K;
+    const uint16_t* bg = b + g * s.K * s.N;
+    float* cg = c + g * s.M * s.N;
+    const int64_t rsA = s.transA ? 1 : s.K, csA = s.transA ? s.M : 1;
+    if (path == Bf16Path::kFloat32 || s.K == 0) product_float32(ag, rsA, csA, bg, cg, s);
+    else product_bf16(ag, rsA, csA, bg, cg, s, path);
+  }
+}
+
+// ---- Path choice and the self-check.
+
+const char* const kPathNames[kBf16PathCount] = {"amx", "avx512bf16", "float32"};
+
+// Largest |path - float32 path| over shapes that reach every branch of the kernels (edges, several depth steps,
+// both weight layouts, few rows), relative to sum |a_k b_k| of the element. Products are exact, so only float32
+// rounding of the sums separates the paths: a few units in K * 2^-24, and more means a broken kernel.
+constexpr double kSelfCheckTolerance = 1e-5;
+
+double self_check_error(Bf16Path path) {
+  struct Case {
+    int64_t M, N, K;
+    bool transA, transB, accumulate;
+  };
+  const Case cases[] = {{37, 45, 77, false, true, false}, {37, 45, 77, false, false, true},
+                        {3, 45, 77, false, true, true},    {70, 40, 2100, true, true, false},
+                        {33, 50, 1100, false, false, false}};
+  std::mt19937 rng(12345);
+  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+  double worst = 0;
+  for (const Case& cs : cases) {
+    const GemmShape s{1, cs.M, cs.N, cs.K, cs.transA, cs.transB, cs.accumulate};
+    std::vector<float> a(cs.M * cs.K), c0(cs.M * cs.N), c1;
+    std::vector<uint16_t> b(cs.K * cs.N);
+    for (float& x : a) x = dist(rng);
+    for (uint16_t& x : b) x = round_bf16(dist(rng));
+    for (float& x : c0) x = dist(rng);
+    const std::vector<float> initial = c0;
+    c1 = c0;
+    std::vector<float> scale(cs.M * cs.N, 0.0f);
+    GemmShape abs = s;
+    abs.accumulate = false;
+    std::vector<float> aAbs(a.size());
+    std::vector<uint16_t> bAbs(b.size());
+    for (size_t i = 0; i < a.size(); i++) aAbs[i] = std::fabs(a[i]);
+    for (size_t i = 0; i < b.size(); i++) bAbs[i] = b[i] & 0x7fff;
+    run_path(aAbs.data(), bAbs.data(), scale.data(), abs, Bf16Path::kFloat32);
+    run_path(a.data(), b.data(), c0.data(), s, Bf16Path::kFloat32);
+    run_path(a.data(), b.data(), c1.data(), s, path);
+    for (size_t i = 0; i < c0.size(); i++) {
+      const double err = std::fabs(static_cast<double>(c0[i]) - c1[i]) / (scale[i] + std::fabs(initial[i]) + 1e-30);
+      worst = std::isnan(err) ? INFINITY : std::max(worst, err);
+    }
+  }
+  return worst;
+}
+
+// Per bf16 path: 0 not checked yet, 1 passed its self-check, -1 failed it.
+int gChecked[kBf16PathCount] = {};
+
+bool passes_self_check(Bf16Path p) {
+  int& state = gChecked[static_cast<int>(p)];
+  if (state == 0) {
+    const double err = self_check_error(p);
+    state = err <= kSelfCheckTolerance ? 1 : -1;
+    if (state < 0)
+      std::fprintf(stderr, "retune: the %s bf16 kernel disagrees with the float32 path (error %.3g > %.3g); not using it\n",
+                   kPathNames[static_cast<int>(p)], err, kSelfCheckTolerance);
+  }
+  return state > 0;
+}
+
+}  // namespace
+
+const char* bf16_path_name(Bf16Path p) { return kPathNames[static_cast<int>(p)]; }
+
+Bf16Path bf16_path() {
+  for (Bf16Path p : {Bf16Path::kAmx, Bf16Path::kAvx512Bf16})
+    if (allowed(p) && passes_self_check(p)) return p;
+  return Bf16Path::kFloat32;
+}
+
+void gemm_bf16_compute(const float* a, const uint16_t* b, float* c, const GemmShape& s) {
+  run_path(a, b, c, s, bf16_path());
+}
+
+}  // namespace rt
