@@ -2,6 +2,9 @@
 // run by CI. Sections can be chosen by name: `npm run bench -- gemm train`.
 import { cpus } from 'node:os';
 import { getBackend } from '../src/backend/index.js';
+import { benchApiLoad } from './api-load.js';
+import { benchDecode } from './decode.js';
+import { benchDecodeLarge } from './decode-large.js';
 import { benchGemm } from './gemm.js';
 import { benchLoraMemory } from './lora-memory.js';
 import { benchTokenize } from './tokenize.js';
@@ -12,6 +15,9 @@ const SECTIONS: [string, () => Promise<string[]>][] = [
   ['train', benchTrainStep],
   ['memory', benchLoraMemory],
   ['tokenize', benchTokenize],
+  ['decode', benchDecode],
+  ['decode-0.5b', benchDecodeLarge],
+  ['api', benchApiLoad],
 ];
 
 const chosen = process.argv.slice(2);

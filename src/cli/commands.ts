@@ -48,9 +48,9 @@ export const commands: CommandTable = {
     run: plannedCommand('webui', 'web UI'),
   },
   api: {
-    summary: 'OpenAI-compatible API server (not available yet).',
-    usage: 'retune api cfg.yaml',
-    groups: [],
-    run: plannedCommand('api', 'OpenAI-compatible API server'),
+    summary: 'OpenAI-compatible API server for a model (and adapters); API_HOST, API_PORT, API_KEY, API_MODEL_NAME.',
+    usage: 'retune api cfg.yaml [key=value ...]',
+    groups: ['model', 'data', 'generating'],
+    run: async (args) => (await import('./api.js')).runApiCommand(args),
   },
 };

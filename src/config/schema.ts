@@ -87,6 +87,9 @@ export const modelGroup = z.object({
   flash_attn: ignored(z.enum(['auto', 'disabled', 'sdpa', 'fa2']).default('auto'), 'GPU attention kernel; no effect on CPU.'),
   infer_backend: ignored(z.string().default('huggingface'),
     'Accepted for LLaMA-Factory configs; chat always uses Retune\'s engine.'),
+  infer_dtype: own(z.enum(['auto', 'float16', 'bfloat16', 'float32']).default('auto')
+    .refine((v) => v !== 'float16', 'float16 is not supported on the CPU; use bfloat16 or float32'), 'no-effect',
+  'Weights of chat and api: bfloat16 holds them as bf16 (half the memory, faster decode); auto = float32.'),
   threads: own(nonNegativeInt.default(0), 'bookkeeping',
     'Compute threads of the native backend (0 = RETUNE_THREADS or all cores; set, it wins over both).'),
 });

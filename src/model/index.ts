@@ -1,6 +1,8 @@
 // The model layer's public surface: loading, saving, the decoder and generation.
 export { CausalLM } from './causal-lm.js';
-export { readModelConfig } from './config.js';
-export { generate } from './generate.js';
+export { readModelConfig, type ModelConfig } from './config.js';
+export { modelStopIds, TokenPicker, type SamplingOptions } from './generate.js';
+export { KVCache } from './kv-cache.js';
+export { SequenceBatch } from './sequence-batch.js';
 export { INDEX_NAME, loadModel, readIndex, WEIGHTS_NAME } from './load.js';
 export { saveModel } from './save.js';
