@@ -27,6 +27,7 @@ export async function runTrainCommand(args: string[]): Promise<number> {
     const { checkEvalPredictConfig, runEvalPredict } = await import('../infer/predict.js');
     checkEvalPredictConfig(config, loaded.source);
     process.stdout.write(formatResolved(loaded));
+    if (flags.has('dry-run')) return 0;
     startEngine(config);
     await runEvalPredict(config, (line) => process.stdout.write(`${line}\n`));
     return 0;
