@@ -55,7 +55,9 @@ async function evalRows(config: RetuneConfig, opened: OpenedModel, packing: bool
   const stage = config.stage === 'pt' ? 'pt' : 'sft';
   if (config.eval_dataset !== null) {
     const alone = { ...config, dataset: config.eval_dataset, eval_dataset: null, val_size: 0, packing };
-    return (await prepareDataset(alone, tokenizer, stage)).train;
+    const rows = (await prepareDataset(alone, tokenizer, stage)).train;
+    if (rows.size === 0) throw new UsageError(`eval_dataset ${config.eval_dataset}: no samples (all empty or longer than cutoff_len)`);
+    return rows;
   }
   const data = await prepareDataset({ ...config, packing }, tokenizer, stage);
   if (data.eval === null || data.eval.size === 0) throw new UsageError(`val_size ${config.val_size} leaves no eval samples`);
@@ -127,7 +129,7 @@ async function predict(config: RetuneConfig, opened: OpenedModel, outputDir: str
   print(`predict: ${tokens} tokens in ${seconds.toFixed(2)} s, ${(tokens / seconds).toFixed(2)} tokens/s; ` +
     `wrote ${join(outputDir, 'generated_predictions.jsonl')}`);
   const scores: Metrics = {};
-  for (const [k, v] of Object.entries(sums)) scores[k] = items.length === 0 ? 0 : v / items.length;
+  for (const [k, v] of Object.entries(sums)) scores[k] = v / items.length;
   const steps = Math.ceil(items.length / config.per_device_eval_batch_size);
   return { ...scores, ...speed(seconds, items.length, steps), tokens_per_second: round(tokens / seconds, 3) };
 }

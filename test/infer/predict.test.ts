@@ -70,7 +70,7 @@ test('do_predict writes prompt/predict/label lines, greedy batched equals one by
   }
 });
 
-test('do_eval alone writes eval_loss and perplexity, per-token over the eval split whatever the batch', () => {
+test('do_eval alone writes eval_loss and perplexity, per-token over eval_dataset whatever the batch, or over the val_size split', () => {
   const dir = dataDir();
   try {
     const run = (batch: number): Record<string, number> => {
@@ -89,6 +89,11 @@ test('do_eval alone writes eval_loss and perplexity, per-token over the eval spl
     assert.ok(one.eval_loss > 0 && Number.isFinite(one.eval_loss));
     assert.equal(one.perplexity, Math.exp(one.eval_loss));
     assert.ok(Math.abs(one.eval_loss - two.eval_loss) < 1e-5, `${one.eval_loss} vs ${two.eval_loss}`);
+    const split = runCli(['train', join(dir, 'base.yaml'), 'do_eval=true', 'dataset=qa', 'val_size=2', `output_dir=${join(dir, 'split')}`]);
+    assert.equal(split.code, 0, split.stderr);
+    const held = JSON.parse(readFileSync(join(dir, 'split', 'eval_results.json'), 'utf8')) as Record<string, number>;
+    assert.equal(held.perplexity, Math.exp(held.eval_loss));
+    assert.notEqual(held.eval_loss, one.eval_loss);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
