@@ -4,7 +4,7 @@ export { loadModel, chat, Model, type ChatOptions, type GeneratedToken, type Gen
 export { train, type TrainMetrics, type TrainOptions } from './library/train.js';
 export { loadConfig, type LoadedConfig } from './config/load.js';
 export type { RetuneConfig } from './config/schema.js';
-export type { Message, Role, Template, Tokenizer } from './data/index.js';
+export type { Message, Template, Tokenizer } from './data/index.js';
 export type { Completion } from './infer/engine.js';
 export type { FinishReason } from './infer/scheduler.js';
 export type { InferDtype } from './infer/open.js';

@@ -91,9 +91,12 @@ export async function runChatCommand(args: string[]): Promise<number> {
   const loaded = loadConfig(configPath, overrides);
   printConfigNotices(loaded);
   requireKeys(loaded, ['model_name_or_path'], 'to chat');
+  const prompt = flags.get('prompt');
+  if (typeof prompt === 'string' && prompt.trim() === '') {
+    throw new UsageError('--prompt is empty; give the message to send, e.g. --prompt "Hello"');
+  }
   startEngine(loaded.config);
   const session = await openSession(loaded.config);
-  const prompt = flags.get('prompt');
   if (typeof prompt === 'string') {
     await session.reply(prompt, write);
     write('\n');

@@ -1,6 +1,5 @@
 // The one table of `retune` commands. Each command's module is imported when it runs, so `retune --version` or
 // `retune help` never load the engine.
-import { plannedCommand } from './planned.js';
 import type { CommandTable } from './command.js';
 import { runHelp } from './help.js';
 
@@ -23,6 +22,12 @@ export const commands: CommandTable = {
     groups: ['model', 'data', 'export'],
     run: async (args) => (await import('./export.js')).runExportCommand(args),
   },
+  control: {
+    summary: 'Change the learning rate of a running training from its next step (recorded; resumes replay it).',
+    usage: 'retune control <output_dir> lr=<value> [ramp=<steps>] [at=<step>]',
+    groups: [],
+    run: async (args) => (await import('./control.js')).runControlCommand(args),
+  },
   env: {
     summary: 'Print versions, the compute backend, threads and CPU features (for bug reports).',
     usage: 'retune env',
@@ -42,10 +47,10 @@ export const commands: CommandTable = {
     run: (args) => runHelp(args, commands),
   },
   webui: {
-    summary: 'Web UI (not available yet).',
-    usage: 'retune webui',
+    summary: 'The Retune Board: train, resume, chat and export in the browser (binds 127.0.0.1 unless --host).',
+    usage: 'retune webui [--host 127.0.0.1] [--port 7860] [--root DIR] [--token T]',
     groups: [],
-    run: plannedCommand('webui', 'web UI'),
+    run: async (args) => (await import('./webui.js')).runWebuiCommand(args),
   },
   api: {
     summary: 'OpenAI-compatible API server for a model (and adapters); API_HOST, API_PORT, API_KEY, API_MODEL_NAME.',

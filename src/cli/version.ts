@@ -1,11 +1,7 @@
-// The package version, read from package.json so it cannot drift from what npm installed.
-import { readFileSync } from 'node:fs';
+// `retune version`; the version itself is read in src/util/version.ts, which the server layer uses too.
+import { retuneVersion } from '../util/version.js';
 
-export function retuneVersion(): string {
-  // Compiled to dist/src/cli/, three levels below the package root.
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+export { retuneVersion };
 
 export async function runVersion(): Promise<number> {
   process.stdout.write(`retune ${retuneVersion()}\n`);

@@ -112,31 +112,32 @@ function valueAt(raw: Record<string, unknown>, path: PropertyKey[]): unknown {
 }
 
 // Problems are reported against the key they belong to, so wrong values and refused features read as one list.
-interface Problem {
+export interface ConfigProblem {
   key: string;
   message: string; // starts with the key path
 }
 
-function validate(raw: Record<string, unknown>, origins: Origins, source: string, refused: Problem[]): RetuneConfig {
+// In the order the user wrote the keys: file lines first, then overrides.
+function inKeyOrder(problems: ConfigProblem[], origins: Origins): ConfigProblem[] {
+  const order = [...origins.keys()];
+  return [...problems].sort((a, b) => order.indexOf(a.key) - order.indexOf(b.key));
+}
+
+function schemaCheck(raw: Record<string, unknown>, refused: ConfigProblem[]): { config: RetuneConfig | null; problems: ConfigProblem[] } {
   const result = configSchema.safeParse(raw);
-  if (result.success && refused.length === 0) return result.data;
-  const issues: Problem[] = result.success ? [] : result.error.issues.map((issue) => ({
+  const issues: ConfigProblem[] = result.success ? [] : result.error.issues.map((issue) => ({
     key: String(issue.path[0]),
     message: `${issue.path.join('.')}: ${describeIssue(issue, valueAt(raw, issue.path))}`,
   }));
-  // In the order the user wrote the keys: file lines first, then overrides.
-  const order = [...origins.keys()];
-  const problems = [...refused, ...issues].sort((a, b) => order.indexOf(a.key) - order.indexOf(b.key));
-  const lines = problems.map((problem) => `${origins.get(problem.key) ?? source}: ${problem.message}`);
-  const shown = lines.slice(0, 3);
-  if (lines.length > 3) shown.push(`(and ${lines.length - 3} more)`);
-  throw new UsageError(shown.join('\n'));
+  return { config: result.success ? result.data : null, problems: [...refused, ...issues] };
 }
 
 // LLaMA-Factory's consistency rules, plus Retune's own for resume; each error points at the offending key.
-function checkCrossFields(config: RetuneConfig, origins: Origins, source: string, notices: string[]): void {
-  const fail = (key: string, message: string): never => {
-    throw new UsageError(`${origins.get(key) ?? source}: ${key}: ${message}`);
+// Each rule is checked on its own, so every broken one is reported.
+function crossFieldProblems(config: RetuneConfig, notices: string[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const fail = (key: string, message: string): void => {
+    problems.push({ key, message: `${key}: ${message}` });
   };
   const datasets = config.dataset?.split(',') ?? null;
   if (config.val_size > 0 && datasets === null) fail('val_size', 'needs dataset to split from');
@@ -144,11 +145,12 @@ function checkCrossFields(config: RetuneConfig, origins: Origins, source: string
   if (config.val_size >= 1 && !Number.isInteger(config.val_size)) {
     fail('val_size', `must be a fraction below 1 or a whole count, got ${config.val_size}`);
   }
-  if (config.interleave_probs !== null) {
-    if (config.mix_strategy === 'concat') fail('interleave_probs', 'needs mix_strategy interleave_under or interleave_over');
+  if (config.interleave_probs !== null && config.mix_strategy === 'concat') {
+    fail('interleave_probs', 'needs mix_strategy interleave_under or interleave_over');
+  } else if (config.interleave_probs !== null) {
     const probs = config.interleave_probs.split(',').map(Number);
     if (probs.some((p) => !Number.isFinite(p) || p < 0)) fail('interleave_probs', 'expected a comma list of numbers >= 0');
-    if (datasets !== null && datasets.length !== probs.length) {
+    else if (datasets !== null && datasets.length !== probs.length) {
       fail('interleave_probs', `has ${probs.length} entries for ${datasets.length} datasets`);
     }
   }
@@ -167,6 +169,7 @@ function checkCrossFields(config: RetuneConfig, origins: Origins, source: string
   if (config.warmup_steps > 0 && config.warmup_ratio > 0) {
     notices.push(`warmup_steps (${config.warmup_steps}) overrides warmup_ratio (${config.warmup_ratio}), as in HF`);
   }
+  return problems;
 }
 
 const defaults = configSchema.parse({}) as Record<string, unknown>;
@@ -184,18 +187,36 @@ export function loadConfig(path: string | null, overrides: string[]): LoadedConf
     raw[key] = value;
     origins.set(key, `override ${text}`);
   }
+  const checked = checkConfigObject(raw, source, origins);
+  if (checked.problems.length > 0) {
+    const lines = inKeyOrder(checked.problems, origins).map((p) => `${origins.get(p.key) ?? source}: ${p.message}`);
+    const shown = lines.slice(0, 3);
+    if (lines.length > 3) shown.push(`(and ${lines.length - 3} more)`);
+    throw new UsageError(shown.join('\n'));
+  }
+  return checked.loaded as LoadedConfig;
+}
+
+// A config given as an object (the web UI's form): every problem, each against its key, with the messages the CLI
+// prints after the file and line; `loaded` is set when there are none.
+export function checkConfigObject(
+  raw: Record<string, unknown>, source: string, origins: Origins = new Map(Object.keys(raw).map((k) => [k, source])),
+): { loaded: LoadedConfig | null; problems: ConfigProblem[] } {
   const unknownKeys = Object.keys(raw).filter((key) => !isKnownKey(key));
   const known: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) if (isConfigKey(key)) known[key] = value;
-  const config = validate(known, origins, source, refusedFeatures(raw));
+  const checked = schemaCheck(known, refusedFeatures(raw));
+  if (checked.config === null || checked.problems.length > 0) return { loaded: null, problems: inKeyOrder(checked.problems, origins) };
+  const config = checked.config;
   const notices: string[] = [];
-  checkCrossFields(config, origins, source, notices);
+  const cross = crossFieldProblems(config, notices);
+  if (cross.length > 0) return { loaded: null, problems: cross };
   // `report_to: none` or `fp16: false` in a LLaMA-Factory config ask for nothing, so they earn no notice.
   const moved = (key: string): boolean => (isConfigKey(key)
     ? differsFromDefault(config, key)
     : JSON.stringify(raw[key]) !== JSON.stringify(keyInfo(key)?.default));
   const ineffective = Object.keys(raw).filter((key) => keyInfo(key)?.lfStatus === 'ignored' && moved(key));
-  return { config, unknownKeys, ineffectiveKeys: ineffective, source, notices };
+  return { loaded: { config, unknownKeys, ineffectiveKeys: ineffective, source, notices }, problems: [] };
 }
 
 // Keys a command cannot run without; named against the file so the user knows where to add them.
@@ -240,13 +261,17 @@ function editDistance(a: string, b: string): number {
 }
 
 // training_args.yaml: the resolved config grouped like --help, loadable again by loadConfig to the same values.
-// Written atomically so an existing file is never left half-written.
-export function saveResolvedConfig(config: RetuneConfig, path: string): void {
+export function resolvedConfigText(config: RetuneConfig, name: string): string {
   const parts: string[] = [];
   for (const [group, schema] of Object.entries(configGroups)) {
     const values: Record<string, unknown> = {};
     for (const key of Object.keys(schema.shape)) values[key] = config[key as keyof RetuneConfig];
     parts.push(`# ${group}\n${stringify(values, { lineWidth: 0 })}`);
   }
-  writeTextAtomic(path, `# Resolved configuration written by Retune (${basename(path)})\n${parts.join('\n')}`);
+  return `# Resolved configuration written by Retune (${name})\n${parts.join('\n')}`;
+}
+
+// Written atomically so an existing file is never left half-written.
+export function saveResolvedConfig(config: RetuneConfig, path: string): void {
+  writeTextAtomic(path, resolvedConfigText(config, basename(path)));
 }

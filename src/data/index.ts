@@ -1,7 +1,7 @@
 // The data layer's public surface (docs/ARCHITECTURE.md, "Data").
 
 export { loadTokenizer, Tokenizer } from './tokenizer.js';
-export { Template, type Message, type Role } from './template.js';
+export { Template, type Message } from './template.js';
 export { resolveTemplate } from './template-resolve.js';
 export { prepareDataset, type PreparedData } from './prepare.js';
 export { TokenizedDataset } from './dataset-store.js';

@@ -20,8 +20,8 @@ import type { Tokenizer } from './tokenizer.js';
 // The config keys this layer reads, checked and resolved by the config schema.
 export type DataArgs = TemplateArgs & Pick<RetuneConfig,
   | 'dataset' | 'dataset_dir' | 'eval_dataset' | 'cutoff_len' | 'max_samples' | 'val_size' | 'mix_strategy'
-  | 'interleave_probs' | 'mask_history' | 'packing' | 'tokenized_path' | 'overwrite_cache' | 'seed'
-  | 'preprocessing_num_workers'>;
+  | 'interleave_probs' | 'mask_history' | 'packing' | 'neat_packing' | 'tokenized_path' | 'overwrite_cache' | 'seed'
+  | 'preprocessing_num_workers' | 'preprocessing_batch_size'>;
 
 export interface PreparedData {
   train: TokenizedDataset;
@@ -29,10 +29,11 @@ export interface PreparedData {
   fingerprint: string;
   dropped: number;
   template: Template;
+  warnings: string[]; // about the data files, each once (none when the tokenized cache was used)
 }
 
 // Bumped when the tokenized layout or a processing rule changes, so old caches and fingerprints stop matching.
-const PIPELINE_VERSION = 1;
+const PIPELINE_VERSION = 2;
 
 interface Source {
   attr: DatasetAttr;
@@ -50,12 +51,17 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
   if (trainNames.length === 0) throw new UsageError('dataset: no dataset given (e.g. dataset: alpaca_en_demo)');
   const { max_samples: maxSamples, val_size: valSize, mix_strategy: mix, seed } = config;
   const template = resolveTemplate(config, tokenizer);
+  const packingSet = config.packing === true || config.neat_packing;
+  if (packingSet && config.cutoff_len < 2) throw new UsageError('cutoff_len: packing needs at least 2 (it packs into cutoff_len - 1)');
   const opts: ProcessOptions = {
-    cutoffLen: config.cutoff_len,
+    // As LLaMA-Factory: packing set in the config packs into cutoff_len - 1 tokens; pre-training's default packing is
+    // decided after that adjustment, so it packs into the full cutoff_len.
+    cutoffLen: packingSet ? config.cutoff_len - 1 : config.cutoff_len,
     trainOnPrompt: config.train_on_prompt,
     maskHistory: config.mask_history,
-    packing: config.packing,
+    packing: packingSet || (config.packing === null && stage === 'pt'),
     templateName: template.name,
+    batchSize: config.preprocessing_batch_size,
   };
   if (opts.packing && stage !== 'pt' && stage !== 'sft') throw new UsageError(`packing: only supported for stages pt and sft, not ${stage}`);
 
@@ -81,15 +87,16 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
   const cacheDir = config.tokenized_path ? join(resolve(config.tokenized_path), fingerprint) : null;
   if (cacheDir && !config.overwrite_cache) {
     const cached = loadCached(cacheDir, fingerprint);
-    if (cached) return { ...cached, fingerprint, template };
+    if (cached) return { ...cached, fingerprint, template, warnings: [] };
   }
 
   let dropped = 0;
+  const warnings: string[] = [];
   const loadExamples = async (sources: Source[]): Promise<Example[][]> => {
     const out: Example[][] = [];
     for (let d = 0; d < sources.length; d++) {
       const { attr, files } = sources[d];
-      let rows = (await Promise.all(files.map(readRows))).flat();
+      let rows = (await Promise.all(files.map((f) => readRows(f, (w) => warnings.push(w))))).flat();
       if (attr.numSamples !== null) rows = sampleCount(rows, attr.numSamples, seed, d);
       if (maxSamples !== null) rows = rows.slice(0, maxSamples);
       const examples: Example[] = [];
@@ -127,7 +134,7 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
     throw new UsageError(`dataset ${trainNames.join(',')}: no usable training samples (${dropped} dropped${hint})`);
   }
   if (cacheDir) saveCached(cacheDir, fingerprint, { train, eval: evalSet, dropped });
-  return { train, eval: evalSet, fingerprint, dropped, template };
+  return { train, eval: evalSet, fingerprint, dropped, template, warnings };
 }
 
 function describeSource(s: Source): unknown {

@@ -6,7 +6,8 @@ import { UsageError } from '../util/errors.js';
 import { Template, applyOptions, getTemplate } from './template.js';
 import type { Tokenizer } from './tokenizer.js';
 
-export type TemplateArgs = Pick<RetuneConfig, 'template' | 'train_on_prompt' | 'default_system' | 'tool_format' | 'enable_thinking'>;
+export type TemplateArgs = Pick<RetuneConfig,
+  'template' | 'train_on_prompt' | 'default_system' | 'tool_format' | 'enable_thinking' | 'preserve_thinking'>;
 
 export function resolveTemplate(args: TemplateArgs, tokenizer: Tokenizer): Template {
   let template: Template;
@@ -20,6 +21,7 @@ export function resolveTemplate(args: TemplateArgs, tokenizer: Tokenizer): Templ
     defaultSystem: args.default_system,
     toolFormat: args.tool_format,
     enableThinking: args.enable_thinking,
+    preserveThinking: args.preserve_thinking,
   });
   template.fixTokenizer(tokenizer);
   return template;

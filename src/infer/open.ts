@@ -15,6 +15,7 @@ export interface OpenOptions {
   defaultSystem?: string | null;
   toolFormat?: string | null;
   enableThinking?: boolean | null;
+  preserveThinking?: boolean; // reasoning templates: keep earlier answers' thoughts in the prompt
 }
 
 export interface OpenedModel {
@@ -32,11 +33,9 @@ export async function openModel(dir: string, opts: OpenOptions = {}): Promise<Op
   mergeAdapterPaths(model, opts.adapters ?? []);
   const tokenizer = await loadTokenizer(dir);
   const template = resolveTemplate({
-    template: opts.template ?? null,
+    template: opts.template ?? null, default_system: opts.defaultSystem ?? null, tool_format: opts.toolFormat ?? null,
+    enable_thinking: opts.enableThinking ?? null, preserve_thinking: opts.preserveThinking ?? false,
     train_on_prompt: false,
-    default_system: opts.defaultSystem ?? null,
-    tool_format: opts.toolFormat ?? null,
-    enable_thinking: opts.enableThinking === undefined ? true : opts.enableThinking,
   }, tokenizer);
   return { model, tokenizer, template };
 }
@@ -51,6 +50,7 @@ export function openFromConfig(config: RetuneConfig): Promise<OpenedModel> {
     defaultSystem: config.default_system,
     toolFormat: config.tool_format,
     enableThinking: config.enable_thinking,
+    preserveThinking: config.preserve_thinking,
   });
 }
 

@@ -50,7 +50,7 @@ export async function runEvalPredict(config: RetuneConfig, print: (line: string)
 }
 
 // The eval split as prepareDataset makes it; with only eval_dataset, those datasets are read as the one split.
-async function evalRows(config: RetuneConfig, opened: OpenedModel, packing: boolean): Promise<TokenizedDataset> {
+async function evalRows(config: RetuneConfig, opened: OpenedModel, packing: RetuneConfig['packing']): Promise<TokenizedDataset> {
   const { tokenizer } = opened;
   const stage = config.stage === 'pt' ? 'pt' : 'sft';
   if (config.eval_dataset !== null) {

@@ -1,28 +1,30 @@
 // runTrain: what `retune train` calls. Decides between a fresh run and a resume (explicit resume_from_checkpoint, or
 // the newest verifying checkpoint in output_dir unless overwrite_output_dir), prints the plan before the first step
 // (a dry run stops there), builds model, data and optimizer in the state the plan describes, and runs the Trainer.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetuneError, UsageError } from '../util/errors.js';
+import { checkOutputFolder, makeOutputFolder } from '../util/folders.js';
 import { saveResolvedConfig } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
-import { loadTokenizer, prepareDataset, type PreparedData } from '../data/index.js';
+import { loadTokenizer, prepareDataset, type PreparedData, type Tokenizer } from '../data/index.js';
 import { applyFinetuning, type Finetuning } from '../model/adapters/finetuning.js';
 import { initModel } from '../model/init.js';
 import { loadModel, readModelConfig, type CausalLM } from '../model/index.js';
 import { createOptimizer } from '../optim/create.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { CONTROL_FILE } from './control.js';
 import { findLatestCheckpoint, openCheckpoint, removeStaleTemps, type CheckpointRef } from './checkpoint.js';
 import {
-  ARGS_FILE, readCheckpointConfig, readOptimizerTensors, restoreTrainable, writeFinalWeights,
+  ARGS_FILE, missingFinalFiles, readCheckpointConfig, readOptimizerTensors, restoreTrainable, writeFinalWeights,
 } from './checkpoint-io.js';
-import { readLogHistory, writeHfState, type HistoryEntry } from './hf-state.js';
+import { readLogHistory, type HistoryEntry } from './hf-state.js';
 import { initialHistory, plannedTotalSteps } from './lr-history.js';
 import { lockOutputDir } from './lock.js';
 import { TrainLog } from './logging.js';
 import { plotLoss } from './plot.js';
 import { effectiveConfig, formatLrOutlook, formatResumePlan, planResume, type ResumePlan } from './resume-plan.js';
-import { readTrainState, type TrainState } from './state.js';
+import { readTrainState, type ResumeEvent, type TrainState } from './state.js';
 import { Trainer, type TrainResult } from './trainer.js';
 
 export type { TrainResult } from './trainer.js';
@@ -34,7 +36,7 @@ export interface RunTrainOptions {
 
 // What a fresh run may find in output_dir without refusing: leftovers of an earlier attempt at this same run.
 const RUN_LEFTOVERS =
-  /^(?:(?:trainer_log\.jsonl|training_args\.yaml)(?:\.tmp-\d+)?|checkpoint-\d+(?:\.old-\d+)?|\.(?:tmp|deleting)-.*|\.retune-lock)$/;
+  /^(?:(?:trainer_log\.jsonl|training_args\.yaml)(?:\.tmp-\d+)?|control\.jsonl|checkpoint-\d+(?:\.old-\d+)?|\.(?:tmp|deleting)-.*|\.retune-lock)$/;
 
 // Returns null when nothing was trained (dry run, or a finished run). A run stopped by SIGINT/SIGTERM saves, then
 // re-raises the signal so the process ends the way the signal asked.
@@ -43,9 +45,12 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
   const outputDir = config.output_dir;
   if (outputDir === null) throw new UsageError('output_dir is required to train');
   if (config.model_name_or_path === null) throw new UsageError('model_name_or_path is required to train');
-  if (opts.dryRun) return planAndTrain(config, outputDir, true, print);
+  if (opts.dryRun) {
+    checkOutputFolder(outputDir, 'output_dir');
+    return planAndTrain(config, outputDir, true, print);
+  }
 
-  mkdirSync(outputDir, { recursive: true });
+  makeOutputFolder(outputDir, 'output_dir');
   const lock = lockOutputDir(outputDir);
   let result: TrainResult | null;
   try {
@@ -59,33 +64,58 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
   return result;
 }
 
-async function planAndTrain(
+// What a run will do, decided before anything is written: the checkpoint it resumes (or none), the config that runs,
+// the prepared data, the state the first step starts from, and the plan as the CLI prints it.
+export interface TrainPlan {
+  checkpoint: CheckpointRef | null;
+  runConfig: RetuneConfig;
+  tokenizer: Tokenizer; // after the template's fix-up (EOS, pad)
+  data: PreparedData;
+  plan: ResumePlan | null; // null for a fresh run
+  saved: TrainState | null; // the checkpoint's own state (before the plan is applied)
+  state: TrainState | null; // where the first step starts; null when the plan refuses or there is nothing to train
+  text: string;
+}
+
+// The plan of `retune train` for this config, with no side effect: the same decision `--dry-run` prints and the web
+// UI shows. `notes` receives the lines printed on the way (skipped broken checkpoints, dropped samples).
+export async function planTraining(config: RetuneConfig, notes: (line: string) => void): Promise<TrainPlan> {
+  if (config.output_dir === null) throw new UsageError('output_dir is required to train');
+  return prepareRun(config, config.output_dir, true, notes);
+}
+
+async function prepareRun(
   config: RetuneConfig, outputDir: string, dryRun: boolean, print: (line: string) => void,
-): Promise<TrainResult | null> {
+): Promise<TrainPlan> {
   const checkpoint = findResumePoint(config, outputDir, dryRun, print);
   const oldConfig = checkpoint === null ? null : readCheckpointConfig(checkpoint.path);
   const runConfig = oldConfig === null ? config : effectiveConfig(oldConfig, config);
   const tokenizer = await loadTokenizer(runConfig.model_name_or_path as string);
   const data = await prepareDataset(runConfig, tokenizer, config.stage);
+  for (const warning of data.warnings) process.stderr.write(`retune: warning: ${warning}\n`);
   if (data.dropped > 0) print(`${data.dropped} samples were dropped (empty or longer than cutoff_len ${runConfig.cutoff_len})`);
   const dataset = { fingerprint: data.fingerprint, size: data.train.size };
-
-  let plan: ResumePlan | null = null;
-  let state: TrainState;
-  if (checkpoint !== null && oldConfig !== null) {
-    const saved = checkpoint.manifest.weightsOnly ? null : readTrainState(checkpoint.path);
-    plan = planResume({
-      checkpoint: { ...checkpoint, weightsOnly: checkpoint.manifest.weightsOnly }, oldConfig, state: saved, newConfig: config, dataset,
-    });
-    print(formatResumePlan(plan));
-    if (plan.refusal !== null) throw new UsageError(plan.refusal);
-    if (dryRun || plan.finished) return null;
-    state = resumedState(saved as TrainState, plan, checkpoint);
-  } else {
-    state = freshState(runConfig, dataset);
-    print(formatFreshPlan(runConfig, state));
-    if (dryRun) return null;
+  if (checkpoint === null || oldConfig === null) {
+    const state = freshState(runConfig, dataset);
+    return { checkpoint, runConfig, tokenizer, data, plan: null, saved: null, state, text: formatFreshPlan(runConfig, state) };
   }
+  const saved = checkpoint.manifest.weightsOnly ? null : readTrainState(checkpoint.path);
+  const plan = planResume({
+    checkpoint: { ...checkpoint, weightsOnly: checkpoint.manifest.weightsOnly }, oldConfig, state: saved, newConfig: config, dataset,
+  });
+  const state = plan.refusal !== null || plan.finished ? null : resumedState(saved as TrainState, plan, checkpoint);
+  return { checkpoint, runConfig, tokenizer, data, plan, saved, state, text: formatResumePlan(plan) };
+}
+
+async function planAndTrain(
+  config: RetuneConfig, outputDir: string, dryRun: boolean, print: (line: string) => void,
+): Promise<TrainResult | null> {
+  const { checkpoint, runConfig, tokenizer, data, plan, state: planned, text } = await prepareRun(config, outputDir, dryRun, print);
+  print(text);
+  if (plan?.refusal) throw new UsageError(plan.refusal);
+  if (plan?.finished && checkpoint !== null) finishStoppedRun(runConfig, outputDir, checkpoint, dryRun, print);
+  if (dryRun || planned === null) return null;
+  const state = planned;
   const evalData = evalSplit(runConfig, data);
   const padId = tokenizer.padId ?? tokenizer.eosId;
   if (padId === null) throw new UsageError(`${runConfig.model_name_or_path}: the tokenizer has neither a pad nor an eos token`);
@@ -98,7 +128,7 @@ async function planAndTrain(
     const dropped = log.truncateAfter(state.global_step);
     if (dropped > 0) print(`trainer_log.jsonl: dropped ${dropped} rows logged after ${checkpoint.name} by the interrupted run`);
     logHistory = readLogHistory(checkpoint.path).filter((e) => e.step <= state.global_step);
-    const event = state.events[state.events.length - 1];
+    const event = state.events[state.events.length - 1] as ResumeEvent;
     log.write({ current_steps: state.global_step, ...event, event: 'resume' });
   } else {
     log.reset();
@@ -115,13 +145,33 @@ async function planAndTrain(
       'holds the state; run the same command again to resume');
     return result;
   }
-  writeFinalWeights(outputDir, { config: runConfig, model, finetuning });
-  writeHfState(outputDir, trainer.hfState());
-  if (runConfig.plot_loss) {
-    for (const file of plotLoss(log.rows(), outputDir)) print(`wrote ${file}`);
-  }
+  if (result.lastSaved === null) throw new RetuneError('the run ended without saving its final checkpoint');
+  writeFinalWeights(outputDir, result.lastSaved);
+  if (runConfig.plot_loss) plot(outputDir, print);
   log.message(`training finished at step ${result.globalStep}; weights in ${outputDir}`);
   return result;
+}
+
+// A run stopped after saving its final checkpoint but before output_dir received the weights: a rerun copies them
+// (a dry run says it would).
+function finishStoppedRun(
+  config: RetuneConfig, outputDir: string, checkpoint: CheckpointRef, dryRun: boolean, print: (line: string) => void,
+): void {
+  const missing = missingFinalFiles(outputDir, checkpoint);
+  if (missing.length === 0) return;
+  const what = `${outputDir} lacks the final weights of ${checkpoint.name} (${missing.slice(0, 3).join(', ')}` +
+    `${missing.length > 3 ? ', ...' : ''}): the run stopped before writing them`;
+  if (dryRun) {
+    print(`  ${what}; the run will copy them from the checkpoint`);
+    return;
+  }
+  writeFinalWeights(outputDir, checkpoint);
+  if (config.plot_loss) plot(outputDir, print);
+  print(`${what}; copied them from the checkpoint, the run is complete`);
+}
+
+function plot(outputDir: string, print: (line: string) => void): void {
+  for (const file of plotLoss(new TrainLog(outputDir, 0, print, false).rows(), outputDir)) print(`wrote ${file}`);
 }
 
 // The checkpoint to resume from, or null for a fresh run. Broken checkpoints are reported by name and skipped; a dry
@@ -143,12 +193,17 @@ function findResumePoint(
   return null;
 }
 
+// A fresh run applies the requests already in control.jsonl (written for it before it started), except when it
+// overwrites an earlier run, whose requests were that run's.
 function freshState(config: RetuneConfig, dataset: { fingerprint: string; size: number }): TrainState {
   const totalSteps = plannedTotalSteps(config, dataset.size, { step: 0, samples: 0 });
+  const controlFile = join(config.output_dir as string, CONTROL_FILE);
+  const controlStart = config.overwrite_output_dir ? (statSync(controlFile, { throwIfNoEntry: false })?.size ?? 0) : 0;
   return {
     format: 'retune-train-state', version: 1, global_step: 0, total_steps: totalSteps, epoch: 0,
     sampler: { epoch: 0, consumed: 0 }, dataset, samples_seen: 0, tokens_seen: 0, rng: null,
     schedule: initialHistory(config, totalSteps), events: [], bad_steps: 0, log_window: { loss_sum: 0, steps: 0 },
+    control: { offset: controlStart, pending: [] },
     optimizer: { kind: config.optim === 'sgd' ? 'sgd' : 'adamw', step: 0 },
   };
 }

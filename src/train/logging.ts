@@ -31,7 +31,7 @@ export interface EvalRow {
 
 export interface EventRow {
   current_steps: number;
-  event: 'resume' | 'skipped_step' | 'stopped' | 'saved';
+  event: 'resume' | 'skipped_step' | 'stopped' | 'saved' | 'lr_change' | 'control_error';
   [key: string]: unknown;
 }
 

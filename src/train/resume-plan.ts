@@ -199,12 +199,19 @@ export function formatResumePlan(plan: ResumePlan): string {
     return lines.join('\n');
   }
   if (plan.finished) {
-    lines.push(`  nothing to train: the run already reached ${plan.totalSteps} steps; raise num_train_epochs or ` +
-      'max_steps to continue, or set overwrite_output_dir to start afresh');
+    lines.push(`  nothing to train: the run already reached ${plan.totalSteps} steps; ${continueHint(plan)}, or set ` +
+      'overwrite_output_dir to start afresh');
     return lines.join('\n');
   }
   lines.push(...formatLrOutlook(plan.schedule, plan.step, plan.totalSteps));
   return lines.join('\n');
+}
+
+function continueHint(plan: ResumePlan): string {
+  const raised = plan.rows.filter((r) => r.field === 'num_train_epochs' || r.field === 'max_steps').map((r) => r.field);
+  if (plan.policy !== 'checkpoint' || raised.length === 0) return 'raise num_train_epochs or max_steps to continue';
+  return `resume_policy checkpoint keeps the checkpoint's ${raised.join(' and ')}; set resume_policy config to ` +
+    'continue with the new value';
 }
 
 // The LR of the next few steps and a chart of the whole run, shared by the resume plan and a fresh dry run.

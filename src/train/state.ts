@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetuneError } from '../util/errors.js';
 import type { SamplerState } from '../data/sampler.js';
+import type { ControlState, LrChangeEvent } from './control.js';
 import type { ScheduleSegment } from './lr-history.js';
 
 export const TRAIN_STATE_FILE = 'train_state.json';
@@ -33,7 +34,8 @@ export interface TrainState {
   tokens_seen: number;
   rng: number[] | null; // dropout generator state; null when the model draws no random numbers
   schedule: ScheduleSegment[];
-  events: ResumeEvent[];
+  events: (ResumeEvent | LrChangeEvent)[];
+  control: ControlState; // control.jsonl read so far (absent in states written before live control: nothing read)
   bad_steps: number; // non-finite steps in a row when saved
   // Steps since the last logged row and their summed loss: the next row averages over the same window as an
   // uninterrupted run would.
@@ -71,5 +73,7 @@ export function readTrainState(dir: string): TrainState {
   if (!s.optimizer || (s.optimizer.kind !== 'adamw' && s.optimizer.kind !== 'sgd') || !isCount(s.optimizer.step)) {
     fail('optimizer');
   }
+  if (s.control === undefined) s.control = { offset: 0, pending: [] };
+  if (!isCount(s.control.offset) || !Array.isArray(s.control.pending)) fail('control');
   return s as TrainState;
 }

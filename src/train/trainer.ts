@@ -13,7 +13,8 @@ import type { CausalLM } from '../model/index.js';
 import { clipGradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { backward, clearTape } from '../tensor/autograd.js';
-import { rotateCheckpoints } from './checkpoint.js';
+import { rotateCheckpoints, type CheckpointRef } from './checkpoint.js';
+import { applyLrChange, readRequests } from './control.js';
 import { countTargets, meanEvalLoss } from './evaluate.js';
 import { saveTrainingCheckpoint } from './checkpoint-io.js';
 import type { HfStateFields, HistoryEntry } from './hf-state.js';
@@ -40,6 +41,7 @@ export interface TrainResult {
   totalSteps: number;
   stoppedBy: NodeJS.Signals | null;
   lastCheckpoint: string | null;
+  lastSaved: CheckpointRef | null; // the newest checkpoint this process saved: after the last step, the final one
 }
 
 interface StepOutcome {
@@ -56,6 +58,7 @@ export class Trainer {
   private readonly sampler: Sampler;
   private stopSignal: NodeJS.Signals | null = null;
   private lastCheckpoint: string | null;
+  private lastSaved: CheckpointRef | null = null; // saved by this process
   private savedStep: number; // the step of the newest checkpoint on disk for this run
 
   constructor(init: TrainerInit) {
@@ -88,7 +91,7 @@ export class Trainer {
     }
     return {
       globalStep: this.state.global_step, totalSteps: this.state.total_steps, stoppedBy: this.stopSignal,
-      lastCheckpoint: this.lastCheckpoint,
+      lastCheckpoint: this.lastCheckpoint, lastSaved: this.lastSaved,
     };
   }
 
@@ -101,6 +104,7 @@ export class Trainer {
       batches.push(collate(rows, { padId }));
     }
     const normalizer = Math.max(1, batches.reduce((n, b) => n + countTargets(b), 0));
+    this.applyControl();
     const lr = lrForStep(this.state.schedule, this.state.global_step);
     let loss = 0;
     for (const b of batches) {
@@ -124,6 +128,27 @@ export class Trainer {
     if (applied) optimizer.step(lr);
     optimizer.zeroGrad();
     return { loss, gradNorm, lr, applied };
+  }
+
+  // Requests appended to control.jsonl since the last step boundary, applied before this step takes its LR. Each
+  // applied one is acknowledged in trainer_log.jsonl with the step it took effect at.
+  private applyControl(): void {
+    const { config, log } = this.s;
+    const step = this.state.global_step;
+    const read = readRequests(config.output_dir as string, this.state.control.offset);
+    const waiting = [...this.state.control.pending, ...read.requests];
+    this.state.control = { offset: read.offset, pending: waiting.filter((r) => r.at !== null && r.at > step) };
+    for (const error of read.errors) {
+      log.write({ current_steps: step, event: 'control_error', error });
+      log.message(`step ${step}: ignored a control request: ${error}`);
+    }
+    for (const request of waiting.filter((r) => r.at === null || r.at <= step)) {
+      this.state.schedule = applyLrChange(this.state.schedule, step, request);
+      const { id, lr, ramp } = request;
+      this.state.events.push({ kind: 'lr_change', step, time: new Date().toISOString(), id, lr, ramp });
+      log.write({ current_steps: step, event: 'lr_change', id, lr, ramp, first_step: step + 1 });
+      log.message(`step ${step}: learning rate set to ${lr}${ramp > 0 ? ` over ${ramp} steps` : ''} from step ${step + 1} (request ${id})`);
+    }
   }
 
   // Logs, evaluates and counts bad steps after a step; returns whether a checkpoint is due.
@@ -211,10 +236,11 @@ export class Trainer {
   private async save(): Promise<void> {
     const { config, model, finetuning, optimizer, log } = this.s;
     const outputDir = config.output_dir as string;
-    const { path, movedAside } = await saveTrainingCheckpoint(outputDir, {
+    const { path, movedAside, ref } = await saveTrainingCheckpoint(outputDir, {
       config, model, finetuning, optimizer, trainState: this.snapshot(), hfState: this.hfState(),
-    });
+    }, this.lastCheckpoint);
     this.lastCheckpoint = path;
+    this.lastSaved = ref;
     this.savedStep = this.state.global_step;
     if (movedAside !== null) log.message(`an older folder named like the new checkpoint was kept as ${movedAside}`);
     const protectedPaths = this.s.resumedFrom === null ? [path] : [path, this.s.resumedFrom];

@@ -11,10 +11,3 @@ test('retune version and --version print the package version', () => {
     assert.equal(result.stdout, `retune ${version}\n`);
   }
 });
-
-test('webui says it is not available yet and exits 2', () => {
-  const webui = runCli(['webui']);
-  assert.equal(webui.code, 2);
-  assert.equal(webui.stdout, '');
-  assert.match(webui.stderr, /^retune: error: webui: the web UI is not available yet/);
-});

@@ -31,7 +31,7 @@ export function loadAdapter(model: CausalLM, dir: string, opts: LoadAdapterOptio
     const pickled = existsSync(join(dir, 'adapter_model.bin')) ? ' (adapter_model.bin is a pickle; save it with safe_serialization=True)' : '';
     throw new UsageError(`${dir}: no ${ADAPTER_WEIGHTS}${pickled}`);
   }
-  const stored = readSafetensors(weightsPath);
+  const stored = readSafetensors(weightsPath, { floatsOnly: true });
   const used = new Set<string>();
   const take = (key: string, shape: number[]): Tensor => {
     const t = stored.get(key);

@@ -1,0 +1,36 @@
+// The built page: dist/web/index.html and its assets, as the front end's esbuild step writes them. Only files inside
+// that folder are served; without a build the page says how to make one.
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { extname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { HttpError } from './http-error.js';
+
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2', '.map': 'application/json',
+};
+
+const NOT_BUILT = 'The Retune Board page is not built (dist/web/index.html is missing).\n' +
+  'Run `npm ci` (or `npm run build`) in the Retune folder, then reload. The JSON API under /api/ works without it.\n';
+
+export function staticRoutes(app: FastifyInstance, webDir: string): void {
+  const index = join(webDir, 'index.html');
+  app.get('/', async (_request, reply) => {
+    if (!existsSync(index)) return reply.code(503).type('text/plain; charset=utf-8').send(NOT_BUILT);
+    return reply.type(TYPES['.html']).header('cache-control', 'no-cache').send(readFileSync(index));
+  });
+  app.get('/assets/*', async (request, reply) => {
+    const rest = (request.params as { '*': string })['*'];
+    const root = existsSync(webDir) ? realpathSync(webDir) : webDir;
+    const file = join(root, 'assets', rest);
+    const real = existsSync(file) ? realpathSync(file) : null;
+    if (real === null || relative(root, real).split(sep)[0] === '..' || !statSync(real).isFile()) {
+      throw new HttpError(404, `no such asset: ${rest}`);
+    }
+    return reply.type(TYPES[extname(real)] ?? 'application/octet-stream').send(readFileSync(real));
+  });
+}
