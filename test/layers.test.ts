@@ -5,7 +5,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 
-// Lowest first; folders on one rank (model, data, optim) must not import each other.
+// Lowest first; folders on one rank (model, data, optim) must not import each other. `index.ts` is src/index.ts, the
+// library's surface over src/library/, which runs training through the CLI's engine start.
 const RANKS: Record<string, number> = {
   util: 0, config: 1, backend: 2, tensor: 3, nn: 4, model: 5, data: 5, optim: 5, train: 6, infer: 7, server: 8, cli: 9,
   library: 10, 'index.ts': 11,

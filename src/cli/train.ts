@@ -21,6 +21,17 @@ export async function runTrainCommand(args: string[]): Promise<number> {
   const { configPath, overrides, flags } = parseArgs('train', args, { 'dry-run': 'boolean' });
   const loaded = loadConfig(configPath, overrides);
   printConfigNotices(loaded);
+  const { config } = loaded;
+  if (config.do_eval || config.do_predict) {
+    // Imported only here: the similarity metrics load jieba's dictionary.
+    const { checkEvalPredictConfig, runEvalPredict } = await import('../infer/predict.js');
+    checkEvalPredictConfig(config, loaded.source);
+    process.stdout.write(formatResolved(loaded));
+    if (flags.has('dry-run')) return 0;
+    startEngine(config);
+    await runEvalPredict(config, (line) => process.stdout.write(`${line}\n`));
+    return 0;
+  }
   checkTrainConfig(loaded);
   process.stdout.write(formatResolved(loaded));
   startEngine(loaded.config);

@@ -227,7 +227,10 @@ export function requireKeys(loaded: LoadedConfig, keys: readonly ConfigKey[], pu
 }
 
 export function checkTrainConfig(loaded: LoadedConfig): void {
-  if (!loaded.config.do_train) throw new UsageError(`${loaded.source}: do_train is not true; set do_train: true to train`);
+  if (!loaded.config.do_train) {
+    throw new UsageError(`${loaded.source}: do_train is not true; set do_train: true to train ` +
+      '(or do_eval / do_predict: true to evaluate or predict)');
+  }
   requireKeys(loaded, ['model_name_or_path', 'dataset', 'output_dir'], 'to train');
 }
 

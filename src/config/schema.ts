@@ -161,7 +161,13 @@ export const finetuningGroup = z.object({
 
 export const trainingGroup = z.object({
   do_train: lf(z.boolean().default(false), 'bookkeeping',
-    'Train (LLaMA-Factory configs set it; `retune train` requires it).'),
+    'Train (LLaMA-Factory configs set it; without it `retune train` needs do_eval or do_predict).'),
+  do_eval: lf(z.boolean().default(false), 'no-effect',
+    'With do_train false: eval_loss and perplexity on the eval split, written to eval_results.json.'),
+  do_predict: lf(z.boolean().default(false), 'no-effect',
+    'With do_train false: a reply for every eval_dataset prompt, scored by BLEU-4 and ROUGE (predict_results.json).'),
+  predict_with_generate: lf(z.boolean().default(false), 'no-effect',
+    'Generate the replies of do_predict (required by it, as in LLaMA-Factory).'),
   output_dir: lf(optionalString, 'bookkeeping', 'Folder receiving checkpoints, logs and the final weights.'),
   overwrite_output_dir: lf(z.boolean().default(false), 'bookkeeping',
     'Start afresh in a non-empty output_dir instead of resuming from it.'),
@@ -286,7 +292,6 @@ export const llamaFactoryGroup = z.object({
   rope_scaling: refused(z.union([z.string(), z.record(z.string(), z.unknown())]).nullable().default(null),
     'rope_scaling in the training config', 'set rope_scaling in the model\'s config.json'),
   neftune_noise_alpha: refused(optionalNumber, 'NEFTune embedding noise'),
-  do_predict: refused(z.boolean().default(false), 'batch prediction', 'retune chat answers prompts one at a time'),
 
   galore_target: galore(commaList.default('all')),
   galore_rank: galore(z.number().int().default(16)),
@@ -313,7 +318,6 @@ export const llamaFactoryGroup = z.object({
   loraplus_lr_embedding: subOption('LoRA+', 'loraplus_lr_ratio')(z.number().default(1e-6)),
   pissa_iter: pissa(z.number().int().default(16)),
   pissa_convert: pissa(z.boolean().default(false)),
-  predict_with_generate: subOption('Batch prediction', 'do_predict')(z.boolean().default(false)),
   pref_beta: preference(z.number().default(0.1)),
   pref_ftx: preference(z.number().default(0.0)),
   pref_bco_weight: preference(z.number().default(0.0)),

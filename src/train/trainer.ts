@@ -12,16 +12,15 @@ import type { Finetuning } from '../model/adapters/index.js';
 import type { CausalLM } from '../model/index.js';
 import { clipGradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import { backward, clearTape, noGrad } from '../tensor/autograd.js';
+import { backward, clearTape } from '../tensor/autograd.js';
 import { rotateCheckpoints, type CheckpointRef } from './checkpoint.js';
 import { applyLrChange, readRequests } from './control.js';
+import { countTargets, meanEvalLoss } from './evaluate.js';
 import { saveTrainingCheckpoint } from './checkpoint-io.js';
 import type { HfStateFields, HistoryEntry } from './hf-state.js';
 import { lrForStep } from './lr-history.js';
 import type { TrainLog } from './logging.js';
 import type { TrainState } from './state.js';
-
-const IGNORE = -100;
 
 export interface TrainerInit {
   config: RetuneConfig;
@@ -53,14 +52,6 @@ interface StepOutcome {
 }
 
 // Targets the model's shifted loss sees: labels at positions 1..T-1 of each row that are not ignored.
-export function countTargets(batch: Batch): number {
-  let n = 0;
-  for (let b = 0; b < batch.B; b++) {
-    for (let t = 1; t < batch.T; t++) if (batch.labels[b * batch.T + t] !== IGNORE) n++;
-  }
-  return n;
-}
-
 export class Trainer {
   private readonly s: TrainerInit;
   private readonly state: TrainState;
@@ -205,23 +196,8 @@ export class Trainer {
   private evaluate(): void {
     const { config, model, finetuning, padId, log } = this.s;
     const data = this.s.eval as TokenizedDataset;
-    finetuning.adapters?.setTraining(false);
-    let sum = 0;
-    let count = 0;
-    noGrad(() => {
-      for (let i = 0; i < data.size; i += config.per_device_eval_batch_size) {
-        const rows = [];
-        for (let j = i; j < Math.min(data.size, i + config.per_device_eval_batch_size); j++) rows.push(data.get(j));
-        const b = collate(rows, { padId });
-        sum += model.loss(b.ids, b.labels, b.B, b.T, {
-          normalizer: 1, positions: b.positions ?? undefined, segments: b.segments ?? undefined,
-        }).item();
-        count += countTargets(b);
-      }
-    });
-    finetuning.adapters?.setTraining(true);
+    const evalLoss = meanEvalLoss(model, finetuning.adapters, data, config.per_device_eval_batch_size, padId).loss;
     const step = this.state.global_step;
-    const evalLoss = sum / Math.max(1, count);
     const epoch = this.epoch();
     log.write({
       current_steps: step, total_steps: this.state.total_steps, eval_loss: evalLoss, eval_perplexity: Math.exp(evalLoss), epoch,

@@ -22,7 +22,7 @@ test('overrides in key=value and --key value forms apply after the file', () => 
   for (const args of [['learning_rate=2e-5'], ['--learning_rate', '2e-5'], ['--learning_rate=2e-5']]) {
     const result = runCli(['train', `${dir}/bad-type.yaml`, ...args]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /do_train is not true; set do_train: true to train\n$/);
+    assert.match(result.stderr, /do_train is not true; set do_train: true to train \(or do_eval \/ do_predict: true to evaluate or predict\)\n$/);
   }
   const bad = runCli(['train', `${dir}/lf-lora-sft.yaml`, '--cutoff_len', 'long']);
   assert.equal(bad.code, 2);

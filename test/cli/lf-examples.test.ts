@@ -1,10 +1,10 @@
 // Example configs in LLaMA-Factory's key set, named after its examples (test/fixtures/lf-examples/), run on Retune
 // once their model and dataset paths point at local files: supported ones plan their run, keys that do nothing here
 // are named in one notice, features Retune does not have yet stop with exit 2 naming the key, and a trained adapter
-// goes through the merge_lora and inference examples.
+// goes through the merge_lora, inference and predict examples.
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
@@ -72,7 +72,6 @@ const refused: Record<string, string> = {
   'train_lora/qwen3_lora_dpo.yaml': ':7: stage: dpo is not supported yet',
   'train_lora/qwen3_lora_kto.yaml': ':7: stage: kto is not supported yet',
   'train_lora/qwen3_lora_reward.yaml': ':7: stage: rm is not supported yet',
-  'train_lora/llama3_lora_predict.yaml': ':9: do_predict: batch prediction is not supported yet',
   'extras/galore/llama3_full_sft.yaml': ':9: use_galore: the GaLore optimizer is not supported yet',
   'extras/apollo/llama3_full_sft.yaml': ':9: use_apollo: the APOLLO optimizer is not supported yet',
   'extras/badam/llama3_full_sft.yaml': ':8: use_badam: the BAdam optimizer is not supported yet',
@@ -84,10 +83,10 @@ const refused: Record<string, string> = {
   'extras/fsdp_qlora/llama3_lora_sft.yaml': ':4: quantization_bit: quantization is not supported yet',
 };
 
-// Run by export and chat in the last test.
+// Run by export, chat and prediction in the last test.
 const pipeline = [
   'merge_lora/llama3_lora_sft.yaml', 'merge_lora/qwen3_lora_sft.yaml', 'merge_lora/qwen3_full_sft.yaml',
-  'inference/llama3_lora_sft.yaml', 'inference/llama3.yaml',
+  'inference/llama3_lora_sft.yaml', 'inference/llama3.yaml', 'train_lora/llama3_lora_predict.yaml',
 ];
 
 function yamlFiles(dir: string): string[] {
@@ -149,7 +148,7 @@ test('--key value reaches LLaMA-Factory keys outside the schema, as HfArgumentPa
   assert.match(r.stderr, /^retune: error: override use_badam=true: use_badam: the BAdam optimizer is not supported yet/);
 });
 
-test('an example-trained adapter is merged by the merge_lora examples and chatted with by the inference ones', async () => {
+test('an example-trained adapter is merged by the merge_lora examples, chatted with by the inference ones and scored by the predict one', async () => {
   const adapter = join(scratch, 'sft');
   const sft = join(root, 'train_lora/llama3_lora_sft.yaml');
   const trained = await retune(['train', sft, model, data, `output_dir=${adapter}`]);
@@ -179,4 +178,11 @@ test('an example-trained adapter is merged by the merge_lora examples and chatte
   const fromExport = await retune(['chat', join(root, 'inference/llama3.yaml'), `model_name_or_path=${merged}`, ...prompt]);
   assert.equal(fromExport.code, 0, explain(fromExport));
   assert.equal(fromExport.stdout, withAdapter.stdout);
+
+  const predicted = join(scratch, 'predict');
+  const predict = await retune(['train', join(root, 'train_lora/llama3_lora_predict.yaml'), model, data,
+    `adapter_name_or_path=${adapter}`, `output_dir=${predicted}`, 'max_samples=2', 'max_new_tokens=8']);
+  assert.equal(predict.code, 0, explain(predict));
+  assert.equal(readFileSync(join(predicted, 'generated_predictions.jsonl'), 'utf8').trim().split('\n').length, 4);
+  assert.ok('predict_rouge-l' in JSON.parse(readFileSync(join(predicted, 'predict_results.json'), 'utf8')));
 });

@@ -1,6 +1,6 @@
 // The README's promise, on a reduced step count: the quickstart trains the shipped model with no download, writes a
-// checkpoint and the loss plot, chat answers through the trained adapter, a resume with a changed LR prints its
-// plan, and export writes a Hugging Face folder.
+// checkpoint and the loss plot, chat answers through the trained adapter, prediction scores it, a resume with a
+// changed LR prints its plan, and export writes a Hugging Face folder.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,6 +52,21 @@ test('chat answers through the trained adapter, greedily and reproducibly', () =
   assert.equal(first.code, 0, first.stderr);
   assert.ok(first.stdout.trim().length > 0, 'a non-empty answer');
   assert.equal(ask().stdout, first.stdout);
+});
+
+test('evaluate and predict score the trained adapter on the identity prompts', () => {
+  const predicted = join(scratch, 'predict');
+  const r = runCli(['train', 'examples/quickstart-predict.yaml', `adapter_name_or_path=${out}`, `output_dir=${predicted}`]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = readFileSync(join(predicted, 'generated_predictions.jsonl'), 'utf8').trim().split('\n')
+    .map((l) => JSON.parse(l) as { prompt: string; predict: string; label: string });
+  assert.equal(lines.length, 16);
+  assert.ok(lines.some((l) => l.predict.length > 0), 'the trained adapter answers');
+  const results = JSON.parse(readFileSync(join(predicted, 'all_results.json'), 'utf8')) as Record<string, number>;
+  for (const k of ['eval_loss', 'perplexity', 'predict_bleu-4', 'predict_rouge-1', 'predict_rouge-2', 'predict_rouge-l']) {
+    assert.ok(Number.isFinite(results[k]), k);
+  }
+  assert.ok(results['predict_bleu-4'] > 0, `BLEU-4 ${results['predict_bleu-4']}`);
 });
 
 test('a resume with a lower learning rate and more steps prints the plan, then trains on from the checkpoint', () => {

@@ -15,8 +15,6 @@ test('a LLaMA-Factory feature switched on is refused by name, listed with bad va
     'override loraplus_lr_ratio=16: loraplus_lr_ratio: LoRA+ (a larger learning rate for lora_B) is not supported yet; ' +
       'remove loraplus_lr_ratio to run without it',
   ].join('\n'));
-  assert.match(usageMessage(() => loadConfig(lf, ['do_predict=true'])),
-    /do_predict: batch prediction is not supported yet; retune chat answers prompts one at a time$/);
 });
 
 test('a feature left off is accepted; its sub-options are named as ineffective only away from their defaults', () => {

@@ -34,7 +34,7 @@
 //   POST /api/chat/stop            {} -> ChatStatus                 ends the reply being generated
 //   POST /api/chat/unload          {} -> ChatStatus
 //   POST /api/export               ConfigRequest -> ExportResponse   runs `retune export` as a child process
-//   GET  /api/evaluate             -> FeatureStatus                  whether eval / predict exist yet
+//   GET  /api/evaluate             -> FeatureStatus                  how eval / predict are run
 
 export interface ApiError {
   error: string; // the CLI's message

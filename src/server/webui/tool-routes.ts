@@ -1,5 +1,6 @@
 // Export and Evaluate: export runs `retune export` as a child process (its own checks, messages and atomic writes)
-// on a config file written for it; evaluation and batch prediction are not in `retune` yet, and the route says so.
+// on a config file written for it; evaluation and batch prediction run through `retune train` (do_eval / do_predict),
+// and the route says how.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { requireKeys, resolvedConfigText } from '../../config/load.js';
-import { refusedFeatures } from '../../config/keys.js';
 import type { ExportResponse, FeatureStatus } from './api-types.js';
 import { validConfig } from './config-routes.js';
 import { HttpError } from './http-error.js';
@@ -48,9 +48,12 @@ export function toolRoutes(app: FastifyInstance, paths: RootedPaths): void {
 
   app.get('/api/evaluate', async (): Promise<FeatureStatus> => ({
     eval: {
-      available: false,
-      message: 'do_eval: evaluation on its own is not supported yet; set eval_strategy with val_size or eval_dataset to see eval_loss while training',
+      available: true,
+      message: 'do_eval: run `retune train` with do_train: false and do_eval: true (eval_dataset, or dataset with val_size)',
     },
-    predict: { available: false, message: refusedFeatures({ do_predict: true })[0].message },
+    predict: {
+      available: true,
+      message: 'do_predict: run `retune train` with do_train: false, do_predict: true, predict_with_generate: true and eval_dataset',
+    },
   }));
 }

@@ -34,10 +34,10 @@ test('export merges a Board-trained adapter into the model and lists the files; 
   assert.equal(existsSync(join(root, '../merged')), false);
 });
 
-test('evaluate and predict say they are not available yet', async () => {
+test('evaluate and predict say they run through retune train', async () => {
   const r = await call(board, 'GET', '/api/evaluate');
   assert.equal(r.status, 200);
-  assert.equal(r.body.eval.available, false);
-  assert.equal(r.body.predict.available, false);
-  assert.match(r.body.predict.message, /do_predict: batch prediction is not supported yet/);
+  assert.equal(r.body.eval.available, true);
+  assert.equal(r.body.predict.available, true);
+  assert.match(r.body.predict.message, /do_predict: true, predict_with_generate: true and eval_dataset/);
 });

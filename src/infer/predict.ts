@@ -1,0 +1,158 @@
+// `retune train` with do_train false: LLaMA-Factory's do_eval and do_predict. do_eval reports the eval loss and
+// perplexity of the eval split (eval_dataset, or the val_size split of dataset); do_predict answers every eval_dataset
+// prompt (the conversation up to its last reply), decoding per_device_eval_batch_size prompts together through the
+// inference engine, and scores the replies against the references as LLaMA-Factory's ComputeSimilarity does. The files
+// are HF's and LLaMA-Factory's: eval_results.json, generated_predictions.jsonl, predict_results.json, all_results.json.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RetuneConfig } from '../config/schema.js';
+import { prepareDataset, type TokenizedDataset } from '../data/index.js';
+import { meanEvalLoss } from '../train/evaluate.js';
+import { RetuneError, UsageError } from '../util/errors.js';
+import { writeJsonAtomic, writeTextAtomic } from '../util/write-atomic.js';
+import { InferenceEngine } from './engine.js';
+import { openFromConfig, samplingFromConfig, type OpenedModel } from './open.js';
+import { similarity, type SimilarityScores } from './similarity.js';
+
+const IGNORE = -100;
+type Metrics = Record<string, number>;
+
+// The config problems LLaMA-Factory also stops on, named by key, before anything is loaded.
+export function checkEvalPredictConfig(config: RetuneConfig, source: string): void {
+  const need = (key: keyof RetuneConfig, why: string): void => {
+    if (config[key] === null) throw new UsageError(`${source}: ${key} is required ${why}`);
+  };
+  if (config.do_train) {
+    const key = config.do_predict ? 'do_predict' : 'do_eval';
+    throw new UsageError(`${source}: ${key} with do_train: true is not supported yet; train first, then run ${key} ` +
+      'with do_train: false and adapter_name_or_path set to the trained output_dir');
+  }
+  need('model_name_or_path', 'to evaluate or predict');
+  need('output_dir', 'to write the results');
+  if (config.do_predict) {
+    if (!config.predict_with_generate) {
+      throw new UsageError(`${source}: do_predict needs predict_with_generate: true (the predictions are generated)`);
+    }
+    if (config.stage !== 'sft') throw new UsageError(`${source}: do_predict needs stage: sft, not ${config.stage}`);
+    need('eval_dataset', 'by do_predict (the prompts to answer)');
+  }
+  if (config.do_eval && config.eval_dataset === null && (config.dataset === null || config.val_size === 0)) {
+    throw new UsageError(`${source}: do_eval needs eval data: set eval_dataset, or dataset with val_size`);
+  }
+}
+
+export async function runEvalPredict(config: RetuneConfig, print: (line: string) => void): Promise<void> {
+  const outputDir = config.output_dir as string;
+  mkdirSync(outputDir, { recursive: true });
+  const opened = await openFromConfig(config);
+  if (config.do_eval) saveMetrics(outputDir, 'eval', await evaluate(config, opened), print);
+  if (config.do_predict) saveMetrics(outputDir, 'predict', await predict(config, opened, outputDir, print), print);
+}
+
+// The eval split as prepareDataset makes it; with only eval_dataset, those datasets are read as the one split.
+async function evalRows(config: RetuneConfig, opened: OpenedModel, packing: RetuneConfig['packing']): Promise<TokenizedDataset> {
+  const { tokenizer } = opened;
+  const stage = config.stage === 'pt' ? 'pt' : 'sft';
+  if (config.eval_dataset !== null) {
+    const alone = { ...config, dataset: config.eval_dataset, eval_dataset: null, val_size: 0, packing };
+    const rows = (await prepareDataset(alone, tokenizer, stage)).train;
+    if (rows.size === 0) throw new UsageError(`eval_dataset ${config.eval_dataset}: no samples (all empty or longer than cutoff_len)`);
+    return rows;
+  }
+  const data = await prepareDataset({ ...config, packing }, tokenizer, stage);
+  if (data.eval === null || data.eval.size === 0) throw new UsageError(`val_size ${config.val_size} leaves no eval samples`);
+  return data.eval;
+}
+
+async function evaluate(config: RetuneConfig, opened: OpenedModel): Promise<Metrics> {
+  const rows = await evalRows(config, opened, config.packing);
+  const padId = opened.tokenizer.padId ?? opened.tokenizer.eosId ?? 0;
+  const start = performance.now();
+  const { loss, batches } = meanEvalLoss(opened.model, null, rows, config.per_device_eval_batch_size, padId);
+  const seconds = (performance.now() - start) / 1000;
+  return { loss, perplexity: Math.exp(loss), ...speed(seconds, rows.size, batches) };
+}
+
+// HF's speed_metrics: runtime rounded to 4 places, rates to 3.
+function speed(seconds: number, samples: number, steps: number): Metrics {
+  return {
+    runtime: round(seconds, 4), samples_per_second: round(samples / seconds, 3), steps_per_second: round(steps / seconds, 3),
+  };
+}
+
+function round(x: number, places: number): number {
+  return Number(x.toFixed(places));
+}
+
+interface PredictItem {
+  promptIds: number[];
+  labelIds: number[];
+}
+
+// A tokenized sft row cut before its last reply: the prompt LLaMA-Factory's predict dataset holds, and that reply.
+function splitLastReply(inputIds: Int32Array, labels: Int32Array): PredictItem {
+  let end = labels.length;
+  while (end > 0 && labels[end - 1] === IGNORE) end--;
+  let start = end;
+  while (start > 0 && labels[start - 1] !== IGNORE) start--;
+  if (start === end) return { promptIds: Array.from(inputIds), labelIds: [] };
+  return { promptIds: Array.from(inputIds.subarray(0, start)), labelIds: Array.from(labels.subarray(start, end)) };
+}
+
+async function predict(config: RetuneConfig, opened: OpenedModel, outputDir: string, print: (line: string) => void): Promise<Metrics> {
+  const rows = await evalRows(config, opened, false);
+  const items = Array.from({ length: rows.size }, (_, i) => splitLastReply(rows.get(i).inputIds, rows.get(i).labels));
+  const engine = new InferenceEngine(opened, {
+    maxBatch: config.per_device_eval_batch_size, maxQueue: items.length, skipSpecialTokens: config.skip_special_tokens,
+  });
+  const sampling = samplingFromConfig(config);
+  const stopIds = engine.chatStopIds();
+  print(`predict: ${items.length} prompts, ${config.per_device_eval_batch_size} decoded together`);
+  const start = performance.now();
+  const replies = await Promise.all(items.map((item) => engine.complete(item.promptIds, {
+    maxNewTokens: Math.min(config.max_new_tokens, engine.room(item.promptIds)), sampling, stopIds,
+  })));
+  const seconds = (performance.now() - start) / 1000;
+  const tokens = replies.reduce((n, r) => n + r.ids.length, 0);
+
+  const { tokenizer } = opened;
+  const lines: string[] = [];
+  const sums: SimilarityScores = { 'bleu-4': 0, 'rouge-1': 0, 'rouge-2': 0, 'rouge-l': 0 };
+  items.forEach((item, i) => {
+    const label = tokenizer.decode(item.labelIds, { skipSpecialTokens: config.skip_special_tokens });
+    const prompt = tokenizer.decode(item.promptIds, { skipSpecialTokens: false });
+    lines.push(JSON.stringify({ prompt, predict: replies[i].text, label }) + '\n');
+    const scores = similarity(replies[i].text, label);
+    for (const k of Object.keys(sums) as (keyof SimilarityScores)[]) sums[k] += scores[k];
+  });
+  writeTextAtomic(join(outputDir, 'generated_predictions.jsonl'), lines.join(''));
+  print(`predict: ${tokens} tokens in ${seconds.toFixed(2)} s, ${(tokens / seconds).toFixed(2)} tokens/s; ` +
+    `wrote ${join(outputDir, 'generated_predictions.jsonl')}`);
+  const scores: Metrics = {};
+  for (const [k, v] of Object.entries(sums)) scores[k] = v / items.length;
+  const steps = Math.ceil(items.length / config.per_device_eval_batch_size);
+  return { ...scores, ...speed(seconds, items.length, steps), tokens_per_second: round(tokens / seconds, 3) };
+}
+
+// HF's Trainer.save_metrics: <split>_results.json, and the same keys merged into all_results.json (sorted, indent 4).
+function saveMetrics(outputDir: string, split: 'eval' | 'predict', metrics: Metrics, print: (line: string) => void): void {
+  const prefixed: Metrics = {};
+  for (const [k, v] of Object.entries(metrics)) prefixed[k === 'perplexity' ? k : `${split}_${k}`] = v;
+  writeJsonAtomic(join(outputDir, `${split}_results.json`), sorted(prefixed));
+  const allPath = join(outputDir, 'all_results.json');
+  let all: Metrics = {};
+  if (existsSync(allPath)) {
+    try {
+      all = JSON.parse(readFileSync(allPath, 'utf8')) as Metrics;
+    } catch (err) {
+      throw new RetuneError(`${allPath}: not valid JSON (${(err as Error).message}); move it away to write new results`);
+    }
+  }
+  writeJsonAtomic(allPath, sorted({ ...all, ...prefixed }));
+  print(`***** ${split} metrics *****`);
+  for (const [k, v] of Object.entries(sorted(prefixed))) print(`  ${k.padEnd(28)} = ${v}`);
+}
+
+function sorted(metrics: Metrics): Metrics {
+  return Object.fromEntries(Object.entries(metrics).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
