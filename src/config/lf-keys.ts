@@ -21,6 +21,7 @@ const features: Record<string, { what: string; instead?: string }> = {
   rope_scaling: { what: 'rope_scaling in the training config', instead: 'set rope_scaling in the model\'s config.json' },
   neftune_noise_alpha: { what: 'NEFTune embedding noise' },
   do_predict: { what: 'batch prediction', instead: 'retune chat answers prompts one at a time' },
+  pref_bco_weight: { what: 'the BCO term of DPO' },
 };
 
 // Keys with no effect here, with LLaMA-Factory's default. Grouped by why they do nothing.
@@ -35,10 +36,9 @@ const inert: Record<string, unknown> = {
   loraplus_lr_embedding: 1e-6,
   pissa_iter: 16, pissa_convert: false,
   predict_with_generate: false,
-  // Preference and RL stages (dpo, kto, rm, ppo): `stage` refuses them, so these tune nothing.
-  pref_beta: 0.1, pref_ftx: 0.0, pref_bco_weight: 0.0, pref_loss: 'sigmoid', dpo_label_smoothing: 0.0,
-  kto_chosen_weight: 1.0, kto_rejected_weight: 1.0, simpo_gamma: 0.5, ref_model: null, reward_model: null,
-  reward_model_type: 'lora',
+  // Stages that do not train here (kto, rm, ppo) and DPO's BCO term: `stage` refuses the stages, and a BCO weight is
+  // refused with pref_bco_weight below, so these tune nothing.
+  kto_chosen_weight: 1.0, kto_rejected_weight: 1.0, reward_model: null, reward_model_type: 'lora',
   // GPU precision and kernels: Retune trains fp32 weights on the CPU.
   pure_bf16: false, enable_liger_kernel: false, use_unsloth: false, upcast_layernorm: false,
   upcast_lmhead_output: false,

@@ -5,6 +5,7 @@ import { bf16ToF32 } from './tensor.js';
 import { recomputeBackward, type GradSink, type Node } from './autograd.js';
 import { linearGrads } from './linear-grads.js';
 import { loraLinearBackward } from './lora-linear.js';
+import { sequenceLogProbsBackward } from './sequence-logprobs.js';
 
 type Rule = (node: Node, gOut: Float32Array, sink: GradSink) => void;
 
@@ -116,6 +117,13 @@ export const backwardTable: Record<string, Rule> = {
   },
 
   loraLinear: loraLinearBackward, // the fused LoRA layer's rule lives with its forward
+  sequenceLogProbs: sequenceLogProbsBackward, // so does the per-sequence log-likelihood's
+
+  scalarWithGrad(node, gOut, sink) {
+    const dx = sink.overwrite(0);
+    dx.set(node.saved.buffers[0]);
+    getBackend().scale(dx, gOut[0], dx.length);
+  },
 
   add(node, gOut, sink) {
     for (let i = 0; i < 2; i++) if (sink.needs(i)) sink.overwrite(i).set(gOut);

@@ -250,3 +250,18 @@ export function reshape(a: Tensor, shape: number[]): Tensor {
   if (willRecord([a])) record('reshape', [a], out, saved());
   return out;
 }
+
+// A scalar computed outside the tape from x (a small loss over per-sequence values, written in plain arithmetic like
+// DPO's), with d value / d x supplied by the caller; backward hands x the upstream gradient times it.
+export function scalarWithGrad(x: Tensor, value: number, grad: Float32Array): Tensor {
+  if (grad.length !== x.size) throw new RetuneError(`scalarWithGrad: ${grad.length} gradient values for x ${shapeStr(x)}`);
+  const rec = willRecord([x]);
+  const out = output([], rec);
+  out.data[0] = value;
+  if (rec) {
+    const keep = allocate(grad.length, true);
+    keep.set(grad);
+    record('scalarWithGrad', [x], out, saved({}, [keep]));
+  }
+  return out;
+}

@@ -5,8 +5,8 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetuneError, UsageError } from '../util/errors.js';
 import { saveResolvedConfig } from '../config/load.js';
-import type { RetuneConfig } from '../config/schema.js';
-import { loadTokenizer, prepareDataset, type PreparedData } from '../data/index.js';
+import { TRAINING_STAGES, type RetuneConfig } from '../config/schema.js';
+import { loadTokenizer, prepareDataset, type DataStage, type PreparedData } from '../data/index.js';
 import { applyFinetuning, splitList, type Finetuning } from '../model/adapters/finetuning.js';
 import { initModel } from '../model/init.js';
 import { loadModel, readModelConfig, type CausalLM } from '../model/index.js';
@@ -22,6 +22,7 @@ import { lockOutputDir } from './lock.js';
 import { TrainLog } from './logging.js';
 import { plotLoss } from './plot.js';
 import { effectiveConfig, formatLrOutlook, formatResumePlan, planResume, type ResumePlan } from './resume-plan.js';
+import { buildObjective } from './stages/index.js';
 import { readTrainState, type TrainState } from './state.js';
 import { Trainer, type TrainResult } from './trainer.js';
 
@@ -43,7 +44,9 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
   const outputDir = config.output_dir;
   if (outputDir === null) throw new UsageError('output_dir is required to train');
   if (config.model_name_or_path === null) throw new UsageError('model_name_or_path is required to train');
-  if (config.stage !== 'pt' && config.stage !== 'sft') throw new UsageError(`stage ${config.stage} is not supported (pt, sft)`);
+  if (!TRAINING_STAGES.includes(config.stage)) {
+    throw new UsageError(`stage ${config.stage} is not supported yet (stages that train: ${TRAINING_STAGES.join(', ')})`);
+  }
   if (opts.dryRun) return planAndTrain(config, outputDir, true, print);
 
   mkdirSync(outputDir, { recursive: true });
@@ -67,7 +70,8 @@ async function planAndTrain(
   const oldConfig = checkpoint === null ? null : readCheckpointConfig(checkpoint.path);
   const runConfig = oldConfig === null ? config : effectiveConfig(oldConfig, config);
   const tokenizer = await loadTokenizer(runConfig.model_name_or_path as string);
-  const data = await prepareDataset(runConfig, tokenizer, config.stage);
+  // runTrain let only TRAINING_STAGES through, and every one of them has rows of its own.
+  const data = await prepareDataset(runConfig, tokenizer, config.stage as DataStage);
   if (data.dropped > 0) print(`${data.dropped} samples were dropped (empty or longer than cutoff_len ${runConfig.cutoff_len})`);
   const dataset = { fingerprint: data.fingerprint, size: data.train.size };
 
@@ -92,6 +96,7 @@ async function planAndTrain(
   if (padId === null) throw new UsageError(`${runConfig.model_name_or_path}: the tokenizer has neither a pad nor an eos token`);
 
   const { model, finetuning } = await buildModel(runConfig, checkpoint, state);
+  const objective = await buildObjective(runConfig, model, finetuning, padId);
   const optimizer = buildOptimizer(runConfig, finetuning, checkpoint, state, plan);
   const log = new TrainLog(outputDir, state.global_step, print, process.stdout.isTTY === true);
   let logHistory: HistoryEntry[] = [];
@@ -107,7 +112,7 @@ async function planAndTrain(
   saveResolvedConfig(runConfig, join(outputDir, ARGS_FILE));
 
   const trainer = new Trainer({
-    config: runConfig, model, finetuning, optimizer, train: data.train, eval: evalData, padId, state, logHistory,
+    config: runConfig, model, finetuning, objective, optimizer, train: data.train, eval: evalData, padId, state, logHistory,
     resumedFrom: checkpoint?.path ?? null, log,
   });
   const result = await trainer.run();

@@ -8,7 +8,8 @@ import { joinSchedule, lrCurve, lrForStep, plannedTotalSteps, type ScheduleSegme
 import type { TrainState } from './state.js';
 
 type Key = keyof RetuneConfig;
-export type RowKind = 'structural' | 'schedule' | 'optimizer' | 'batch' | 'data' | 'seed' | 'other' | 'bookkeeping';
+export type RowKind =
+  | 'structural' | 'schedule' | 'optimizer' | 'batch' | 'data' | 'seed' | 'objective' | 'other' | 'bookkeeping';
 
 // Changing these changes what the trained tensors are, so the saved weights and moments cannot continue.
 const STRUCTURAL: ReadonlySet<string> = new Set([
@@ -28,6 +29,8 @@ const DATA: ReadonlySet<string> = new Set([
   'dataset', 'dataset_dir', 'template', 'cutoff_len', 'max_samples', 'val_size', 'mix_strategy', 'interleave_probs',
   'train_on_prompt', 'mask_history', 'packing', 'tool_format', 'enable_thinking', 'default_system',
 ]);
+// What the preference loss compares against: the weights continue, the loss they follow changes.
+const OBJECTIVE: ReadonlySet<string> = new Set(['pref_loss', 'ref_model', 'ref_model_adapters']);
 // Free to change under every policy: where and how often things are written, what is printed, how the resume itself
 // is done, and keys that have no effect on this engine.
 const BOOKKEEPING: ReadonlySet<string> = new Set([
@@ -48,6 +51,7 @@ export function kindOf(field: string): RowKind {
   if (BATCH.has(field)) return 'batch';
   if (DATA.has(field)) return 'data';
   if (field === 'seed') return 'seed';
+  if (OBJECTIVE.has(field)) return 'objective';
   if (BOOKKEEPING.has(field)) return 'bookkeeping';
   return 'other';
 }
@@ -189,6 +193,11 @@ function effectOf(row: PlanRow, plan: ResumePlan, oldSize: number): string {
         ? `training data changes (${oldSize} -> ${plan.dataset.size} samples): epoch ${plan.sampler.epoch} starts ` +
           'from its first sample'
         : 'the tokenized dataset is unchanged (same fingerprint)';
+    case 'objective':
+      return row.field === 'pref_loss'
+        ? `a different loss from step ${plan.step + 1}: the weights continue, loss and rewards before and after are ` +
+          'not comparable'
+        : `a different reference model from step ${plan.step + 1}: rewards are measured against it from then on`;
     case 'seed':
       return `new data order: epoch ${plan.sampler.epoch} starts from its first sample in the new seed's order`;
     default:

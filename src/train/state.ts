@@ -35,9 +35,9 @@ export interface TrainState {
   schedule: ScheduleSegment[];
   events: ResumeEvent[];
   bad_steps: number; // non-finite steps in a row when saved
-  // Steps since the last logged row and their summed loss: the next row averages over the same window as an
-  // uninterrupted run would.
-  log_window: { loss_sum: number; steps: number };
+  // Steps since the last logged row and their summed loss (and the stage's metrics summed over their micro-batches):
+  // the next row averages over the same window as an uninterrupted run would.
+  log_window: { loss_sum: number; steps: number; metrics?: Record<string, number>; micro_batches?: number };
   optimizer: { kind: 'adamw' | 'sgd'; step: number };
 }
 
