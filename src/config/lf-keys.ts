@@ -36,9 +36,8 @@ const inert: Record<string, unknown> = {
   loraplus_lr_embedding: 1e-6,
   pissa_iter: 16, pissa_convert: false,
   predict_with_generate: false,
-  // Stages that do not train here (kto, rm, ppo) and DPO's BCO term: `stage` refuses the stages, and a BCO weight is
-  // refused with pref_bco_weight below, so these tune nothing.
-  kto_chosen_weight: 1.0, kto_rejected_weight: 1.0, reward_model: null, reward_model_type: 'lora',
+  // PPO's reward model: `stage` refuses ppo, so these tune nothing.
+  reward_model: null, reward_model_type: 'lora',
   // GPU precision and kernels: Retune trains fp32 weights on the CPU.
   pure_bf16: false, enable_liger_kernel: false, use_unsloth: false, upcast_layernorm: false,
   upcast_lmhead_output: false,

@@ -64,14 +64,14 @@ export const dataGroup = z.object({
 });
 
 // LLaMA-Factory's stages that Retune trains; the others are known but refused.
-export const TRAINING_STAGES: readonly string[] = ['pt', 'sft', 'dpo'];
+export const TRAINING_STAGES: readonly string[] = ['pt', 'sft', 'dpo', 'kto'];
 
 export const finetuningGroup = z.object({
   stage: z.enum(['pt', 'sft', 'rm', 'ppo', 'dpo', 'kto']).default('sft')
     .refine((v) => TRAINING_STAGES.includes(v), {
       error: (issue) => `${String(issue.input)} is not supported yet (stages that train: ${TRAINING_STAGES.join(', ')})`,
     })
-    .describe('Training stage: pt (pre-training), sft (supervised fine-tuning) or dpo (preference pairs).'),
+    .describe('Training stage: pt (pre-training), sft (supervised fine-tuning), dpo (preference pairs) or kto.'),
   finetuning_type: z.enum(['lora', 'freeze', 'full']).default('lora')
     .describe('What is trained: LoRA adapters, the last layers, or all weights.'),
   lora_rank: positiveInt.default(8).describe('LoRA rank r.'),
@@ -97,15 +97,17 @@ export const finetuningGroup = z.object({
     .describe('freeze: comma list of modules outside the layers also trained (e.g. embed_tokens).'),
   pref_loss: z.enum(['sigmoid', 'hinge', 'ipo', 'orpo', 'simpo']).default('sigmoid')
     .describe('dpo: the preference loss (sigmoid is DPO; orpo and simpo use no reference model).'),
-  pref_beta: z.number().positive().default(0.1).describe('dpo: beta, the strength of the preference term.'),
+  pref_beta: z.number().positive().default(0.1).describe('dpo, kto: beta, the strength of the preference term.'),
   pref_ftx: z.number().nonnegative().default(0)
-    .describe('dpo: weight of the SFT loss (chosen answer, per token) added to the preference loss.'),
+    .describe('dpo, kto: weight of the SFT loss (chosen answer, per token) added to the preference loss.'),
+  kto_chosen_weight: z.number().positive().default(1).describe('kto: weight of the desirable answers\' loss.'),
+  kto_rejected_weight: z.number().positive().default(1).describe('kto: weight of the undesirable answers\' loss.'),
   dpo_label_smoothing: z.number().min(0).max(0.5).default(0)
     .describe('dpo, pref_loss sigmoid: probability that a pair\'s preference is flipped (cDPO).'),
   simpo_gamma: z.number().default(0.5).describe('dpo, pref_loss simpo: the target reward margin gamma.'),
   ref_model: optionalString
-    .describe('dpo: folder of the reference model (unset: the base with LoRA disabled, or a frozen copy).'),
-  ref_model_adapters: optionalList.describe('dpo: comma list of LoRA adapters merged into ref_model.'),
+    .describe('dpo, kto: folder of the reference model (unset: the base with LoRA disabled, or a frozen copy).'),
+  ref_model_adapters: optionalList.describe('dpo, kto: comma list of LoRA adapters merged into ref_model.'),
 });
 
 export const trainingGroup = z.object({

@@ -165,9 +165,7 @@ export class Trainer {
     const total = this.state.total_steps;
     const window = this.state.log_window;
     const loss = window.loss_sum / window.steps;
-    // As LLaMA-Factory's DPO trainer: each metric is the mean of its micro-batch values since the last row.
-    const metrics: Record<string, number> = {};
-    for (const [k, v] of Object.entries(window.metrics ?? {})) metrics[k] = v / (window.micro_batches as number);
+    const metrics = window.metrics === undefined ? {} : this.s.objective.summarize(window.metrics, window.micro_batches as number);
     this.state.log_window = { loss_sum: 0, steps: 0 };
     const epoch = this.epoch();
     const t = log.timing(step, total);

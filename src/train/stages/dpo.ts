@@ -9,7 +9,7 @@ import type { CausalLM } from '../../model/index.js';
 import { noGrad } from '../../tensor/autograd.js';
 import { scalarWithGrad } from '../../tensor/ops.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import type { MicroLoss, Objective } from './objective.js';
+import { evaluateBatches, meanMetrics, type MicroLoss, type Objective } from './objective.js';
 import { preferenceLoss, usesReference, type PrefParams, type PrefResult } from './pref-loss.js';
 import type { Reference } from './reference.js';
 
@@ -54,22 +54,13 @@ export class PreferenceObjective implements Objective {
     }
   }
 
+  summarize(sums: Record<string, number>, microBatches: number): Record<string, number> {
+    return meanMetrics(sums, microBatches);
+  }
+
   // LLaMA-Factory's evaluation: the loss averaged over pairs, the metrics over batches.
   evaluate(rows: TokenizedRow[][]): Record<string, number> {
-    let lossSum = 0;
-    let pairs = 0;
-    const sums: Record<string, number> = {};
-    noGrad(() => {
-      for (const batchRows of rows) {
-        const { result } = this.run(batchRows);
-        lossSum += result.loss * batchRows.length;
-        pairs += batchRows.length;
-        for (const [k, v] of Object.entries(result.metrics)) sums[k] = (sums[k] ?? 0) + v;
-      }
-    });
-    const out: Record<string, number> = { loss: lossSum / Math.max(1, pairs) };
-    for (const [k, v] of Object.entries(sums)) out[k] = v / rows.length;
-    return out;
+    return evaluateBatches(rows, (batchRows) => noGrad(() => this.run(batchRows).result), meanMetrics);
   }
 
   private run(rows: TokenizedRow[]): { b: Batch; policy: Tensor; result: PrefResult } {

@@ -4,6 +4,7 @@ import { TRAINING_STAGES, type RetuneConfig } from '../../config/schema.js';
 import type { Finetuning } from '../../model/adapters/finetuning.js';
 import type { CausalLM } from '../../model/index.js';
 import { PreferenceObjective } from './dpo.js';
+import { KtoObjective } from './kto.js';
 import { CausalLmObjective, type Objective } from './objective.js';
 import { usesReference } from './pref-loss.js';
 import { loadReference } from './reference.js';
@@ -23,6 +24,14 @@ export async function buildObjective(config: RetuneConfig, model: CausalLM, fine
       };
       const reference = usesReference(config.pref_loss) ? await loadReference(config, model, finetuning) : null;
       return new PreferenceObjective(model, reference, params, padId);
+    }
+    case 'kto': {
+      if (model.lmHead.adapter !== null) throw new UsageError('stage kto: lora_target must not include lm_head');
+      const params = {
+        beta: config.pref_beta, ftx: config.pref_ftx, chosenWeight: config.kto_chosen_weight,
+        rejectedWeight: config.kto_rejected_weight,
+      };
+      return new KtoObjective(model, await loadReference(config, model, finetuning), params, padId);
     }
     default:
       throw new UsageError(`stage ${config.stage} is not supported yet (stages that train: ${TRAINING_STAGES.join(', ')})`);

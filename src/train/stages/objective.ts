@@ -11,14 +11,23 @@ const IGNORE = -100;
 export interface MicroLoss {
   loss: Tensor; // scalar, scaled so that the micro-batches of one step add up to the step's loss
   tokens: number; // non-pad tokens that went through the model
-  metrics: Record<string, number>; // this micro-batch's stage metrics (rewards/chosen, ...), averaged when logged
+  metrics: Record<string, number>; // this micro-batch's raw stage metrics, summed over a log window by the trainer
 }
 
 export interface Objective {
   // One MicroLoss per micro-batch, in order; the trainer calls backward on each before asking for the next.
   microLosses(micro: TokenizedRow[][]): Generator<MicroLoss>;
+  // The metrics a log row shows, from the raw metrics summed over the window's micro-batches.
+  summarize(sums: Record<string, number>, microBatches: number): Record<string, number>;
   // Metrics over a whole evaluation split, keys without the eval_ prefix (loss, perplexity, rewards/chosen, ...).
   evaluate(rows: TokenizedRow[][]): Record<string, number>;
+}
+
+// Each metric's mean over the micro-batches, as LLaMA-Factory's DPO trainer logs them.
+export function meanMetrics(sums: Record<string, number>, microBatches: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(sums)) out[k] = v / microBatches;
+  return out;
 }
 
 // Targets the model's shifted loss sees: labels at positions 1..T-1 of each row that are not ignored.
@@ -28,6 +37,23 @@ export function countTargets(batch: Batch): number {
     for (let t = 1; t < batch.T; t++) if (batch.labels[b * batch.T + t] !== IGNORE) n++;
   }
   return n;
+}
+
+// The loss averaged over samples and the metrics summed over batches, then summarized as in training.
+export function evaluateBatches(
+  rows: TokenizedRow[][], run: (batchRows: TokenizedRow[]) => { loss: number; metrics: Record<string, number> },
+  summarize: (sums: Record<string, number>, batches: number) => Record<string, number>,
+): Record<string, number> {
+  let lossSum = 0;
+  let samples = 0;
+  const sums: Record<string, number> = {};
+  for (const batchRows of rows) {
+    const r = run(batchRows);
+    lossSum += r.loss * batchRows.length;
+    samples += batchRows.length;
+    for (const [k, v] of Object.entries(r.metrics)) sums[k] = (sums[k] ?? 0) + v;
+  }
+  return { loss: lossSum / Math.max(1, samples), ...summarize(sums, rows.length) };
 }
 
 // pt / sft: each micro-batch's summed token loss over the target tokens of the whole step (as HF does since 4.46).
@@ -43,6 +69,10 @@ export class CausalLmObjective implements Objective {
       });
       yield { loss, tokens: b.tokens, metrics: {} };
     }
+  }
+
+  summarize(): Record<string, number> {
+    return {};
   }
 
   // Mean loss per target token over the split.

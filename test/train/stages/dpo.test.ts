@@ -6,26 +6,11 @@
 // log-probs, orpo and simpo are LLaMA-Factory's own code, and pref_ftx adds its sft_loss. The plain-DPO case was
 // also checked against TRL 1.13's DPOTrainer by the generator.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { configSchema } from '../../../src/config/schema.js';
 import type { TokenizedRow } from '../../../src/data/index.js';
-import { applyFinetuning } from '../../../src/model/adapters/finetuning.js';
-import { loadModel } from '../../../src/model/index.js';
 import { createOptimizer } from '../../../src/optim/create.js';
 import { backward } from '../../../src/tensor/autograd.js';
-import { buildObjective } from '../../../src/train/stages/index.js';
-
-interface Pair { prompt: number[]; chosen: number[]; rejected: number[] }
-interface Case {
-  name: string; finetuning_type: 'lora' | 'full'; pref_loss: 'sigmoid' | 'hinge' | 'ipo' | 'orpo' | 'simpo';
-  pref_beta: number; pref_ftx: number; dpo_label_smoothing: number; simpo_gamma: number; learning_rate: number;
-  loss: number; metrics: Record<string, number>; grads: Record<string, number[]>; params_after: Record<string, number[]>;
-}
-const golden = JSON.parse(readFileSync('test/fixtures/pref/golden.json', 'utf8')) as {
-  pairs: Pair[]; step_batches: Pair[][]; cases: Case[];
-};
-const MODEL = 'test/fixtures/train/model';
+import { closeRel, closeTensor, floats, golden, setUp, type Pair } from './golden.js';
 
 function rows(pairs: Pair[]): TokenizedRow[] {
   const ignored = (p: Pair): number[] => p.prompt.map(() => -100);
@@ -33,32 +18,6 @@ function rows(pairs: Pair[]): TokenizedRow[] {
     inputIds: Int32Array.from([...p.prompt, ...p.chosen]), labels: Int32Array.from([...ignored(p), ...p.chosen]),
     rejectedIds: Int32Array.from([...p.prompt, ...p.rejected]), rejectedLabels: Int32Array.from([...ignored(p), ...p.rejected]),
   }));
-}
-
-function closeRel(actual: number, expected: number, tol: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= tol * Math.max(Math.abs(expected), 1e-6), `${what}: ${actual} vs ${expected}`);
-}
-
-// Every element within tol of the golden, relative to the tensor's largest magnitude.
-function closeTensor(actual: Float32Array, expected: number[], tol: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: size`);
-  const scale = Math.max(1e-6, ...expected.map(Math.abs));
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / scale);
-  assert.ok(worst <= tol, `${what}: max relative difference ${worst}`);
-}
-
-async function setUp(c: Case) {
-  const config = configSchema.parse({
-    stage: 'dpo', model_name_or_path: MODEL, finetuning_type: c.finetuning_type, pref_loss: c.pref_loss,
-    pref_beta: c.pref_beta, pref_ftx: c.pref_ftx, dpo_label_smoothing: c.dpo_label_smoothing, simpo_gamma: c.simpo_gamma,
-    learning_rate: c.learning_rate, weight_decay: 0,
-    ...(c.finetuning_type === 'lora' ? { adapter_name_or_path: 'test/fixtures/pref/lora-init', lora_target: 'q_proj,v_proj' } : {}),
-  });
-  const model = await loadModel(MODEL);
-  const finetuning = applyFinetuning(model, config);
-  const objective = await buildObjective(config, model, finetuning, 0);
-  return { config, finetuning, objective };
 }
 
 for (const c of golden.cases) {
@@ -71,7 +30,7 @@ for (const c of golden.cases) {
     assert.deepEqual(Object.keys(m.metrics).sort(), Object.keys(c.metrics).sort());
     for (const [k, v] of Object.entries(c.metrics)) closeRel(m.metrics[k], v, 1e-5, k);
     backward(m.loss);
-    for (const [name, t] of finetuning.trainable) closeTensor(t.grad as Float32Array, c.grads[name], 1e-4, `grad ${name}`);
+    for (const [name, t] of finetuning.trainable) closeTensor(t.grad as Float32Array, floats(c.grads[name]), 1e-4, `grad ${name}`);
 
     const optimizer = createOptimizer(config, finetuning.trainable);
     optimizer.zeroGrad();
@@ -80,7 +39,7 @@ for (const c of golden.cases) {
       optimizer.step(c.learning_rate);
       optimizer.zeroGrad();
     }
-    for (const [name, t] of finetuning.trainable) closeTensor(t.data, c.params_after[name], 1e-5, `param ${name}`);
+    for (const [name, t] of finetuning.trainable) closeTensor(t.data, floats(c.params_after[name]), 1e-5, `param ${name}`);
   });
 }
 
