@@ -3,8 +3,7 @@
 // `--key value` for a schema or other LLaMA-Factory key is the HfArgumentParser form and becomes an override like
 // key=value.
 import { UsageError } from '../util/errors.js';
-import { isLfOnlyKey } from '../config/lf-keys.js';
-import { configKeys } from '../config/schema.js';
+import { isKnownKey } from '../config/keys.js';
 
 export interface FlagSpec {
   [name: string]: 'boolean' | 'string';
@@ -34,7 +33,7 @@ export function parseArgs(command: string, args: string[], spec: FlagSpec): Pars
         parsed.flags.set(name, true);
       } else if (spec[name] === 'string') {
         parsed.flags.set(name, takeValue());
-      } else if (configKeys.has(name) || isLfOnlyKey(name)) {
+      } else if (isKnownKey(name)) {
         parsed.overrides.push(`${name}=${takeValue()}`);
       } else {
         throw new UsageError(`${command}: unknown option --${name} (run retune ${command} --help)`);

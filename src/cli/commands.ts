@@ -1,7 +1,8 @@
 // The one table of `retune` commands. Each command's module is imported when it runs, so `retune --version` or
 // `retune help` never load the engine.
 import { plannedCommand } from './planned.js';
-import { runHelp, type GroupName } from './help.js';
+import type { GroupName } from '../config/keys.js';
+import { runHelp } from './help.js';
 
 export interface Command {
   summary: string;

@@ -1,12 +1,9 @@
 // `retune help`, `retune --help` and `retune <command> --help`: the command list, and the config keys a command reads,
 // grouped as in the schema, each with its type, default and one-line description.
-import { keyInfo } from '../config/describe.js';
+import { configKeys, type GroupName, type KeyInfo } from '../config/keys.js';
 import { UsageError } from '../util/errors.js';
-import { configGroups } from '../config/schema.js';
 import type { Command, CommandTable } from './commands.js';
 import { retuneVersion } from './version.js';
-
-export type GroupName = keyof typeof configGroups;
 
 function showDefault(value: unknown): string {
   if (value === null || value === undefined) return 'unset';
@@ -14,14 +11,25 @@ function showDefault(value: unknown): string {
   return String(value);
 }
 
+// The type in words, as a user writes the value in YAML.
+function typeWords(info: KeyInfo): string {
+  switch (info.kind) {
+    case 'integer': return 'int';
+    case 'enum': return (info.values ?? []).join('|');
+    case 'list': return 'comma list';
+    case 'record': return 'mapping';
+    default: return info.kind;
+  }
+}
+
 export function formatGroups(groups: readonly GroupName[]): string {
+  const keys = configKeys();
   const lines: string[] = [];
   for (const group of groups) {
     if (lines.length > 0) lines.push('');
     lines.push(`${group}:`);
-    for (const key of Object.keys(configGroups[group].shape)) {
-      const { type, fallback, description } = keyInfo(key);
-      lines.push(`  ${key} (${type}, default ${showDefault(fallback)})`, `      ${description}`);
+    for (const info of keys.filter((k) => k.group === group)) {
+      lines.push(`  ${info.name} (${typeWords(info)}, default ${showDefault(info.default)})`, `      ${info.description}`);
     }
   }
   return lines.join('\n');

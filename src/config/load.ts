@@ -4,11 +4,10 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { LineCounter, YAMLMap, isMap, isScalar, parse, parseDocument, stringify } from 'yaml';
 import type { z } from 'zod';
-import { keyInfo } from './describe.js';
 import { UsageError } from '../util/errors.js';
 import { writeTextAtomic } from '../util/write-atomic.js';
-import { inertKeysSet, isLfOnlyKey, refusedFeatures, renamedKey } from './lf-keys.js';
-import { configGroups, configKeys, configSchema, ineffectiveKeys, type ConfigKey, type RetuneConfig } from './schema.js';
+import { configKeys, isConfigKey, isKnownKey, keyInfo, refusedFeatures, renamedKey } from './keys.js';
+import { configGroups, configSchema, type ConfigKey, type RetuneConfig } from './schema.js';
 
 export interface LoadedConfig {
   config: RetuneConfig;
@@ -90,7 +89,7 @@ const typeNames: Record<string, string> = {
 function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
   switch (issue.code) {
     case 'invalid_type': {
-      const expected = issue.path.length === 1 && keyInfo(String(issue.path[0])).type === 'int' ? 'int' : issue.expected;
+      const expected = issue.path.length === 1 && keyInfo(String(issue.path[0]))?.kind === 'integer' ? 'int' : issue.expected;
       return `expected ${typeNames[expected] ?? expected}, got ${show(value)}`;
     }
     case 'invalid_value':
@@ -172,8 +171,7 @@ function checkCrossFields(config: RetuneConfig, origins: Origins, source: string
 
 const defaults = configSchema.parse({}) as Record<string, unknown>;
 
-// `report_to: none` or `fp16: false` in a LLaMA-Factory config ask for nothing, so they earn no notice; also how the
-// CLI picks the keys worth echoing.
+// How the CLI picks the keys worth echoing, and which ignored keys earn a notice.
 export function differsFromDefault(config: RetuneConfig, key: string): boolean {
   return JSON.stringify(config[key as keyof RetuneConfig]) !== JSON.stringify(defaults[key]);
 }
@@ -186,15 +184,17 @@ export function loadConfig(path: string | null, overrides: string[]): LoadedConf
     raw[key] = value;
     origins.set(key, `override ${text}`);
   }
-  const unknownKeys = Object.keys(raw).filter((key) => !configKeys.has(key) && !isLfOnlyKey(key));
+  const unknownKeys = Object.keys(raw).filter((key) => !isKnownKey(key));
   const known: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(raw)) if (configKeys.has(key)) known[key] = value;
+  for (const [key, value] of Object.entries(raw)) if (isConfigKey(key)) known[key] = value;
   const config = validate(known, origins, source, refusedFeatures(raw));
   const notices: string[] = [];
   checkCrossFields(config, origins, source, notices);
-  const inert = new Set(inertKeysSet(raw));
-  const ineffective = Object.keys(raw).filter((key) =>
-    inert.has(key) || (configKeys.has(key) && ineffectiveKeys.has(key) && differsFromDefault(config, key)));
+  // `report_to: none` or `fp16: false` in a LLaMA-Factory config ask for nothing, so they earn no notice.
+  const moved = (key: string): boolean => (isConfigKey(key)
+    ? differsFromDefault(config, key)
+    : JSON.stringify(raw[key]) !== JSON.stringify(keyInfo(key)?.default));
+  const ineffective = Object.keys(raw).filter((key) => keyInfo(key)?.lfStatus === 'ignored' && moved(key));
   return { config, unknownKeys, ineffectiveKeys: ineffective, source, notices };
 }
 
@@ -216,7 +216,8 @@ export function suggestKey(unknown: string): string | null {
   if (renamed !== null) return renamed;
   let best: string | null = null;
   let bestDistance = Math.max(2, Math.floor(unknown.length / 4)) + 1;
-  for (const key of configKeys) {
+  for (const { name: key } of configKeys()) {
+    if (!isConfigKey(key)) continue;
     const d = editDistance(unknown, key);
     if (d < bestDistance) [best, bestDistance] = [key, d];
   }

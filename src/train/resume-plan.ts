@@ -1,6 +1,7 @@
 // The resume plan: what a resume will do, decided before the first step and printed for the user. A pure function of
 // the checkpoint (its resolved config and train_state.json), the new config and the new dataset's fingerprint. The
 // trainer runs exactly what the plan says: the config it returns, the LR history, the data cursor, the total steps.
+import { resumeClassOf } from '../config/keys.js';
 import type { RetuneConfig } from '../config/schema.js';
 import type { SamplerState } from '../data/sampler.js';
 import { renderLrCurve } from '../optim/lr-curve.js';
@@ -29,8 +30,6 @@ const DATA: ReadonlySet<string> = new Set([
   'dataset', 'dataset_dir', 'template', 'cutoff_len', 'max_samples', 'val_size', 'mix_strategy', 'interleave_probs',
   'train_on_prompt', 'mask_history', 'packing', 'tool_format', 'enable_thinking', 'default_system',
 ]);
-// What the preference loss compares against: the weights continue, the loss they follow changes.
-const OBJECTIVE: ReadonlySet<string> = new Set(['pref_loss', 'ref_model', 'ref_model_adapters']);
 // Free to change under every policy: where and how often things are written, what is printed, how the resume itself
 // is done, and keys that have no effect on this engine.
 const BOOKKEEPING: ReadonlySet<string> = new Set([
@@ -51,7 +50,7 @@ export function kindOf(field: string): RowKind {
   if (BATCH.has(field)) return 'batch';
   if (DATA.has(field)) return 'data';
   if (field === 'seed') return 'seed';
-  if (OBJECTIVE.has(field)) return 'objective';
+  if (resumeClassOf(field) === 'objective') return 'objective';
   if (BOOKKEEPING.has(field)) return 'bookkeeping';
   return 'other';
 }

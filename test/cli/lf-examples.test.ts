@@ -78,7 +78,7 @@ const refused: Record<string, string> = {
   'extras/badam/llama3_full_sft.yaml': ':8: use_badam: the BAdam optimizer is not supported yet',
   'extras/adam_mini/qwen2_full_sft.yaml': ':8: use_adam_mini: the Adam-mini optimizer is not supported yet',
   'extras/loraplus/llama3_lora_sft.yaml': ':9: loraplus_lr_ratio: LoRA+ (a larger learning rate for lora_B) is not',
-  'extras/pissa/llama3_lora_sft.yaml': ':11: pissa_init: pissa_init is not supported yet',
+  'extras/pissa/llama3_lora_sft.yaml': ':11: pissa_init: PiSSA initialisation is not supported yet',
   'extras/llama_pro/llama3_freeze_sft.yaml': ':10: use_llama_pro: LLaMA Pro block expansion is not supported yet',
   'extras/mod/llama3_full_sft.yaml': ':9: mixture_of_depths: mixture-of-depths is not supported yet',
   'extras/fsdp_qlora/llama3_lora_sft.yaml': ':4: quantization_bit: quantization is not supported yet',

@@ -19,7 +19,7 @@ import { loadAdapter, mergeAdapters } from './peft-io.js';
 export type FinetuningConfig = Pick<
   RetuneConfig,
   | 'finetuning_type' | 'lora_rank' | 'lora_alpha' | 'lora_dropout' | 'lora_target' | 'additional_target' | 'use_rslora'
-  | 'use_dora' | 'pissa_init' | 'create_new_adapter' | 'freeze_trainable_layers' | 'freeze_trainable_modules'
+  | 'use_dora' | 'create_new_adapter' | 'freeze_trainable_layers' | 'freeze_trainable_modules'
   | 'freeze_extra_modules' | 'adapter_name_or_path' | 'model_name_or_path' | 'seed'
 >;
 
@@ -33,7 +33,6 @@ export function splitList(value: string | null | undefined): string[] {
 }
 
 export function applyFinetuning(model: CausalLM, config: FinetuningConfig): Finetuning {
-  if (config.pissa_init) throw new UsageError('pissa_init: PiSSA initialisation is not supported; remove pissa_init or set it to false');
   const adapterPaths = splitList(config.adapter_name_or_path);
   if (adapterPaths.length > 0 && config.finetuning_type !== 'lora') {
     throw new UsageError(`adapter_name_or_path: adapters are only valid with finetuning_type lora (got ${config.finetuning_type})`);

@@ -89,11 +89,10 @@ test('lora_target list, rsLoRA scale, DoRA magnitude and additional_target as mo
   frozenExcept(model, new Map([['lm_head.weight', 1]]));
 });
 
-test('lora settings that match nothing, and pissa_init, are refused by name', async () => {
+test('lora settings that match nothing are refused by name', async () => {
   const model = await loadModel(BASE);
   assert.throws(() => applyFinetuning(model, config({ lora_target: 'q_proj,qkv' })), (e: Error) => e instanceof UsageError && /^lora_target: LoRA target "qkv" matches no Linear.*q_proj, k_proj/.test(e.message));
   assert.throws(() => applyFinetuning(model, config({ additional_target: 'head' })), (e: Error) => e instanceof UsageError && /^additional_target: module "head" to train in full matches no parameter/.test(e.message));
-  assert.throws(() => applyFinetuning(model, { ...config({}), pissa_init: true }), /pissa_init/);
   assert.throws(() => applyFinetuning(model, config({ finetuning_type: 'full', adapter_name_or_path: join(FIXTURES, 'lora') })), /only valid with finetuning_type lora/);
   const tied = await loadModel('test/fixtures/models/llama-tied');
   assert.throws(() => applyFinetuning(tied, config({ additional_target: 'lm_head' })), /tied/);
