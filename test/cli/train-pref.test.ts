@@ -6,8 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { configSchema } from '../../src/config/schema.js';
+import { applyFinetuning } from '../../src/model/adapters/finetuning.js';
+import { loadModel } from '../../src/model/index.js';
+import { noGrad } from '../../src/tensor/autograd.js';
+import { runCli } from './run-cli.js';
 import {
-  explain, logRows, startTrain, tempDir, train, waitForOutput, writeConfig, type RunResult,
+  explain, FIXTURE, logRows, startTrain, tempDir, train, waitForOutput, writeConfig, type RunResult,
 } from '../train/run-helpers.js';
 
 // 12 pairs, 4 held out: 8 train pairs, effective batch 4 = 2 steps per epoch, 3 epochs = 6 steps. Rows every 2
@@ -100,6 +105,30 @@ for (const stage of stages) {
     assertSameAfter(join(dir, 'out'), join(fullDir, 'out'), 3, 'model.safetensors');
   });
 }
+
+test('retune export merges a dpo adapter like an sft one: the merged model computes what base + adapter does', async () => {
+  await loraStraight;
+  const adapter = join(loraDir, 'out');
+  const exportDir = join(loraDir, 'export');
+  const r = runCli(['export', `model_name_or_path=${FIXTURE}/model`, `adapter_name_or_path=${adapter}`, `export_dir=${exportDir}`]);
+  assert.equal(r.code, 0, r.stderr);
+  const merged = await loadModel(exportDir);
+  const adapted = await loadModel(`${FIXTURE}/model`);
+  const ft = applyFinetuning(adapted, configSchema.parse({ adapter_name_or_path: adapter, model_name_or_path: `${FIXTURE}/model` }));
+  ft.adapters?.setTraining(false); // the unmerged adapter as the trainer evaluates it: no dropout
+  const ids = Int32Array.from([5, 17, 33, 70, 101, 9, 44, 12]);
+  const logits = (m: typeof merged) => noGrad(() => m.forward(ids, 1, 8).data.slice());
+  const [a, b] = [logits(merged), logits(adapted)];
+  const base = logits(await loadModel(`${FIXTURE}/model`));
+  let diff = 0;
+  let moved = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    moved = Math.max(moved, Math.abs(a[i] - base[i]));
+  }
+  assert.ok(diff < 1e-4, `merged vs base + adapter: ${diff}`);
+  assert.ok(moved > 1e-3, `the trained adapter changes the model: ${moved}`);
+});
 
 test('a changed pref_loss is refused under resume_policy strict and explained under config', async () => {
   await loraStraight;
