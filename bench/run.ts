@@ -2,6 +2,7 @@
 // run by CI. Sections can be chosen by name: `npm run bench -- gemm train`.
 import { cpus } from 'node:os';
 import { getBackend } from '../src/backend/index.js';
+import { benchDpoStep } from './dpo-step.js';
 import { benchGemm } from './gemm.js';
 import { benchLoraMemory } from './lora-memory.js';
 import { benchTokenize } from './tokenize.js';
@@ -10,6 +11,7 @@ import { benchTrainStep } from './train-step.js';
 const SECTIONS: [string, () => Promise<string[]>][] = [
   ['gemm', benchGemm],
   ['train', benchTrainStep],
+  ['dpo', benchDpoStep],
   ['memory', benchLoraMemory],
   ['tokenize', benchTokenize],
 ];

@@ -125,13 +125,13 @@ export const dataGroup = z.object({
 });
 
 // LLaMA-Factory's stages that Retune trains; the others are known but refused.
-export const TRAINING_STAGES: readonly string[] = ['pt', 'sft', 'dpo', 'kto'];
+export const TRAINING_STAGES: readonly string[] = ['pt', 'sft', 'rm', 'dpo', 'kto'];
 
 export const finetuningGroup = z.object({
   stage: lf(z.enum(['pt', 'sft', 'rm', 'ppo', 'dpo', 'kto']).default('sft')
     .refine((v) => TRAINING_STAGES.includes(v), {
       error: (issue) => `${String(issue.input)} is not supported yet (stages that train: ${TRAINING_STAGES.join(', ')})`,
-    }), 'structural', 'Training stage: pt (pre-training), sft (supervised fine-tuning), dpo (preference pairs) or kto.'),
+    }), 'structural', 'Training stage: pt (pre-training), sft (supervised fine-tuning), rm (reward model), dpo or kto.'),
   finetuning_type: lf(z.enum(['lora', 'freeze', 'full']).default('lora'), 'structural',
     'What is trained: LoRA adapters, the last layers, or all weights.'),
   lora_rank: lf(positiveInt.default(8), 'structural', 'LoRA rank r.'),

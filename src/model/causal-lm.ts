@@ -79,8 +79,9 @@ export class CausalLM {
     return this.lmHead.forward(this.hidden(ids, B, T, opts)); // (B, T, V)
   }
 
-  // ids (B*T) -> final hidden states (B, T, C), after the last norm and before the LM head
-  private hidden(ids: Int32Array, B: number, T: number, opts: ForwardOptions): Tensor {
+  // ids (B*T) -> final hidden states (B, T, C), after the last norm and before the LM head (a reward model's value
+  // head reads them)
+  hidden(ids: Int32Array, B: number, T: number, opts: ForwardOptions): Tensor {
     if (ids.length !== B * T) throw new RetuneError(`CausalLM.forward: ${ids.length} ids for B=${B}, T=${T}`);
     const cache = opts.cache ?? null;
     if (cache !== null && cache.B !== B) throw new RetuneError(`CausalLM.forward: cache holds batch ${cache.B}, got B=${B}`);

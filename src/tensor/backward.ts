@@ -119,6 +119,16 @@ export const backwardTable: Record<string, Rule> = {
   loraLinear: loraLinearBackward, // the fused LoRA layer's rule lives with its forward
   sequenceLogProbs: sequenceLogProbsBackward, // so does the per-sequence log-likelihood's
 
+  // dx is zero except the picked rows, which get their output gradient (added up when a row was picked twice).
+  gatherRows(node, gOut, sink) {
+    const dx = sink.overwrite(0);
+    const C = node.inputs[0].shape[1];
+    dx.fill(0);
+    node.saved.ids!.forEach((r, i) => {
+      for (let c = 0; c < C; c++) dx[r * C + c] += gOut[i * C + c];
+    });
+  },
+
   scalarWithGrad(node, gOut, sink) {
     const dx = sink.overwrite(0);
     dx.set(node.saved.buffers[0]);

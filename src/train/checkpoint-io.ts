@@ -13,6 +13,7 @@ import { readSafetensors, writeSafetensors, type TensorToWrite } from '../model/
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { writeCheckpoint } from './checkpoint.js';
+import type { Objective } from './stages/index.js';
 import { writeHfState, type HfStateFields } from './hf-state.js';
 import { writeTrainState, type TrainState } from './state.js';
 
@@ -32,12 +33,17 @@ export interface CheckpointContents {
   optimizer: Optimizer;
   trainState: TrainState;
   hfState: HfStateFields;
+  objective: Objective; // the stage may train files of its own (rm's value head)
 }
 
-// The trained weights in their user-facing layout: a PEFT adapter for LoRA, else the whole model, both fp32.
-export function writeWeights(dir: string, c: Pick<CheckpointContents, 'config' | 'model' | 'finetuning'>): void {
+type WeightsContents = Pick<CheckpointContents, 'config' | 'model' | 'finetuning' | 'objective'>;
+
+// The trained weights in their user-facing layout: a PEFT adapter for LoRA, else the whole model, both fp32, and
+// what the stage trains beside them.
+export function writeWeights(dir: string, c: WeightsContents): void {
   if (c.finetuning.adapters !== null) saveAdapter(c.model, dir, c.config);
   else saveModel(c.model, dir, { dtype: 'F32' });
+  c.objective.writeWeights?.(dir);
   const source = c.config.model_name_or_path;
   if (source === null) return;
   for (const name of COMPANION_FILES) {
@@ -62,7 +68,7 @@ export async function saveTrainingCheckpoint(outputDir: string, c: CheckpointCon
 
 // The final weights in output_dir itself (where LLaMA-Factory puts them), written beside and renamed into place file
 // by file, so an interrupted write never leaves a half-written weights file under its real name.
-export function writeFinalWeights(outputDir: string, c: Pick<CheckpointContents, 'config' | 'model' | 'finetuning'>): void {
+export function writeFinalWeights(outputDir: string, c: WeightsContents): void {
   const temp = join(outputDir, `.tmp-final-${process.pid}`);
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp, { recursive: true });

@@ -96,7 +96,7 @@ async function planAndTrain(
   if (padId === null) throw new UsageError(`${runConfig.model_name_or_path}: the tokenizer has neither a pad nor an eos token`);
 
   const { model, finetuning } = await buildModel(runConfig, checkpoint, state);
-  const objective = await buildObjective(runConfig, model, finetuning, padId);
+  const objective = await buildObjective(runConfig, model, finetuning, padId, checkpoint?.path ?? null);
   const optimizer = buildOptimizer(runConfig, finetuning, checkpoint, state, plan);
   const log = new TrainLog(outputDir, state.global_step, print, process.stdout.isTTY === true);
   let logHistory: HistoryEntry[] = [];
@@ -121,7 +121,7 @@ async function planAndTrain(
       'holds the state; run the same command again to resume');
     return result;
   }
-  writeFinalWeights(outputDir, { config: runConfig, model, finetuning });
+  writeFinalWeights(outputDir, { config: runConfig, model, finetuning, objective });
   writeHfState(outputDir, trainer.hfState());
   if (runConfig.plot_loss) {
     for (const file of plotLoss(log.rows(), outputDir)) print(`wrote ${file}`);

@@ -227,10 +227,10 @@ export class Trainer {
   }
 
   private async save(): Promise<void> {
-    const { config, model, finetuning, optimizer, log } = this.s;
+    const { config, model, finetuning, objective, optimizer, log } = this.s;
     const outputDir = config.output_dir as string;
     const { path, movedAside } = await saveTrainingCheckpoint(outputDir, {
-      config, model, finetuning, optimizer, trainState: this.snapshot(), hfState: this.hfState(),
+      config, model, finetuning, objective, optimizer, trainState: this.snapshot(), hfState: this.hfState(),
     });
     this.lastCheckpoint = path;
     this.savedStep = this.state.global_step;

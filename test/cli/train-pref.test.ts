@@ -1,6 +1,6 @@
-// `retune train` with stages dpo and kto on the tiny trainer model and fixture data (test/fixtures/pref/data): the
+// `retune train` with stages rm, dpo and kto on the tiny trainer model and fixture data (test/fixtures/pref/data): the
 // stage's metrics reach trainer_log.jsonl, the progress line and eval rows; checkpoints hold the policy only (never
-// the reference model); for each stage an unchanged resume after SIGTERM (LoRA) or max_steps (full) continues bit for
+// the reference model; rm adds its value_head.safetensors); for each stage an unchanged resume after SIGTERM (LoRA) or max_steps (full) continues bit for
 // bit, metrics included; the resume plan refuses a changed pref_loss under strict and explains it otherwise.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,18 +32,22 @@ function mathRows(outDir: string): Record<string, unknown>[] {
   });
 }
 
-function assertSameAfter(outDir: string, referenceDir: string, from: number, weightsFile: string): void {
+function assertSameAfter(outDir: string, referenceDir: string, from: number, weightsFiles: string[]): void {
   const after = (dir: string) => mathRows(dir).filter((r) => (r.current_steps as number) > from);
   assert.deepEqual(after(outDir), after(referenceDir));
-  const weights = (dir: string) => readFileSync(join(dir, weightsFile));
-  assert.ok(weights(outDir).equals(weights(referenceDir)), `final ${weightsFile} differs`);
+  for (const file of weightsFiles) {
+    const weights = (dir: string) => readFileSync(join(dir, file));
+    assert.ok(weights(outDir).equals(weights(referenceDir)), `final ${file} differs`);
+  }
 }
 
 const kto = { ...dpo, stage: 'kto', dataset: 'animal_kto', kto_chosen_weight: 1.2, kto_rejected_weight: 0.8 };
 const KTO_METRICS = ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'kl'];
+const rm = { ...dpo, stage: 'rm' };
 const stages = [
-  { name: 'dpo', settings: dpo, metrics: METRICS, progress: /step 2\/6 loss \d\.\d{4} rewards\/chosen -?\d\.\d{4} .*rewards\/accuracies \d\.\d{4} .*logps\/rejected -?\d+\.\d{4} lr / },
-  { name: 'kto', settings: kto, metrics: KTO_METRICS, progress: /step 2\/6 loss \d\.\d{4} rewards\/chosen -?\d\.\d{4} .* kl \d\.\d{4} lr / },
+  { name: 'rm', settings: rm, metrics: [], evalMetrics: ['accuracy'], extra: ['value_head.safetensors'], progress: /step 2\/6 loss \d\.\d{4} lr / },
+  { name: 'dpo', settings: dpo, metrics: METRICS, evalMetrics: METRICS, extra: [], progress: /step 2\/6 loss \d\.\d{4} rewards\/chosen -?\d\.\d{4} .*rewards\/accuracies \d\.\d{4} .*logps\/rejected -?\d+\.\d{4} lr / },
+  { name: 'kto', settings: kto, metrics: KTO_METRICS, evalMetrics: KTO_METRICS, extra: [], progress: /step 2\/6 loss \d\.\d{4} rewards\/chosen -?\d\.\d{4} .* kl \d\.\d{4} lr / },
 ];
 
 const loraDir = tempDir('dpo-lora');
@@ -53,7 +57,7 @@ for (const stage of stages) {
   const straightDir = stage.name === 'dpo' ? loraDir : tempDir(`${stage.name}-lora`);
   const straight = stage.name === 'dpo' ? loraStraight : train(writeConfig(straightDir, stage.settings));
 
-  test(`LoRA ${stage.name} logs its metrics in rows, progress line and eval; checkpoints hold only the adapter`, async () => {
+  test(`LoRA ${stage.name} logs its metrics in rows, progress line and eval; checkpoints hold the adapter and no model`, async () => {
     const r = await straight;
     assert.equal(r.code, 0, explain(r));
     const out = join(straightDir, 'out');
@@ -62,12 +66,16 @@ for (const stage of stages) {
     for (const row of steps) for (const k of stage.metrics) assert.equal(typeof row[k], 'number', `${k} in ${JSON.stringify(row)}`);
     const evals = mathRows(out).filter((row) => typeof row.eval_loss === 'number');
     assert.deepEqual(evals.map((row) => row.current_steps), [3, 6]);
-    for (const row of evals) for (const k of stage.metrics) assert.equal(typeof row[`eval_${k}`], 'number', `eval_${k}`);
+    for (const row of evals) for (const k of stage.evalMetrics) assert.equal(typeof row[`eval_${k}`], 'number', `eval_${k}`);
     assert.match(r.stdout, stage.progress);
-    // The policy learns the data: desirable answers gain on the others.
-    assert.ok((steps[2]['rewards/margins'] as number) > 0, JSON.stringify(steps[2]));
+    // The model learns the data: desirable answers gain on the others (rm: the held-out pairs' loss falls).
+    if (stage.name === 'rm') assert.ok((evals[1].eval_loss as number) < (evals[0].eval_loss as number), JSON.stringify(evals));
+    else assert.ok((steps[2]['rewards/margins'] as number) > 0, JSON.stringify(steps[2]));
     const files = readdirSync(join(out, 'checkpoint-6')).sort();
-    assert.ok(files.includes('adapter_model.safetensors'), files.join(', '));
+    for (const f of ['adapter_model.safetensors', ...stage.extra]) {
+      assert.ok(files.includes(f), files.join(', '));
+      assert.ok(readdirSync(out).includes(f), `${f} in output_dir`);
+    }
     assert.ok(!files.some((f) => f.startsWith('model')), `a LoRA checkpoint holds no model weights: ${files.join(', ')}`);
   });
 
@@ -85,10 +93,11 @@ for (const stage of stages) {
     const resumed = await train(cfg);
     assert.equal(resumed.code, 0, explain(resumed));
     assert.match(resumed.stdout, /config: no change that affects training/);
-    assertSameAfter(join(dir, 'out'), join(straightDir, 'out'), at, 'adapter_model.safetensors');
+    assertSameAfter(join(dir, 'out'), join(straightDir, 'out'), at, ['adapter_model.safetensors', ...stage.extra]);
   });
 
-  test(`full ${stage.name} ended by max_steps, resumed without it: identical to the straight run (the reference stays the base)`, async () => {
+  // dpo/kto: identical only if the reference stays the base rather than the checkpoint's weights.
+  test(`full ${stage.name} ended by max_steps, resumed without it: identical to the straight run`, async () => {
     const full = { ...stage.settings, finetuning_type: 'full', learning_rate: 1e-3 };
     const fullDir = tempDir(`${stage.name}-full`);
     const whole = await train(writeConfig(fullDir, full));
@@ -99,10 +108,10 @@ for (const stage of stages) {
     assert.equal(first.code, 0, explain(first));
     // One copy of the weights in the checkpoint: the policy's.
     const files = readdirSync(join(dir, 'out', 'checkpoint-3')).filter((f) => f.endsWith('.safetensors')).sort();
-    assert.deepEqual(files, ['model.safetensors', 'optimizer.safetensors']);
+    assert.deepEqual(files, ['model.safetensors', 'optimizer.safetensors', ...stage.extra]);
     const resumed = await train(cfg);
     assert.equal(resumed.code, 0, explain(resumed));
-    assertSameAfter(join(dir, 'out'), join(fullDir, 'out'), 3, 'model.safetensors');
+    assertSameAfter(join(dir, 'out'), join(fullDir, 'out'), 3, ['model.safetensors', ...stage.extra]);
   });
 }
 

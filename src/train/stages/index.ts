@@ -1,6 +1,7 @@
 // The objective a config's stage trains with.
 import { UsageError } from '../../util/errors.js';
 import { TRAINING_STAGES, type RetuneConfig } from '../../config/schema.js';
+import { splitList } from '../../model/adapters/finetuning.js';
 import type { Finetuning } from '../../model/adapters/finetuning.js';
 import type { CausalLM } from '../../model/index.js';
 import { PreferenceObjective } from './dpo.js';
@@ -8,11 +9,22 @@ import { KtoObjective } from './kto.js';
 import { CausalLmObjective, type Objective } from './objective.js';
 import { usesReference } from './pref-loss.js';
 import { loadReference } from './reference.js';
+import { RewardObjective } from './rm.js';
+import { ValueHead } from './value-head.js';
 
 export { CausalLmObjective, countTargets, type MicroLoss, type Objective } from './objective.js';
 
-export async function buildObjective(config: RetuneConfig, model: CausalLM, finetuning: Finetuning, padId: number): Promise<Objective> {
+// checkpoint: the folder a resume starts from, which holds what the stage trained besides the model (rm's value head).
+// A value head joins finetuning.trainable, so the optimizer, clipping and checkpoints see it.
+export async function buildObjective(
+  config: RetuneConfig, model: CausalLM, finetuning: Finetuning, padId: number, checkpoint: string | null = null,
+): Promise<Objective> {
   switch (config.stage) {
+    case 'rm': {
+      const head = valueHead(config, model, checkpoint);
+      for (const [name, t] of head.parameters()) finetuning.trainable.set(name, t);
+      return new RewardObjective(model, head, padId);
+    }
     case 'pt':
     case 'sft':
       return new CausalLmObjective(model, padId);
@@ -36,4 +48,14 @@ export async function buildObjective(config: RetuneConfig, model: CausalLM, fine
     default:
       throw new UsageError(`stage ${config.stage} is not supported yet (stages that train: ${TRAINING_STAGES.join(', ')})`);
   }
+}
+
+// Where LLaMA-Factory looks for a value head to continue (the checkpoint on a resume, else the last adapter, else the
+// model folder); a fresh one from the seed when there is none.
+function valueHead(config: RetuneConfig, model: CausalLM, checkpoint: string | null): ValueHead {
+  const C = model.config.hidden_size;
+  const source = checkpoint ?? splitList(config.adapter_name_or_path).at(-1) ?? (config.model_name_or_path as string);
+  const saved = ValueHead.read(source, C);
+  if (saved === null && checkpoint !== null) throw new UsageError(`${checkpoint} holds no value_head.safetensors to resume stage rm from`);
+  return saved ?? ValueHead.fresh(C, config.seed);
 }

@@ -21,6 +21,8 @@ export interface Objective {
   summarize(sums: Record<string, number>, microBatches: number): Record<string, number>;
   // Metrics over a whole evaluation split, keys without the eval_ prefix (loss, perplexity, rewards/chosen, ...).
   evaluate(rows: TokenizedRow[][]): Record<string, number>;
+  // Files the stage trains beside the model's weights (rm: value_head.safetensors), into checkpoints and output_dir.
+  writeWeights?(dir: string): void;
 }
 
 // Each metric's mean over the micro-batches, as LLaMA-Factory's DPO trainer logs them.

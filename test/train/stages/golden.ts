@@ -8,7 +8,7 @@ import { loadModel } from '../../../src/model/index.js';
 import { buildObjective } from '../../../src/train/stages/index.js';
 
 export interface GoldenCase {
-  name: string; stage: 'dpo' | 'kto'; finetuning_type: 'lora' | 'full';
+  name: string; stage: 'dpo' | 'kto' | 'rm'; finetuning_type: 'lora' | 'full';
   pref_loss: 'sigmoid' | 'hinge' | 'ipo' | 'orpo' | 'simpo'; pref_beta: number; pref_ftx: number;
   dpo_label_smoothing: number; simpo_gamma: number; kto_chosen_weight: number; kto_rejected_weight: number;
   learning_rate: number; loss: number; metrics: Record<string, number>;
@@ -19,7 +19,7 @@ export interface KtoRow { prompt: number[]; answer: number[]; kl_answer: number[
 
 export const golden = JSON.parse(readFileSync('test/fixtures/pref/golden.json', 'utf8')) as {
   pairs: Pair[]; step_batches: Pair[][]; cases: GoldenCase[];
-  kto_rows: KtoRow[]; kto_step_batches: KtoRow[][]; kto_cases: GoldenCase[];
+  kto_rows: KtoRow[]; kto_step_batches: KtoRow[][]; kto_cases: GoldenCase[]; rm_cases: GoldenCase[];
 };
 
 const MODEL = 'test/fixtures/train/model';
@@ -43,7 +43,8 @@ export function closeTensor(actual: Float32Array, expected: Float32Array, tol: n
   assert.ok(worst <= tol, `${what}: max relative difference ${worst}`);
 }
 
-// The case's model (LoRA: the fixture adapter, trained further), its trainable set and the stage's objective.
+// The case's model (LoRA: the fixture adapter, trained further, and for rm its value head), its trainable set and
+// the stage's objective.
 export async function setUp(c: GoldenCase) {
   const config = configSchema.parse({
     stage: c.stage, model_name_or_path: MODEL, finetuning_type: c.finetuning_type, pref_loss: c.pref_loss,
