@@ -139,6 +139,17 @@ test('retune export merges a dpo adapter like an sft one: the merged model compu
   assert.ok(moved > 1e-3, `the trained adapter changes the model: ${moved}`);
 });
 
+test('retune export of a reward model keeps its value head, as LLaMA-Factory exports stage rm', async () => {
+  const rmDir = tempDir('rm-export');
+  const trained = await train(writeConfig(rmDir, { ...rm, num_train_epochs: 1, eval_strategy: 'no', val_size: 0 }));
+  assert.equal(trained.code, 0, explain(trained));
+  const exportDir = join(rmDir, 'export');
+  const r = runCli(['export', 'stage=rm', `model_name_or_path=${FIXTURE}/model`,
+    `adapter_name_or_path=${join(rmDir, 'out')}`, `export_dir=${exportDir}`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(readFileSync(join(exportDir, 'value_head.safetensors')).equals(readFileSync(join(rmDir, 'out', 'value_head.safetensors'))));
+});
+
 test('a changed pref_loss is refused under resume_policy strict and explained under config', async () => {
   await loraStraight;
   const cfg = writeConfig(loraDir, dpo);

@@ -4,12 +4,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetuneError } from '../../util/errors.js';
+import { VALUE_HEAD_FILE } from '../../model/export.js';
 import { readSafetensors, writeSafetensors } from '../../model/safetensors.js';
 import { linear } from '../../tensor/ops.js';
 import { Rng } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
 
-export const VALUE_HEAD_FILE = 'value_head.safetensors';
 const WEIGHT = 'v_head.summary.weight';
 const BIAS = 'v_head.summary.bias';
 const INIT_STREAM = 0x7eed;
