@@ -3,6 +3,9 @@
 import { cpus } from 'node:os';
 import { getBackend } from '../src/backend/index.js';
 import { benchDpoStep } from './dpo-step.js';
+import { benchApiLoad } from './api-load.js';
+import { benchDecode } from './decode.js';
+import { benchDecodeLarge } from './decode-large.js';
 import { benchGemm } from './gemm.js';
 import { benchLoraMemory } from './lora-memory.js';
 import { benchTokenize } from './tokenize.js';
@@ -14,6 +17,9 @@ const SECTIONS: [string, () => Promise<string[]>][] = [
   ['dpo', benchDpoStep],
   ['memory', benchLoraMemory],
   ['tokenize', benchTokenize],
+  ['decode', benchDecode],
+  ['decode-0.5b', benchDecodeLarge],
+  ['api', benchApiLoad],
 ];
 
 const chosen = process.argv.slice(2);

@@ -38,7 +38,7 @@ async function runCase(name: string, keys: Record<string, unknown>, workDir: str
   for (let i = 0; i < logits.length; i++) moved = Math.max(moved, Math.abs(logits[i] - before[i]));
   const adapter = join(workDir, name, 'adapter');
   const exported = join(workDir, name, 'merged');
-  saveAdapter(model, adapter, config);
+  saveAdapter(adapters!, adapter, config);
   await exportModel({ ...config, adapter_name_or_path: adapter, export_dir: exported });
   return { name, base: BASE, adapter, export: exported, ids: IDS, logits: Array.from(logits), moved };
 }

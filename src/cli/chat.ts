@@ -8,9 +8,9 @@ import { createInterface } from 'node:readline';
 import { UsageError } from '../util/errors.js';
 import { loadConfig, requireKeys } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
-import { loadTokenizer, resolveTemplate, type Message, type Template, type Tokenizer } from '../data/index.js';
-import { mergeAdapterPaths } from '../model/adapters/index.js';
-import { generate, loadModel, type CausalLM } from '../model/index.js';
+import type { Message } from '../data/index.js';
+import { InferenceEngine } from '../infer/engine.js';
+import { openFromConfig, samplingFromConfig } from '../infer/open.js';
 import { parseArgs } from './args.js';
 import { printConfigNotices } from './notices.js';
 import { startEngine } from './engine.js';
@@ -19,9 +19,7 @@ class ChatSession {
   private history: Message[] = [];
 
   constructor(
-    private readonly model: CausalLM,
-    private readonly tokenizer: Tokenizer,
-    private readonly template: Template,
+    private readonly engine: InferenceEngine,
     private readonly config: RetuneConfig,
   ) {}
 
@@ -30,54 +28,27 @@ class ChatSession {
   }
 
   // Generates the answer to `question`, handing printable text to `write` as it grows; returns the whole answer.
-  reply(question: string, write: (text: string) => void): string {
+  async reply(question: string, write: (text: string) => void): Promise<string> {
     const messages: Message[] = [...this.history, { role: 'user', content: question }];
-    const promptIds = this.template.encodePrompt(this.tokenizer, messages);
-    const room = this.model.config.max_position_embeddings - promptIds.length;
+    const promptIds = this.engine.chatPrompt(messages);
+    const room = this.engine.contextLength - promptIds.length;
     if (room <= 0) {
       throw new UsageError(`the conversation is ${promptIds.length} tokens, the model's limit is ` +
-        `${this.model.config.max_position_embeddings}; /clear the history`);
+        `${this.engine.contextLength}; /clear the history`);
     }
-    const c = this.config;
-    const ids: number[] = [];
-    let shown = '';
-    const decode = (): string => this.tokenizer.decode(ids, { skipSpecialTokens: c.skip_special_tokens });
-    // A token may end inside a multi-byte character; text is shown only once it decodes whole.
-    const flush = (): void => {
-      const text = decode();
-      if (text.endsWith('\uFFFD') || !text.startsWith(shown)) return;
-      write(text.slice(shown.length));
-      shown = text;
-    };
-    generate(this.model, promptIds, {
-      maxNewTokens: Math.min(c.max_new_tokens, room),
-      doSample: c.do_sample,
-      temperature: c.temperature,
-      topP: c.top_p,
-      topK: c.top_k,
-      repetitionPenalty: c.repetition_penalty,
-      stopIds: this.template.stopTokenIds(this.tokenizer),
-      seed: c.seed,
-      onToken: (id) => {
-        ids.push(id);
-        flush();
-      },
+    const { text } = await this.engine.complete(promptIds, {
+      maxNewTokens: Math.min(this.config.max_new_tokens, room),
+      sampling: samplingFromConfig(this.config),
+      onText: write,
     });
-    const answer = decode();
-    if (answer.startsWith(shown)) write(answer.slice(shown.length));
-    this.history.push({ role: 'user', content: question }, { role: 'assistant', content: answer });
-    return answer;
+    this.history.push({ role: 'user', content: question }, { role: 'assistant', content: text });
+    return text;
   }
 }
 
 async function openSession(config: RetuneConfig): Promise<ChatSession> {
-  const modelDir = config.model_name_or_path as string;
-  const model = await loadModel(modelDir);
-  const adapters = (config.adapter_name_or_path ?? '').split(',').filter((p) => p !== '');
-  mergeAdapterPaths(model, adapters);
-  const tokenizer = await loadTokenizer(modelDir);
-  const template = resolveTemplate(config, tokenizer);
-  return new ChatSession(model, tokenizer, template, config);
+  const engine = new InferenceEngine(await openFromConfig(config), { skipSpecialTokens: config.skip_special_tokens, maxBatch: 1 });
+  return new ChatSession(engine, config);
 }
 
 const write = (text: string): void => {
@@ -102,7 +73,7 @@ async function converse(session: ChatSession, interactive: boolean): Promise<voi
     else if (line !== '') {
       if (interactive) write('Assistant: ');
       try {
-        session.reply(line, write);
+        await session.reply(line, write);
         write('\n');
       } catch (err) {
         // A turn that does not fit ends that turn only at a terminal; scripts get the error and the exit code.
@@ -120,11 +91,14 @@ export async function runChatCommand(args: string[]): Promise<number> {
   const loaded = loadConfig(configPath, overrides);
   printConfigNotices(loaded);
   requireKeys(loaded, ['model_name_or_path'], 'to chat');
+  const prompt = flags.get('prompt');
+  if (typeof prompt === 'string' && prompt.trim() === '') {
+    throw new UsageError('--prompt is empty; give the message to send, e.g. --prompt "Hello"');
+  }
   startEngine(loaded.config);
   const session = await openSession(loaded.config);
-  const prompt = flags.get('prompt');
   if (typeof prompt === 'string') {
-    session.reply(prompt, write);
+    await session.reply(prompt, write);
     write('\n');
   } else {
     await converse(session, process.stdin.isTTY === true);

@@ -1,17 +1,8 @@
 // The one table of `retune` commands. Each command's module is imported when it runs, so `retune --version` or
 // `retune help` never load the engine.
 import { plannedCommand } from './planned.js';
-import type { GroupName } from '../config/keys.js';
+import type { CommandTable } from './command.js';
 import { runHelp } from './help.js';
-
-export interface Command {
-  summary: string;
-  usage: string;
-  groups: readonly GroupName[]; // config key groups listed by `retune <command> --help`
-  run: (args: string[]) => Promise<number>;
-}
-
-export type CommandTable = Record<string, Command>;
 
 export const commands: CommandTable = {
   train: {
@@ -57,9 +48,9 @@ export const commands: CommandTable = {
     run: plannedCommand('webui', 'web UI'),
   },
   api: {
-    summary: 'OpenAI-compatible API server (not available yet).',
-    usage: 'retune api cfg.yaml',
-    groups: [],
-    run: plannedCommand('api', 'OpenAI-compatible API server'),
+    summary: 'OpenAI-compatible API server for a model (and adapters); API_HOST, API_PORT, API_KEY, API_MODEL_NAME.',
+    usage: 'retune api cfg.yaml [key=value ...]',
+    groups: ['model', 'data', 'generating'],
+    run: async (args) => (await import('./api.js')).runApiCommand(args),
   },
 };

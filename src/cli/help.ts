@@ -2,7 +2,7 @@
 // grouped as in the schema, each with its type, default and one-line description.
 import { configKeys, type GroupName, type KeyInfo } from '../config/keys.js';
 import { UsageError } from '../util/errors.js';
-import type { Command, CommandTable } from './commands.js';
+import type { Command, CommandTable } from './command.js';
 import { retuneVersion } from './version.js';
 
 function showDefault(value: unknown): string {

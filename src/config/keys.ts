@@ -104,7 +104,8 @@ export function configKeys(): KeyInfo[] {
 
 // The facts of a known key (a RetuneConfig key or a LLaMA-Factory one), or undefined.
 export function keyInfo(name: string): KeyInfo | undefined {
-  return table.get(name);
+  const info = table.get(name);
+  return info === undefined ? undefined : structuredClone(info);
 }
 
 // Keys of RetuneConfig, as opposed to LLaMA-Factory keys that are only recognised.
@@ -114,10 +115,6 @@ export function isConfigKey(name: string): boolean {
 
 export function isKnownKey(name: string): boolean {
   return table.has(name);
-}
-
-export function groupKeys(group: GroupName): string[] {
-  return Object.keys(configGroups[group].shape);
 }
 
 export function resumeClassOf(name: string): ResumeClass | undefined {

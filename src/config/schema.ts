@@ -89,6 +89,9 @@ export const modelGroup = z.object({
   flash_attn: ignored(z.enum(['auto', 'disabled', 'sdpa', 'fa2']).default('auto'), 'GPU attention kernel; no effect on CPU.'),
   infer_backend: ignored(z.string().default('huggingface'),
     'Accepted for LLaMA-Factory configs; chat always uses Retune\'s engine.'),
+  infer_dtype: lf(z.enum(['auto', 'float16', 'bfloat16', 'float32']).default('auto')
+    .refine((v) => v !== 'float16', 'float16 is not supported on the CPU; use bfloat16 or float32'), 'no-effect',
+    'Weights of chat and api: bfloat16 holds them as bf16 (half the memory, faster decode); auto = float32.'),
   threads: own(nonNegativeInt.default(0), 'bookkeeping',
     'Compute threads of the native backend (0 = RETUNE_THREADS or all cores; set, it wins over both).'),
 });
@@ -109,13 +112,20 @@ export const dataGroup = z.object({
   train_on_prompt: lf(z.boolean().default(false), 'data', 'Also compute the loss on prompt tokens.'),
   mask_history: lf(z.boolean().default(false), 'data', 'Compute the loss on the last turn only.'),
   packing: lf(z.boolean().nullable().default(null), 'data',
-    'Pack several samples into one row (attention never crosses samples); unset: on for pt, off for sft.'),
+    'Pack several samples into rows of cutoff_len - 1 tokens (attention never crosses samples); unset: pt packs ' +
+    'into cutoff_len, sft does not pack.'),
   neat_packing: lf(z.boolean().default(false), 'data',
     'Same as packing: true (Retune\'s packing never attends across samples).'),
+  preprocessing_batch_size: lf(positiveInt.default(1000), 'data',
+    'Examples per preprocessing batch: KTO pairs, pt blocks and sft packing are formed within a batch.'),
+  streaming: refused(z.boolean().default(false), 'streaming datasets',
+    'remove streaming: true; Retune reads and tokenizes the dataset up front (max_samples limits how much is used)'),
   tool_format: lf(optionalString, 'data',
     'Function-calling format of the template (default, glm4, llama3, mistral, qwen).'),
   enable_thinking: lf(z.boolean().nullable().default(true), 'data',
     'Reasoning templates: keep the model\'s thoughts (false: empty thought in the prompt).'),
+  preserve_thinking: lf(z.boolean().default(false), 'data',
+    'Reasoning templates: keep the thoughts of earlier answers (dropped from prompts and under mask_history).'),
   tokenized_path: lf(optionalString, 'bookkeeping',
     'Folder caching tokenized datasets, keyed by a fingerprint of the inputs.'),
   overwrite_cache: lf(z.boolean().default(false), 'bookkeeping',
@@ -276,6 +286,11 @@ const optionalRecord = z.record(z.string(), z.unknown()).nullable().default(null
 export const llamaFactoryGroup = z.object({
   quantization_bit: refused(z.number().int().nullable().default(null), 'quantization'),
   pissa_init: refused(z.boolean().default(false), 'PiSSA initialisation'),
+  resize_vocab: refused(z.boolean().default(false), 'growing the vocabulary and the embeddings',
+    'use a tokenizer that already has every token the template and data need'),
+  add_tokens: refused(optionalList, 'adding tokens to the tokenizer (with resize_vocab)'),
+  add_special_tokens: refused(optionalList, 'adding special tokens to the tokenizer (with resize_vocab)'),
+  new_special_tokens_config: refused(optionalString, 'adding described special tokens (with resize_vocab)'),
   use_galore: refused(z.boolean().default(false), 'the GaLore optimizer'),
   use_apollo: refused(z.boolean().default(false), 'the APOLLO optimizer'),
   use_badam: refused(z.boolean().default(false), 'the BAdam optimizer'),
@@ -360,7 +375,6 @@ export const configSchema = configObject.transform((c) => ({
   ...c,
   lora_alpha: c.lora_alpha ?? c.lora_rank * 2,
   eval_steps: c.eval_steps ?? c.logging_steps,
-  packing: c.neat_packing || (c.packing ?? c.stage === 'pt'),
 }));
 
 export type RetuneConfig = z.output<typeof configSchema>;

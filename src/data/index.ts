@@ -1,11 +1,10 @@
 // The data layer's public surface (docs/ARCHITECTURE.md, "Data").
 
-export { loadTokenizer, Tokenizer, type ChatMessage, type ChatTemplateOptions } from './tokenizer.js';
-export { getTemplate, templateNames, Template, type Message, type Role, type EncodedPair } from './template.js';
-export { resolveTemplate, parseTemplate } from './template-resolve.js';
-export { prepareDataset, type DataArgs, type PreparedData } from './prepare.js';
-export { TokenizedDataset, type TokenizedRow } from './dataset-store.js';
-export { Sampler, type SamplerState } from './sampler.js';
-export { collate, type Batch, type CollateOptions } from './collate.js';
-export { IGNORE_INDEX, inferSeqlen } from './processors.js';
+export { loadTokenizer, Tokenizer } from './tokenizer.js';
+export { Template, type Message } from './template.js';
+export { resolveTemplate } from './template-resolve.js';
+export { prepareDataset, type PreparedData } from './prepare.js';
 export type { DataStage } from './converter.js';
+export { TokenizedDataset, type TokenizedRow } from './dataset-store.js';
+export { Sampler } from './sampler.js';
+export { collate, type Batch } from './collate.js';

@@ -18,6 +18,7 @@ export interface ProcessOptions {
   maskHistory: boolean;
   packing: boolean;
   templateName: string;
+  batchSize: number; // preprocessing_batch_size: KTO pairs, pt blocks and sft packing form within a batch
 }
 
 // How many source and target tokens survive truncation to `cutoffLen` (LLaMA-Factory's infer_seqlen): a short
@@ -37,7 +38,9 @@ function ignored(n: number): number[] {
 }
 
 export function encodeSupervised(example: Example, template: Template, tokenizer: Tokenizer, opts: ProcessOptions): TokenizedRow {
-  let pairs = template.encodeMultiturn(tokenizer, [...example.prompt, ...example.response], example.system, example.tools);
+  const messages = [...example.prompt, ...example.response];
+  const dropHistoryThoughts = opts.maskHistory && !template.preserveThinking;
+  let pairs = template.encodeMultiturn(tokenizer, messages, example.system, example.tools, dropHistoryThoughts);
   const eos = tokenizer.eosId as number;
   let totalLength = template.efficientEos ? 1 : 0;
   // With mask_history the last turns have priority for the length budget.

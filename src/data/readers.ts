@@ -2,6 +2,7 @@
 // sample per line, column "text"), .parquet, or a folder of such files read in name order. Every row keeps where it
 // came from so later errors can name the file and row.
 
+import { isUtf8 } from 'node:buffer';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
@@ -49,25 +50,45 @@ function checkExtension(file: string, what: string): void {
   }
 }
 
-export async function readRows(file: string): Promise<RawRow[]> {
-  switch (extname(file).toLowerCase()) {
+// `warn` hears once per file about bytes that are not UTF-8 (they read as U+FFFD, as Python's errors="replace").
+export async function readRows(file: string, warn: (message: string) => void): Promise<RawRow[]> {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.parquet') return readParquet(file);
+  const text = readUtf8(file, warn);
+  switch (ext) {
     case '.json':
-      return readJson(file);
+      return readJson(file, text);
     case '.jsonl':
-      return readJsonLines(file, readFileSync(file, 'utf8'));
+      return readJsonLines(file, text);
     case '.csv':
-      return readCsv(file);
+      return readCsv(file, text);
     case '.txt':
-      return readText(file);
-    case '.parquet':
-      return readParquet(file);
+      return readText(file, text);
     default:
       throw new UsageError(`${file}: unsupported file type`);
   }
 }
 
-function readJson(file: string): RawRow[] {
-  const text = readFileSync(file, 'utf8');
+function readUtf8(file: string, warn: (message: string) => void): string {
+  const bytes = readFileSync(file);
+  if (isUtf8(bytes)) return bytes.toString('utf8');
+  let bad = 0;
+  let first = 0;
+  let start = 0;
+  for (let line = 1; start <= bytes.length; line++) {
+    const end = bytes.indexOf(10, start);
+    const stop = end === -1 ? bytes.length : end;
+    if (!isUtf8(bytes.subarray(start, stop))) {
+      bad++;
+      if (first === 0) first = line;
+    }
+    start = stop + 1;
+  }
+  warn(`${file}:${first}: invalid UTF-8 (${bad} line${bad === 1 ? '' : 's'} in all); the bad bytes were replaced with U+FFFD`);
+  return bytes.toString('utf8');
+}
+
+function readJson(file: string, text: string): RawRow[] {
   const trimmed = text.trimStart();
   // HF's json loader also takes JSON lines in a .json file; an array is recognised by its first character.
   if (!trimmed.startsWith('[')) return readJsonLines(file, text);
@@ -116,9 +137,9 @@ function jsonErrorLine(text: string, err: Error): string {
   return `:${line}`;
 }
 
-function readText(file: string): RawRow[] {
+function readText(file: string, contents: string): RawRow[] {
   const rows: RawRow[] = [];
-  const lines = readFileSync(file, 'utf8').split('\n');
+  const lines = contents.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].replace(/\r$/, '');
     if (line.trim() === '') continue;
@@ -128,8 +149,8 @@ function readText(file: string): RawRow[] {
 }
 
 // RFC 4180: quoted fields may hold commas, quotes ("") and newlines. Every value is a string.
-function readCsv(file: string): RawRow[] {
-  const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+function readCsv(file: string, contents: string): RawRow[] {
+  const text = contents.replace(/^\uFEFF/, '');
   const records: { fields: string[]; line: number }[] = [];
   let fields: string[] = [];
   let field = '';

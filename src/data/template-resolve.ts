@@ -1,17 +1,13 @@
 // Which template a run uses, LLaMA-Factory's get_template_and_fix_tokenizer: the named one from the registry, or,
 // when no template is configured, one read off the tokenizer's own jinja chat_template (else `empty`).
 
+import type { RetuneConfig } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 import { Template, applyOptions, getTemplate } from './template.js';
 import type { Tokenizer } from './tokenizer.js';
 
-export interface TemplateArgs {
-  template?: string | null;
-  train_on_prompt?: boolean | null;
-  default_system?: string | null;
-  tool_format?: string | null;
-  enable_thinking?: boolean | null;
-}
+export type TemplateArgs = Pick<RetuneConfig,
+  'template' | 'train_on_prompt' | 'default_system' | 'tool_format' | 'enable_thinking' | 'preserve_thinking'>;
 
 export function resolveTemplate(args: TemplateArgs, tokenizer: Tokenizer): Template {
   let template: Template;
@@ -25,6 +21,7 @@ export function resolveTemplate(args: TemplateArgs, tokenizer: Tokenizer): Templ
     defaultSystem: args.default_system,
     toolFormat: args.tool_format,
     enableThinking: args.enable_thinking,
+    preserveThinking: args.preserve_thinking,
   });
   template.fixTokenizer(tokenizer);
   return template;

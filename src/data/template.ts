@@ -21,9 +21,12 @@ export interface TemplateOptions {
   defaultSystem?: string | null;
   toolFormat?: string | null;
   enableThinking?: boolean | null;
+  preserveThinking?: boolean;
 }
 
-export type TemplateDescription = Required<TemplateSpec> & { name: string; enableThinking: boolean | null };
+export type TemplateDescription = Required<TemplateSpec> & {
+  name: string; enableThinking: boolean | null; preserveThinking: boolean;
+};
 
 export class Template {
   readonly name: string;
@@ -45,6 +48,9 @@ export class Template {
   // LLaMA-Factory's three states: true (thoughts trained), false (thoughts removed, empty one in the prompt), null
   // (thoughts kept as written, an empty one in the prompt where missing).
   enableThinking: boolean | null;
+  // LLaMA-Factory's preserve_thinking: keep the thoughts of earlier answers where they would be dropped (the prompt of
+  // chat, pairwise and KTO rows; earlier turns under mask_history).
+  preserveThinking: boolean;
 
   constructor(name: string, spec: TemplateSpec) {
     this.name = name;
@@ -66,17 +72,25 @@ export class Template {
     this.toolFormat = toolFormat(this.toolFormatName);
     this.functionFormat = this.toolFormat;
     this.enableThinking = true;
+    this.preserveThinking = false;
   }
 
   // All turns as (prompt, response) pairs; messages alternate user/observation and assistant/function.
-  encodeMultiturn(tokenizer: Tokenizer, messages: Message[], system?: string | null, tools?: string | null): EncodedPair[] {
+  // `dropHistoryThoughts` (mask_history without preserve_thinking): earlier answers lose their thoughts and, as only
+  // the last answer is trained, only it gets an empty thought where it has none.
+  encodeMultiturn(
+    tokenizer: Tokenizer, messages: Message[], system?: string | null, tools?: string | null, dropHistoryThoughts = false,
+  ): EncodedPair[] {
     let msgs = messages;
-    if (this.kind === 'reasoning' && this.enableThinking === false) {
-      msgs = messages.map((m, i) => (i % 2 === 1 ? { ...m, content: this.removeThought(m.content) } : m));
+    if (this.kind === 'reasoning') {
+      msgs = messages.map((m, i) => {
+        const drop = this.enableThinking === false || (dropHistoryThoughts && i < messages.length - 2);
+        return i % 2 === 1 && drop ? { ...m, content: this.removeThought(m.content) } : m;
+      });
     }
     const encoded = this.encode(tokenizer, msgs, system, tools);
     if (this.kind === 'reasoning') {
-      for (let i = 0; i + 1 < msgs.length; i += 2) {
+      for (let i = dropHistoryThoughts ? msgs.length - 2 : 0; i + 1 < msgs.length; i += 2) {
         if (this.hasThought(msgs[i + 1].content)) continue;
         // An answer without a thought gets an empty one: in the prompt (no loss) unless thinking is enabled.
         if (this.enableThinking) encoded[i + 1] = this.thoughtIds(tokenizer).concat(encoded[i + 1]);
@@ -93,7 +107,7 @@ export class Template {
     let msgs = messages;
     if (this.kind === 'reasoning') {
       msgs = messages.map((m, i) => {
-        const isHistoryAnswer = i % 2 === 1 && i < messages.length - 2;
+        const isHistoryAnswer = i % 2 === 1 && i < messages.length - 2 && !this.preserveThinking;
         const isLast = i === messages.length - 1;
         return isHistoryAnswer || (isLast && this.enableThinking === false) ? { ...m, content: this.removeThought(m.content) } : m;
       });
@@ -141,12 +155,14 @@ export class Template {
     return {
       name, user, assistant, system, function: this.function, observation, prefix, kind, stopWords, thoughtWords,
       efficientEos, replaceEos, defaultSystem: this.defaultSystem, toolFormat: this.toolFormatName, enableThinking: this.enableThinking,
+      preserveThinking: this.preserveThinking,
     };
   }
 
   static fromDescription(d: TemplateDescription): Template {
     const template = new Template(d.name, d);
     template.enableThinking = d.enableThinking;
+    template.preserveThinking = d.preserveThinking;
     return template;
   }
 
@@ -297,4 +313,5 @@ export function applyOptions(template: Template, opts: TemplateOptions): void {
     template.function = template.efficientEos ? ['{{content}}'] : ['{{content}}', { special: 'eos' }];
   }
   if (opts.enableThinking !== undefined) template.enableThinking = opts.enableThinking;
+  if (opts.preserveThinking !== undefined) template.preserveThinking = opts.preserveThinking;
 }

@@ -1,6 +1,6 @@
 // Examples -> token rows for a stage, serially or split across worker threads. Every example is encoded on its own
 // and the chunks are joined in order, so the rows are the same bits whatever the number of workers; packing and
-// pre-training blocks are formed afterwards from the joined list.
+// pre-training blocks are formed afterwards from the joined list, batch by batch.
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -38,9 +38,18 @@ export function encodeExample(stage: DataStage, example: Example, klSource: Exam
   }
 }
 
-// The KTO KL pair of example i uses the answer of example i-1 (cyclically), over the whole list.
-function klSourceOf(examples: Example[], i: number): Example {
-  return examples[(i + examples.length - 1) % examples.length];
+// LLaMA-Factory maps the examples in batches of preprocessing_batch_size, and three things happen within a batch:
+// KTO pairs each prompt with the previous example's answer (the batch's first with the batch's last), packed
+// pre-training drops the tail of each batch's text that does not fill a block, and sft packing groups samples.
+function batches<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
+  return out;
+}
+
+// The example whose answer forms the KTO KL pair of each example: the previous one within its batch, cyclically.
+function klSourcesOf(examples: Example[], batchSize: number): Example[] {
+  return batches(examples, batchSize).flatMap((batch) => batch.map((_, i) => batch[(i + batch.length - 1) % batch.length]));
 }
 
 export function encodeSerial(stage: DataStage, examples: Example[], klSources: Example[], template: Template, tokenizer: Tokenizer, opts: ProcessOptions): Encoded[] {
@@ -56,15 +65,20 @@ export async function tokenizeExamples(
   opts: ProcessOptions,
   workers: number | null = null,
 ): Promise<{ rows: TokenizedRow[]; dropped: number }> {
-  const klSources = examples.map((_, i) => klSourceOf(examples, i));
+  const klSources = klSourcesOf(examples, opts.batchSize);
   const count = workers ?? (examples.length >= PARALLEL_MIN_EXAMPLES ? Math.min(availableParallelism(), MAX_WORKERS) : 1);
   const encoded =
     count > 1 && examples.length > 1
       ? await encodeParallel(stage, examples, klSources, template, tokenizer, opts, Math.min(count, examples.length))
       : encodeSerial(stage, examples, klSources, template, tokenizer, opts);
-  if (stage === 'pt') return { rows: pretrainRows(encoded as Int32Array[], tokenizer, opts), dropped: 0 };
+  if (stage === 'pt') {
+    const rows = batches(encoded as Int32Array[], opts.batchSize).flatMap((texts) => pretrainRows(texts, tokenizer, opts));
+    return { rows, dropped: 0 };
+  }
   const rows = encoded as TokenizedRow[];
-  return stage === 'sft' && opts.packing ? packRows(rows, opts.cutoffLen) : { rows, dropped: 0 };
+  if (stage !== 'sft' || !opts.packing) return { rows, dropped: 0 };
+  const packed = batches(rows, opts.batchSize).map((batch) => packRows(batch, opts.cutoffLen));
+  return { rows: packed.flatMap((p) => p.rows), dropped: packed.reduce((n, p) => n + p.dropped, 0) };
 }
 
 export interface WorkerJob {

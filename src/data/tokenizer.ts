@@ -77,7 +77,8 @@ export class Tokenizer {
   setEosToken(token: string, reason: string): void {
     const id = this.tokenToId(token);
     if (id === undefined) {
-      throw new UsageError(`${reason} needs the token ${JSON.stringify(token)} as EOS, but the tokenizer in ${this.dir} has no such token`);
+      throw new UsageError(`${reason} needs the token ${JSON.stringify(token)} as EOS, but the tokenizer in ${this.dir} has ` +
+        'no such token (Retune does not grow the vocabulary as resize_vocab does): pick a template matching this tokenizer');
     }
     this.eosToken = token;
     this.eosId = id;

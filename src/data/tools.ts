@@ -1,5 +1,5 @@
-// Tool (function-calling) text, as LLaMA-Factory writes it: the tool list appended to the system message, and
-// assistant function-call turns re-rendered from JSON. Each tool format is one entry of TOOL_FORMATS.
+// Tool (function-calling) text, as LLaMA-Factory writes it: the tool list appended to the system message,
+// assistant function-call turns re-rendered from JSON, and calls read back out of a generated reply. Each tool format is one entry of TOOL_FORMATS.
 // JSON is written the way Python's json.dumps(ensure_ascii=False) writes it, because that text is what models were
 // fine-tuned on and what LLaMA-Factory produces.
 
@@ -15,6 +15,29 @@ export interface ToolFormat {
   tools(tools: Record<string, unknown>[]): string;
   // The assistant text for one or more calls.
   functions(calls: FunctionCall[]): string;
+  // The calls a generated reply makes, or null when it is plain text (the inverse of `functions`).
+  extract(text: string): FunctionCall[] | null;
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+// JSON objects {name, <argsKey>} (one or a list) -> calls, or null when the text is not exactly that.
+function extractJsonCalls(text: string, argsKey: string): FunctionCall[] | null {
+  const parsed = parseJson(text.trim());
+  if (!parsed.ok || parsed.value === null || typeof parsed.value !== 'object') return null;
+  const list = Array.isArray(parsed.value) ? parsed.value : [parsed.value];
+  const calls: FunctionCall[] = [];
+  for (const item of list as Record<string, unknown>[]) {
+    if (item === null || typeof item !== 'object' || typeof item.name !== 'string' || !(argsKey in item)) return null;
+    calls.push({ name: item.name, arguments: pyJson(item[argsKey]) });
+  }
+  return calls.length > 0 ? calls : null;
 }
 
 // Python's json.dumps(value, ensure_ascii=False): ", " and ": " separators, or with indent the "," / ": " pair.
@@ -72,6 +95,17 @@ const defaultFormat: ToolFormat = {
   functions(calls) {
     return calls.map((c) => `Action: ${c.name}\nAction Input: ${c.arguments}`).join('\n');
   },
+  extract(text) {
+    const pattern = /Action:\s*([a-zA-Z0-9_]+)\s*Action Input:\s*([\s\S]+?)(?=\s*Action:|\s*$)/g;
+    const calls: FunctionCall[] = [];
+    for (const match of text.matchAll(pattern)) {
+      const input = match[2].trim().replace(/^"+|"+$/g, '').replace(/^`+|`+$/g, '');
+      const parsed = parseJson(input);
+      if (!parsed.ok) return null;
+      calls.push({ name: match[1].trim(), arguments: pyJson(parsed.value) });
+    }
+    return calls.length > 0 ? calls : null;
+  },
 };
 
 const QWEN_TOOL_PROMPT = (toolText: string): string =>
@@ -88,6 +122,15 @@ const qwenFormat: ToolFormat = {
     return calls
       .map((c) => `<tool_call>\n${pyJson({ name: c.name, arguments: JSON.parse(c.arguments) })}\n</tool_call>`)
       .join('\n');
+  },
+  extract(text) {
+    const calls: FunctionCall[] = [];
+    for (const match of text.matchAll(/<tool_call>([\s\S]+?)<\/tool_call>(?=\s*<tool_call>|\s*$)/g)) {
+      const one = extractJsonCalls(match[1], 'arguments');
+      if (one === null || one.length !== 1) return null;
+      calls.push(one[0]);
+    }
+    return calls.length > 0 ? calls : null;
   },
 };
 
@@ -112,6 +155,7 @@ const llama3Format: ToolFormat = {
     const objects = calls.map((c) => ({ name: c.name, parameters: JSON.parse(c.arguments) as unknown }));
     return pyJson(objects.length === 1 ? objects[0] : objects);
   },
+  extract: (text) => extractJsonCalls(text, 'parameters'),
 };
 
 const mistralFormat: ToolFormat = {
@@ -121,6 +165,7 @@ const mistralFormat: ToolFormat = {
   functions(calls) {
     return pyJson(calls.map((c) => ({ name: c.name, arguments: JSON.parse(c.arguments) as unknown })));
   },
+  extract: (text) => extractJsonCalls(text, 'arguments'),
 };
 
 const GLM4_TOOL_PROMPT =
@@ -138,6 +183,12 @@ const glm4Format: ToolFormat = {
   functions(calls) {
     if (calls.length > 1) throw new UsageError('tool_format glm4 does not support parallel function calls');
     return `${calls[0].name}\n${calls[0].arguments}`;
+  },
+  extract(text) {
+    const newline = text.indexOf('\n');
+    if (newline < 0) return null;
+    const parsed = parseJson(text.slice(newline + 1).trim());
+    return parsed.ok ? [{ name: text.slice(0, newline), arguments: pyJson(parsed.value) }] : null;
   },
 };
 

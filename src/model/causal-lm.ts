@@ -9,7 +9,7 @@ import { sequenceLogProbs } from '../tensor/sequence-logprobs.js';
 import { add, crossEntropy, reshape } from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
-import type { KVCache } from './kv-cache.js';
+import { rowPositions, type DecodeCache } from './kv-cache.js';
 
 export class DecoderLayer {
   inputLayernorm: RMSNorm;
@@ -46,7 +46,7 @@ export class DecoderLayer {
 export interface ForwardOptions {
   positions?: Int32Array; // (B*T); default 0..T-1 per row, after what the cache holds
   segments?: Int32Array; // (B*T) packed-sample ids: tokens attend only within their segment
-  cache?: KVCache; // generation: T new tokens attend to the cached ones, and are appended to the cache
+  cache?: DecodeCache; // generation: T new tokens attend to the cached ones, and are appended to the cache
   lastLogits?: boolean; // only the last position's logits (B, 1, V); inference only
 }
 
@@ -86,8 +86,7 @@ export class CausalLM {
     const cache = opts.cache ?? null;
     if (cache !== null && cache.B !== B) throw new RetuneError(`CausalLM.forward: cache holds batch ${cache.B}, got B=${B}`);
     if (cache !== null && opts.segments !== undefined) throw new RetuneError('CausalLM.forward: segments cannot be combined with a KV cache');
-    const past = cache === null ? 0 : cache.length;
-    const positions = opts.positions ?? defaultPositions(B, T, past);
+    const positions = opts.positions ?? (cache === null ? rowPositions(B, T, 0) : cache.positions(T));
     if (positions.length !== B * T) throw new RetuneError(`CausalLM.forward: ${positions.length} positions for B*T = ${B * T}`);
     const segments = opts.segments ?? null;
     const { sliding_window: slidingWindow, sliding_layers: slidingLayers } = this.config;
@@ -140,12 +139,6 @@ export class CausalLM {
     if (this.lmHead.weight !== this.embedTokens.weight) out.push(...this.lmHead.namedParameters('lm_head'));
     return new Map(out);
   }
-}
-
-function defaultPositions(B: number, T: number, past: number): Int32Array {
-  const positions = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) positions[b * T + t] = past + t;
-  return positions;
 }
 
 // targets[b, t] = labels[b, t + 1]; the last position of each row has nothing to predict.

@@ -4,7 +4,8 @@
 // LLaMA-Factory does. The folder appears only when complete: everything is written to a sibling and renamed.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { UsageError } from '../util/errors.js';
+import { RetuneError, UsageError } from '../util/errors.js';
+import { checkOutputFolder, fsReason, makeOutputFolder } from '../util/folders.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { mergeAdapterPaths, splitList } from './adapters/finetuning.js';
 import { INDEX_NAME, loadModel, readIndex, WEIGHTS_NAME } from './load.js';
@@ -43,6 +44,7 @@ export async function exportModel(config: ExportConfig, opts: ExportOptions = {}
   const target = config.export_dir;
   if (!base) throw new UsageError('export: model_name_or_path is required (the base model folder)');
   if (!target) throw new UsageError('export: export_dir is required (the folder receiving the merged model)');
+  checkOutputFolder(target, 'export_dir');
   if (existsSync(target) && readdirSync(target).length > 0) {
     throw new UsageError(`export_dir: ${target} already exists and is not empty; choose a new folder or remove it`);
   }
@@ -54,9 +56,10 @@ export async function exportModel(config: ExportConfig, opts: ExportOptions = {}
   if (opts.eosToken) model.generationConfig.eos_token_id = withEos(model.generationConfig.eos_token_id, opts.eosToken.id);
 
   const staging = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
+  makeOutputFolder(dirname(target), 'export_dir');
   rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
   try {
+    mkdirSync(staging);
     saveModel(model, staging, { dtype, maxShardBytes: opts.maxShardBytes ?? config.export_size * 1e9 });
     for (const name of TOKENIZER_FILES) {
       if (existsSync(join(base, name))) copyFileSync(join(base, name), join(staging, name));
@@ -71,7 +74,8 @@ export async function exportModel(config: ExportConfig, opts: ExportOptions = {}
     renameSync(staging, target);
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
-    throw error;
+    if ((error as NodeJS.ErrnoException).syscall === undefined) throw error;
+    throw new RetuneError(`export_dir: writing ${target} failed: ${fsReason(error)}; nothing was left behind`);
   }
   return { dir: target, dtype, files: readdirSync(target).sort() };
 }

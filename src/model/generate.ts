@@ -9,41 +9,63 @@ import { Rng } from '../tensor/random.js';
 import type { CausalLM } from './causal-lm.js';
 import { KVCache } from './kv-cache.js';
 
-export interface GenerateOptions {
-  maxNewTokens: number;
+export interface SamplingOptions {
   temperature?: number; // default 1; 0 means greedy
   topP?: number; // default 1 (off)
   topK?: number; // default 50 as transformers; 0 means off
   repetitionPenalty?: number; // default 1 (off)
-  stopIds?: number[]; // generation ends at the first of these; the stop token is not returned
   doSample?: boolean; // default: sample unless temperature is 0
   seed?: number;
+  logitBias?: Map<number, number>; // token id -> added to its logit first (OpenAI's logit_bias; -100 bans a token)
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  stopIds?: number[]; // generation ends at the first of these; the stop token is not returned
   onToken?: (id: number) => boolean | void; // streaming; returning false stops generation after this token
 }
 
 // The new tokens (without the prompt and without the stop token).
 export function generate(model: CausalLM, promptIds: number[], opts: GenerateOptions): number[] {
-  const settings = checkOptions(model, promptIds, opts);
+  const picker = new TokenPicker(model, promptIds, opts);
   const { num_hidden_layers: nLayers, num_key_value_heads: nKV, head_dim: hd } = model.config;
   const stop = new Set(opts.stopIds ?? []);
-  const rng = new Rng(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
-  const seen = new Set(promptIds);
   const out: number[] = [];
   noGrad(() => {
     const cache = new KVCache({ nLayers, B: 1, nKV, hd });
     let input = Int32Array.from(promptIds);
     for (let step = 0; step < opts.maxNewTokens; step++) {
-      const logits = model.forward(input, 1, input.length, { cache, lastLogits: true }).data; // (V)
-      applyRepetitionPenalty(logits, seen, settings.repetitionPenalty);
-      const next = settings.greedy ? argmax(logits) : sample(logits, settings, rng);
+      const next = picker.pick(model.forward(input, 1, input.length, { cache, lastLogits: true }).data); // (V)
       if (stop.has(next)) return;
       out.push(next);
-      seen.add(next);
       if (opts.onToken?.(next) === false) return;
       input = Int32Array.of(next);
     }
   });
   return out;
+}
+
+// One sequence's choice of its next token from the last position's logits: the processors, then greedy or a seeded
+// draw. It remembers what it picked (the repetition penalty sees it), so each sequence of a batch keeps its own.
+export class TokenPicker {
+  private readonly settings: Settings;
+  private readonly rng: Rng;
+  private readonly seen: Set<number>;
+
+  constructor(model: CausalLM, promptIds: number[], opts: SamplingOptions & { maxNewTokens: number }) {
+    this.settings = checkOptions(model, promptIds, opts);
+    this.rng = new Rng(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.seen = new Set(promptIds);
+  }
+
+  // logits (V), overwritten by the processors
+  pick(logits: Float32Array): number {
+    for (const [id, bias] of this.settings.logitBias) logits[id] += bias;
+    applyRepetitionPenalty(logits, this.seen, this.settings.repetitionPenalty);
+    const next = this.settings.greedy ? argmax(logits) : sample(logits, this.settings, this.rng);
+    this.seen.add(next);
+    return next;
+  }
 }
 
 // The end-of-sequence ids a model declares: generation_config.json's eos_token_id (what transformers' generate stops
@@ -58,6 +80,7 @@ export function modelStopIds(model: CausalLM): number[] {
 }
 
 interface Settings {
+  logitBias: Map<number, number>;
   greedy: boolean;
   temperature: number;
   topP: number;
@@ -65,7 +88,7 @@ interface Settings {
   repetitionPenalty: number;
 }
 
-function checkOptions(model: CausalLM, promptIds: number[], opts: GenerateOptions): Settings {
+function checkOptions(model: CausalLM, promptIds: number[], opts: SamplingOptions & { maxNewTokens: number }): Settings {
   const V = model.config.vocab_size;
   if (promptIds.length === 0) throw new UsageError('generate: the prompt is empty');
   const bad = promptIds.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= V);
@@ -81,8 +104,13 @@ function checkOptions(model: CausalLM, promptIds: number[], opts: GenerateOption
   if (!(topP > 0 && topP <= 1)) throw new UsageError(`top_p must be in (0, 1], got ${topP}`);
   if (!Number.isInteger(topK) || topK < 0) throw new UsageError(`top_k must be a non-negative integer, got ${topK}`);
   if (!(repetitionPenalty > 0)) throw new UsageError(`repetition_penalty must be > 0, got ${repetitionPenalty}`);
+  const logitBias = opts.logitBias ?? new Map<number, number>();
+  for (const [id, bias] of logitBias) {
+    if (!Number.isInteger(id) || id < 0 || id >= V) throw new UsageError(`logit_bias: ${id} is not a token id of this model (0..${V - 1})`);
+    if (!(bias >= -100 && bias <= 100)) throw new UsageError(`logit_bias: the bias of token ${id} must be in [-100, 100], got ${bias}`);
+  }
   const greedy = opts.doSample === false || temperature === 0;
-  return { greedy, temperature, topP, topK, repetitionPenalty };
+  return { logitBias, greedy, temperature, topP, topK, repetitionPenalty };
 }
 
 // transformers' RepetitionPenaltyLogitsProcessor: every token already in the sequence (prompt included) has its

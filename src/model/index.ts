@@ -1,10 +1,8 @@
 // The model layer's public surface: loading, saving, the decoder and generation.
-export { CausalLM, DecoderLayer, shiftLabels, type ForwardOptions, type LossOptions } from './causal-lm.js';
-export { MODEL_TYPES, parseModelConfig, readModelConfig, type ModelConfig, type ModelType } from './config.js';
-export { generate, modelStopIds, type GenerateOptions } from './generate.js';
+export { CausalLM } from './causal-lm.js';
+export { readModelConfig, type ModelConfig } from './config.js';
+export { modelStopIds, TokenPicker, type SamplingOptions } from './generate.js';
 export { KVCache } from './kv-cache.js';
-export { buildModel, GENERATION_CONFIG_NAME, INDEX_NAME, loadModel, readIndex, WEIGHTS_NAME, type LoadOptions } from './load.js';
-export { saveModel, type SaveOptions } from './save.js';
-export {
-  readSafetensors, readSafetensorsHeader, writeSafetensors, type Dtype, type FloatDtype, type StoredTensor, type TensorToWrite,
-} from './safetensors.js';
+export { INDEX_NAME, loadModel, readIndex, WEIGHTS_NAME } from './load.js';
+export { saveModel } from './save.js';
+export { SequenceBatch } from './sequence-batch.js';

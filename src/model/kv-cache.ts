@@ -3,7 +3,15 @@
 
 import { RetuneError } from '../util/errors.js';
 import type { LayerKVCache } from '../nn/attention.js';
+import { attentionCached } from '../tensor/decode.js';
 import { Tensor } from '../tensor/tensor.js';
+
+// What CausalLM.forward needs of a cache: its batch, the positions of T new tokens per row, and one slot per layer.
+export interface DecodeCache {
+  readonly B: number;
+  positions(T: number): Int32Array; // (B*T)
+  layer(i: number): LayerKVCache;
+}
 
 class LayerSlot implements LayerKVCache {
   private k = new Float32Array(0); // (B, capacity, nKV, hd)
@@ -16,8 +24,13 @@ class LayerSlot implements LayerKVCache {
     private readonly rowSize: number, // nKV * hd
   ) {}
 
+  attend(q: Tensor, k: Tensor, v: Tensor, scale: number, window: number | null): Tensor {
+    const all = this.append(k, v);
+    return attentionCached(q, all.k, all.v, scale, window);
+  }
+
   // k, v (B, Tnew, nKV, hd) -> every key and value so far (B, Tall, nKV, hd)
-  append(k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
+  private append(k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
     const [B, Tnew] = k.shape;
     const row = this.rowSize;
     if (B !== this.B || k.size !== B * Tnew * row || v.size !== k.size) {
@@ -58,7 +71,7 @@ class LayerSlot implements LayerKVCache {
   }
 }
 
-export class KVCache {
+export class KVCache implements DecodeCache {
   readonly B: number;
   private readonly slots: LayerSlot[];
 
@@ -72,7 +85,18 @@ export class KVCache {
     return this.slots[0].length;
   }
 
+  positions(T: number): Int32Array {
+    return rowPositions(this.B, T, this.length);
+  }
+
   layer(i: number): LayerKVCache {
     return this.slots[i];
   }
+}
+
+// (B*T) positions past..past+T-1 in every row
+export function rowPositions(B: number, T: number, past: number): Int32Array {
+  const positions = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) positions[b * T + t] = past + t;
+  return positions;
 }

@@ -46,7 +46,7 @@ function toTensor(t: StoredTensor, frozenBf16: boolean): Tensor {
 // [file path, its tensors] for every weight file of the folder.
 function readWeights(dir: string, keepBf16: boolean): [string, Map<string, StoredTensor>][] {
   const single = join(dir, WEIGHTS_NAME);
-  if (existsSync(single)) return [[single, readSafetensors(single, { keepBf16 })]];
+  if (existsSync(single)) return [[single, readSafetensors(single, { keepBf16, floatsOnly: true })]];
   const indexPath = join(dir, INDEX_NAME);
   if (!existsSync(indexPath)) {
     const pickle = existsSync(join(dir, 'pytorch_model.bin'))
@@ -63,7 +63,7 @@ function readWeights(dir: string, keepBf16: boolean): [string, Map<string, Store
   return [...byFile].map(([file, names]) => {
     const path = join(dir, file);
     if (!existsSync(path)) throw new RetuneError(`${indexPath}: shard ${file} (holding "${names[0]}") does not exist`);
-    return [path, readSafetensors(path, { keepBf16, names })];
+    return [path, readSafetensors(path, { keepBf16, names, floatsOnly: true })];
   });
 }
 

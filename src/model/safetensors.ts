@@ -13,6 +13,7 @@ export type Dtype = 'F32' | 'BF16' | 'F16' | 'I64' | 'I32';
 export type FloatDtype = 'F32' | 'BF16' | 'F16';
 
 const ITEM_BYTES: Record<Dtype, number> = { F32: 4, BF16: 2, F16: 2, I64: 8, I32: 4 };
+const FLOAT_DTYPES = new Set<Dtype>(['F32', 'BF16', 'F16']);
 
 if (endianness() !== 'LE') throw new RetuneError('safetensors: this machine is big-endian; Retune reads little-endian files only');
 
@@ -178,10 +179,11 @@ function readTensor(fd: number, path: string, entry: HeaderEntry, keepBf16: bool
   return out;
 }
 
-// Reads every tensor (or only `names`, each of which must exist) from one file.
+// Reads every tensor (or only `names`, each of which must exist) from one file. `floatsOnly` (weights) refuses integer
+// tensors: their values would be taken as weights of absurd size rather than failing.
 export function readSafetensors(
   path: string,
-  opts: { keepBf16?: boolean; names?: Iterable<string> } = {},
+  opts: { keepBf16?: boolean; names?: Iterable<string>; floatsOnly?: boolean } = {},
 ): Map<string, StoredTensor> {
   const fd = openFile(path);
   try {
@@ -191,6 +193,9 @@ export function readSafetensors(
     for (const name of names) {
       const entry = entries.get(name);
       if (!entry) fail(path, `tensor "${name}" is missing`);
+      if (opts.floatsOnly && !FLOAT_DTYPES.has(entry.dtype)) {
+        fail(path, `tensor "${name}" is stored as ${entry.dtype}, an integer type; a weight must be F32, BF16 or F16`);
+      }
       out.set(name, readTensor(fd, path, entry, opts.keepBf16 ?? false));
     }
     return out;

@@ -1,17 +1,17 @@
 // Causal self-attention of Llama/Qwen2/Qwen3/Mistral: q/k/v projections (q/k/v bias in Qwen2), optional per-head
 // RMSNorm of q and k before RoPE (Qwen3), grouped-query heads, and the output projection.
 import { RetuneError } from '../util/errors.js';
-import { attentionCached } from '../tensor/decode.js';
 import { attention, reshape, rope } from '../tensor/ops.js';
 import type { RopeTable } from '../tensor/rope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Linear } from './linear.js';
 import type { RMSNorm } from './rmsnorm.js';
 
-// One layer's slot in a generation KV cache: takes the new keys and values (B, Tnew, nKV, hd), returns every key and
-// value so far (B, Tall, nKV, hd).
+// One layer's slot in a generation KV cache: stores the new keys and values (B, Tnew, nKV, hd) and returns the new
+// queries (B, Tnew, nHead, hd) attended over everything stored so far (B, Tnew, nHead, hd). The cache does the
+// attention because only it knows how its rows are laid out (one shared length, or one length per sequence).
 export interface LayerKVCache {
-  append(k: Tensor, v: Tensor): { k: Tensor; v: Tensor };
+  attend(q: Tensor, k: Tensor, v: Tensor, scale: number, window: number | null): Tensor;
 }
 
 export interface AttentionParts {
@@ -78,8 +78,7 @@ export class Attention {
     if (cache === null) {
       y = attention(q, k, v, { scale: this.scale, segments, window });
     } else {
-      const all = cache.append(k, v);
-      y = attentionCached(q, all.k, all.v, this.scale, window);
+      y = cache.attend(q, k, v, this.scale, window);
     }
     return this.oProj.forward(reshape(y, [B, T, nHead * hd]));
   }

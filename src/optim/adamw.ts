@@ -1,10 +1,8 @@
 // AdamW as torch.optim.AdamW (decoupled weight decay, bias-corrected moments), over named parameters in two HF
-// groups: weight decay on matrices, none on biases and norm weights. The LR comes in with every step and the
-// hyperparameters can be replaced between steps, so a resumed run uses what its config says, with the moments and
-// step counter it saved.
+// groups: weight decay on matrices, none on biases and norm weights. The LR comes in with every step; the
+// hyperparameters are the config's, already checked by the schema.
 
 import { getBackend } from '../backend/index.js';
-import { UsageError } from '../util/errors.js';
 import {
   checkLr, checkParam, checkStateStep, decaysWeight, gradOf, readStateTensors, sortedNames, splitDecay, zeroGrads,
   type NamedParams, type Optimizer, type OptimizerState, type OptimParam,
@@ -19,18 +17,6 @@ export interface AdamWHyperparameters {
 
 export const ADAMW_DEFAULTS: AdamWHyperparameters = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 
-function checkHyperparameters(h: AdamWHyperparameters): void {
-  const checks: [string, number, boolean][] = [
-    ['adam_beta1', h.beta1, h.beta1 >= 0 && h.beta1 < 1],
-    ['adam_beta2', h.beta2, h.beta2 >= 0 && h.beta2 < 1],
-    ['adam_epsilon', h.eps, h.eps >= 0 && Number.isFinite(h.eps)],
-    ['weight_decay', h.weightDecay, h.weightDecay >= 0 && Number.isFinite(h.weightDecay)],
-  ];
-  for (const [key, value, ok] of checks) {
-    if (!ok) throw new UsageError(`${key} is out of range: ${value}`);
-  }
-}
-
 interface Slot {
   name: string;
   param: OptimParam;
@@ -42,11 +28,10 @@ interface Slot {
 export class AdamW implements Optimizer {
   readonly kind = 'adamw';
   private readonly slots: Slot[];
-  private hyper: AdamWHyperparameters;
+  private readonly hyper: AdamWHyperparameters;
   private steps = 0;
 
   constructor(private readonly params: NamedParams, hyper: AdamWHyperparameters = ADAMW_DEFAULTS) {
-    checkHyperparameters(hyper);
     this.hyper = { ...hyper };
     this.slots = sortedNames(params).map((name) => {
       const param = checkParam(name, params.get(name) as OptimParam);
@@ -61,11 +46,6 @@ export class AdamW implements Optimizer {
 
   get hyperparameters(): AdamWHyperparameters {
     return { ...this.hyper };
-  }
-
-  setHyperparameters(hyper: AdamWHyperparameters): void {
-    checkHyperparameters(hyper);
-    this.hyper = { ...hyper };
   }
 
   // One update of every parameter that has a gradient. A parameter without one is skipped, like torch does for
@@ -100,16 +80,6 @@ export class AdamW implements Optimizer {
     checkStateStep(state.step, 'AdamW');
     readStateTensors('AdamW', state.tensors, this.stateBuffers());
     this.steps = state.step;
-  }
-
-  // reset_optimizer_state: zero moments and a zero step count, so the next step is bias-corrected as a first step
-  // (moments of zero with a late step count would make that step several times too large).
-  resetState(): void {
-    for (const slot of this.slots) {
-      slot.expAvg.fill(0);
-      slot.expAvgSq.fill(0);
-    }
-    this.steps = 0;
   }
 
   paramGroups(): { decay: string[]; noDecay: string[] } {

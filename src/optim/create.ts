@@ -1,5 +1,4 @@
-// Builds the optimizer a config asks for and re-applies a config's hyperparameters to it, so a resume runs the
-// betas, eps and weight decay of the new config on top of the saved moments.
+// Builds the optimizer a config asks for. A resume builds it from the new config, then loads the saved moments.
 
 import type { RetuneConfig } from '../config/schema.js';
 import { AdamW } from './adamw.js';
@@ -16,9 +15,4 @@ function adamwHyperparameters(config: OptimizerKeys) {
 export function createOptimizer(config: OptimizerKeys, params: NamedParams): Optimizer {
   if (config.optim === 'sgd') return new SGD(params, config.weight_decay);
   return new AdamW(params, adamwHyperparameters(config));
-}
-
-export function applyOptimizerConfig(optimizer: Optimizer, config: OptimizerKeys): void {
-  if (optimizer instanceof AdamW) optimizer.setHyperparameters(adamwHyperparameters(config));
-  else if (optimizer instanceof SGD) optimizer.setWeightDecay(config.weight_decay);
 }

@@ -24,7 +24,6 @@ export interface Optimizer {
   zeroGrad(): void;
   state(): OptimizerState;
   loadState(state: OptimizerState): void;
-  resetState(): void;
   paramGroups(): { decay: string[]; noDecay: string[] };
 }
 

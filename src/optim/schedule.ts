@@ -6,6 +6,7 @@
 // lrAt(spec, t). Every schedule is base_lr * factor(step), multiplied in that order like LambdaLR.get_lr, so the
 // doubles match HF bit for bit up to the last ulp of Math.cos.
 
+import type { RetuneConfig } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 
 export const SCHEDULE_TYPES = [
@@ -58,10 +59,8 @@ type WsdShape = (typeof WSD_SHAPES)[number];
 
 // HF TrainingArguments.get_warmup_steps: warmup_steps >= 1 counts steps, 0 < warmup_steps < 1 is a ratio
 // (transformers 5), and warmup_steps = 0 falls back to warmup_ratio (transformers 4, LLaMA-Factory configs).
-export function warmupStepsFor(opts: { warmupSteps: number; warmupRatio: number }, totalSteps: number): number {
-  const { warmupSteps, warmupRatio } = opts;
-  if (!(warmupSteps >= 0)) throw new UsageError(`warmup_steps must be >= 0, got ${warmupSteps}`);
-  if (!(warmupRatio >= 0 && warmupRatio <= 1)) throw new UsageError(`warmup_ratio must be in [0, 1], got ${warmupRatio}`);
+export function warmupStepsFor(config: Pick<RetuneConfig, 'warmup_steps' | 'warmup_ratio'>, totalSteps: number): number {
+  const { warmup_steps: warmupSteps, warmup_ratio: warmupRatio } = config;
   if (warmupSteps >= 1) return Math.trunc(warmupSteps);
   if (warmupSteps > 0) return Math.ceil(totalSteps * warmupSteps);
   return Math.ceil(totalSteps * warmupRatio);

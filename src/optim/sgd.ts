@@ -2,7 +2,6 @@
 // into the gradient and applied to the decay group only. It keeps no moments, so its state is just the step count.
 
 import { getBackend } from '../backend/index.js';
-import { UsageError } from '../util/errors.js';
 import {
   checkLr, checkParam, checkStateStep, decaysWeight, gradOf, readStateTensors, sortedNames, splitDecay, zeroGrads,
   type NamedParams, type Optimizer, type OptimizerState, type OptimParam,
@@ -11,26 +10,15 @@ import {
 export class SGD implements Optimizer {
   readonly kind = 'sgd';
   private readonly names: string[];
-  private weightDecay: number;
   private steps = 0;
 
-  constructor(private readonly params: NamedParams, weightDecay = 0) {
+  constructor(private readonly params: NamedParams, private readonly weightDecay = 0) {
     this.names = sortedNames(params);
     for (const name of this.names) checkParam(name, params.get(name) as OptimParam);
-    this.weightDecay = SGD.checkWeightDecay(weightDecay);
-  }
-
-  private static checkWeightDecay(weightDecay: number): number {
-    if (!(weightDecay >= 0 && Number.isFinite(weightDecay))) throw new UsageError(`weight_decay is out of range: ${weightDecay}`);
-    return weightDecay;
   }
 
   get stepCount(): number {
     return this.steps;
-  }
-
-  setWeightDecay(weightDecay: number): void {
-    this.weightDecay = SGD.checkWeightDecay(weightDecay);
   }
 
   // Every gradient is checked before any parameter changes; parameters without one are skipped.
@@ -62,10 +50,6 @@ export class SGD implements Optimizer {
     checkStateStep(state.step, 'SGD');
     readStateTensors('SGD', state.tensors, new Map());
     this.steps = state.step;
-  }
-
-  resetState(): void {
-    this.steps = 0;
   }
 
   paramGroups(): { decay: string[]; noDecay: string[] } {

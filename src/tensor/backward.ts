@@ -1,15 +1,16 @@
 // The one backward table: op name -> rule that turns the output gradient into input gradients through the sink.
-// Shapes follow the forward ops in ops.ts.
+// Typed over every op the tape knows (tape.ts), so an op without a rule does not compile; the checkpoint op's rule
+// recomputes on the tape, so it lives with the code that runs the tape (autograd.ts). Shapes follow ops.ts.
 import { getBackend } from '../backend/index.js';
 import { bf16ToF32 } from './tensor.js';
-import { recomputeBackward, type GradSink, type Node } from './autograd.js';
+import type { GradSink, Node, OpName } from './tape.js';
 import { linearGrads } from './linear-grads.js';
 import { loraLinearBackward } from './lora-linear.js';
 import { sequenceLogProbsBackward } from './sequence-logprobs.js';
 
-type Rule = (node: Node, gOut: Float32Array, sink: GradSink) => void;
+export type Rule = (node: Node, gOut: Float32Array, sink: GradSink) => void;
 
-export const backwardTable: Record<string, Rule> = {
+export const backwardTable: Record<Exclude<OpName, 'checkpoint'>, Rule> = {
   // y (N, out) = x (N, in) @ w^T + b
   linear(node, gOut, sink) {
     const [x, w, bias] = node.inputs;
@@ -154,9 +155,5 @@ export const backwardTable: Record<string, Rule> = {
 
   reshape(_node, gOut, sink) {
     sink.overwrite(0).set(gOut);
-  },
-
-  checkpoint(node, gOut) {
-    recomputeBackward(node, gOut);
   },
 };

@@ -3,7 +3,7 @@
 // it records nothing and refuses inputs that require grad.
 import { attendRow, firstVisible } from '../backend/reference.js';
 import { RetuneError } from '../util/errors.js';
-import { output, willRecord } from './autograd.js';
+import { output, willRecord } from './tape.js';
 import type { Tensor } from './tensor.js';
 
 // q (B, Tq, nHead, hd), k, v (B, Tk, nKV, hd) -> (B, Tq, nHead, hd)

@@ -6,7 +6,7 @@
 // With a 150k vocab this is the difference between gigabytes of logits and one chunk buffer (64 MiB).
 import { RetuneError } from '../util/errors.js';
 import { getBackend } from '../backend/index.js';
-import { output, record, willRecord } from './autograd.js';
+import { output, record, willRecord } from './tape.js';
 import { linearGrads } from './linear-grads.js';
 import { acquire, acquireZeroed, release } from './pool.js';
 import type { Tensor } from './tensor.js';

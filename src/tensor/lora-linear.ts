@@ -5,7 +5,7 @@
 // W may be a frozen bf16 weight (no dW); when it requires grad, dW = dOut^T @ x as in linear().
 import { RetuneError } from '../util/errors.js';
 import { getBackend } from '../backend/index.js';
-import { allocate, output, record, willRecord, type GradSink, type Node } from './autograd.js';
+import { allocate, output, record, willRecord, type GradSink, type Node } from './tape.js';
 import { bf16ToF32, Tensor } from './tensor.js';
 
 export interface LoraLinearOptions {

@@ -2,7 +2,7 @@
 // rule (backward.ts) needs. Shapes are checked up front so bad input names the op and the shapes involved.
 import { RetuneError } from '../util/errors.js';
 import { getBackend } from '../backend/index.js';
-import { allocate, output, record, willRecord, type Saved } from './autograd.js';
+import { allocate, output, record, willRecord, type Saved } from './tape.js';
 import type { RopeTable } from './rope.js';
 import { bf16ToF32, Tensor } from './tensor.js';
 

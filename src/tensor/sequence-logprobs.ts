@@ -4,8 +4,7 @@
 // values, so the forward keeps only the sums and backward recomputes each chunk's logits to push the per-sequence
 // upstream gradient through the head: one more head GEMM than linearCrossEntropy, no (N, C) saved gradient.
 import { RetuneError } from '../util/errors.js';
-import type { GradSink, Node } from './autograd.js';
-import { output, record, willRecord } from './autograd.js';
+import { output, record, willRecord, type GradSink, type Node } from './tape.js';
 import { chunkedLoss, countedRows } from './linear-cross-entropy.js';
 import type { Tensor } from './tensor.js';
 
@@ -38,11 +37,7 @@ export function sequenceLogProbsBackward(node: Node, gOut: Float32Array, sink: G
   const plan = countedRows(targets, w.shape[0]);
   const rowGrad = new Float32Array(plan.rows.length);
   for (let r = 0; r < plan.rows.length; r++) rowGrad[r] = -gOut[Math.floor(plan.rows[r] / T)];
-  let dh: Float32Array | null = null;
-  if (sink.needs(0)) {
-    dh = sink.overwrite(0);
-    dh.fill(0);
-  }
+  const dh = sink.needs(0) ? sink.overwrite(0).fill(0) : null;
   const dw = sink.accumulate(1);
   chunkedLoss(h.data, w, targets, plan, { rowGrad, dh, dw: dw?.buf ?? null, dwAccumulate: dw?.accumulate ?? false });
 }

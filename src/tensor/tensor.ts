@@ -1,7 +1,6 @@
 // The Tensor: a shape and a flat row-major Float32Array. Frozen weights may instead hold bf16 bits (`bf16`), which
 // linear() and embedding() widen inside their kernels so a frozen base model takes half the memory.
 import { RetuneError } from '../util/errors.js';
-import type { Node } from './autograd.js';
 
 const RELEASED = new Float32Array(0);
 
@@ -13,7 +12,7 @@ export class Tensor {
   bf16: Uint16Array | null = null;
   // Set by the autograd tape: the op that produced this tensor while recording, and whether `data` is a pool buffer
   // that goes back to the pool when the tape is cleared.
-  producer: Node | null = null;
+  producer: { readonly op: string } | null = null;
   pooled = false;
 
   constructor(data: Float32Array, shape: number[]) {

@@ -2,9 +2,10 @@
 // write atomic; this file decides what goes in: weights (PEFT adapter or full model, fp32 so a resume is exact), Adam
 // moments, train_state.json, HF's trainer_state.json, the resolved config, and the model's config and tokenizer files
 // so the folder works on its own for chat and export.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetuneError } from '../util/errors.js';
+import { fsReason } from '../util/folders.js';
 import { loadConfig, saveResolvedConfig } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { saveAdapter, type Finetuning } from '../model/adapters/index.js';
@@ -12,10 +13,12 @@ import { INDEX_NAME, readIndex, saveModel, WEIGHTS_NAME, type CausalLM } from '.
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { writeCheckpoint } from './checkpoint.js';
+import {
+  hashFile, MANIFEST_FILE, writeCheckpoint, type CheckpointRef, type ManifestEntry, type SavedCheckpoint,
+} from './checkpoint.js';
 import type { Objective } from './stages/index.js';
 import { writeHfState, type HfStateFields } from './hf-state.js';
-import { writeTrainState, type TrainState } from './state.js';
+import { TRAIN_STATE_FILE, writeTrainState, type TrainState } from './state.js';
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const ARGS_FILE = 'training_args.yaml';
@@ -36,12 +39,10 @@ export interface CheckpointContents {
   objective: Objective; // the stage may train files of its own (rm's value head)
 }
 
-type WeightsContents = Pick<CheckpointContents, 'config' | 'model' | 'finetuning' | 'objective'>;
-
 // The trained weights in their user-facing layout: a PEFT adapter for LoRA, else the whole model, both fp32, and
 // what the stage trains beside them.
-export function writeWeights(dir: string, c: WeightsContents): void {
-  if (c.finetuning.adapters !== null) saveAdapter(c.model, dir, c.config);
+function writeWeights(dir: string, c: Pick<CheckpointContents, 'config' | 'model' | 'finetuning' | 'objective'>): void {
+  if (c.finetuning.adapters !== null) saveAdapter(c.finetuning.adapters, dir, c.config);
   else saveModel(c.model, dir, { dtype: 'F32' });
   c.objective.writeWeights?.(dir);
   const source = c.config.model_name_or_path;
@@ -52,9 +53,12 @@ export function writeWeights(dir: string, c: WeightsContents): void {
   }
 }
 
-export async function saveTrainingCheckpoint(outputDir: string, c: CheckpointContents): Promise<{ path: string; movedAside: string | null }> {
+// `previous`: this run's newest checkpoint, named when the save fails.
+export async function saveTrainingCheckpoint(
+  outputDir: string, c: CheckpointContents, previous: string | null,
+): Promise<SavedCheckpoint> {
   const weightsOnly = c.config.save_only_model;
-  return writeCheckpoint(outputDir, c.trainState.global_step, weightsOnly, (dir) => {
+  return writeCheckpoint(outputDir, c.trainState.global_step, weightsOnly, previous, (dir) => {
     writeWeights(dir, c);
     writeHfState(dir, c.hfState);
     saveResolvedConfig(c.config, join(dir, ARGS_FILE));
@@ -66,15 +70,40 @@ export async function saveTrainingCheckpoint(outputDir: string, c: CheckpointCon
   });
 }
 
-// The final weights in output_dir itself (where LLaMA-Factory puts them), written beside and renamed into place file
-// by file, so an interrupted write never leaves a half-written weights file under its real name.
-export function writeFinalWeights(outputDir: string, c: WeightsContents): void {
-  const temp = join(outputDir, `.tmp-final-${process.pid}`);
-  rmSync(temp, { recursive: true, force: true });
-  mkdirSync(temp, { recursive: true });
-  writeWeights(temp, c);
-  for (const name of readdirSync(temp)) renameSync(join(temp, name), join(outputDir, name));
-  rmSync(temp, { recursive: true, force: true });
+// The files of a checkpoint that serve resuming it; the others (weights, config, tokenizer, trainer_state.json) are
+// the run's result, which output_dir receives at the end.
+const RESUME_FILES = new Set([OPTIMIZER_FILE, TRAIN_STATE_FILE, ARGS_FILE, MANIFEST_FILE]);
+
+function resultEntries(checkpoint: CheckpointRef): ManifestEntry[] {
+  return checkpoint.manifest.files.filter((e) => !RESUME_FILES.has(e.path) && !e.path.includes('/'));
+}
+
+// The result files of the final checkpoint that output_dir lacks or holds in another version: all empty once the run
+// finished; otherwise the run was stopped between saving its last checkpoint and copying them.
+export function missingFinalFiles(outputDir: string, checkpoint: CheckpointRef): string[] {
+  return resultEntries(checkpoint).filter((e) => {
+    const path = join(outputDir, e.path);
+    return !existsSync(path) || statSync(path).size !== e.size || hashFile(path) !== e.sha256;
+  }).map((e) => e.path);
+}
+
+// The final weights in output_dir itself (where LLaMA-Factory puts them), copied from the last checkpoint, which
+// holds them exactly as they would be written (fp32), so the slow part of saving is done once, inside the atomic
+// checkpoint. Each file is copied beside and renamed into place, so an interrupted copy never leaves a half-written
+// file under its real name, and a rerun finds what is missing (missingFinalFiles) and copies it.
+export function writeFinalWeights(outputDir: string, checkpoint: CheckpointRef): void {
+  for (const { path } of resultEntries(checkpoint)) {
+    const temp = join(outputDir, `.tmp-final-${process.pid}`);
+    try {
+      copyFileSync(join(checkpoint.path, path), temp);
+      renameSync(temp, join(outputDir, path));
+    } catch (e) {
+      rmSync(temp, { force: true });
+      if ((e as NodeJS.ErrnoException).syscall === undefined) throw e;
+      throw new RetuneError(`copying the final weights from ${checkpoint.path} into ${outputDir} failed at ${path}: ` +
+        `${fsReason(e)}, then run the same command again to finish (the checkpoint holds them)`);
+    }
+  }
 }
 
 // The resolved config a checkpoint was trained with.
@@ -95,7 +124,7 @@ export function restoreTrainable(dir: string, trainable: Map<string, Tensor>): v
     byFile.set(file, [...(byFile.get(file) ?? []), name]);
   }
   for (const [file, names] of byFile) {
-    for (const [name, stored] of readSafetensors(file, { names })) {
+    for (const [name, stored] of readSafetensors(file, { names, floatsOnly: true })) {
       const t = trainable.get(name) as Tensor;
       if (stored.data.length !== t.data.length) {
         throw new RetuneError(`${file}: tensor ${name} has ${stored.data.length} values, the model needs ${t.data.length}`);

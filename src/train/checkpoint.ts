@@ -6,9 +6,11 @@ import {
   statSync, writeFileSync,
 } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join, relative, sep } from 'node:path';
-import { RetuneError } from '../util/errors.js';
+import { basename, join, relative, sep } from 'node:path';
+import { RetuneError, UsageError } from '../util/errors.js';
+import { fsReason } from '../util/folders.js';
 import { processAlive } from './lock.js';
+import { TRAIN_STATE_FILE } from './state.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 const CHECKPOINT_RE = /^checkpoint-(\d+)$/;
@@ -35,6 +37,12 @@ export interface CheckpointRef {
   manifest: Manifest;
 }
 
+export interface SavedCheckpoint {
+  path: string;
+  movedAside: string | null; // the name an older folder of the same name was moved aside to
+  ref: CheckpointRef;
+}
+
 export interface BrokenCheckpoint {
   name: string;
   reason: string;
@@ -48,15 +56,30 @@ export function checkpointName(step: number): string {
 
 // Writes checkpoint-<step> in outputDir atomically. `fill` writes the contents into the folder it is given. A folder of
 // the same name that already exists (a broken leftover, or a branch abandoned by resuming from an older checkpoint)
-// is moved aside, never overwritten. Returns the final path and the name anything was moved aside to.
+// is moved aside, never overwritten. Returns the final path and the name anything was moved aside to. A failed write
+// (a full disk) removes its temporary folder and says which checkpoint (`previous`, this run's newest) is intact.
 export async function writeCheckpoint(
   outputDir: string,
   step: number,
   weightsOnly: boolean,
+  previous: string | null,
   fill: (dir: string) => void | Promise<void>,
-): Promise<{ path: string; movedAside: string | null }> {
-  mkdirSync(outputDir, { recursive: true });
+): Promise<SavedCheckpoint> {
   const temp = join(outputDir, `.tmp-checkpoint-${step}-${process.pid}`);
+  try {
+    return await writeInto(temp, outputDir, step, weightsOnly, fill);
+  } catch (e) {
+    rmSync(temp, { recursive: true, force: true });
+    if ((e as NodeJS.ErrnoException).syscall === undefined) throw e;
+    const kept = previous === null ? 'no earlier checkpoint of this run exists' : `${previous} is intact`;
+    throw new RetuneError(`saving ${checkpointName(step)} in ${outputDir} failed: ${fsReason(e)}, then run the same ` +
+      `command again to resume (${kept}; the partial ${basename(temp)} was removed)`);
+  }
+}
+
+async function writeInto(
+  temp: string, outputDir: string, step: number, weightsOnly: boolean, fill: (dir: string) => void | Promise<void>,
+): Promise<SavedCheckpoint> {
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp);
   await fill(temp);
@@ -81,7 +104,7 @@ export async function writeCheckpoint(
   }
   renameSync(temp, finalPath);
   fsyncPath(outputDir);
-  return { path: finalPath, movedAside };
+  return { path: finalPath, movedAside, ref: { step, path: finalPath, name: checkpointName(step), manifest } };
 }
 
 // Checks that the manifest exists, parses, and matches every file's size and hash (sizes only with hashes: false, for
@@ -134,14 +157,19 @@ export function findLatestCheckpoint(outputDir: string): { latest: CheckpointRef
   return { latest: null, broken };
 }
 
-// Opens a checkpoint the user named; refuses one that does not verify, naming the reason.
+// Opens the checkpoint resume_from_checkpoint names; refuses (a config error) a path that is not a folder, a folder
+// that is no checkpoint (a model folder), and one that does not verify, naming the reason.
 export function openCheckpoint(dir: string): CheckpointRef {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new RetuneError(`resume_from_checkpoint: ${dir} is not a folder`);
+    throw new UsageError(`resume_from_checkpoint: ${dir} is not a folder; name a checkpoint-<step> folder of an earlier run`);
+  }
+  const name = dir.split(sep).filter((s) => s !== '').pop() ?? dir;
+  if (!existsSync(join(dir, MANIFEST_FILE)) && !CHECKPOINT_RE.test(name) && !existsSync(join(dir, TRAIN_STATE_FILE))) {
+    throw new UsageError(`resume_from_checkpoint: ${dir} is not a checkpoint folder (no ${MANIFEST_FILE}); to start ` +
+      'from the weights of a model or adapter folder, set model_name_or_path or adapter_name_or_path instead');
   }
   const v = verifyCheckpoint(dir);
-  if (!v.ok) throw new RetuneError(`resume_from_checkpoint: ${dir} does not verify: ${v.reason}`);
-  const name = dir.split(sep).filter((s) => s !== '').pop() ?? dir;
+  if (!v.ok) throw new UsageError(`resume_from_checkpoint: ${dir} does not verify: ${v.reason}`);
   return { step: v.manifest.step, name, path: dir, manifest: v.manifest };
 }
 

@@ -51,7 +51,13 @@ export function writeHfState(dir: string, f: HfStateFields): void {
 export function readLogHistory(dir: string): HistoryEntry[] {
   const path = join(dir, HF_STATE_FILE);
   if (!existsSync(path)) throw new RetuneError(`${path} is missing`);
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { log_history?: unknown };
-  if (!Array.isArray(parsed.log_history)) throw new RetuneError(`${path}: log_history is not a list`);
+  let parsed: { log_history?: unknown } | null;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as { log_history?: unknown } | null;
+  } catch (e) {
+    throw new RetuneError(`${path} does not parse (${(e as Error).message}); resume from another checkpoint ` +
+      '(resume_from_checkpoint) or restore the file');
+  }
+  if (!Array.isArray(parsed?.log_history)) throw new RetuneError(`${path}: log_history is not a list`);
   return parsed.log_history as HistoryEntry[];
 }

@@ -1,22 +1,23 @@
 // runTrain: what `retune train` calls. Decides between a fresh run and a resume (explicit resume_from_checkpoint, or
 // the newest verifying checkpoint in output_dir unless overwrite_output_dir), prints the plan before the first step
 // (a dry run stops there), builds model, data and optimizer in the state the plan describes, and runs the Trainer.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetuneError, UsageError } from '../util/errors.js';
+import { checkOutputFolder, makeOutputFolder } from '../util/folders.js';
 import { saveResolvedConfig } from '../config/load.js';
 import { TRAINING_STAGES, type RetuneConfig } from '../config/schema.js';
 import { loadTokenizer, prepareDataset, type DataStage, type PreparedData } from '../data/index.js';
-import { applyFinetuning, splitList, type Finetuning } from '../model/adapters/finetuning.js';
+import { applyFinetuning, type Finetuning } from '../model/adapters/finetuning.js';
 import { initModel } from '../model/init.js';
 import { loadModel, readModelConfig, type CausalLM } from '../model/index.js';
 import { createOptimizer } from '../optim/create.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { findLatestCheckpoint, openCheckpoint, removeStaleTemps, type CheckpointRef } from './checkpoint.js';
 import {
-  ARGS_FILE, readCheckpointConfig, readOptimizerTensors, restoreTrainable, writeFinalWeights,
+  ARGS_FILE, missingFinalFiles, readCheckpointConfig, readOptimizerTensors, restoreTrainable, writeFinalWeights,
 } from './checkpoint-io.js';
-import { readLogHistory, writeHfState, type HistoryEntry } from './hf-state.js';
+import { readLogHistory, type HistoryEntry } from './hf-state.js';
 import { initialHistory, plannedTotalSteps } from './lr-history.js';
 import { lockOutputDir } from './lock.js';
 import { TrainLog } from './logging.js';
@@ -47,9 +48,12 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
   if (!TRAINING_STAGES.includes(config.stage)) {
     throw new UsageError(`stage ${config.stage} is not supported yet (stages that train: ${TRAINING_STAGES.join(', ')})`);
   }
-  if (opts.dryRun) return planAndTrain(config, outputDir, true, print);
+  if (opts.dryRun) {
+    checkOutputFolder(outputDir, 'output_dir');
+    return planAndTrain(config, outputDir, true, print);
+  }
 
-  mkdirSync(outputDir, { recursive: true });
+  makeOutputFolder(outputDir, 'output_dir');
   const lock = lockOutputDir(outputDir);
   let result: TrainResult | null;
   try {
@@ -72,6 +76,7 @@ async function planAndTrain(
   const tokenizer = await loadTokenizer(runConfig.model_name_or_path as string);
   // runTrain let only TRAINING_STAGES through, and every one of them has rows of its own.
   const data = await prepareDataset(runConfig, tokenizer, config.stage as DataStage);
+  for (const warning of data.warnings) process.stderr.write(`retune: warning: ${warning}\n`);
   if (data.dropped > 0) print(`${data.dropped} samples were dropped (empty or longer than cutoff_len ${runConfig.cutoff_len})`);
   const dataset = { fingerprint: data.fingerprint, size: data.train.size };
 
@@ -84,6 +89,7 @@ async function planAndTrain(
     });
     print(formatResumePlan(plan));
     if (plan.refusal !== null) throw new UsageError(plan.refusal);
+    if (plan.finished) finishStoppedRun(runConfig, outputDir, checkpoint, dryRun, print);
     if (dryRun || plan.finished) return null;
     state = resumedState(saved as TrainState, plan, checkpoint);
   } else {
@@ -121,13 +127,33 @@ async function planAndTrain(
       'holds the state; run the same command again to resume');
     return result;
   }
-  writeFinalWeights(outputDir, { config: runConfig, model, finetuning, objective });
-  writeHfState(outputDir, trainer.hfState());
-  if (runConfig.plot_loss) {
-    for (const file of plotLoss(log.rows(), outputDir)) print(`wrote ${file}`);
-  }
+  if (result.lastSaved === null) throw new RetuneError('the run ended without saving its final checkpoint');
+  writeFinalWeights(outputDir, result.lastSaved);
+  if (runConfig.plot_loss) plot(outputDir, print);
   log.message(`training finished at step ${result.globalStep}; weights in ${outputDir}`);
   return result;
+}
+
+// A run stopped after saving its final checkpoint but before output_dir received the weights: a rerun copies them
+// (a dry run says it would).
+function finishStoppedRun(
+  config: RetuneConfig, outputDir: string, checkpoint: CheckpointRef, dryRun: boolean, print: (line: string) => void,
+): void {
+  const missing = missingFinalFiles(outputDir, checkpoint);
+  if (missing.length === 0) return;
+  const what = `${outputDir} lacks the final weights of ${checkpoint.name} (${missing.slice(0, 3).join(', ')}` +
+    `${missing.length > 3 ? ', ...' : ''}): the run stopped before writing them`;
+  if (dryRun) {
+    print(`  ${what}; the run will copy them from the checkpoint`);
+    return;
+  }
+  writeFinalWeights(outputDir, checkpoint);
+  if (config.plot_loss) plot(outputDir, print);
+  print(`${what}; copied them from the checkpoint, the run is complete`);
+}
+
+function plot(outputDir: string, print: (line: string) => void): void {
+  for (const file of plotLoss(new TrainLog(outputDir, 0, print, false).rows(), outputDir)) print(`wrote ${file}`);
 }
 
 // The checkpoint to resume from, or null for a fresh run. Broken checkpoints are reported by name and skipped; a dry
@@ -203,14 +229,8 @@ async function buildModel(config: RetuneConfig, checkpoint: CheckpointRef | null
   const model = config.train_from_scratch && (checkpoint === null || lora)
     ? initModel(readModelConfig(base), config.seed)
     : await loadModel(checkpoint !== null && !lora ? checkpoint.path : base, { frozenBf16: config.bf16 });
-  let ftConfig = config;
-  if (checkpoint !== null && lora) {
-    const earlier = splitList(config.adapter_name_or_path);
-    const merged = config.create_new_adapter ? earlier : earlier.slice(0, -1);
-    ftConfig = { ...config, adapter_name_or_path: [...merged, checkpoint.path].join(','), create_new_adapter: false };
-  }
   model.gradientCheckpointing = config.gradient_checkpointing;
-  const finetuning = applyFinetuning(model, ftConfig);
+  const finetuning = applyFinetuning(model, config, checkpoint !== null && lora ? checkpoint.path : null);
   if (checkpoint !== null && !lora && config.bf16) restoreTrainable(checkpoint.path, finetuning.trainable);
   if (state.rng !== null) {
     if (finetuning.adapters === null) throw new RetuneError('train_state.json holds a dropout RNG state but the run has no adapter');

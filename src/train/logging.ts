@@ -46,6 +46,16 @@ export function formatDuration(seconds: number): string {
   return `${h}:${String(m).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
 
+// The rows of a trainer_log.jsonl ([] when there is none).
+export function readLogRows(path: string): LogRow[] {
+  if (!existsSync(path)) return [];
+  const out: LogRow[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line.trim() !== '') out.push(JSON.parse(line) as LogRow);
+  }
+  return out;
+}
+
 export class TrainLog {
   private readonly path: string;
   private readonly print: (line: string) => void;
@@ -81,12 +91,7 @@ export class TrainLog {
 
   // Every complete row, for the loss plot.
   rows(): LogRow[] {
-    if (!existsSync(this.path)) return [];
-    const out: LogRow[] = [];
-    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
-      if (line.trim() !== '') out.push(JSON.parse(line) as LogRow);
-    }
-    return out;
+    return readLogRows(this.path);
   }
 
   reset(): void {

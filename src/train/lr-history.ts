@@ -29,7 +29,7 @@ export function scheduleSpecFor(config: ScheduleKeys, totalSteps: number): Sched
     type: config.lr_scheduler_type,
     baseLr: config.learning_rate,
     totalSteps,
-    warmupSteps: warmupStepsFor({ warmupSteps: config.warmup_steps, warmupRatio: config.warmup_ratio }, totalSteps),
+    warmupSteps: warmupStepsFor(config, totalSteps),
     kwargs: { ...config.lr_scheduler_kwargs },
   };
 }

@@ -2,57 +2,25 @@
 // the checkpoint (its resolved config and train_state.json), the new config and the new dataset's fingerprint. The
 // trainer runs exactly what the plan says: the config it returns, the LR history, the data cursor, the total steps.
 import { resumeClassOf } from '../config/keys.js';
-import type { RetuneConfig } from '../config/schema.js';
+import type { ResumeClass, RetuneConfig } from '../config/schema.js';
 import type { SamplerState } from '../data/sampler.js';
 import { renderLrCurve } from '../optim/lr-curve.js';
 import { joinSchedule, lrCurve, lrForStep, plannedTotalSteps, type ScheduleSegment } from './lr-history.js';
 import type { TrainState } from './state.js';
 
 type Key = keyof RetuneConfig;
-export type RowKind =
-  | 'structural' | 'schedule' | 'optimizer' | 'batch' | 'data' | 'seed' | 'objective' | 'other' | 'bookkeeping';
+export type RowKind = ResumeClass;
 
-// Changing these changes what the trained tensors are, so the saved weights and moments cannot continue.
-const STRUCTURAL: ReadonlySet<string> = new Set([
-  'model_name_or_path', 'adapter_name_or_path', 'train_from_scratch', 'stage', 'finetuning_type', 'lora_rank',
-  'lora_alpha', 'lora_target', 'additional_target', 'use_rslora', 'use_dora', 'create_new_adapter',
-  'freeze_trainable_layers', 'freeze_trainable_modules', 'freeze_extra_modules',
-]);
-const SCHEDULE: ReadonlySet<string> = new Set([
-  'learning_rate', 'lr_scheduler_type', 'lr_scheduler_kwargs', 'warmup_ratio', 'warmup_steps', 'num_train_epochs',
-  'max_steps',
-]);
-const OPTIMIZER: ReadonlySet<string> = new Set([
-  'weight_decay', 'adam_beta1', 'adam_beta2', 'adam_epsilon', 'max_grad_norm', 'optim',
-]);
-const BATCH: ReadonlySet<string> = new Set(['per_device_train_batch_size', 'gradient_accumulation_steps']);
-const DATA: ReadonlySet<string> = new Set([
-  'dataset', 'dataset_dir', 'template', 'cutoff_len', 'max_samples', 'val_size', 'mix_strategy', 'interleave_probs',
-  'train_on_prompt', 'mask_history', 'packing', 'tool_format', 'enable_thinking', 'default_system',
-]);
-// Free to change under every policy: where and how often things are written, what is printed, how the resume itself
-// is done, and keys that have no effect on this engine.
-const BOOKKEEPING: ReadonlySet<string> = new Set([
-  'output_dir', 'overwrite_output_dir', 'logging_steps', 'save_strategy', 'save_steps', 'save_total_limit',
-  'save_only_model', 'plot_loss', 'report_to', 'eval_strategy', 'eval_steps', 'eval_dataset',
-  'per_device_eval_batch_size', 'resume_from_checkpoint', 'resume_policy', 'resume_lr_mode', 'resume_warmup_steps',
-  'reset_optimizer_state', 'do_train', 'max_bad_steps', 'threads', 'tokenized_path', 'overwrite_cache',
-  'preprocessing_num_workers', 'dataloader_num_workers', 'trust_remote_code', 'flash_attn', 'infer_backend', 'fp16',
-  'tf32', 'gradient_checkpointing', 'deepspeed', 'ddp_timeout', 'do_sample', 'temperature', 'top_p', 'top_k',
-  'max_new_tokens', 'repetition_penalty', 'skip_special_tokens', 'export_dir', 'export_size',
-  'export_legacy_format', 'quantization_bit',
-]);
+// How a change of the key joins the resume: the schema declares it for every key (src/config/schema.ts).
+function kindOf(field: string): RowKind {
+  const kind = resumeClassOf(field);
+  if (kind === undefined) throw new Error(`resume plan: ${field} is not a config key`);
+  return kind;
+}
 
-export function kindOf(field: string): RowKind {
-  if (STRUCTURAL.has(field)) return 'structural';
-  if (SCHEDULE.has(field)) return 'schedule';
-  if (OPTIMIZER.has(field)) return 'optimizer';
-  if (BATCH.has(field)) return 'batch';
-  if (DATA.has(field)) return 'data';
-  if (field === 'seed') return 'seed';
-  if (resumeClassOf(field) === 'objective') return 'objective';
-  if (BOOKKEEPING.has(field)) return 'bookkeeping';
-  return 'other';
+// Free to change under every policy: the math is unchanged.
+function isFree(kind: RowKind): boolean {
+  return kind === 'bookkeeping' || kind === 'no-effect';
 }
 
 export interface PlanRow {
@@ -102,7 +70,7 @@ export function effectiveConfig(oldConfig: RetuneConfig, newConfig: RetuneConfig
   if (newConfig.resume_policy !== 'checkpoint') return newConfig;
   const merged: Record<string, unknown> = { ...oldConfig };
   for (const key of Object.keys(newConfig)) {
-    if (kindOf(key) === 'bookkeeping') merged[key] = newConfig[key as Key];
+    if (isFree(kindOf(key))) merged[key] = newConfig[key as Key];
   }
   return merged as RetuneConfig;
 }
@@ -141,7 +109,7 @@ export function planResume(input: ResumeInput): ResumePlan {
       field, old: oldConfig[field as Key], new: newConfig[field as Key], kind: kindOf(field), effect: '',
     };
     row.effect = effectOf(row, plan, oldSize);
-    (row.kind === 'bookkeeping' ? plan.info : plan.rows).push(row);
+    (isFree(row.kind) ? plan.info : plan.rows).push(row);
   }
   plan.refusal = refusalOf(plan, checkpoint, oldConfig);
   return plan;
@@ -172,6 +140,7 @@ function refusalOf(plan: ResumePlan, checkpoint: ResumeInput['checkpoint'], oldC
 
 function effectOf(row: PlanRow, plan: ResumePlan, oldSize: number): string {
   if (row.kind === 'bookkeeping') return 'bookkeeping: takes effect, the math is unchanged';
+  if (row.kind === 'no-effect') return 'no effect on training';
   if (row.kind === 'structural') return 'refused: the saved weights do not fit the new structure';
   if (plan.schedule.length === 0) return 'not applied: the checkpoint holds weights only';
   if (plan.policy === 'strict') return 'refused (resume_policy strict)';
@@ -199,7 +168,7 @@ function effectOf(row: PlanRow, plan: ResumePlan, oldSize: number): string {
         : `a different reference model from step ${plan.step + 1}: rewards are measured against it from then on`;
     case 'seed':
       return `new data order: epoch ${plan.sampler.epoch} starts from its first sample in the new seed's order`;
-    default:
+    case 'numerics':
       return `applies from step ${plan.step + 1}`;
   }
 }
@@ -235,12 +204,19 @@ export function formatResumePlan(plan: ResumePlan): string {
     return lines.join('\n');
   }
   if (plan.finished) {
-    lines.push(`  nothing to train: the run already reached ${plan.totalSteps} steps; raise num_train_epochs or ` +
-      'max_steps to continue, or set overwrite_output_dir to start afresh');
+    lines.push(`  nothing to train: the run already reached ${plan.totalSteps} steps; ${continueHint(plan)}, or set ` +
+      'overwrite_output_dir to start afresh');
     return lines.join('\n');
   }
   lines.push(...formatLrOutlook(plan.schedule, plan.step, plan.totalSteps));
   return lines.join('\n');
+}
+
+function continueHint(plan: ResumePlan): string {
+  const raised = plan.rows.filter((r) => r.field === 'num_train_epochs' || r.field === 'max_steps').map((r) => r.field);
+  if (plan.policy !== 'checkpoint' || raised.length === 0) return 'raise num_train_epochs or max_steps to continue';
+  return `resume_policy checkpoint keeps the checkpoint's ${raised.join(' and ')}; set resume_policy config to ` +
+    'continue with the new value';
 }
 
 // The LR of the next few steps and a chart of the whole run, shared by the resume plan and a fresh dry run.

@@ -13,7 +13,7 @@ import type { CausalLM } from '../model/index.js';
 import { clipGradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { backward, clearTape } from '../tensor/autograd.js';
-import { rotateCheckpoints } from './checkpoint.js';
+import { rotateCheckpoints, type CheckpointRef } from './checkpoint.js';
 import { saveTrainingCheckpoint } from './checkpoint-io.js';
 import type { HfStateFields, HistoryEntry } from './hf-state.js';
 import { lrForStep } from './lr-history.js';
@@ -41,6 +41,7 @@ export interface TrainResult {
   totalSteps: number;
   stoppedBy: NodeJS.Signals | null;
   lastCheckpoint: string | null;
+  lastSaved: CheckpointRef | null; // the newest checkpoint this process saved: after the last step, the final one
 }
 
 interface StepOutcome {
@@ -58,6 +59,7 @@ export class Trainer {
   private readonly sampler: Sampler;
   private stopSignal: NodeJS.Signals | null = null;
   private lastCheckpoint: string | null;
+  private lastSaved: CheckpointRef | null = null; // saved by this process
   private savedStep: number; // the step of the newest checkpoint on disk for this run
 
   constructor(init: TrainerInit) {
@@ -90,7 +92,7 @@ export class Trainer {
     }
     return {
       globalStep: this.state.global_step, totalSteps: this.state.total_steps, stoppedBy: this.stopSignal,
-      lastCheckpoint: this.lastCheckpoint,
+      lastCheckpoint: this.lastCheckpoint, lastSaved: this.lastSaved,
     };
   }
 
@@ -229,10 +231,11 @@ export class Trainer {
   private async save(): Promise<void> {
     const { config, model, finetuning, objective, optimizer, log } = this.s;
     const outputDir = config.output_dir as string;
-    const { path, movedAside } = await saveTrainingCheckpoint(outputDir, {
+    const { path, movedAside, ref } = await saveTrainingCheckpoint(outputDir, {
       config, model, finetuning, objective, optimizer, trainState: this.snapshot(), hfState: this.hfState(),
-    });
+    }, this.lastCheckpoint);
     this.lastCheckpoint = path;
+    this.lastSaved = ref;
     this.savedStep = this.state.global_step;
     if (movedAside !== null) log.message(`an older folder named like the new checkpoint was kept as ${movedAside}`);
     const protectedPaths = this.s.resumedFrom === null ? [path] : [path, this.s.resumedFrom];

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -74,6 +74,38 @@ test('chat errors: missing model key and folder exit 2, a corrupt weight file ex
     const corrupt = runCli(['chat', `model_name_or_path=${dir}`, '--prompt', 'hi']);
     assert.equal(corrupt.code, 1);
     assert.match(corrupt.stderr, /^retune: error: .*model\.safetensors: header length 200 runs past the end of the file/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('chat --prompt with nothing to say exits 2 before loading the model', () => {
+  for (const prompt of ['', '   ']) {
+    const result = runCli(['chat', ...greedy, '--prompt', prompt]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, '');
+    assert.equal(result.stderr, 'retune: error: --prompt is empty; give the message to send, e.g. --prompt "Hello"\n');
+  }
+});
+
+test('a weight stored with an integer dtype is refused, naming the file and tensor', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'retune-chat-'));
+  try {
+    for (const name of readdirSync(join(fixtures, 'chat-model'))) copyFileSync(join(fixtures, 'chat-model', name), join(dir, name));
+    // I32 has F32's item size, so only the header changes and the file stays well-formed.
+    const path = join(dir, 'model.safetensors');
+    const bytes = readFileSync(path);
+    const headerEnd = 8 + Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, headerEnd).toString('utf8')) as Record<string, { dtype: string }>;
+    const tensor = Object.keys(header).find((k) => k !== '__metadata__' && header[k].dtype === 'F32')!;
+    header[tensor].dtype = 'I32';
+    const json = Buffer.from(JSON.stringify(header).padEnd(headerEnd - 8, ' '));
+    assert.equal(json.length, headerEnd - 8);
+    writeFileSync(path, Buffer.concat([bytes.subarray(0, 8), json, bytes.subarray(headerEnd)]));
+    const result = runCli(['chat', `model_name_or_path=${dir}`, '--prompt', 'hi']);
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr, `retune: error: ${path}: tensor "${tensor}" is stored as I32, an integer type; a weight ` +
+      'must be F32, BF16 or F16\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { configSchema } from '../../src/config/schema.js';
 import { resolveTemplate } from '../../src/data/template-resolve.js';
 import { loadTokenizer } from '../../src/data/tokenizer.js';
 import { runCli } from './run-cli.js';
@@ -60,7 +61,7 @@ test('export with a template writes it as the chat_template; applying it reprodu
 
     const exported = await loadTokenizer(out);
     const base = await loadTokenizer(`${fixtures}/chat-model`);
-    const template = resolveTemplate({ template: 'qwen' }, base);
+    const template = resolveTemplate(configSchema.parse({ template: 'qwen' }), base);
     const conversation = [
       { role: 'user' as const, content: golden.questions[0] },
       { role: 'assistant' as const, content: 'Paris, of course.' },

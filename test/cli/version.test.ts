@@ -12,12 +12,9 @@ test('retune version and --version print the package version', () => {
   }
 });
 
-test('webui and api say they are not available yet and exit 2', () => {
+test('webui says it is not available yet and exits 2', () => {
   const webui = runCli(['webui']);
   assert.equal(webui.code, 2);
   assert.equal(webui.stdout, '');
   assert.match(webui.stderr, /^retune: error: webui: the web UI is not available yet/);
-  const api = runCli(['api', 'cfg.yaml']);
-  assert.equal(api.code, 2);
-  assert.match(api.stderr, /OpenAI-compatible API server is not available yet/);
 });

@@ -43,7 +43,7 @@ test('configKeys() is plain JSON, and its defaults are what an empty config reso
   const keys = configKeys();
   assert.deepEqual(JSON.parse(JSON.stringify(keys)), keys);
   const defaults = configSchema.parse({}) as Record<string, unknown>;
-  const derived = new Set(['lora_alpha', 'eval_steps', 'packing']); // resolved from other keys
+  const derived = new Set(['lora_alpha', 'eval_steps']); // resolved from other keys
   for (const info of keys.filter((k) => isConfigKey(k.name) && !derived.has(k.name))) {
     assert.deepEqual(defaults[info.name], info.default, info.name);
   }

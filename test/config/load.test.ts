@@ -24,7 +24,7 @@ test('a LLaMA-Factory LoRA SFT config loads with its values and LLaMA-Factory de
   // Defaults and the keys resolved from other keys.
   assert.equal(config.lora_alpha, 16);
   assert.equal(config.lora_dropout, 0);
-  assert.equal(config.packing, false);
+  assert.equal(config.packing, null);
   assert.equal(config.eval_steps, 10);
   assert.equal(config.dataset_dir, 'data');
   assert.equal(config.adam_beta2, 0.999);
@@ -118,10 +118,10 @@ test('warmup_steps over warmup_ratio is resolved as HF does and said once', () =
   assert.deepEqual(notices, ['warmup_steps (20) overrides warmup_ratio (0.1), as in HF']);
 });
 
-test('pt stage packs by default and neat_packing implies packing', () => {
-  assert.equal(loadConfig(lf, ['stage=pt']).config.packing, true);
+test('packing keeps whether it was set: the data layer packs set packing into cutoff_len - 1 tokens, as LLaMA-Factory', () => {
+  assert.equal(loadConfig(lf, ['stage=pt']).config.packing, null);
   assert.equal(loadConfig(lf, ['stage=pt', 'packing=false']).config.packing, false);
-  assert.equal(loadConfig(lf, ['neat_packing=true']).config.packing, true);
+  assert.equal(loadConfig(lf, ['packing=true']).config.packing, true);
 });
 
 test('training needs do_train, a model, a dataset and an output_dir', () => {

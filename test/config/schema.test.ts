@@ -7,7 +7,7 @@ test('an empty config gets LLaMA-Factory and HF defaults', () => {
   const expected: Record<string, unknown> = {
     stage: 'sft', finetuning_type: 'lora', lora_rank: 8, lora_alpha: 16, lora_dropout: 0, lora_target: 'all',
     freeze_trainable_layers: 2, freeze_trainable_modules: 'all', dataset_dir: 'data', cutoff_len: 2048, val_size: 0,
-    mix_strategy: 'concat', packing: false, logging_steps: 10, save_steps: 500, save_strategy: 'steps',
+    mix_strategy: 'concat', packing: null, preprocessing_batch_size: 1000, logging_steps: 10, save_steps: 500, save_strategy: 'steps',
     per_device_train_batch_size: 1, gradient_accumulation_steps: 1, learning_rate: 5e-5, num_train_epochs: 3,
     max_steps: -1, lr_scheduler_type: 'linear', lr_scheduler_kwargs: {}, warmup_ratio: 0, warmup_steps: 0,
     weight_decay: 0, adam_beta1: 0.9, adam_beta2: 0.999, adam_epsilon: 1e-8, max_grad_norm: 1, optim: 'adamw_torch',

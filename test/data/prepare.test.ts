@@ -4,13 +4,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { RetuneError, UsageError } from '../../src/util/errors.js';
 import { IGNORE_INDEX } from '../../src/data/processors.js';
+import { configSchema } from '../../src/config/schema.js';
 import { prepareDataset, type DataArgs } from '../../src/data/prepare.js';
 import type { TokenizedDataset } from '../../src/data/dataset-store.js';
 import type { Tokenizer } from '../../src/data/tokenizer.js';
 import { FIXTURES, ids, llama2, qwen3, tempDir } from './helpers.js';
 
 const DS = join(FIXTURES, 'ds');
-const base: DataArgs = { dataset_dir: DS, template: 'qwen3_nothink', cutoff_len: 256, seed: 7 };
+// What the data layer gets: keys checked and defaults resolved by the config schema.
+const dataArgs = (extra: Record<string, unknown> = {}): DataArgs =>
+  configSchema.parse({ dataset_dir: DS, template: 'qwen3_nothink', cutoff_len: 256, seed: 7, ...extra });
 
 const rows = (d: TokenizedDataset): { ids: number[]; labels: number[] }[] =>
   Array.from({ length: d.size }, (_, i) => ({ ids: [...d.get(i).inputIds], labels: [...d.get(i).labels] }));
@@ -18,7 +21,7 @@ const answer = (tok: Tokenizer, labels: number[]): string => tok.decode(labels.f
 
 test('alpaca json -> sft rows with exact ids and labels; an empty answer is dropped and counted', async () => {
   const tok = await qwen3();
-  const out = await prepareDataset({ ...base, dataset: 'alpaca' }, tok, 'sft');
+  const out = await prepareDataset(dataArgs({ dataset: 'alpaca' }), tok, 'sft');
   assert.equal(out.train.size, 3);
   assert.equal(out.dropped, 1);
   assert.equal(out.eval, null);
@@ -33,26 +36,26 @@ test('alpaca json -> sft rows with exact ids and labels; an empty answer is drop
 
 test('parquet, csv, jsonl with system + history, and a folder of files all load', async () => {
   const tok = await qwen3();
-  const parquet = await prepareDataset({ ...base, dataset: 'alpaca_parquet' }, tok, 'sft');
+  const parquet = await prepareDataset(dataArgs({ dataset: 'alpaca_parquet' }), tok, 'sft');
   assert.deepEqual(rows(parquet.train).map((r) => answer(tok, r.labels)), ['Red.<|im_end|>\n', 'I love learning.<|im_end|>\n', '5<|im_end|>\n']);
   assert.ok(tok.decode(parquet.train.get(1).inputIds).includes('把这句话翻译成英文\n我爱学习'));
-  const csv = await prepareDataset({ ...base, dataset: 'alpaca_csv' }, tok, 'sft');
+  const csv = await prepareDataset(dataArgs({ dataset: 'alpaca_csv' }), tok, 'sft');
   assert.equal(tok.decode(csv.train.get(0).inputIds), '<|im_start|>user\nQuote "this"<|im_end|>\n<|im_start|>assistant\nHe said "hi", then left.<|im_end|>\n');
   assert.ok(tok.decode(csv.train.get(1).inputIds).includes('Two\nlines\nx'));
-  const sys = await prepareDataset({ ...base, dataset: 'alpaca_sys' }, tok, 'sft');
+  const sys = await prepareDataset(dataArgs({ dataset: 'alpaca_sys' }), tok, 'sft');
   assert.equal(
     tok.decode(sys.train.get(0).inputIds),
     '<|im_start|>system\nYou are a translator.<|im_end|>\n<|im_start|>user\nSay hello in French.<|im_end|>\n<|im_start|>assistant\nBonjour.<|im_end|>\n' +
       '<|im_start|>user\nAnd in Spanish?<|im_end|>\n<|im_start|>assistant\nHola.<|im_end|>\n',
   );
   assert.equal(answer(tok, rows(sys.train)[0].labels), 'Bonjour.<|im_end|>\nHola.<|im_end|>\n');
-  const parts = await prepareDataset({ ...base, dataset: 'parts' }, tok, 'sft');
+  const parts = await prepareDataset(dataArgs({ dataset: 'parts' }), tok, 'sft');
   assert.deepEqual(rows(parts.train).map((r) => answer(tok, r.labels)), ['A<|im_end|>\n', 'B1<|im_end|>\n', 'B2<|im_end|>\n']);
 });
 
 test('sharegpt: system tag, multi-turn, tools, function call and observation; OpenAI role/content via tags', async () => {
   const tok = await qwen3();
-  const chat = await prepareDataset({ ...base, dataset: 'chat', template: 'qwen' }, tok, 'sft');
+  const chat = await prepareDataset(dataArgs({ dataset: 'chat', template: 'qwen' }), tok, 'sft');
   const [multi, tools] = rows(chat.train);
   assert.ok(tok.decode(multi.ids).startsWith('<|im_start|>system\nBe terse.<|im_end|>\n<|im_start|>user\nHi<|im_end|>'));
   assert.equal(answer(tok, multi.labels), 'Hello.<|im_end|>\n我是助手。<|im_end|>\n');
@@ -60,14 +63,14 @@ test('sharegpt: system tag, multi-turn, tools, function call and observation; Op
   assert.ok(text.includes('# Tools') && text.includes('{"type": "function", "function": {"name": "get_weather"'));
   assert.ok(text.includes('<|im_start|>user\n<tool_response>\n{"temp": 25}\n</tool_response><|im_end|>'));
   assert.equal(answer(tok, tools.labels), '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n</tool_call><|im_end|>\n25 degrees.<|im_end|>\n');
-  const openai = await prepareDataset({ ...base, dataset: 'openai' }, tok, 'sft');
+  const openai = await prepareDataset(dataArgs({ dataset: 'openai' }), tok, 'sft');
   assert.ok(tok.decode(openai.train.get(0).inputIds).startsWith('<|im_start|>system\nYou are kind.<|im_end|>'));
   assert.equal(answer(tok, rows(openai.train)[1].labels), '4<|im_end|>\n6<|im_end|>\n');
 });
 
 test('pt from a .txt corpus: blank lines skipped, EOS after each line, cut into cutoff_len blocks', async () => {
   const tok = await llama2();
-  const out = await prepareDataset({ ...base, dataset: 'corpus', template: 'default', cutoff_len: 16 }, tok, 'pt');
+  const out = await prepareDataset(dataArgs({ stage: 'pt', dataset: 'corpus', template: 'default', cutoff_len: 16 }), tok, 'pt');
   const lines = ['The quick brown fox jumps over the lazy dog.', '敏捷的棕色狐狸跳过了懒狗。', 'A third line of plain pre-training text.'];
   const all = lines.flatMap((l) => ids(tok, l + '</s>'));
   assert.equal(out.train.size, Math.floor(all.length / 16));
@@ -76,42 +79,42 @@ test('pt from a .txt corpus: blank lines skipped, EOS after each line, cut into 
 
 test('rm/dpo pairs and kto tags go through prepareDataset', async () => {
   const tok = await qwen3();
-  const pairs = await prepareDataset({ ...base, dataset: 'pairs' }, tok, 'dpo');
+  const pairs = await prepareDataset(dataArgs({ dataset: 'pairs' }), tok, 'dpo');
   assert.equal(pairs.train.size, 2);
   assert.equal(answer(tok, [...(pairs.train.get(1).rejectedLabels as Int32Array)]), '5<|im_end|>\n');
-  const kto = await prepareDataset({ ...base, dataset: 'kto' }, tok, 'kto');
+  const kto = await prepareDataset(dataArgs({ dataset: 'kto' }), tok, 'kto');
   assert.deepEqual(Array.from({ length: 3 }, (_, i) => kto.train.get(i).ktoTag), [true, false, true]);
   assert.ok(tok.decode(kto.train.get(0).klIds as Int32Array).endsWith('Tokyo.<|im_end|>\n'));
 });
 
 test('mix strategies, max_samples, num_samples, val_size and eval_dataset', async () => {
   const tok = await qwen3();
-  const sizes = async (extra: DataArgs): Promise<[number, number]> => {
-    const out = await prepareDataset({ ...base, ...extra }, tok, 'sft');
+  const sizes = async (extra: Record<string, unknown>): Promise<[number, number]> => {
+    const out = await prepareDataset(dataArgs(extra), tok, 'sft');
     return [out.train.size, out.eval?.size ?? 0];
   };
   assert.deepEqual(await sizes({ dataset: 'alpaca,parts' }), [6, 0]);
   assert.deepEqual(await sizes({ dataset: ['parts', 'openai'], mix_strategy: 'interleave_under' }), [4, 0]); // p o p o
   assert.deepEqual(await sizes({ dataset: 'parts,openai', mix_strategy: 'interleave_over' }), [6, 0]); // until both ran out
-  const probs = await prepareDataset({ ...base, dataset: 'parts,openai', mix_strategy: 'interleave_over', interleave_probs: '0.5,0.5' }, tok, 'sft');
-  const again = await prepareDataset({ ...base, dataset: 'parts,openai', mix_strategy: 'interleave_over', interleave_probs: [0.5, 0.5] }, tok, 'sft');
+  const probs = await prepareDataset(dataArgs({ dataset: 'parts,openai', mix_strategy: 'interleave_over', interleave_probs: '0.5,0.5' }), tok, 'sft');
+  const again = await prepareDataset(dataArgs({ dataset: 'parts,openai', mix_strategy: 'interleave_over', interleave_probs: [0.5, 0.5] }), tok, 'sft');
   assert.deepEqual(rows(probs.train), rows(again.train));
   assert.deepEqual(await sizes({ dataset: 'alpaca', max_samples: 2 }), [2, 0]);
-  const sampled = await prepareDataset({ ...base, dataset: 'sampled' }, tok, 'sft');
+  const sampled = await prepareDataset(dataArgs({ dataset: 'sampled' }), tok, 'sft');
   assert.equal(sampled.train.size + sampled.dropped, 7);
   assert.deepEqual(await sizes({ dataset: 'alpaca,parts', val_size: 0.25 }), [4, 2]);
   assert.deepEqual(await sizes({ dataset: 'alpaca,parts', val_size: 1 }), [5, 1]);
   assert.deepEqual(await sizes({ dataset: 'alpaca', eval_dataset: 'parts' }), [3, 3]);
-  const a = await prepareDataset({ ...base, dataset: 'alpaca,parts', val_size: 2 }, tok, 'sft');
-  const b = await prepareDataset({ ...base, dataset: 'alpaca,parts', val_size: 2, seed: 8 }, tok, 'sft');
+  const a = await prepareDataset(dataArgs({ dataset: 'alpaca,parts', val_size: 2 }), tok, 'sft');
+  const b = await prepareDataset(dataArgs({ dataset: 'alpaca,parts', val_size: 2, seed: 8 }), tok, 'sft');
   assert.notDeepEqual(rows(a.eval as TokenizedDataset), rows(b.eval as TokenizedDataset));
-  await assert.rejects(prepareDataset({ ...base, dataset: 'alpaca,parts', interleave_probs: '0.3,0.3', mix_strategy: 'interleave_under' }, tok, 'sft'), /sum to 1/);
+  await assert.rejects(prepareDataset(dataArgs({ dataset: 'alpaca,parts', interleave_probs: '0.3,0.3', mix_strategy: 'interleave_under' }), tok, 'sft'), /sum to 1/);
 });
 
 test('packing: samples share rows up to cutoff_len with per-sample positions and segments', async () => {
   const tok = await qwen3();
-  const plain = await prepareDataset({ ...base, dataset: 'alpaca,parts,openai' }, tok, 'sft');
-  const packed = await prepareDataset({ ...base, dataset: 'alpaca,parts,openai', packing: true, cutoff_len: 64 }, tok, 'sft');
+  const plain = await prepareDataset(dataArgs({ dataset: 'alpaca,parts,openai' }), tok, 'sft');
+  const packed = await prepareDataset(dataArgs({ dataset: 'alpaca,parts,openai', packing: true, cutoff_len: 64 }), tok, 'sft');
   assert.ok(packed.train.size < plain.train.size);
   let total = 0;
   for (let i = 0; i < packed.train.size; i++) {
@@ -136,7 +139,7 @@ test('tokenized_path caches by fingerprint; changed data, template or cutoff_len
   const data = join(dir, 'data');
   cpSync(DS, data, { recursive: true });
   const cache = join(dir, 'tok');
-  const args: DataArgs = { ...base, dataset_dir: data, dataset: 'alpaca', tokenized_path: cache };
+  const args = dataArgs({ dataset_dir: data, dataset: 'alpaca', tokenized_path: cache });
   const first = await prepareDataset(args, await qwen3(), 'sft');
   assert.deepEqual(readdirSync(cache), [first.fingerprint]);
   const second = await prepareDataset(args, await qwen3(), 'sft');
@@ -181,7 +184,7 @@ test('bad data is a UsageError naming the file, row and field', async () => {
   writeFileSync(join(dir, 'disorder.json'), JSON.stringify([{ conversations: [{ from: 'gpt', value: 'x' }, { from: 'human', value: 'y' }] }]));
   writeFileSync(join(dir, 'data.xml'), '<x/>');
   const fails = async (dataset: string, pattern: RegExp): Promise<void> => {
-    await assert.rejects(prepareDataset({ ...base, dataset_dir: dir, dataset }, tok, 'sft'), (e: Error) => {
+    await assert.rejects(prepareDataset(dataArgs({ dataset_dir: dir, dataset }), tok, 'sft'), (e: Error) => {
       assert.ok(e instanceof UsageError, `${dataset}: ${e}`);
       assert.match(e.message, pattern);
       return true;
@@ -196,8 +199,6 @@ test('bad data is a UsageError naming the file, row and field', async () => {
   await fails('hub', /hf_hub_url.*download the data.*file_name/);
   await fails('pictures', /columns\.images is not supported/);
   await fails('absent', /"absent" is not defined in .*dataset_info\.json/);
-  await assert.rejects(prepareDataset({ ...base, dataset: 'alpaca', streaming: true }, tok, 'sft'), UsageError);
-  await assert.rejects(prepareDataset({ ...base, dataset: 'alpaca', cutoff_len: 0 }, tok, 'sft'), /cutoff_len/);
-  await assert.rejects(prepareDataset({ ...base, dataset: 'alpaca' }, tok, 'dpo'), /ranking dataset/);
-  await assert.rejects(prepareDataset({ ...base, dataset: 'corpus', cutoff_len: 4096 }, tok, 'pt'), /only full cutoff_len blocks/);
+  await assert.rejects(prepareDataset(dataArgs({ dataset: 'alpaca' }), tok, 'dpo'), /ranking dataset/);
+  await assert.rejects(prepareDataset(dataArgs({ stage: 'pt', dataset: 'corpus', cutoff_len: 4096 }), tok, 'pt'), /only full cutoff_len blocks/);
 });

@@ -5,7 +5,7 @@ import { IGNORE_INDEX, encodeFeedback, encodePairwise, encodePretrainText, encod
 import { getTemplate, type Message } from '../../src/data/template.js';
 import { ids, llama2, qwen3 } from './helpers.js';
 
-const OPTS: ProcessOptions = { cutoffLen: 1024, trainOnPrompt: false, maskHistory: false, packing: false, templateName: 'qwen' };
+const OPTS: ProcessOptions = { cutoffLen: 1024, trainOnPrompt: false, maskHistory: false, packing: false, templateName: 'qwen', batchSize: 1000 };
 
 function example(turns: [string, string][], system = ''): Example {
   const messages: Message[] = turns.flatMap(([q, a]) => [

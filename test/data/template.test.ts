@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { configSchema } from '../../src/config/schema.js';
 import { UsageError } from '../../src/util/errors.js';
 import { getTemplate, templateNames, type Message } from '../../src/data/template.js';
 import { parseTemplate, resolveTemplate } from '../../src/data/template-resolve.js';
@@ -187,14 +188,14 @@ test('without a configured template the tokenizer’s own chat_template is parse
   assert.deepEqual(parsed.assistant, ['{{content}}<|im_end|>\n']);
   assert.deepEqual(parsed.system, ['<|im_start|>system\n{{content}}<|im_end|>\n']);
   assert.equal(parsed.defaultSystem, '');
-  const resolved = resolveTemplate({ template: null }, tok);
+  const resolved = resolveTemplate(configSchema.parse({}), tok);
   assert.deepEqual(flat(resolved.encodeMultiturn(tok, TWO_TURNS, 'SYS')), flat(getTemplate('qwen3').encodeMultiturn(tok, TWO_TURNS, 'SYS')));
   const l = await llama2();
-  assert.equal(resolveTemplate({}, l).name, 'empty');
+  assert.equal(resolveTemplate(configSchema.parse({}), l).name, 'empty');
 });
 
 test('unknown template names and train_on_prompt with efficient EOS are usage errors', async () => {
   assert.throws(() => getTemplate('nope'), (e: Error) => e instanceof UsageError && e.message.includes('qwen3'));
   const tok = await qwen3();
-  assert.throws(() => resolveTemplate({ template: 'gemma2', train_on_prompt: true }, tok), /train_on_prompt/);
+  assert.throws(() => resolveTemplate(configSchema.parse({ template: 'gemma2', train_on_prompt: true }), tok), /train_on_prompt/);
 });

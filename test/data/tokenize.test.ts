@@ -30,7 +30,7 @@ test('worker threads give the same rows as one thread, for every stage and with 
   const template = getTemplate('llama2');
   template.fixTokenizer(tok);
   const data = examples(40);
-  const opts = { cutoffLen: 48, trainOnPrompt: false, maskHistory: false, packing: false, templateName: 'llama2' };
+  const opts = { cutoffLen: 48, trainOnPrompt: false, maskHistory: false, packing: false, templateName: 'llama2', batchSize: 16 };
   const cases: [DataStage, boolean][] = [['sft', false], ['sft', true], ['pt', true], ['kto', false]];
   for (const [stage, packing] of cases) {
     const o = { ...opts, packing };
@@ -46,6 +46,6 @@ test('a bad example inside a worker is a UsageError naming its row', async () =>
   const tok = await llama2();
   const data = examples(6);
   data[4] = { ...data[4], prompt: [{ role: 'user', content: 'q' }], response: [{ role: 'function', content: 'not json' }] };
-  const opts = { cutoffLen: 48, trainOnPrompt: false, maskHistory: false, packing: false, templateName: 'empty' };
+  const opts = { cutoffLen: 48, trainOnPrompt: false, maskHistory: false, packing: false, templateName: 'empty', batchSize: 1000 };
   await assert.rejects(tokenizeExamples(data, getTemplate('empty'), tok, 'sft', opts, 2), (e: Error) => e instanceof UsageError && /^row 4: invalid JSON/.test(e.message));
 });

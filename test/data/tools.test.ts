@@ -25,3 +25,17 @@ test('qwen, mistral and glm4 formats wrap tools and calls as LLaMA-Factory does'
   assert.equal(TOOL_FORMATS.llama3.functions(call), '{"name": "get_weather", "parameters": {"city": "Rome"}}');
   assert.match(TOOL_FORMATS.llama3.tools([TOOL]), /^Cutting Knowledge Date: December 2023\nToday Date: \d\d [A-Z][a-z]{2} \d{4}\n\n/);
 });
+
+test('extract reads back the calls every format writes, and leaves plain text alone', () => {
+  const one = [{ name: 'get_weather', arguments: pyJson({ city: '北京', days: 2, detail: { unit: 'c' } }) }];
+  const two = [...one, { name: 'get_time', arguments: pyJson({ zone: 'UTC' }) }];
+  for (const [name, format] of Object.entries(TOOL_FORMATS)) {
+    assert.deepEqual(format.extract(format.functions(one)), one, `${name}: one call`);
+    if (name !== 'glm4') assert.deepEqual(format.extract(format.functions(two)), two, `${name}: two calls`);
+    assert.equal(format.extract('Once upon a time, a fox.'), null, `${name}: plain text`);
+  }
+  // Broken JSON is not a call (LLaMA-Factory returns the text then).
+  assert.equal(TOOL_FORMATS.default.extract('Action: f\nAction Input: {"a": '), null);
+  assert.equal(TOOL_FORMATS.qwen.extract('<tool_call>\n{"name": "f"}\n</tool_call>'), null);
+  assert.deepEqual(TOOL_FORMATS.default.extract('Action: f\nAction Input: ```{"a": 1}```'), [{ name: 'f', arguments: '{"a": 1}' }]);
+});

@@ -51,10 +51,10 @@ test('export_size splits the weights into shards with an index; the folder loads
 test('a bf16 base is exported in bf16 with a trained adapter merged, matching the adapter model', async () => {
   const base = 'test/fixtures/models/qwen2-bf16';
   const model = await loadModel(base);
-  const { trainable } = applyFinetuning(model, configSchema.parse({ lora_rank: 2, use_dora: true }));
+  const { trainable, adapters } = applyFinetuning(model, configSchema.parse({ lora_rank: 2, use_dora: true }));
   for (const [name, t] of trainable) if (name.endsWith('lora_B.weight')) t.data.fill(0.05);
   const adapterDir = join(scratch, 'qwen2-adapter');
-  saveAdapter(model, adapterDir, { model_name_or_path: base });
+  saveAdapter(adapters!, adapterDir, { model_name_or_path: base });
   const dir = join(scratch, 'qwen2-merged');
   const result = await exportModel(exportConfig({ model_name_or_path: base, adapter_name_or_path: adapterDir, export_dir: dir }));
   assert.equal(result.dtype, 'BF16');

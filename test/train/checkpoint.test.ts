@@ -13,7 +13,7 @@ function tempDir(): string {
 }
 
 async function save(out: string, step: number, body = `weights of ${step}`): Promise<string> {
-  const { path } = await writeCheckpoint(out, step, false, (dir) => {
+  const { path } = await writeCheckpoint(out, step, false, null, (dir) => {
     writeFileSync(join(dir, 'model.safetensors'), body);
     mkdirSync(join(dir, 'sub'));
     writeFileSync(join(dir, 'sub', 'extra.json'), '{}');
@@ -84,7 +84,7 @@ test('an existing folder of the same name is moved aside, not overwritten', asyn
   const out = tempDir();
   mkdirSync(join(out, 'checkpoint-7'));
   writeFileSync(join(out, 'checkpoint-7', 'partial'), 'x');
-  const { movedAside } = await writeCheckpoint(out, 7, true, (dir) => writeFileSync(join(dir, 'a'), 'a'));
+  const { movedAside } = await writeCheckpoint(out, 7, true, null, (dir) => writeFileSync(join(dir, 'a'), 'a'));
   assert.equal(movedAside, 'checkpoint-7.old-1');
   assert.equal(readFileSync(join(out, 'checkpoint-7.old-1', 'partial'), 'utf8'), 'x');
   const v = verifyCheckpoint(join(out, 'checkpoint-7'));

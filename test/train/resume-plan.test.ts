@@ -131,3 +131,19 @@ test('reset_optimizer_state and a switch to SGD drop the moments', () => {
   assert.equal(planResume(input(config(), config({ optim: 'sgd' }))).resetOptimizer, true);
   assert.equal(planResume(input(config(), config({ optim: 'adamw_hf' }))).resetOptimizer, false);
 });
+
+test('every row takes its class from the schema: numerics apply, chat keys change nothing, under checkpoint policy too', () => {
+  const next = { lora_dropout: 0.1, bf16: true, temperature: 0.5, neat_packing: true };
+  const plan = planResume(input(config(), config(next)));
+  assert.equal(plan.refusal, null);
+  assert.deepEqual(plan.rows.map((r) => [r.field, r.kind, r.effect]), [
+    ['bf16', 'numerics', 'applies from step 7'],
+    ['lora_dropout', 'numerics', 'applies from step 7'],
+    ['neat_packing', 'data', 'the tokenized dataset is unchanged (same fingerprint)'],
+  ]);
+  assert.deepEqual(plan.info.map((r) => [r.field, r.kind]), [['temperature', 'no-effect']]);
+  const kept = planResume(input(config(), config({ ...next, resume_policy: 'checkpoint' })));
+  assert.equal(kept.config.lora_dropout, 0);
+  assert.equal(kept.config.bf16, false);
+  assert.equal(kept.config.temperature, 0.5);
+});

@@ -62,16 +62,6 @@ export class AdapterSet {
   }
 }
 
-const installed = new WeakMap<CausalLM, AdapterSet>();
-
-export function adaptersOf(model: CausalLM): AdapterSet | null {
-  return installed.get(model) ?? null;
-}
-
-export function forgetAdapters(model: CausalLM): void {
-  installed.delete(model);
-}
-
 export function newDropoutState(seed: number): DropoutState {
   return { rng: new Rng(seed, DROPOUT_STREAM), training: true };
 }
@@ -122,7 +112,12 @@ export function modulesToSaveParams(model: CausalLM, modulesToSave: string[], so
   return out;
 }
 
-// Installs adapters on the model and records the set. Every targeted Linear must be free of an adapter already.
+// The set lives on the Linears it adapts (nn's `adapter` slot) and with whoever installed it: there is no registry.
+export function hasAdapters(model: CausalLM): boolean {
+  return [...namedLinears(model).values()].some((linear) => linear.adapter !== null);
+}
+
+// Installs adapters on the model. Every Linear of the model must be free of an adapter already.
 export function installAdapters(
   model: CausalLM,
   spec: LoraSpec,
@@ -130,12 +125,10 @@ export function installAdapters(
   saved: Map<string, Tensor>,
   dropout: DropoutState,
 ): AdapterSet {
-  if (installed.has(model)) throw new UsageError('the model already carries a LoRA adapter; merge it before installing another');
+  if (hasAdapters(model)) throw new UsageError('the model already carries a LoRA adapter; merge it before installing another');
   for (const layer of layers.values()) layer.base.adapter = layer;
   for (const [name, t] of saved) makeTrainable(name, t);
-  const set = new AdapterSet(spec, layers, saved, dropout);
-  installed.set(model, set);
-  return set;
+  return new AdapterSet(spec, layers, saved, dropout);
 }
 
 // A fresh, trainable adapter for `spec`: A kaiming-uniform from `seed`, B zero, so the model's output is unchanged.

@@ -32,7 +32,8 @@ export function splitList(value: string | null | undefined): string[] {
   return (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
-export function applyFinetuning(model: CausalLM, config: FinetuningConfig): Finetuning {
+// `resumeAdapter`: a LoRA checkpoint's adapter folder, trained further in place of the one the config starts from.
+export function applyFinetuning(model: CausalLM, config: FinetuningConfig, resumeAdapter: string | null = null): Finetuning {
   const adapterPaths = splitList(config.adapter_name_or_path);
   if (adapterPaths.length > 0 && config.finetuning_type !== 'lora') {
     throw new UsageError(`adapter_name_or_path: adapters are only valid with finetuning_type lora (got ${config.finetuning_type})`);
@@ -40,16 +41,13 @@ export function applyFinetuning(model: CausalLM, config: FinetuningConfig): Fine
   for (const t of model.namedParameters().values()) t.requiresGrad = false;
   if (config.finetuning_type === 'full') return { trainable: trainAll(model), adapters: null };
   if (config.finetuning_type === 'freeze') return { trainable: trainLayers(model, config), adapters: null };
-  const adapters = setUpLora(model, config, adapterPaths);
+  const adapters = setUpLora(model, config, adapterPaths, resumeAdapter);
   return { trainable: adapters.trainable(), adapters };
 }
 
 // Merges every adapter of the list into the weights, in order: how chat, evaluation and export apply adapters.
 export function mergeAdapterPaths(model: CausalLM, paths: string[]): void {
-  for (const path of paths) {
-    loadAdapter(model, path);
-    mergeAdapters(model);
-  }
+  for (const path of paths) mergeAdapters(loadAdapter(model, path));
 }
 
 function trainAll(model: CausalLM): Map<string, Tensor> {
@@ -96,10 +94,11 @@ function trainLayers(model: CausalLM, config: FinetuningConfig): Map<string, Ten
   return trainable;
 }
 
-function setUpLora(model: CausalLM, config: FinetuningConfig, adapterPaths: string[]): AdapterSet {
-  const resume = adapterPaths.length > 0 && !config.create_new_adapter ? adapterPaths[adapterPaths.length - 1] : null;
-  mergeAdapterPaths(model, resume === null ? adapterPaths : adapterPaths.slice(0, -1));
-  if (resume !== null) return loadAdapter(model, resume, { trainable: true, seed: config.seed });
+function setUpLora(model: CausalLM, config: FinetuningConfig, adapterPaths: string[], resumeAdapter: string | null): AdapterSet {
+  const continues = adapterPaths.length > 0 && !config.create_new_adapter;
+  mergeAdapterPaths(model, continues ? adapterPaths.slice(0, -1) : adapterPaths);
+  const trained = resumeAdapter ?? (continues ? adapterPaths[adapterPaths.length - 1] : null);
+  if (trained !== null) return loadAdapter(model, trained, { trainable: true, seed: config.seed });
   return createAdapters(model, loraSpecOf(model, config), config.seed);
 }
 
@@ -113,7 +112,7 @@ function loraSpecOf(model: CausalLM, config: FinetuningConfig): LoraSpec {
   }
   return {
     r: config.lora_rank,
-    alpha: config.lora_alpha ?? 2 * config.lora_rank,
+    alpha: config.lora_alpha,
     dropout: config.lora_dropout,
     targetModules: targets,
     useRslora: config.use_rslora,

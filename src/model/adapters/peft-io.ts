@@ -4,14 +4,14 @@
 // tensors its config implies for this model, so a mismatched adapter fails with the tensor's name.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { RetuneError, UsageError } from '../../util/errors.js';
+import { UsageError } from '../../util/errors.js';
 import { writeTextAtomic } from '../../util/write-atomic.js';
 import { f32ToBf16 } from '../dtype.js';
 import { readSafetensors, writeSafetensors, type StoredTensor, type TensorToWrite } from '../safetensors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { CausalLM } from '../causal-lm.js';
 import {
-  adaptersOf, forgetAdapters, installAdapters, modulesToSaveParams, newDropoutState, targetLinears, type AdapterSet,
+  hasAdapters, installAdapters, modulesToSaveParams, newDropoutState, targetLinears, type AdapterSet,
 } from './adapter-set.js';
 import { LoraAdapter } from './lora.js';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, adapterConfigJson, loraScaling, peftKeys, readAdapterConfig } from './peft-config.js';
@@ -23,7 +23,7 @@ export interface LoadAdapterOptions {
 
 // Installs the adapter in `dir` on the model. Its own adapter_config.json decides rank, alpha, targets and DoRA.
 export function loadAdapter(model: CausalLM, dir: string, opts: LoadAdapterOptions = {}): AdapterSet {
-  if (adaptersOf(model) !== null) throw new UsageError(`${dir}: the model already carries a LoRA adapter; merge it before loading another`);
+  if (hasAdapters(model)) throw new UsageError(`${dir}: the model already carries a LoRA adapter; merge it before loading another`);
   const spec = readAdapterConfig(dir);
   const configPath = join(dir, ADAPTER_CONFIG);
   const weightsPath = join(dir, ADAPTER_WEIGHTS);
@@ -31,7 +31,7 @@ export function loadAdapter(model: CausalLM, dir: string, opts: LoadAdapterOptio
     const pickled = existsSync(join(dir, 'adapter_model.bin')) ? ' (adapter_model.bin is a pickle; save it with safe_serialization=True)' : '';
     throw new UsageError(`${dir}: no ${ADAPTER_WEIGHTS}${pickled}`);
   }
-  const stored = readSafetensors(weightsPath);
+  const stored = readSafetensors(weightsPath, { floatsOnly: true });
   const used = new Set<string>();
   const take = (key: string, shape: number[]): Tensor => {
     const t = stored.get(key);
@@ -78,10 +78,8 @@ function checkShape(path: string, key: string, t: StoredTensor, shape: number[])
   }
 }
 
-// Writes the model's adapter in PEFT layout; `baseModel` is recorded as base_model_name_or_path.
-export function saveAdapter(model: CausalLM, dir: string, config: { model_name_or_path?: string | null }): void {
-  const set = adaptersOf(model);
-  if (set === null) throw new RetuneError(`saveAdapter(${dir}): the model carries no LoRA adapter`);
+// Writes an adapter set in PEFT layout; `model_name_or_path` is recorded as base_model_name_or_path.
+export function saveAdapter(set: AdapterSet, dir: string, config: { model_name_or_path?: string | null }): void {
   const tensors = new Map<string, TensorToWrite>();
   const f32 = (t: Tensor): TensorToWrite => ({ dtype: 'F32', shape: t.shape, data: t.values() });
   for (const [module, layer] of set.layers) {
@@ -98,9 +96,7 @@ export function saveAdapter(model: CausalLM, dir: string, config: { model_name_o
 
 // Folds every adapter layer into its base weight (kept in the weight's own precision) and removes the adapters. The
 // modules_to_save parameters already live in the model, so they simply stay.
-export function mergeAdapters(model: CausalLM): void {
-  const set = adaptersOf(model);
-  if (set === null) return;
+export function mergeAdapters(set: AdapterSet): void {
   for (const layer of set.layers.values()) {
     const weight = layer.base.weight;
     const merged = layer.mergedWeight(); // (out, in)
@@ -109,6 +105,5 @@ export function mergeAdapters(model: CausalLM): void {
     layer.base.adapter = null;
   }
   for (const t of set.saved.values()) t.requiresGrad = false;
-  forgetAdapters(model);
 }
 

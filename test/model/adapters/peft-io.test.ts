@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { UsageError } from '../../../src/util/errors.js';
-import { adaptersOf, loadAdapter, mergeAdapters, saveAdapter } from '../../../src/model/adapters/index.js';
+import { hasAdapters } from '../../../src/model/adapters/adapter-set.js';
+import { loadAdapter, mergeAdapters, saveAdapter } from '../../../src/model/adapters/index.js';
 import { loadModel } from '../../../src/model/load.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../../src/model/safetensors.js';
 import { BASE, FIXTURES, golden, logits, maxDiff } from './peft-fixture.js';
@@ -27,9 +28,8 @@ for (const kind of ['lora', 'rslora', 'dora']) {
 
   test(`merging a ${kind} adapter keeps its logits and removes the adapter layers`, async () => {
     const model = await loadModel(BASE);
-    loadAdapter(model, join(FIXTURES, kind));
-    mergeAdapters(model);
-    assert.equal(adaptersOf(model), null);
+    mergeAdapters(loadAdapter(model, join(FIXTURES, kind)));
+    assert.equal(hasAdapters(model), false);
     assert.ok(model.layers.every((l) => l.selfAttn.qProj.adapter === null));
     assert.ok(maxDiff(logits(model), golden[kind]) < 1e-4);
   });
@@ -38,9 +38,9 @@ for (const kind of ['lora', 'rslora', 'dora']) {
 test('saveAdapter writes PEFT keys, shapes and config; loading it back gives the same logits', async () => {
   for (const kind of ['rslora', 'dora']) {
     const model = await loadModel(BASE);
-    loadAdapter(model, join(FIXTURES, kind));
+    const set = loadAdapter(model, join(FIXTURES, kind));
     const out = join(scratch, `saved-${kind}`);
-    saveAdapter(model, out, { model_name_or_path: BASE });
+    saveAdapter(set, out, { model_name_or_path: BASE });
     const ours = readSafetensors(join(out, 'adapter_model.safetensors'));
     const theirs = readSafetensors(join(FIXTURES, kind, 'adapter_model.safetensors'));
     assert.deepEqual([...ours.keys()].sort(), [...theirs.keys()].sort());
@@ -94,7 +94,7 @@ async function rejects(dir: string, pattern: RegExp): Promise<void> {
   const model = await loadModel(BASE);
   const before = [...model.namedParameters()].map(([name, t]) => [name, t.data.slice()] as const);
   assert.throws(() => loadAdapter(model, dir), (error: Error) => error instanceof UsageError && pattern.test(error.message));
-  assert.equal(adaptersOf(model), null, 'a rejected adapter leaves the model untouched');
+  assert.equal(hasAdapters(model), false, 'a rejected adapter leaves the model untouched');
   for (const [name, data] of before) assert.deepEqual(model.namedParameters().get(name)!.data, data, name);
 }
 
