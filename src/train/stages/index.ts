@@ -12,7 +12,7 @@ import { loadReference } from './reference.js';
 import { RewardObjective } from './rm.js';
 import { ValueHead } from './value-head.js';
 
-export { CausalLmObjective, countTargets, type MicroLoss, type Objective } from './objective.js';
+export type { Objective } from './objective.js';
 
 // checkpoint: the folder a resume starts from, which holds what the stage trained besides the model (rm's value head).
 // A value head joins finetuning.trainable, so the optimizer, clipping and checkpoints see it.
