@@ -127,9 +127,9 @@ export function renamedKey(name: string): string | null {
   return null;
 }
 
-// Each refused LLaMA-Factory feature a raw config switches on (not null/false), as `key: why` for the error.
+// Each refused LLaMA-Factory feature a raw config switches on (not null/false/0), as `key: why` for the error.
 export function refusedFeatures(raw: Record<string, unknown>): { key: string; message: string }[] {
   return Object.keys(raw)
-    .filter((key) => table.get(key)?.lfStatus === 'refused' && raw[key] !== null && raw[key] !== false)
+    .filter((key) => table.get(key)?.lfStatus === 'refused' && raw[key] !== null && raw[key] !== false && raw[key] !== 0)
     .map((key) => ({ key, message: refusals.get(key) as string }));
 }

@@ -13,14 +13,16 @@ import { z } from 'zod';
 //   data        the tokenized rows may change: a new fingerprint restarts the epoch order;
 //   seed        a new epoch order;
 //   numerics    changes what each step computes from the next step on, nothing else to rejoin;
+//   objective   the loss the weights follow changes (preference loss, reference model): the weights continue;
 //   bookkeeping where and how often things are written, how the resume itself is done: free under every policy;
 //   no-effect   nothing this training run computes or writes depends on it: free under every policy.
 export type ResumeClass =
-  | 'structural' | 'schedule' | 'optimizer' | 'batch' | 'data' | 'seed' | 'numerics' | 'bookkeeping' | 'no-effect';
+  | 'structural' | 'schedule' | 'optimizer' | 'batch' | 'data' | 'seed' | 'numerics' | 'objective' | 'bookkeeping'
+  | 'no-effect';
 
 // What LLaMA-Factory's key of this name gets: `accepted` means the same meaning; `ignored` is accepted with a notice
 // when set away from its default, because it only steers GPUs, clusters or a feature that is off; `refused` stops the
-// run when switched on (not null/false), because training without it would silently be a different experiment;
+// run when switched on (not null/false/0), because training without it would silently be a different experiment;
 // `retune` is Retune's own key.
 export type LfStatus = 'accepted' | 'ignored' | 'refused' | 'retune';
 
@@ -57,7 +59,7 @@ function ignored<T extends z.ZodType>(schema: T, description: string): T {
   return key(schema, { description, resume: 'no-effect', lf: 'ignored' });
 }
 
-// A LLaMA-Factory switch for a feature Retune does not have: off (null or false) it is accepted, on it stops the run.
+// A LLaMA-Factory switch for a feature Retune does not have: off (null, false or 0) it is accepted, on it stops the run.
 function refused<T extends z.ZodType>(schema: T, what: string, instead?: string): T {
   const facts: KeyFacts = {
     description: `Turns on ${what}: not supported yet.`, resume: 'no-effect', lf: 'refused', feature: what,
@@ -132,11 +134,14 @@ export const dataGroup = z.object({
     'Tokenization worker threads (unset: one per core for large datasets); rows are the same for any count.'),
 });
 
+// LLaMA-Factory's stages that Retune trains; the others are known but refused.
+export const TRAINING_STAGES: readonly string[] = ['pt', 'sft', 'rm', 'dpo', 'kto'];
+
 export const finetuningGroup = z.object({
   stage: lf(z.enum(['pt', 'sft', 'rm', 'ppo', 'dpo', 'kto']).default('sft')
-    .refine((v) => v === 'pt' || v === 'sft', {
-      error: (issue) => `${String(issue.input)} is not supported yet (supported: pt, sft)`,
-    }), 'structural', 'Training stage: pt (pre-training) or sft (supervised fine-tuning).'),
+    .refine((v) => TRAINING_STAGES.includes(v), {
+      error: (issue) => `${String(issue.input)} is not supported yet (stages that train: ${TRAINING_STAGES.join(', ')})`,
+    }), 'structural', 'Training stage: pt (pre-training), sft (supervised fine-tuning), rm (reward model), dpo or kto.'),
   finetuning_type: lf(z.enum(['lora', 'freeze', 'full']).default('lora'), 'structural',
     'What is trained: LoRA adapters, the last layers, or all weights.'),
   lora_rank: lf(positiveInt.default(8), 'structural', 'LoRA rank r.'),
@@ -157,6 +162,19 @@ export const finetuningGroup = z.object({
     'freeze: comma list of module names trained inside those layers.'),
   freeze_extra_modules: lf(optionalList, 'structural',
     'freeze: comma list of modules outside the layers also trained (e.g. embed_tokens).'),
+  pref_loss: lf(z.enum(['sigmoid', 'hinge', 'ipo', 'orpo', 'simpo']).default('sigmoid'), 'objective',
+    'dpo: the preference loss (sigmoid is DPO; orpo and simpo use no reference model).'),
+  pref_beta: lf(z.number().positive().default(0.1), 'numerics', 'dpo, kto: beta, the strength of the preference term.'),
+  pref_ftx: lf(z.number().nonnegative().default(0), 'numerics',
+    'dpo, kto: weight of the SFT loss (chosen answer, per token) added to the preference loss.'),
+  dpo_label_smoothing: lf(z.number().min(0).max(0.5).default(0), 'numerics',
+    'dpo, pref_loss sigmoid: probability that a pair\'s preference is flipped (cDPO).'),
+  simpo_gamma: lf(z.number().default(0.5), 'numerics', 'dpo, pref_loss simpo: the target reward margin gamma.'),
+  kto_chosen_weight: lf(z.number().positive().default(1), 'numerics', 'kto: weight of the desirable answers\' loss.'),
+  kto_rejected_weight: lf(z.number().positive().default(1), 'numerics', 'kto: weight of the undesirable answers\' loss.'),
+  ref_model: lf(optionalString, 'objective',
+    'dpo, kto: folder of the reference model (unset: the base with LoRA disabled, or a frozen copy).'),
+  ref_model_adapters: lf(optionalList, 'objective', 'dpo, kto: comma list of LoRA adapters merged into ref_model.'),
 });
 
 export const trainingGroup = z.object({
@@ -264,9 +282,8 @@ const galore = subOption('GaLore', 'use_galore');
 const apollo = subOption('APOLLO', 'use_apollo');
 const badam = subOption('BAdam', 'use_badam');
 const pissa = subOption('PiSSA', 'pissa_init');
-// Preference and RL stages (dpo, kto, rm, ppo): `stage` refuses them, so these tune nothing.
-const preference = <T extends z.ZodType>(schema: T): T =>
-  ignored(schema, 'Preference/RL stage option; no effect (stages rm, ppo, dpo, kto are not supported).');
+// PPO's reward model: `stage` refuses ppo, so these tune nothing.
+const ppo = <T extends z.ZodType>(schema: T): T => ignored(schema, 'PPO option; no effect (stage ppo is not supported).');
 // Ray clusters (LLaMA-Factory reads these only with USE_RAY=1).
 const ray = <T extends z.ZodType>(schema: T): T => ignored(schema, 'Ray cluster option; no effect here.');
 const optionalNumber = z.number().nullable().default(null);
@@ -292,6 +309,7 @@ export const llamaFactoryGroup = z.object({
   rope_scaling: refused(z.union([z.string(), z.record(z.string(), z.unknown())]).nullable().default(null),
     'rope_scaling in the training config', 'set rope_scaling in the model\'s config.json'),
   neftune_noise_alpha: refused(optionalNumber, 'NEFTune embedding noise'),
+  pref_bco_weight: refused(z.number().default(0), 'the BCO term of DPO'),
 
   galore_target: galore(commaList.default('all')),
   galore_rank: galore(z.number().int().default(16)),
@@ -318,17 +336,8 @@ export const llamaFactoryGroup = z.object({
   loraplus_lr_embedding: subOption('LoRA+', 'loraplus_lr_ratio')(z.number().default(1e-6)),
   pissa_iter: pissa(z.number().int().default(16)),
   pissa_convert: pissa(z.boolean().default(false)),
-  pref_beta: preference(z.number().default(0.1)),
-  pref_ftx: preference(z.number().default(0.0)),
-  pref_bco_weight: preference(z.number().default(0.0)),
-  pref_loss: preference(z.string().default('sigmoid')),
-  dpo_label_smoothing: preference(z.number().default(0.0)),
-  kto_chosen_weight: preference(z.number().default(1.0)),
-  kto_rejected_weight: preference(z.number().default(1.0)),
-  simpo_gamma: preference(z.number().default(0.5)),
-  ref_model: preference(optionalString),
-  reward_model: preference(optionalString),
-  reward_model_type: preference(z.string().default('lora')),
+  reward_model: ppo(optionalString),
+  reward_model_type: ppo(z.string().default('lora')),
   pure_bf16: ignored(z.boolean().default(false), 'GPU pure bf16 training; Retune keeps trainable weights fp32.'),
   enable_liger_kernel: ignored(z.boolean().default(false), 'GPU Liger kernels; no effect on CPU.'),
   use_unsloth: ignored(z.boolean().default(false), 'GPU Unsloth kernels; no effect on CPU.'),

@@ -4,6 +4,7 @@ export { loadTokenizer, Tokenizer } from './tokenizer.js';
 export { Template, type Message } from './template.js';
 export { resolveTemplate } from './template-resolve.js';
 export { prepareDataset, type PreparedData } from './prepare.js';
-export { TokenizedDataset } from './dataset-store.js';
+export type { DataStage } from './converter.js';
+export { TokenizedDataset, type TokenizedRow } from './dataset-store.js';
 export { Sampler } from './sampler.js';
 export { collate, type Batch } from './collate.js';

@@ -5,6 +5,7 @@ import { RetuneError } from '../util/errors.js';
 import type { Attention, Embedding, LayerKVCache, Linear, MLP, RMSNorm } from '../nn/index.js';
 import { checkpoint } from '../tensor/autograd.js';
 import { linearCrossEntropy } from '../tensor/linear-cross-entropy.js';
+import { sequenceLogProbs } from '../tensor/sequence-logprobs.js';
 import { add, crossEntropy, reshape } from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
@@ -78,8 +79,9 @@ export class CausalLM {
     return this.lmHead.forward(this.hidden(ids, B, T, opts)); // (B, T, V)
   }
 
-  // ids (B*T) -> final hidden states (B, T, C), after the last norm and before the LM head
-  private hidden(ids: Int32Array, B: number, T: number, opts: ForwardOptions): Tensor {
+  // ids (B*T) -> final hidden states (B, T, C), after the last norm and before the LM head (a reward model's value
+  // head reads them)
+  hidden(ids: Int32Array, B: number, T: number, opts: ForwardOptions): Tensor {
     if (ids.length !== B * T) throw new RetuneError(`CausalLM.forward: ${ids.length} ids for B=${B}, T=${T}`);
     const cache = opts.cache ?? null;
     if (cache !== null && cache.B !== B) throw new RetuneError(`CausalLM.forward: cache holds batch ${cache.B}, got B=${B}`);
@@ -118,6 +120,15 @@ export class CausalLM {
     }
     const logits = this.forward(ids, B, T, forwardOpts); // (B, T, V)
     return crossEntropy(reshape(logits, [B * T, this.config.vocab_size]), targets, normalizer);
+  }
+
+  // Each row's summed log-probability of its shifted labels (-100 skipped): (B). Preference losses are built on it.
+  sequenceLogProbs(ids: Int32Array, labels: Int32Array, B: number, T: number): Tensor {
+    if (labels.length !== B * T) throw new RetuneError(`CausalLM.sequenceLogProbs: ${labels.length} labels for B=${B}, T=${T}`);
+    if (this.lmHead.adapter !== null || this.lmHead.bias !== null) {
+      throw new RetuneError('preference training needs a plain lm_head: remove lm_head from lora_target');
+    }
+    return sequenceLogProbs(this.hidden(ids, B, T, {}), this.lmHead.weight, shiftLabels(labels, B, T));
   }
 
   // HF names in torch's order; a tied lm_head is not listed (it is model.embed_tokens.weight).

@@ -1,6 +1,6 @@
 // `retune export`: the base model with its adapters merged, written as a plain Hugging Face folder that transformers
 // (or Retune) loads without PEFT: config.json, model.safetensors or shards of at most export_size GB plus the index,
-// generation_config.json and the base model's tokenizer files. Weights are written in the base model's dtype, as
+// generation_config.json and the base model's tokenizer files (and a reward model's value head). Weights are written in the base model's dtype, as
 // LLaMA-Factory does. The folder appears only when complete: everything is written to a sibling and renamed.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -12,7 +12,12 @@ import { INDEX_NAME, loadModel, readIndex, WEIGHTS_NAME } from './load.js';
 import { readSafetensorsHeader, type FloatDtype } from './safetensors.js';
 import { saveModel } from './save.js';
 
-export type ExportConfig = Pick<RetuneConfig, 'model_name_or_path' | 'adapter_name_or_path' | 'export_dir' | 'export_size'>;
+export type ExportConfig = Pick<
+  RetuneConfig, 'model_name_or_path' | 'adapter_name_or_path' | 'export_dir' | 'export_size' | 'stage'
+>;
+
+// A reward model's value head, beside its adapter or model (LLaMA-Factory's V_HEAD_SAFE_WEIGHTS_NAME).
+export const VALUE_HEAD_FILE = 'value_head.safetensors';
 
 export interface ExportOptions {
   chatTemplate?: string | null; // the run's template rendered as Jinja, stored in tokenizer_config.json
@@ -59,6 +64,9 @@ export async function exportModel(config: ExportConfig, opts: ExportOptions = {}
     for (const name of TOKENIZER_FILES) {
       if (existsSync(join(base, name))) copyFileSync(join(base, name), join(staging, name));
     }
+    // stage rm: the value head goes along, from the last adapter or else the model folder, as LLaMA-Factory exports it.
+    const head = join(splitList(config.adapter_name_or_path).at(-1) ?? base, VALUE_HEAD_FILE);
+    if (config.stage === 'rm' && existsSync(head)) copyFileSync(head, join(staging, VALUE_HEAD_FILE));
     if (opts.chatTemplate || opts.eosToken) {
       updateTokenizerConfig(staging, { chat_template: opts.chatTemplate ?? undefined, eos_token: opts.eosToken?.text });
     }

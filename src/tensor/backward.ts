@@ -6,6 +6,7 @@ import { bf16ToF32 } from './tensor.js';
 import type { GradSink, Node, OpName } from './tape.js';
 import { linearGrads } from './linear-grads.js';
 import { loraLinearBackward } from './lora-linear.js';
+import { sequenceLogProbsBackward } from './sequence-logprobs.js';
 
 export type Rule = (node: Node, gOut: Float32Array, sink: GradSink) => void;
 
@@ -117,6 +118,23 @@ export const backwardTable: Record<Exclude<OpName, 'checkpoint'>, Rule> = {
   },
 
   loraLinear: loraLinearBackward, // the fused LoRA layer's rule lives with its forward
+  sequenceLogProbs: sequenceLogProbsBackward, // so does the per-sequence log-likelihood's
+
+  // dx is zero except the picked rows, which get their output gradient (added up when a row was picked twice).
+  gatherRows(node, gOut, sink) {
+    const dx = sink.overwrite(0);
+    const C = node.inputs[0].shape[1];
+    dx.fill(0);
+    node.saved.ids!.forEach((r, i) => {
+      for (let c = 0; c < C; c++) dx[r * C + c] += gOut[i * C + c];
+    });
+  },
+
+  scalarWithGrad(node, gOut, sink) {
+    const dx = sink.overwrite(0);
+    dx.set(node.saved.buffers[0]);
+    getBackend().scale(dx, gOut[0], dx.length);
+  },
 
   add(node, gOut, sink) {
     for (let i = 0; i < 2; i++) if (sink.needs(i)) sink.overwrite(i).set(gOut);

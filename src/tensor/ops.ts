@@ -250,3 +250,31 @@ export function reshape(a: Tensor, shape: number[]): Tensor {
   if (willRecord([a])) record('reshape', [a], out, saved());
   return out;
 }
+
+// A scalar computed outside the tape from x (a small loss over per-sequence values, written in plain arithmetic like
+// DPO's), with d value / d x supplied by the caller; backward hands x the upstream gradient times it.
+export function scalarWithGrad(x: Tensor, value: number, grad: Float32Array): Tensor {
+  if (grad.length !== x.size) throw new RetuneError(`scalarWithGrad: ${grad.length} gradient values for x ${shapeStr(x)}`);
+  const rec = willRecord([x]);
+  const out = output([], rec);
+  out.data[0] = value;
+  if (rec) {
+    const keep = allocate(grad.length, true);
+    keep.set(grad);
+    record('scalarWithGrad', [x], out, saved({}, [keep]));
+  }
+  return out;
+}
+
+// out (R, C): rows of x (N, C) picked by index, e.g. each sequence's last token.
+export function gatherRows(x: Tensor, rows: Int32Array): Tensor {
+  if (x.shape.length !== 2) throw new RetuneError(`gatherRows: x ${shapeStr(x)} must be (N, C)`);
+  const [N, C] = x.shape;
+  for (const r of rows) if (r < 0 || r >= N) throw new RetuneError(`gatherRows: row ${r} is outside 0..${N - 1}`);
+  const xd = live('gatherRows', 'x', x);
+  const rec = willRecord([x]);
+  const out = output([rows.length, C], rec);
+  rows.forEach((r, i) => out.data.set(xd.subarray(r * C, (r + 1) * C), i * C));
+  if (rec) record('gatherRows', [x], out, saved({ ids: rows.slice() }));
+  return out;
+}

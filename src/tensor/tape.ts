@@ -9,7 +9,8 @@ import type { RopeTable } from './rope.js';
 // Every op the tape knows; backward.ts must give each a rule (its table is typed over this union).
 export type OpName =
   | 'linear' | 'matmul' | 'embedding' | 'rmsnorm' | 'rope' | 'attention' | 'swiglu' | 'crossEntropy'
-  | 'linearCrossEntropy' | 'loraLinear' | 'add' | 'mul' | 'scale' | 'reshape' | 'checkpoint';
+  | 'linearCrossEntropy' | 'loraLinear' | 'sequenceLogProbs' | 'add' | 'mul' | 'scale' | 'reshape' | 'gatherRows'
+  | 'scalarWithGrad' | 'checkpoint';
 
 // What an op keeps for its backward. `buffers` are pool buffers owned by the node and released with the tape.
 export interface Saved {

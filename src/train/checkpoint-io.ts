@@ -16,6 +16,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import {
   hashFile, MANIFEST_FILE, writeCheckpoint, type CheckpointRef, type ManifestEntry, type SavedCheckpoint,
 } from './checkpoint.js';
+import type { Objective } from './stages/index.js';
 import { writeHfState, type HfStateFields } from './hf-state.js';
 import { TRAIN_STATE_FILE, writeTrainState, type TrainState } from './state.js';
 
@@ -35,12 +36,15 @@ export interface CheckpointContents {
   optimizer: Optimizer;
   trainState: TrainState;
   hfState: HfStateFields;
+  objective: Objective; // the stage may train files of its own (rm's value head)
 }
 
-// The trained weights in their user-facing layout: a PEFT adapter for LoRA, else the whole model, both fp32.
-function writeWeights(dir: string, c: Pick<CheckpointContents, 'config' | 'model' | 'finetuning'>): void {
+// The trained weights in their user-facing layout: a PEFT adapter for LoRA, else the whole model, both fp32, and
+// what the stage trains beside them.
+function writeWeights(dir: string, c: Pick<CheckpointContents, 'config' | 'model' | 'finetuning' | 'objective'>): void {
   if (c.finetuning.adapters !== null) saveAdapter(c.finetuning.adapters, dir, c.config);
   else saveModel(c.model, dir, { dtype: 'F32' });
+  c.objective.writeWeights?.(dir);
   const source = c.config.model_name_or_path;
   if (source === null) return;
   for (const name of COMPANION_FILES) {

@@ -7,8 +7,8 @@ import { RetuneError, UsageError } from '../util/errors.js';
 import { checkOutputFolder, makeOutputFolder } from '../util/folders.js';
 import { getBackend } from '../backend/index.js';
 import { saveResolvedConfig } from '../config/load.js';
-import type { RetuneConfig } from '../config/schema.js';
-import { loadTokenizer, prepareDataset, type PreparedData, type Tokenizer } from '../data/index.js';
+import { TRAINING_STAGES, type RetuneConfig } from '../config/schema.js';
+import { loadTokenizer, prepareDataset, type DataStage, type PreparedData, type Tokenizer } from '../data/index.js';
 import { applyFinetuning, type Finetuning } from '../model/adapters/finetuning.js';
 import { initModel } from '../model/init.js';
 import { loadModel, readModelConfig, type CausalLM } from '../model/index.js';
@@ -25,6 +25,7 @@ import { lockOutputDir } from './lock.js';
 import { TrainLog } from './logging.js';
 import { plotLoss } from './plot.js';
 import { effectiveConfig, formatLrOutlook, formatResumePlan, planResume, type ResumePlan } from './resume-plan.js';
+import { buildObjective } from './stages/index.js';
 import { readTrainState, type ResumeEvent, type TrainState } from './state.js';
 import { Trainer, type TrainResult } from './trainer.js';
 
@@ -46,6 +47,9 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
   const outputDir = config.output_dir;
   if (outputDir === null) throw new UsageError('output_dir is required to train');
   if (config.model_name_or_path === null) throw new UsageError('model_name_or_path is required to train');
+  if (!TRAINING_STAGES.includes(config.stage)) {
+    throw new UsageError(`stage ${config.stage} is not supported yet (stages that train: ${TRAINING_STAGES.join(', ')})`);
+  }
   if (opts.dryRun) {
     checkOutputFolder(outputDir, 'output_dir');
     return planAndTrain(config, outputDir, true, print);
@@ -92,7 +96,8 @@ async function prepareRun(
   const oldConfig = checkpoint === null ? null : readCheckpointConfig(checkpoint.path);
   const runConfig = oldConfig === null ? config : effectiveConfig(oldConfig, config);
   const tokenizer = await loadTokenizer(runConfig.model_name_or_path as string);
-  const data = await prepareDataset(runConfig, tokenizer, config.stage);
+  // runTrain let only TRAINING_STAGES through, and every one of them has rows of its own.
+  const data = await prepareDataset(runConfig, tokenizer, config.stage as DataStage);
   for (const warning of data.warnings) process.stderr.write(`retune: warning: ${warning}\n`);
   if (data.dropped > 0) print(`${data.dropped} samples were dropped (empty or longer than cutoff_len ${runConfig.cutoff_len})`);
   const dataset = { fingerprint: data.fingerprint, size: data.train.size };
@@ -123,6 +128,7 @@ async function planAndTrain(
   if (padId === null) throw new UsageError(`${runConfig.model_name_or_path}: the tokenizer has neither a pad nor an eos token`);
 
   const { model, finetuning } = await buildModel(runConfig, checkpoint, state);
+  const objective = await buildObjective(runConfig, model, finetuning, padId, checkpoint?.path ?? null);
   const optimizer = buildOptimizer(runConfig, finetuning, checkpoint, state, plan);
   const log = new TrainLog(outputDir, state.global_step, print, process.stdout.isTTY === true);
   let logHistory: HistoryEntry[] = [];
@@ -138,7 +144,7 @@ async function planAndTrain(
   saveResolvedConfig(runConfig, join(outputDir, ARGS_FILE));
 
   const trainer = new Trainer({
-    config: runConfig, model, finetuning, optimizer, train: data.train, eval: evalData, padId, state, logHistory,
+    config: runConfig, model, finetuning, objective, optimizer, train: data.train, eval: evalData, padId, state, logHistory,
     resumedFrom: checkpoint?.path ?? null, log,
   });
   const result = await trainer.run();

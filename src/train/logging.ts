@@ -21,12 +21,13 @@ export interface StepRow {
   total_tokens: number;
 }
 
+// eval_loss plus the stage's own: eval_perplexity (pt/sft), eval_rewards/chosen, ... (dpo).
 export interface EvalRow {
   current_steps: number;
   total_steps: number;
-  eval_loss: number;
-  eval_perplexity: number;
+  eval_loss?: number;
   epoch: number;
+  [metric: string]: number | undefined;
 }
 
 export interface EventRow {
@@ -118,9 +119,11 @@ export class TrainLog {
     appendFileSync(this.path, JSON.stringify(row) + '\n');
   }
 
-  step(row: StepRow): void {
-    this.write(row);
-    const text = `step ${row.current_steps}/${row.total_steps} loss ${row.loss.toFixed(4)} lr ${row.lr.toExponential(3)} ` +
+  // metrics: the stage's own (rewards/chosen, ...), written into the row under their names and shown after the loss.
+  step(row: StepRow, metrics: Record<string, number> = {}): void {
+    this.write({ ...row, ...metrics });
+    const shown = Object.entries(metrics).map(([k, v]) => ` ${k} ${v.toFixed(4)}`).join('');
+    const text = `step ${row.current_steps}/${row.total_steps} loss ${row.loss.toFixed(4)}${shown} lr ${row.lr.toExponential(3)} ` +
       `grad_norm ${row.grad_norm.toFixed(4)} epoch ${row.epoch.toFixed(2)} [${row.elapsed_time} < ${row.remaining_time}]`;
     if (this.tty) {
       const width = 20;

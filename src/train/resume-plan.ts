@@ -167,6 +167,11 @@ function effectOf(row: PlanRow, plan: ResumePlan, oldSize: number): string {
         ? `training data changes (${oldSize} -> ${plan.dataset.size} samples): epoch ${plan.sampler.epoch} starts ` +
           'from its first sample'
         : 'the tokenized dataset is unchanged (same fingerprint)';
+    case 'objective':
+      return row.field === 'pref_loss'
+        ? `a different loss from step ${plan.step + 1}: the weights continue, loss and rewards before and after are ` +
+          'not comparable'
+        : `a different reference model from step ${plan.step + 1}: rewards are measured against it from then on`;
     case 'seed':
       return `new data order: epoch ${plan.sampler.epoch} starts from its first sample in the new seed's order`;
     case 'numerics':

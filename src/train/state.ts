@@ -37,9 +37,9 @@ export interface TrainState {
   events: (ResumeEvent | LrChangeEvent)[];
   control: ControlState; // control.jsonl read so far (absent in states written before live control: nothing read)
   bad_steps: number; // non-finite steps in a row when saved
-  // Steps since the last logged row and their summed loss: the next row averages over the same window as an
-  // uninterrupted run would.
-  log_window: { loss_sum: number; steps: number };
+  // Steps since the last logged row and their summed loss (and the stage's metrics summed over their micro-batches):
+  // the next row averages over the same window as an uninterrupted run would.
+  log_window: { loss_sum: number; steps: number; metrics?: Record<string, number>; micro_batches?: number };
   optimizer: { kind: 'adamw' | 'sgd'; step: number };
   // The backend's kernel path of the run that saved it (reference, avx2, avx512, ...): results are bit-identical
   // only on the same path. Absent in checkpoints written before it was recorded.

@@ -7,7 +7,7 @@
 // arrived.
 import { RetuneError } from '../util/errors.js';
 import type { RetuneConfig } from '../config/schema.js';
-import { collate, Sampler, type Batch, type TokenizedDataset } from '../data/index.js';
+import { Sampler, type TokenizedDataset, type TokenizedRow } from '../data/index.js';
 import type { Finetuning } from '../model/adapters/index.js';
 import type { CausalLM } from '../model/index.js';
 import { clipGradNorm } from '../optim/clip.js';
@@ -15,17 +15,19 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { backward, clearTape } from '../tensor/autograd.js';
 import { rotateCheckpoints, type CheckpointRef } from './checkpoint.js';
 import { applyLrChange, readRequests } from './control.js';
-import { countTargets, meanEvalLoss } from './evaluate.js';
+import { evalBatches } from './evaluate.js';
 import { saveTrainingCheckpoint } from './checkpoint-io.js';
 import type { HfStateFields, HistoryEntry } from './hf-state.js';
 import { lrForStep } from './lr-history.js';
 import type { TrainLog } from './logging.js';
+import type { Objective } from './stages/index.js';
 import type { TrainState } from './state.js';
 
 export interface TrainerInit {
   config: RetuneConfig;
   model: CausalLM;
   finetuning: Finetuning;
+  objective: Objective; // the stage's loss: causal LM for pt/sft, pairwise for dpo
   optimizer: Optimizer;
   train: TokenizedDataset;
   eval: TokenizedDataset | null;
@@ -49,9 +51,10 @@ interface StepOutcome {
   gradNorm: number;
   lr: number;
   applied: boolean;
+  metrics: Record<string, number>; // the stage's metrics summed over the step's micro-batches
+  microBatches: number;
 }
 
-// Targets the model's shifted loss sees: labels at positions 1..T-1 of each row that are not ignored.
 export class Trainer {
   private readonly s: TrainerInit;
   private readonly state: TrainState;
@@ -97,28 +100,28 @@ export class Trainer {
 
   // One optimizer step; a non-finite loss or gradient leaves the weights and moments untouched.
   private step(): StepOutcome {
-    const { config, model, finetuning, optimizer, train, padId } = this.s;
-    const batches: Batch[] = [];
+    const { config, finetuning, optimizer, train, objective } = this.s;
+    const micro: TokenizedRow[][] = [];
     for (let a = 0; a < config.gradient_accumulation_steps; a++) {
-      const rows = this.sampler.next(config.per_device_train_batch_size).map((i) => train.get(i));
-      batches.push(collate(rows, { padId }));
+      micro.push(this.sampler.next(config.per_device_train_batch_size).map((i) => train.get(i)));
     }
-    const normalizer = Math.max(1, batches.reduce((n, b) => n + countTargets(b), 0));
     this.applyControl();
     const lr = lrForStep(this.state.schedule, this.state.global_step);
     let loss = 0;
-    for (const b of batches) {
-      const l = model.loss(b.ids, b.labels, b.B, b.T, {
-        normalizer, positions: b.positions ?? undefined, segments: b.segments ?? undefined,
-      });
-      loss += l.item();
+    let tokens = 0;
+    let microBatches = 0;
+    const metrics: Record<string, number> = {};
+    for (const m of objective.microLosses(micro)) {
+      loss += m.loss.item();
+      tokens += m.tokens;
+      microBatches += 1;
+      for (const [k, v] of Object.entries(m.metrics)) metrics[k] = (metrics[k] ?? 0) + v;
       if (!Number.isFinite(loss)) {
         clearTape();
         break;
       }
-      backward(l);
+      backward(m.loss);
     }
-    const tokens = batches.reduce((n, b) => n + b.tokens, 0);
     this.state.global_step += 1;
     this.state.samples_seen += config.per_device_train_batch_size * config.gradient_accumulation_steps;
     this.state.tokens_seen += tokens;
@@ -127,7 +130,7 @@ export class Trainer {
     const applied = Number.isFinite(loss) && Number.isFinite(gradNorm);
     if (applied) optimizer.step(lr);
     optimizer.zeroGrad();
-    return { loss, gradNorm, lr, applied };
+    return { loss, gradNorm, lr, applied, metrics, microBatches };
   }
 
   // Requests appended to control.jsonl since the last step boundary, applied before this step takes its LR. Each
@@ -168,8 +171,14 @@ export class Trainer {
       return false;
     }
     this.state.bad_steps = 0;
-    this.state.log_window.loss_sum += o.loss;
-    this.state.log_window.steps += 1;
+    const window = this.state.log_window;
+    window.loss_sum += o.loss;
+    window.steps += 1;
+    if (Object.keys(o.metrics).length > 0) {
+      window.metrics ??= {};
+      for (const [k, v] of Object.entries(o.metrics)) window.metrics[k] = (window.metrics[k] ?? 0) + v;
+      window.micro_batches = (window.micro_batches ?? 0) + o.microBatches;
+    }
     if (step % config.logging_steps === 0) this.logStep(o);
     const evalDue = config.eval_strategy === 'steps' ? step % config.eval_steps === 0 : config.eval_strategy === 'epoch' && crossedEpoch;
     if (evalDue && this.s.eval !== null) this.evaluate();
@@ -180,7 +189,9 @@ export class Trainer {
     const { log } = this.s;
     const step = this.state.global_step;
     const total = this.state.total_steps;
-    const loss = this.state.log_window.loss_sum / this.state.log_window.steps;
+    const window = this.state.log_window;
+    const loss = window.loss_sum / window.steps;
+    const metrics = window.metrics === undefined ? {} : this.s.objective.summarize(window.metrics, window.micro_batches as number);
     this.state.log_window = { loss_sum: 0, steps: 0 };
     const epoch = this.epoch();
     const t = log.timing(step, total);
@@ -188,22 +199,25 @@ export class Trainer {
       current_steps: step, total_steps: total, loss, lr: o.lr, grad_norm: o.gradNorm, epoch,
       percentage: Math.round((step / total) * 10000) / 100, elapsed_time: t.elapsed, remaining_time: t.remaining,
       throughput: Math.round(t.throughput * 100) / 100, total_tokens: this.state.tokens_seen,
-    });
-    this.s.logHistory.push({ loss, grad_norm: o.gradNorm, learning_rate: o.lr, epoch, step });
+    }, metrics);
+    this.s.logHistory.push({ loss, grad_norm: o.gradNorm, learning_rate: o.lr, ...metrics, epoch, step });
   }
 
-  // Mean loss per target token over the eval split, with dropout off and no tape.
+  // The stage's evaluation over the eval split, with dropout off and no tape.
   private evaluate(): void {
-    const { config, model, finetuning, padId, log } = this.s;
+    const { config, finetuning, objective, log } = this.s;
     const data = this.s.eval as TokenizedDataset;
-    const evalLoss = meanEvalLoss(model, finetuning.adapters, data, config.per_device_eval_batch_size, padId).loss;
+    const batches = evalBatches(data, config.per_device_eval_batch_size);
+    finetuning.adapters?.setTraining(false);
+    const result = objective.evaluate(batches);
+    finetuning.adapters?.setTraining(true);
     const step = this.state.global_step;
+    const metrics: Record<string, number> = {};
+    for (const [k, v] of Object.entries(result)) metrics[`eval_${k}`] = v;
     const epoch = this.epoch();
-    log.write({
-      current_steps: step, total_steps: this.state.total_steps, eval_loss: evalLoss, eval_perplexity: Math.exp(evalLoss), epoch,
-    });
-    log.message(`step ${step}: eval_loss ${evalLoss.toFixed(4)} perplexity ${Math.exp(evalLoss).toFixed(3)}`);
-    this.s.logHistory.push({ eval_loss: evalLoss, eval_perplexity: Math.exp(evalLoss), epoch, step });
+    log.write({ current_steps: step, total_steps: this.state.total_steps, ...metrics, epoch });
+    log.message(`step ${step}: ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ')}`);
+    this.s.logHistory.push({ ...metrics, epoch, step });
   }
 
   private epoch(): number {
@@ -234,10 +248,10 @@ export class Trainer {
   }
 
   private async save(): Promise<void> {
-    const { config, model, finetuning, optimizer, log } = this.s;
+    const { config, model, finetuning, objective, optimizer, log } = this.s;
     const outputDir = config.output_dir as string;
     const { path, movedAside, ref } = await saveTrainingCheckpoint(outputDir, {
-      config, model, finetuning, optimizer, trainState: this.snapshot(), hfState: this.hfState(),
+      config, model, finetuning, objective, optimizer, trainState: this.snapshot(), hfState: this.hfState(),
     }, this.lastCheckpoint);
     this.lastCheckpoint = path;
     this.lastSaved = ref;

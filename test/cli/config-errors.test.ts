@@ -41,7 +41,7 @@ test('unsupported features exit 2 saying they are not supported yet', () => {
   const ppo = runCli(['train', `${dir}/lf-lora-sft.yaml`, 'stage=ppo']);
   assert.equal(ppo.code, 2);
   assert.equal(ppo.stderr.split('\n').filter((l) => l.startsWith('retune: error:')).join('\n'),
-    'retune: error: override stage=ppo: stage: ppo is not supported yet (supported: pt, sft)');
+    'retune: error: override stage=ppo: stage: ppo is not supported yet (stages that train: pt, sft, rm, dpo, kto)');
   const quantized = runCli(['train', `${dir}/lf-lora-sft.yaml`, 'quantization_bit=4']);
   assert.equal(quantized.code, 2);
   assert.match(quantized.stderr, /quantization_bit: quantization is not supported yet/);

@@ -57,6 +57,12 @@ const planned: Record<string, { samples: number; ineffective: string[] }> = {
   'train_lora/llama3_preprocess.yaml': { samples: 12, ineffective: [] },
   'train_lora/qwen3_lora_sft.yaml': { samples: 4, ineffective: ['trust_remote_code', 'dataloader_num_workers'] },
   'train_lora/qwen3_lora_pretrain.yaml': { samples: 2, ineffective: ['trust_remote_code', 'dataloader_num_workers'] },
+  'train_lora/llama3_lora_dpo.yaml': { samples: 6, ineffective: ['trust_remote_code'] },
+  'train_lora/qwen3_lora_dpo.yaml': { samples: 6, ineffective: ['trust_remote_code', 'dataloader_num_workers'] },
+  'train_lora/llama3_lora_kto.yaml': { samples: 5, ineffective: [] },
+  'train_lora/llama3_lora_reward.yaml': { samples: 6, ineffective: ['trust_remote_code'] },
+  'train_lora/qwen3_lora_reward.yaml': { samples: 6, ineffective: ['trust_remote_code', 'dataloader_num_workers'] },
+  'train_lora/qwen3_lora_kto.yaml': { samples: 6, ineffective: ['trust_remote_code', 'dataloader_num_workers'] },
   'train_full/llama3_full_sft.yaml': { samples: 12, ineffective: ['trust_remote_code', 'deepspeed'] },
   'train_full/qwen3_full_sft.yaml': {
     samples: 12, ineffective: ['trust_remote_code', 'deepspeed', 'dataloader_num_workers'],
@@ -65,13 +71,7 @@ const planned: Record<string, { samples: number; ineffective: string[] }> = {
 
 // Examples of features Retune does not have yet -> what the one error says (line numbers count each file's comments).
 const refused: Record<string, string> = {
-  'train_lora/llama3_lora_dpo.yaml': ':7: stage: dpo is not supported yet',
-  'train_lora/llama3_lora_kto.yaml': ':6: stage: kto is not supported yet',
-  'train_lora/llama3_lora_ppo.yaml': ':7: stage: ppo is not supported yet',
-  'train_lora/llama3_lora_reward.yaml': ':7: stage: rm is not supported yet',
-  'train_lora/qwen3_lora_dpo.yaml': ':7: stage: dpo is not supported yet',
-  'train_lora/qwen3_lora_kto.yaml': ':7: stage: kto is not supported yet',
-  'train_lora/qwen3_lora_reward.yaml': ':7: stage: rm is not supported yet',
+  'train_lora/llama3_lora_ppo.yaml': ':7: stage: ppo is not supported yet (stages that train: pt, sft, rm, dpo, kto)',
   'extras/galore/llama3_full_sft.yaml': ':9: use_galore: the GaLore optimizer is not supported yet',
   'extras/apollo/llama3_full_sft.yaml': ':9: use_apollo: the APOLLO optimizer is not supported yet',
   'extras/badam/llama3_full_sft.yaml': ':8: use_badam: the BAdam optimizer is not supported yet',

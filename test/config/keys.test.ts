@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import { configKeys, isConfigKey, isKnownKey, keyInfo, renamedKey, resumeClassOf } from '../../src/config/keys.js';
 import { configGroups, configObject, configSchema, llamaFactoryGroup } from '../../src/config/schema.js';
 
-const resumeClasses = ['structural', 'schedule', 'optimizer', 'batch', 'data', 'seed', 'numerics', 'bookkeeping', 'no-effect'];
+const resumeClasses = [
+  'structural', 'schedule', 'optimizer', 'batch', 'data', 'seed', 'numerics', 'objective', 'bookkeeping', 'no-effect',
+];
 const lfStatuses = ['accepted', 'ignored', 'refused', 'retune'];
 const kinds = ['boolean', 'integer', 'number', 'string', 'enum', 'list', 'record'];
 

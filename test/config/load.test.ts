@@ -93,7 +93,7 @@ test('several bad values are listed in the order the keys were written', () => {
 });
 
 test('unsupported features are refused with "not supported yet", naming where they were set', () => {
-  assert.equal(usageMessage(() => loadConfig(lf, ['stage=ppo'])), 'override stage=ppo: stage: ppo is not supported yet (supported: pt, sft)');
+  assert.equal(usageMessage(() => loadConfig(lf, ['stage=ppo'])), 'override stage=ppo: stage: ppo is not supported yet (stages that train: pt, sft, rm, dpo, kto)');
   assert.match(usageMessage(() => loadConfig(lf, ['quantization_bit=4'])), /^override quantization_bit=4: quantization_bit: quantization is not supported yet/);
   assert.match(usageMessage(() => loadConfig(lf, ['pissa_init=true'])), /pissa_init: PiSSA initialisation is not supported yet; remove pissa_init to run without it/);
 });

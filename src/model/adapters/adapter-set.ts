@@ -41,6 +41,18 @@ export class AdapterSet {
     this.dropout.training = on;
   }
 
+  // Runs fn on the base model: every adapted Linear computes its base output only (PEFT's disable_adapter), which is
+  // how preference training gets its reference model without a second copy of the weights.
+  withoutAdapters<T>(fn: () => T): T {
+    const layers = [...this.layers.values()];
+    for (const layer of layers) layer.base.adapter = null;
+    try {
+      return fn();
+    } finally {
+      for (const layer of layers) layer.base.adapter = layer;
+    }
+  }
+
   getRngState(): RngState {
     return this.dropout.rng.getState();
   }

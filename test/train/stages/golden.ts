@@ -1,0 +1,60 @@
+// The preference goldens of test/fixtures/pref/golden.json (made by test/fixtures/pref/generate.py) and how the
+// stage tests compare against them.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { configSchema } from '../../../src/config/schema.js';
+import { applyFinetuning } from '../../../src/model/adapters/finetuning.js';
+import { loadModel } from '../../../src/model/index.js';
+import { buildObjective } from '../../../src/train/stages/index.js';
+
+export interface GoldenCase {
+  name: string; stage: 'dpo' | 'kto' | 'rm'; finetuning_type: 'lora' | 'full';
+  pref_loss: 'sigmoid' | 'hinge' | 'ipo' | 'orpo' | 'simpo'; pref_beta: number; pref_ftx: number;
+  dpo_label_smoothing: number; simpo_gamma: number; kto_chosen_weight: number; kto_rejected_weight: number;
+  learning_rate: number; loss: number; metrics: Record<string, number>;
+  grads: Record<string, string>; params_after: Record<string, string>; // base64 float32, little-endian
+}
+export interface Pair { prompt: number[]; chosen: number[]; rejected: number[] }
+export interface KtoRow { prompt: number[]; answer: number[]; kl_answer: number[]; tag: boolean }
+
+export const golden = JSON.parse(readFileSync('test/fixtures/pref/golden.json', 'utf8')) as {
+  pairs: Pair[]; step_batches: Pair[][]; cases: GoldenCase[];
+  kto_rows: KtoRow[]; kto_step_batches: KtoRow[][]; kto_cases: GoldenCase[]; rm_cases: GoldenCase[];
+};
+
+const MODEL = 'test/fixtures/train/model';
+
+export function floats(base64: string): Float32Array {
+  const bytes = Buffer.from(base64, 'base64');
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+}
+
+export function closeRel(actual: number, expected: number, tol: number, what: string): void {
+  assert.ok(Math.abs(actual - expected) <= tol * Math.max(Math.abs(expected), 1e-6), `${what}: ${actual} vs ${expected}`);
+}
+
+// Every element within tol of the golden, relative to the tensor's largest magnitude.
+export function closeTensor(actual: Float32Array, expected: Float32Array, tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: size`);
+  let scale = 1e-6;
+  for (const v of expected) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / scale);
+  assert.ok(worst <= tol, `${what}: max relative difference ${worst}`);
+}
+
+// The case's model (LoRA: the fixture adapter, trained further, and for rm its value head), its trainable set and
+// the stage's objective.
+export async function setUp(c: GoldenCase) {
+  const config = configSchema.parse({
+    stage: c.stage, model_name_or_path: MODEL, finetuning_type: c.finetuning_type, pref_loss: c.pref_loss,
+    pref_beta: c.pref_beta, pref_ftx: c.pref_ftx, dpo_label_smoothing: c.dpo_label_smoothing, simpo_gamma: c.simpo_gamma,
+    kto_chosen_weight: c.kto_chosen_weight, kto_rejected_weight: c.kto_rejected_weight, learning_rate: c.learning_rate,
+    weight_decay: 0,
+    ...(c.finetuning_type === 'lora' ? { adapter_name_or_path: 'test/fixtures/pref/lora-init', lora_target: 'q_proj,v_proj' } : {}),
+  });
+  const model = await loadModel(MODEL);
+  const finetuning = applyFinetuning(model, config);
+  const objective = await buildObjective(config, model, finetuning, 0);
+  return { config, finetuning, objective };
+}
