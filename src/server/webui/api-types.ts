@@ -50,7 +50,7 @@ export interface InfoResponse {
   version: string;
   root: string; // absolute path of --root
   tokenRequired: boolean;
-  stages: { name: string; available: boolean }[]; // pt, sft available; rm, ppo, dpo, kto shown as not yet
+  stages: { name: string; available: boolean }[]; // every stage of the schema; ppo shown as not yet available
 }
 
 // ---- config ----

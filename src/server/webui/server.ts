@@ -3,6 +3,8 @@
 // the server adds no second implementation of any of them. Config paths are relative to the root, so the server
 // works in it (process.chdir), as `retune train` works in the folder it is started from.
 import Fastify, { type FastifyInstance } from 'fastify';
+import { keyInfo } from '../../config/keys.js';
+import { TRAINING_STAGES } from '../../config/schema.js';
 import { retuneVersion } from '../../util/version.js';
 import type { ApiError, InfoResponse } from './api-types.js';
 import { chatRoutes } from './chat-routes.js';
@@ -35,13 +37,13 @@ export interface Board {
   close(): Promise<void>; // SIGTERM to running trainings, waits for them, then stops listening
 }
 
-const STAGES = ['pt', 'sft', 'rm', 'ppo', 'dpo', 'kto'];
 const PREVIEW_MAX = 50;
 
 function infoRoutes(app: FastifyInstance, paths: RootedPaths, tokenRequired: boolean): void {
   app.get('/api/info', async (): Promise<InfoResponse> => ({
     version: retuneVersion(), root: paths.root, tokenRequired,
-    stages: STAGES.map((name) => ({ name, available: name === 'pt' || name === 'sft' })),
+    // Every stage the schema names; those that do not train yet are shown but cannot be chosen.
+    stages: (keyInfo('stage')?.values ?? []).map((name) => ({ name, available: TRAINING_STAGES.includes(name) })),
   }));
   app.get('/api/model', async (request) => {
     const path = (request.query as Record<string, unknown>).path;
