@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs';
 import { configSchema } from '../../../src/config/schema.js';
 import { applyFinetuning } from '../../../src/model/adapters/finetuning.js';
 import { loadModel } from '../../../src/model/index.js';
+import type { TokenizedRow } from '../../../src/data/index.js';
+import { createOptimizer } from '../../../src/optim/create.js';
+import { backward } from '../../../src/tensor/autograd.js';
 import { buildObjective } from '../../../src/train/stages/index.js';
 
 export interface GoldenCase {
@@ -57,4 +60,27 @@ export async function setUp(c: GoldenCase) {
   const finetuning = applyFinetuning(model, config);
   const objective = await buildObjective(config, model, finetuning, 0);
   return { config, finetuning, objective };
+}
+
+// The check every dpo/kto case makes: loss and metrics of `first` to 1e-5 relative, each trainable gradient to 1e-4,
+// then the parameters after one AdamW step per batch of `steps` to 1e-5.
+export async function checkCase(c: GoldenCase, first: TokenizedRow[], steps: TokenizedRow[][]): Promise<void> {
+  const { config, finetuning, objective } = await setUp(c);
+  assert.deepEqual([...finetuning.trainable.keys()].sort(), Object.keys(c.grads).sort());
+  const [m, ...rest] = [...objective.microLosses([first])];
+  assert.equal(rest.length, 0);
+  closeRel(m.loss.item(), c.loss, 1e-5, 'loss');
+  assert.deepEqual(Object.keys(m.metrics).sort(), Object.keys(c.metrics).sort());
+  for (const [k, v] of Object.entries(c.metrics)) closeRel(m.metrics[k], v, 1e-5, k);
+  backward(m.loss);
+  for (const [name, t] of finetuning.trainable) closeTensor(t.grad as Float32Array, floats(c.grads[name]), 1e-4, `grad ${name}`);
+
+  const optimizer = createOptimizer(config, finetuning.trainable);
+  optimizer.zeroGrad();
+  for (const batch of steps) {
+    for (const step of objective.microLosses([batch])) backward(step.loss);
+    optimizer.step(c.learning_rate);
+    optimizer.zeroGrad();
+  }
+  for (const [name, t] of finetuning.trainable) closeTensor(t.data, floats(c.params_after[name]), 1e-5, `param ${name}`);
 }
