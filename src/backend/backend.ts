@@ -33,6 +33,9 @@ export interface Backend {
   // Which kernels run: 'reference' (this TS code) or the native path (avx2, avx512, ...). Results are bit-identical
   // only on the same path.
   readonly kernelPath: string;
+  // The kernel of matmulBf16 (frozen bf16 weights) under that path: 'reference', or native amx, avx512bf16 or
+  // float32 (a path without bf16 instructions, or one whose first-use self-check failed).
+  readonly bf16Kernel: string;
 
   // C (batch, M, N) = op(A) (batch, M, K) @ op(B) (batch, K, N)
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void;

@@ -109,6 +109,9 @@ export function loadNativeBackend(): Backend | null {
     get kernelPath() {
       return n.kernelPaths().path;
     },
+    get bf16Kernel() {
+      return n.bf16Path();
+    },
     // The addon's functions ignore `this`, so they are the kernels themselves.
     matmul: n.matmul,
     matmulPair: n.matmulPair,

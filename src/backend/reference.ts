@@ -313,6 +313,7 @@ export const referenceBackend: Backend = {
   name: 'reference',
   threads: 1,
   kernelPath: 'reference',
+  bf16Kernel: 'reference',
   matmul,
   matmulPair,
   matmulBf16,

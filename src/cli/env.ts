@@ -37,11 +37,12 @@ function cpuFlags(): Set<string> | null {
   return line === undefined ? null : new Set(line.split(':')[1].trim().split(/\s+/));
 }
 
-// The path in force, and how it was chosen: the widest the host runs, or RETUNE_ISA.
+// The path in force, how it was chosen (the widest the host runs, or RETUNE_ISA), and what `bf16: true` runs on.
 function kernelPathLine(backend: Backend): string {
   if (backend.name !== 'native') return '';
   const forced = process.env.RETUNE_ISA;
-  return `, kernel path ${backend.kernelPath} (${forced !== undefined && forced !== '' ? 'RETUNE_ISA' : 'widest this CPU runs'})`;
+  const chosen = forced !== undefined && forced !== '' ? 'RETUNE_ISA' : 'widest this CPU runs';
+  return `, kernel path ${backend.kernelPath} (${chosen}), bf16 products on ${backend.bf16Kernel}`;
 }
 
 export function envReport(): string {

@@ -26,14 +26,22 @@ test('retune env refuses arguments and a bad RETUNE_BACKEND with exit 2', () => 
   assert.match(bad.stderr, /RETUNE_BACKEND must be 'reference' or 'native', got 'gpu'/);
 });
 
-test('retune env names the kernel path, and RETUNE_ISA picks a narrower one or is refused with exit 2',
+test('retune env names the kernel path and the bf16 kernel, and RETUNE_ISA picks a narrower one or is refused with exit 2',
   { skip: nativeAvailable() ? false : 'native addon not built' }, () => {
   const widest = runCli(['env'], { env: { RETUNE_BACKEND: 'native', RETUNE_ISA: '' } });
   assert.equal(widest.code, 0);
-  const path = widest.stdout.match(/^- Backend: native, \d+ threads, kernel path (\w+) \(widest this CPU runs\)$/m)?.[1];
+  const [, path, bf16] = widest.stdout.match(
+    /^- Backend: native, \d+ threads, kernel path (\w+) \(widest this CPU runs\), bf16 products on (amx|avx512bf16|float32)$/m,
+  ) ?? [];
   assert.ok(path !== undefined, widest.stdout);
+  // amx and avx512bf16 run their own bf16 kernel (unless its self-check failed); narrower paths the float32 GEMM.
+  assert.ok(bf16 === 'float32' || bf16 === path, `${path}: ${bf16}`);
   const forced = runCli(['env'], { env: { RETUNE_BACKEND: 'native', RETUNE_ISA: path } });
-  assert.match(forced.stdout, new RegExp(`^- Backend: native, \\d+ threads, kernel path ${path} \\(RETUNE_ISA\\)$`, 'm'));
+  assert.match(forced.stdout, new RegExp(`^- Backend: native, \\d+ threads, kernel path ${path} \\(RETUNE_ISA\\), bf16 products on ${bf16}$`, 'm'));
+  if (path !== 'avx2' && path !== 'portable') {
+    const narrow = runCli(['env'], { env: { RETUNE_BACKEND: 'native', RETUNE_ISA: 'avx2' } });
+    assert.match(narrow.stdout, /^- Backend: native, \d+ threads, kernel path avx2 \(RETUNE_ISA\), bf16 products on float32$/m);
+  }
   const bad = runCli(['env'], { env: { RETUNE_BACKEND: 'native', RETUNE_ISA: 'avx9' } });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /RETUNE_ISA=avx9: expected one of .*\(the kernel paths this CPU runs\)/);
