@@ -7,9 +7,8 @@ import { RetuneError } from '../../util/errors.js';
 import { collate, type Batch, type TokenizedRow } from '../../data/index.js';
 import type { CausalLM } from '../../model/index.js';
 import { noGrad } from '../../tensor/autograd.js';
-import { scalarWithGrad } from '../../tensor/ops.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { evaluateBatches, meanMetrics, type MicroLoss, type Objective } from './objective.js';
+import { evaluateBatches, meanMetrics, shareOfStep, type MicroLoss, type Objective } from './objective.js';
 import { preferenceLoss, usesReference, type PrefParams, type PrefResult } from './pref-loss.js';
 import type { Reference } from './reference.js';
 
@@ -48,9 +47,7 @@ export class PreferenceObjective implements Objective {
   *microLosses(micro: TokenizedRow[][]): Generator<MicroLoss> {
     for (const rows of micro) {
       const { b, policy, result } = this.run(rows);
-      const share = 1 / micro.length;
-      for (let i = 0; i < result.grad.length; i++) result.grad[i] *= share;
-      yield { loss: scalarWithGrad(policy, result.loss * share, result.grad), tokens: b.tokens, metrics: result.metrics };
+      yield { loss: shareOfStep(policy, result.loss, result.grad, micro.length), tokens: b.tokens, metrics: result.metrics };
     }
   }
 

@@ -6,11 +6,10 @@ import { RetuneError } from '../../util/errors.js';
 import { collate, type Batch, type TokenizedRow } from '../../data/index.js';
 import type { CausalLM } from '../../model/index.js';
 import { noGrad } from '../../tensor/autograd.js';
-import { scalarWithGrad } from '../../tensor/ops.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { rowTargets } from './dpo.js';
 import { ktoLoss, ktoMetrics, type KtoParams, type KtoResult } from './kto-loss.js';
-import { evaluateBatches, type MicroLoss, type Objective } from './objective.js';
+import { evaluateBatches, shareOfStep, type MicroLoss, type Objective } from './objective.js';
 import type { Reference } from './reference.js';
 
 interface KtoBatch {
@@ -53,9 +52,7 @@ export class KtoObjective implements Objective {
   *microLosses(micro: TokenizedRow[][]): Generator<MicroLoss> {
     for (const rows of micro) {
       const { b, policy, result } = this.run(rows);
-      const share = 1 / micro.length;
-      for (let i = 0; i < result.grad.length; i++) result.grad[i] *= share;
-      yield { loss: scalarWithGrad(policy, result.loss * share, result.grad), tokens: b.both.tokens, metrics: result.metrics };
+      yield { loss: shareOfStep(policy, result.loss, result.grad, micro.length), tokens: b.both.tokens, metrics: result.metrics };
     }
   }
 

@@ -4,6 +4,7 @@
 import { collate, type Batch, type TokenizedRow } from '../../data/index.js';
 import type { CausalLM } from '../../model/index.js';
 import { noGrad } from '../../tensor/autograd.js';
+import { scalarWithGrad } from '../../tensor/ops.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
 const IGNORE = -100;
@@ -23,6 +24,14 @@ export interface Objective {
   evaluate(rows: TokenizedRow[][]): Record<string, number>;
   // Files the stage trains beside the model's weights (rm: value_head.safetensors), into checkpoints and output_dir.
   writeWeights?(dir: string): void;
+}
+
+// A micro-batch's loss as its share of the step's: the stage's scalar over `outputs` (its value and its gradient with
+// respect to them, computed by the stage) divided by the step's micro-batches, so their gradients add up to the step's.
+export function shareOfStep(outputs: Tensor, loss: number, grad: Float32Array, microBatches: number): Tensor {
+  const share = 1 / microBatches;
+  for (let i = 0; i < grad.length; i++) grad[i] *= share;
+  return scalarWithGrad(outputs, loss * share, grad);
 }
 
 // Each metric's mean over the micro-batches, as LLaMA-Factory's DPO trainer logs them.

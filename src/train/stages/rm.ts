@@ -6,10 +6,10 @@
 import type { TokenizedRow } from '../../data/index.js';
 import type { CausalLM } from '../../model/index.js';
 import { noGrad } from '../../tensor/autograd.js';
-import { gatherRows, reshape, scalarWithGrad } from '../../tensor/ops.js';
+import { gatherRows, reshape } from '../../tensor/ops.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { collatePairs } from './dpo.js';
-import { evaluateBatches, type MicroLoss, type Objective } from './objective.js';
+import { evaluateBatches, shareOfStep, type MicroLoss, type Objective } from './objective.js';
 import type { ValueHead } from './value-head.js';
 
 interface PairwiseResult {
@@ -29,10 +29,8 @@ export class RewardObjective implements Objective {
   *microLosses(micro: TokenizedRow[][]): Generator<MicroLoss> {
     for (const rows of micro) {
       const r = this.run(rows);
-      const share = 1 / micro.length;
-      for (let i = 0; i < r.grad.length; i++) r.grad[i] *= share;
       const tokens = rows.reduce((n, row) => n + row.inputIds.length + (row.rejectedIds?.length ?? 0), 0);
-      yield { loss: scalarWithGrad(r.scores, r.loss * share, r.grad), tokens, metrics: {} };
+      yield { loss: shareOfStep(r.scores, r.loss, r.grad, micro.length), tokens, metrics: {} };
     }
   }
 
