@@ -77,11 +77,6 @@ const GemmKernel kPortable = {"portable 6x16",
 #define RT_NS avx2
 #define RT_NAME "avx2+fma 6x16"
 #include "gemm_micro.inc"
-#undef RT_NAME
-#undef RT_NS
-#undef RT_NR
-#undef RT_MR
-#undef RT_W
 #if defined(__clang__)
 #pragma clang attribute pop
 #else

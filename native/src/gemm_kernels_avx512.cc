@@ -22,11 +22,6 @@ namespace rt {
 #define RT_NS avx512
 #define RT_NAME "avx512 12x32"
 #include "gemm_micro.inc"
-#undef RT_NAME
-#undef RT_NS
-#undef RT_NR
-#undef RT_MR
-#undef RT_W
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
