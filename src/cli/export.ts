@@ -9,6 +9,7 @@ import { exportModel, type ExportOptions } from '../model/export.js';
 import { parseArgs } from './args.js';
 import { printConfigNotices } from './notices.js';
 import { startEngine } from './engine.js';
+import { splitList } from '../model/adapters/finetuning.js';
 
 export async function runExportCommand(args: string[]): Promise<number> {
   const { configPath, overrides } = parseArgs('export', args, {});
@@ -17,7 +18,7 @@ export async function runExportCommand(args: string[]): Promise<number> {
   requireKeys(loaded, ['model_name_or_path', 'export_dir'], 'to export');
   startEngine(loaded.config);
   const { config } = loaded;
-  const adapters = (config.adapter_name_or_path ?? '').split(',').filter((p) => p !== '');
+  const adapters = splitList(config.adapter_name_or_path);
   const result = await exportModel(config, await runTemplate(config));
   const merged = adapters.length === 0 ? '' : ` with ${adapters.length} adapter${adapters.length > 1 ? 's' : ''} merged`;
   process.stdout.write(`Exported ${config.model_name_or_path}${merged} to ${result.dir} (${result.dtype}): ${result.files.join(', ')}\n`);

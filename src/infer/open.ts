@@ -5,6 +5,7 @@ import { loadTokenizer, resolveTemplate, type Template, type Tokenizer } from '.
 import { mergeAdapterPaths } from '../model/adapters/index.js';
 import { loadModel, type CausalLM, type SamplingOptions } from '../model/index.js';
 import { UsageError } from '../util/errors.js';
+import { splitList } from '../model/adapters/finetuning.js';
 
 export type InferDtype = RetuneConfig['infer_dtype'];
 
@@ -44,7 +45,7 @@ export async function openModel(dir: string, opts: OpenOptions = {}): Promise<Op
 export function openFromConfig(config: RetuneConfig): Promise<OpenedModel> {
   if (config.model_name_or_path === null) throw new UsageError('model_name_or_path is required');
   return openModel(config.model_name_or_path, {
-    adapters: (config.adapter_name_or_path ?? '').split(',').filter((p) => p !== ''),
+    adapters: splitList(config.adapter_name_or_path),
     dtype: config.infer_dtype,
     template: config.template,
     defaultSystem: config.default_system,

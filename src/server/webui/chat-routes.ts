@@ -12,6 +12,7 @@ import { openFromConfig, samplingFromConfig } from '../../infer/open.js';
 import type { ChatEvent, ChatLoadRequest, ChatReplyRequest, ChatStatus, RawConfig } from './api-types.js';
 import { HttpError } from './http-error.js';
 import type { RootedPaths } from './paths.js';
+import { splitList } from '../../model/adapters/finetuning.js';
 
 interface Loaded {
   engine: InferenceEngine;
@@ -53,7 +54,7 @@ export function chatRoutes(app: FastifyInstance, paths: RootedPaths): void {
     const config = checked.config;
     if (config.model_name_or_path === null) throw new HttpError(400, 'model_name_or_path is required to chat');
     paths.resolve(config.model_name_or_path, 'model_name_or_path');
-    const adapters = (config.adapter_name_or_path ?? '').split(',').filter((p) => p !== '');
+    const adapters = splitList(config.adapter_name_or_path);
     for (const a of adapters) paths.resolve(a, 'adapter_name_or_path');
     if (running !== null) throw new HttpError(409, 'a reply is being generated; stop it first');
     loaded = null;

@@ -13,6 +13,7 @@ import type {
 import { HttpError } from './http-error.js';
 import { formKeys } from './keys.js';
 import type { RootedPaths } from './paths.js';
+import { splitList } from '../../model/adapters/finetuning.js';
 
 const FORM = 'form';
 // Config keys naming files or folders the run reads or writes.
@@ -32,7 +33,7 @@ function checkConfigPaths(paths: RootedPaths, config: RetuneConfig): void {
     const value = config[key];
     if (typeof value === 'string' && value !== '') paths.resolve(value, key);
   }
-  for (const adapter of (config.adapter_name_or_path ?? '').split(',').filter((p) => p !== '')) {
+  for (const adapter of splitList(config.adapter_name_or_path)) {
     paths.resolve(adapter, 'adapter_name_or_path');
   }
 }
