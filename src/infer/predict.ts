@@ -109,8 +109,9 @@ async function predict(config: RetuneConfig, opened: OpenedModel, outputDir: str
   const stopIds = engine.chatStopIds();
   print(`predict: ${items.length} prompts, ${config.per_device_eval_batch_size} decoded together`);
   const start = performance.now();
-  const replies = await Promise.all(items.map((item) => engine.complete(item.promptIds, {
-    maxNewTokens: Math.min(config.max_new_tokens, engine.room(item.promptIds)), sampling, stopIds,
+  // Row i samples from stream i of the seed: its reply depends on neither the batch size nor the other rows.
+  const replies = await Promise.all(items.map((item, i) => engine.complete(item.promptIds, {
+    maxNewTokens: Math.min(config.max_new_tokens, engine.room(item.promptIds)), sampling: { ...sampling, stream: i }, stopIds,
   })));
   const seconds = (performance.now() - start) / 1000;
   const tokens = replies.reduce((n, r) => n + r.ids.length, 0);
