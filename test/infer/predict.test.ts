@@ -126,7 +126,6 @@ test('bad prediction configs stop with exit 2 naming the key, before writing any
     const cases: [string[], RegExp][] = [
       [['eval_dataset='], /eval_dataset is required by do_predict/],
       [['predict_with_generate=false'], /do_predict needs predict_with_generate: true/],
-      [['do_train=true', 'dataset=qa'], /do_predict with do_train: true is not supported yet/],
       [['output_dir='], /output_dir is required/],
     ];
     for (const [extra, message] of cases) {
