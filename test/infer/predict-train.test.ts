@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { explain, startTrain, tempDir, train, waitForOutput, writeConfig, type RunResult } from '../train/run-helpers.js';
 
-// 20 samples, batch 2 x 2: 10 steps; checkpoints every 3. Predict 14 prompts of another dataset, 4 decoded together.
+// 20 samples, batch 2 x 2, 4 epochs: 20 steps (enough for SIGTERM to land mid-training); checkpoints every 3.
+// Predict 14 prompts of another dataset, 4 decoded together.
 const settings = {
-  do_eval: true, do_predict: true, predict_with_generate: true, eval_dataset: 'animals_more', max_new_tokens: 8,
+  num_train_epochs: 4, do_eval: true, do_predict: true, predict_with_generate: true, eval_dataset: 'animals_more', max_new_tokens: 8,
   do_sample: false, per_device_eval_batch_size: 4, save_steps: 3,
 };
 
@@ -30,8 +31,8 @@ test('one run trains, then evaluates and predicts on the trained adapter; the pl
   assert.equal(r.code, 0, explain(r));
   const out = join(straightDir, 'out');
   const plan = r.stdout.indexOf(`After training, on the weights in ${out}:`);
-  const firstStep = r.stdout.indexOf('step 1/10');
-  const finished = r.stdout.indexOf('training finished at step 10');
+  const firstStep = r.stdout.indexOf('step 1/20');
+  const finished = r.stdout.indexOf('training finished at step 20');
   assert.ok(plan >= 0 && plan < firstStep, explain(r));
   assert.match(r.stdout, /do_eval: eval loss and perplexity on eval_dataset animals_more -> eval_results\.json/);
   assert.match(r.stdout, /do_predict: a greedy reply of up to 8 tokens to every eval_dataset animals_more prompt, 4 decoded together/);
@@ -61,7 +62,7 @@ test('SIGTERM during training: no results yet; the resumed run ends with the str
   const dir = tempDir('train-predict-term');
   const cfg = writeConfig(dir, settings);
   const first = startTrain(cfg);
-  await waitForOutput(first.child, /step 1\/10/);
+  await waitForOutput(first.child, /step 1\/20/);
   first.child.kill('SIGTERM');
   const stopped = await first.done;
   assert.equal(stopped.signal, 'SIGTERM', explain(stopped));
@@ -71,7 +72,7 @@ test('SIGTERM during training: no results yet; the resumed run ends with the str
 
   const resumed = await train(cfg);
   assert.equal(resumed.code, 0, explain(resumed));
-  assert.match(resumed.stdout, /Resume plan: checkpoint-\d+, step \d+ of 10/);
+  assert.match(resumed.stdout, /Resume plan: checkpoint-\d+, step \d+ of 20/);
   assert.match(resumed.stdout, /After training, on the weights in /);
   assert.equal(predictions(out), predictions(join(straightDir, 'out')));
   assert.deepEqual(scores(out), scores(join(straightDir, 'out')));
@@ -79,7 +80,7 @@ test('SIGTERM during training: no results yet; the resumed run ends with the str
   // Stopped after training (during evaluation): the same command finds nothing to train and evaluates again.
   const again = await train(cfg);
   assert.equal(again.code, 0, explain(again));
-  assert.doesNotMatch(again.stdout, /step \d+\/10 loss/);
+  assert.doesNotMatch(again.stdout, /step \d+\/20 loss/);
   assert.match(again.stdout, /\*\*\*\*\* predict metrics \*\*\*\*\*/);
   assert.equal(predictions(out), predictions(join(straightDir, 'out')));
   assert.deepEqual(scores(out), scores(join(straightDir, 'out')));
