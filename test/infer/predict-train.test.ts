@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { loadConfig, train as trainWithLibrary } from '../../src/index.js';
 import { explain, startTrain, tempDir, train, waitForOutput, writeConfig, type RunResult } from '../train/run-helpers.js';
 
 // 20 samples, batch 2 x 2, 4 epochs: 20 steps (enough for SIGTERM to land mid-training); checkpoints every 3.
@@ -84,6 +85,17 @@ test('SIGTERM during training: no results yet; the resumed run ends with the str
   assert.match(again.stdout, /\*\*\*\*\* predict metrics \*\*\*\*\*/);
   assert.equal(predictions(out), predictions(join(straightDir, 'out')));
   assert.deepEqual(scores(out), scores(join(straightDir, 'out')));
+});
+
+test('the library\'s train runs the same evaluation after training, with the same files', async () => {
+  await straight;
+  const dir = tempDir('train-predict-library');
+  const lines: string[] = [];
+  const metrics = await trainWithLibrary(loadConfig(writeConfig(dir, settings), []), { onLog: (line) => lines.push(line) });
+  assert.equal(metrics?.globalStep, 20);
+  assert.ok(lines.includes('***** predict metrics *****'), lines.join('\n'));
+  assert.equal(predictions(join(dir, 'out')), predictions(join(straightDir, 'out')));
+  assert.deepEqual(scores(join(dir, 'out')), scores(join(straightDir, 'out')));
 });
 
 test('full fine-tuning: evaluation opens the weights written to output_dir; a dry run only shows the plan', async () => {
