@@ -35,7 +35,7 @@ describe('tool calls through retune api and the openai client', () => {
     assert.equal(calls.length, 1);
     const call = calls[0];
     assert.equal(call.type, 'function');
-    assert.match(call.id, /^call-/);
+    assert.match(call.id, /^call_[0-9a-f]{32}$/);
     assert.ok(call.type === 'function');
     assert.equal(call.function.name, 'get_weather');
     assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris' });
@@ -62,6 +62,8 @@ describe('tool calls through retune api and the openai client', () => {
     assert.equal(content, '');
     assert.equal(deltas.length, 1);
     assert.equal(deltas[0].index, 0);
+    assert.match(deltas[0].id ?? '', /^call_[0-9a-f]{32}$/);
+    assert.equal(deltas[0].type, 'function');
     assert.equal(deltas[0].function?.name, 'get_weather');
     assert.deepEqual(JSON.parse(deltas[0].function?.arguments ?? ''), { city: 'Paris' });
   });
