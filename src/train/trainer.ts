@@ -44,6 +44,11 @@ export interface TrainResult {
   stoppedBy: NodeJS.Signals | null;
   lastCheckpoint: string | null;
   lastSaved: CheckpointRef | null; // the newest checkpoint this process saved: after the last step, the final one
+  epoch: number; // fractional, as trainer_state.json holds it
+  trainLoss: number; // mean loss of the run's applied steps, all processes together; NaN when none was applied
+  stepsRun: number; // optimizer steps and samples drawn by this process
+  samplesRun: number;
+  tokensSeen: number; // non-pad tokens through the model since step 0
 }
 
 interface StepOutcome {
@@ -74,6 +79,7 @@ export class Trainer {
   }
 
   async run(): Promise<TrainResult> {
+    const start = { step: this.state.global_step, samples: this.state.samples_seen };
     const onSignal = (signal: NodeJS.Signals): void => {
       this.stopSignal ??= signal;
     };
@@ -94,7 +100,9 @@ export class Trainer {
     }
     return {
       globalStep: this.state.global_step, totalSteps: this.state.total_steps, stoppedBy: this.stopSignal,
-      lastCheckpoint: this.lastCheckpoint, lastSaved: this.lastSaved,
+      lastCheckpoint: this.lastCheckpoint, lastSaved: this.lastSaved, epoch: this.epoch(),
+      trainLoss: this.state.run_loss.sum / this.state.run_loss.steps, stepsRun: this.state.global_step - start.step,
+      samplesRun: this.state.samples_seen - start.samples, tokensSeen: this.state.tokens_seen,
     };
   }
 
@@ -171,6 +179,8 @@ export class Trainer {
       return false;
     }
     this.state.bad_steps = 0;
+    this.state.run_loss.sum += o.loss;
+    this.state.run_loss.steps += 1;
     const window = this.state.log_window;
     window.loss_sum += o.loss;
     window.steps += 1;
