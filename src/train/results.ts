@@ -8,6 +8,7 @@ import type { Finetuning } from '../model/adapters/index.js';
 import type { CausalLM } from '../model/index.js';
 import { RetuneError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/write-atomic.js';
+import { estimateFlos } from './hf-state.js';
 import type { TrainResult } from './trainer.js';
 
 export type Metrics = Record<string, number>;
@@ -35,18 +36,8 @@ export function trainMetrics(result: TrainResult, seconds: number, model: Causal
   const metrics: Metrics = {};
   for (const [k, v] of Object.entries(speed)) metrics[`train_${k}`] = v;
   return {
-    ...metrics, total_flos: totalFlos(result.tokensSeen, model, finetuning), train_loss: result.trainLoss, epoch: result.epoch,
+    ...metrics, total_flos: estimateFlos(result.tokensSeen, model, finetuning), train_loss: result.trainLoss, epoch: result.epoch,
   };
-}
-
-// HF's estimate (PreTrainedModel.floating_point_ops): 6 flops per token and parameter, forward and backward, embeddings
-// excluded (a tied lm_head is the embedding). LoRA counts its adapters, as a PEFT model's parameters include them.
-// Tokens are those without padding (HF counts the padded input ids).
-function totalFlos(tokens: number, model: CausalLM, finetuning: Finetuning): number {
-  let params = 0;
-  for (const [name, t] of model.namedParameters()) if (name !== 'model.embed_tokens.weight') params += t.size;
-  if (finetuning.adapters !== null) for (const t of finetuning.trainable.values()) params += t.size;
-  return 6 * tokens * params;
 }
 
 // HF's Trainer.save_metrics: <split>_results.json, and the same keys merged into all_results.json (sorted keys);

@@ -17,7 +17,7 @@ import { rotateCheckpoints, type CheckpointRef } from './checkpoint.js';
 import { applyLrChange, readRequests } from './control.js';
 import { evalBatches } from './evaluate.js';
 import { saveTrainingCheckpoint } from './checkpoint-io.js';
-import type { HfStateFields, HistoryEntry } from './hf-state.js';
+import { estimateFlos, type HfStateFields, type HistoryEntry } from './hf-state.js';
 import { lrForStep } from './lr-history.js';
 import type { TrainLog } from './logging.js';
 import type { Objective } from './stages/index.js';
@@ -253,7 +253,8 @@ export class Trainer {
       globalStep: this.state.global_step, epoch: this.epoch(), maxSteps: this.state.total_steps,
       numTrainEpochs: Math.ceil(config.num_train_epochs), loggingSteps: config.logging_steps, evalSteps: config.eval_steps,
       saveSteps: config.save_steps, trainBatchSize: config.per_device_train_batch_size,
-      tokensSeen: this.state.tokens_seen, logHistory: this.s.logHistory,
+      tokensSeen: this.state.tokens_seen, totalFlos: estimateFlos(this.state.tokens_seen, this.s.model, this.s.finetuning),
+      logHistory: this.s.logHistory,
     };
   }
 

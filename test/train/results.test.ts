@@ -64,6 +64,8 @@ test('a finished run writes HF\'s train metrics to train_results.json and all_re
   assert.equal(results.epoch, last.epoch);
   assert.equal(results.epoch, 8);
   assert.equal(results.total_flos, 6 * last.total_tokens * countedParameters(out));
+  // trainer_state.json, copied from the final checkpoint, holds the same count, as HF's state does.
+  assert.equal(readJson(join(out, 'trainer_state.json')).total_flos, results.total_flos);
   assertRates(results, STEPS);
   assert.ok(results.train_runtime < (Date.now() - started) / 1000);
 
