@@ -1,10 +1,11 @@
 // LLaMA-Factory's do_eval and do_predict, through `retune train`: alone (do_train false, on model_name_or_path and its
 // adapters) or after training in the same run (on the weights the run left in output_dir), as run_sft / run_pt do:
 // train, then evaluate, then predict. do_eval reports the eval loss and perplexity of the eval split (eval_dataset, or
-// the val_size split of dataset), or with predict_with_generate the BLEU and ROUGE of replies to it; do_predict answers every eval_dataset prompt (the conversation up to its last reply),
-// decoding per_device_eval_batch_size prompts together through the inference engine, and scores the replies against
-// the references as LLaMA-Factory's ComputeSimilarity does. The files are HF's and LLaMA-Factory's: eval_results.json,
-// generated_predictions.jsonl, predict_results.json, all_results.json.
+// the val_size split of dataset), or with predict_with_generate the BLEU and ROUGE of replies to it; do_predict
+// answers every eval_dataset prompt (the conversation up to its last reply), decoding per_device_eval_batch_size
+// prompts together through the inference engine, and scores the replies against the references as LLaMA-Factory's
+// ComputeSimilarity does. The files are HF's and LLaMA-Factory's: eval_results.json, generated_predictions.jsonl,
+// predict_results.json, all_results.json (src/train/results.ts writes them).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RetuneConfig } from '../config/schema.js';
