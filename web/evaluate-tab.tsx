@@ -105,8 +105,9 @@ export function EvaluateTab({ keys, active }: { keys: ConfigKeysResponse; active
   const datasetDir = values.dataset_dir ?? keyMap.get('dataset_dir')?.default;
   const datasets = useDatasets(typeof datasetDir === 'string' ? datasetDir : null);
 
+  // Runs that may hold trained weights (the server says so when one has none yet).
   useEffect(() => {
-    if (active) api.runs().then((r) => setRuns(r.runs.filter((x) => x.state === 'finished'))).catch(() => undefined);
+    if (active) api.runs().then((r) => setRuns(r.runs.filter((x) => x.state !== 'running' && x.state !== 'empty'))).catch(() => undefined);
   }, [active]);
   useDebounced((current) => {
     api.validate(values).then((r) => current() && setErrors(r.fields)).catch(() => undefined);
@@ -151,7 +152,7 @@ export function EvaluateTab({ keys, active }: { keys: ConfigKeysResponse; active
           <label class="field"><span class="name">{t('runDir')}</span>
             <select name="eval-run" value={run} onChange={(e) => chooseRun(e.currentTarget.value)}>
               <option value="">{t('noRunChosen')}</option>
-              {runs.map((r) => <option value={r.dir}>{r.dir}</option>)}
+              {runs.map((r) => <option value={r.dir}>{r.dir} ({t(`state.${r.state}` as const)})</option>)}
             </select></label>
           <span class="muted">{run !== '' ? t('runGivesModel', { dir: run }) : t('orChooseModel')}</span>
         </div>
