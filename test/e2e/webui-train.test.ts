@@ -83,7 +83,7 @@ function plannedLr(plan: PlanResponse, step: number): number | undefined {
 async function lrChartAt(step: number, last: number): Promise<Record<string, string>> {
   const box = await page.locator('[data-testid=chart-lr] .u-over').boundingBox();
   assert.ok(box !== null, 'the LR chart is not drawn');
-  await page.mouse.move(box.x + ((step - 1) / (last - 1)) * box.width, box.y + box.height / 2);
+  await page.mouse.move(box.x + 1 + ((step - 1) / (last - 1)) * (box.width - 2), box.y + box.height / 2);
   return page.$$eval('[data-testid=chart-lr] .u-legend tr.u-series', (rows) => Object.fromEntries(rows.map((r) =>
     [r.querySelector('th')?.textContent?.trim() ?? '', r.querySelector('td')?.textContent?.trim() ?? ''])));
 }

@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { saveResolvedConfig } from '../../config/load.js';
 import type { EvalEvent, EvalPart, EvalResults, EvalStartRequest, EvalStatus, RawConfig, RunRequest, StartResponse } from './api-types.js';
 import { validConfig } from './config-routes.js';
 import { EVAL_ARGS_FILE, evalResults, type EvalRuns } from './eval-runs.js';
@@ -12,7 +13,6 @@ import type { RootedPaths } from './paths.js';
 import { runModelConfig } from './run-model.js';
 import { LOG_FILE } from './runs.js';
 import { openStream } from './sse.js';
-import { saveResolvedConfig } from '../../config/load.js';
 
 const FORM = 'form';
 

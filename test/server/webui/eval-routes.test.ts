@@ -79,6 +79,10 @@ test('bad configs are refused with the CLI message and write nothing', async () 
     config: evalConfig({ model_name_or_path: 'models/tiny-stories', output_dir: '../escape' }),
   });
   assert.equal(outside.status, 403);
+  const outsideRun = await call(board, 'POST', '/api/evaluate/start', { config: evalConfig({ output_dir: 'saves/e3' }), run: '../x' });
+  assert.equal(outsideRun.status, 403);
+  assert.equal(existsSync(join(root, 'saves/e3')), false);
+  assert.equal((await call(board, 'GET', '/api/evaluate/results?dir=../')).status, 403);
 });
 
 test('a run that fails shows the CLI message', async () => {
