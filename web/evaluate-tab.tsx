@@ -103,7 +103,8 @@ export function EvaluateTab({ keys, active }: { keys: ConfigKeysResponse; active
   const status = feed.status;
   const running = status?.state === 'running';
   const datasetDir = values.dataset_dir ?? keyMap.get('dataset_dir')?.default;
-  const datasets = useDatasets(typeof datasetDir === 'string' ? datasetDir : null);
+  // Looked up while the tab is shown: the hidden tab's default dataset_dir is nobody's concern.
+  const datasets = useDatasets(active && typeof datasetDir === 'string' ? datasetDir : null);
 
   // Runs that may hold trained weights (the server says so when one has none yet).
   useEffect(() => {

@@ -141,13 +141,25 @@ test('fill the Train form, Start, see progress and the loss chart grow, Stop at 
   assert.ok(pointsLater > pointsEarly, `loss chart did not grow (${pointsEarly} -> ${pointsLater})`);
   await browser.shot('running');
 
-  // A reopened page reattaches to the run: its config back in the form, progress and charts from the whole log.
+  // A reopened page reattaches to the run: its config back in the form, progress and charts from the whole log. No
+  // error shows on the way (the empty form's default dataset_dir, which does not exist here, is never looked up).
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { shownErrors: string[] }).shownErrors = seen;
+    new MutationObserver(() => {
+      for (const el of document.querySelectorAll<HTMLElement>('.error')) {
+        if (el.offsetParent !== null && !seen.includes(el.textContent ?? '')) seen.push(el.textContent ?? '');
+      }
+    }).observe(document, { childList: true, subtree: true, characterData: true });
+  });
   const before = await stepShown();
   await page.reload();
   await page.waitForSelector('[data-testid=run-view]');
   await waitForStep(before + 1);
   await page.waitForFunction(() => ['output_dir', 'learning_rate'].map((k) =>
     (document.querySelector(`[data-key=${k}] input`) as HTMLInputElement).value).join() === 'saves/e2e,0.002');
+  await page.waitForSelector('[data-testid=datasets] input[name=dataset-identity]:checked');
+  assert.deepEqual(await page.evaluate(() => (window as unknown as { shownErrors: string[] }).shownErrors), []);
   await browser.shot('reattached');
 
   await waitForStep(6);
