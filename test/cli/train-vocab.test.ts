@@ -94,13 +94,14 @@ test('an unchanged resume of a grown run continues bit for bit; a changed token 
   assert.match(changed.stderr, /add_tokens zebra -> zebra,lion changes the structure/);
 });
 
-test('full fine-tuning with new_special_tokens_config and desc_init: grown model and tokenizer in output_dir, chat runs', async () => {
+test('full fine-tuning with new_special_tokens_config and desc_init: grown model and tokenizer, chat, bit-identical resume', async () => {
   const dir = tempDir('vocab-full');
   const described = join(dir, 'tokens.yaml');
   writeFileSync(described, '"<animal>": "an animal name follows"\n"</animal>": "end of the animal name"\n');
-  const { cfg, out } = vocabConfig('vocab-full', {
+  const extra = {
     finetuning_type: 'full', add_special_tokens: null, new_special_tokens_config: described, init_special_tokens: 'desc_init',
-  });
+  };
+  const { cfg, out } = vocabConfig('vocab-full', extra);
   const r = await train(cfg, ['max_steps=1']);
   assert.equal(r.code, 0, explain(r));
   assert.deepEqual(shapes(join(out, 'model.safetensors'))['model.embed_tokens.weight'], [384, 16]);
@@ -108,6 +109,15 @@ test('full fine-tuning with new_special_tokens_config and desc_init: grown model
   await assertGrownTokenizer(out);
   const chat = runCli(['chat', `model_name_or_path=${out}`, 'template=chatml', 'max_new_tokens=4', '--prompt', 'Tag animal 3']);
   assert.equal(chat.code, 0, chat.stderr);
+
+  // The resume loads the grown checkpoint as it is (no second growth) and ends where a straight run ends.
+  const resumed = await train(cfg);
+  assert.equal(resumed.code, 0, explain(resumed));
+  assert.doesNotMatch(resumed.stdout, /Resized token embeddings/);
+  const straightFull = vocabConfig('vocab-full-straight', extra);
+  assert.equal((await train(straightFull.cfg)).code, 0);
+  const weights = (dir: string) => readFileSync(join(dir, 'model.safetensors'));
+  assert.ok(weights(out).equals(weights(straightFull.out)), 'final weights differ from the straight run');
 });
 
 test('a template EOS the tokenizer lacks is added; without resize_vocab the run refuses as LLaMA-Factory would fail', async () => {
