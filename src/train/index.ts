@@ -30,7 +30,7 @@ import { effectiveConfig, formatLrOutlook, formatResumePlan, planResume, type Re
 import { buildObjective } from './stages/index.js';
 import { readTrainState, type ResumeEvent, type TrainState } from './state.js';
 import { Trainer, type TrainResult } from './trainer.js';
-import { checkVocabFits, growModelVocab, loraTargets, vocabNotice } from './vocab.js';
+import { checkVocabFits, growModelVocab, loraTargets, vocabNotices } from './vocab.js';
 
 export type { TrainResult } from './trainer.js';
 
@@ -101,8 +101,7 @@ async function prepareRun(
   const runConfig = oldConfig === null ? config : effectiveConfig(oldConfig, config);
   const tokenizer = await loadTokenizer(runConfig.model_name_or_path as string);
   const vocab = addConfiguredTokens(tokenizer, runConfig);
-  const notice = vocabNotice(runConfig, vocab);
-  if (notice !== null) print(notice);
+  for (const note of vocabNotices(runConfig, vocab)) print(note);
   // runTrain let only TRAINING_STAGES through, and every one of them has rows of its own.
   const data = await prepareDataset(runConfig, tokenizer, config.stage as DataStage);
   checkVocabFits(vocab, tokenizer, data, readModelConfig(runConfig.model_name_or_path as string).vocab_size);

@@ -10,10 +10,17 @@ import type { AddedVocab, PreparedData, TokenizedDataset, Tokenizer } from '../d
 import type { CausalLM } from '../model/index.js';
 import { growVocab } from '../model/vocab.js';
 
-// The configured new tokens that LLaMA-Factory turned resize_vocab on for, as the CLI notes it.
-export function vocabNotice(config: Pick<RetuneConfig, 'resize_vocab'>, vocab: AddedVocab): string | null {
-  if (config.resize_vocab || vocab.added.length === 0) return null;
-  return `added ${vocab.added.join(', ')} to the tokenizer, so resize_vocab is on (as LLaMA-Factory turns it on)`;
+// What LLaMA-Factory warns about the configured tokens: resize_vocab turned on by new tokens, and a desc_init
+// without descriptions falling back to noise_init.
+export function vocabNotices(config: Pick<RetuneConfig, 'resize_vocab' | 'init_special_tokens'>, vocab: AddedVocab): string[] {
+  const notes: string[] = [];
+  if (!config.resize_vocab && vocab.added.length > 0) {
+    notes.push(`added ${vocab.added.join(', ')} to the tokenizer, so resize_vocab is on (as LLaMA-Factory turns it on)`);
+  }
+  if (config.init_special_tokens !== 'noise_init' && vocab.descriptions === null) {
+    notes.push(`init_special_tokens ${config.init_special_tokens} needs new_special_tokens_config; using noise_init`);
+  }
+  return notes;
 }
 
 // Refuses a run whose rows hold a token id the model has no embedding row for (resize_vocab off).
