@@ -213,7 +213,7 @@ function readChatTemplate(config: Record<string, unknown>, path: string): string
 }
 
 // The folder whose tokenizer goes with a model and its adapters: the last adapter's when it holds a tokenizer.json
-// (a run that added tokens saves its grown tokenizer there), else the model's own.
+// (a Retune run saves its tokenizer beside the adapter, grown when it added tokens), else the model's own.
 export function tokenizerFolder(modelDir: string, adapters: string[]): string {
   const last = adapters.at(-1);
   return last !== undefined && existsSync(join(last, 'tokenizer.json')) ? last : modelDir;
