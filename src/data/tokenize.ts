@@ -10,7 +10,7 @@ import type { TokenizedRow } from './dataset-store.js';
 import { packRows } from './packing.js';
 import { encodeFeedback, encodePairwise, encodePretrainText, encodeSupervised, pretrainRows, type ProcessOptions } from './processors.js';
 import type { Template } from './template.js';
-import type { Tokenizer } from './tokenizer.js';
+import type { AddedToken, Tokenizer } from './tokenizer.js';
 
 // Below this many examples a worker's start-up (it loads the tokenizer again) costs more than it saves.
 const PARALLEL_MIN_EXAMPLES = 4000;
@@ -86,7 +86,7 @@ export interface WorkerJob {
   examples: Example[];
   klSources: Example[];
   template: ReturnType<Template['describe']>;
-  tokenizer: { dir: string; eosToken: string | null; padToken: string | null };
+  tokenizer: { dir: string; added: AddedToken[]; eosToken: string | null; padToken: string | null };
   opts: ProcessOptions;
 }
 
@@ -109,7 +109,7 @@ async function encodeParallel(
       examples: examples.slice(start, start + size),
       klSources: klSources.slice(start, start + size),
       template: template.describe(),
-      tokenizer: { dir: tokenizer.dir, eosToken: tokenizer.eosToken, padToken: tokenizer.padToken },
+      tokenizer: { dir: tokenizer.dir, added: tokenizer.added, eosToken: tokenizer.eosToken, padToken: tokenizer.padToken },
       opts,
     };
     jobs.push(runWorker(job));
