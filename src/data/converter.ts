@@ -2,7 +2,8 @@
 // and sharegpt (a list of role-tagged messages, OpenAI's role/content through tags). Broken data is a UsageError
 // naming the file, row and field. A row whose answer is null is returned as null: LLaMA-Factory drops it inside its
 // preprocessing batch, so the caller keeps its place until the batches are formed. An empty answer is a real one
-// (the model learns to stop at once); in KTO it makes the row undesired, as LLaMA-Factory reads the tag off it.
+// (the model learns to stop at once). KTO drops nothing: an empty or null answer makes the row undesired, as
+// LLaMA-Factory reads the tag off the answer.
 
 import { UsageError } from '../util/errors.js';
 import type { DatasetAttr } from './dataset-info.js';
