@@ -103,7 +103,8 @@ async function prepareRun(
   const dataset = { fingerprint: data.fingerprint, size: data.train.size };
   if (checkpoint === null || oldConfig === null) {
     const state = freshState(runConfig, dataset);
-    return { checkpoint, runConfig, tokenizer, data, plan: null, saved: null, state, text: formatFreshPlan(runConfig, state) };
+    const text = [formatFreshPlan(runConfig, state), ...formatAfterTraining(config)].join('\n');
+    return { checkpoint, runConfig, tokenizer, data, plan: null, saved: null, state, text };
   }
   const saved = checkpoint.manifest.weightsOnly ? null : readTrainState(checkpoint.path);
   const plan = planResume({
@@ -111,7 +112,8 @@ async function prepareRun(
     kernelPath: getBackend().kernelPath,
   });
   const state = plan.refusal !== null || plan.finished ? null : resumedState(saved as TrainState, plan, checkpoint);
-  return { checkpoint, runConfig, tokenizer, data, plan, saved, state, text: formatResumePlan(plan) };
+  const after = plan.refusal === null ? formatAfterTraining(config) : [];
+  return { checkpoint, runConfig, tokenizer, data, plan, saved, state, text: [formatResumePlan(plan), ...after].join('\n') };
 }
 
 async function planAndTrain(
@@ -240,6 +242,22 @@ function formatFreshPlan(config: RetuneConfig, state: TrainState): string {
     ...formatLrOutlook(state.schedule, 0, state.total_steps),
   ];
   return lines.join('\n');
+}
+
+// What `retune train` runs once training has finished (src/infer/predict.ts), on the weights in output_dir.
+function formatAfterTraining(config: RetuneConfig): string[] {
+  if (!config.do_eval && !config.do_predict) return [];
+  const lines = [`After training, on the weights in ${config.output_dir}:`];
+  const evalData = config.eval_dataset !== null
+    ? `eval_dataset ${config.eval_dataset}` : `the val_size ${config.val_size} split of ${config.dataset}`;
+  if (config.do_eval) lines.push(`  do_eval: eval loss and perplexity on ${evalData} -> eval_results.json, all_results.json`);
+  if (config.do_predict) {
+    const decoding = config.do_sample ? `sampled (seed ${config.seed}, one stream per prompt)` : 'greedy';
+    lines.push(`  do_predict: a ${decoding} reply of up to ${config.max_new_tokens} tokens to every eval_dataset ` +
+      `${config.eval_dataset} prompt, ${config.per_device_eval_batch_size} decoded together -> generated_predictions.jsonl, ` +
+      'predict_results.json, all_results.json');
+  }
+  return lines;
 }
 
 function evalSplit(config: RetuneConfig, data: PreparedData): PreparedData['eval'] {
