@@ -126,7 +126,8 @@ export const dataGroup = z.object({
   neat_packing: lf(z.boolean().default(false), 'data',
     'Same as packing: true (Retune\'s packing never attends across samples).'),
   preprocessing_batch_size: lf(positiveInt.default(1000), 'data',
-    'Examples per preprocessing batch: KTO pairs, pt blocks and sft packing are formed within a batch.'),
+    'Rows per preprocessing batch: rows without an answer are dropped, KTO pairs, pt blocks and sft packing formed ' +
+    'within a batch.'),
   streaming: refused(z.boolean().default(false), 'streaming datasets',
     'remove streaming: true; Retune reads and tokenizes the dataset up front (max_samples limits how much is used)'),
   tool_format: lf(optionalString, 'data',
@@ -139,8 +140,9 @@ export const dataGroup = z.object({
     'Folder caching tokenized datasets, keyed by a fingerprint of the inputs.'),
   overwrite_cache: lf(z.boolean().default(false), 'bookkeeping',
     'Tokenize again even when tokenized_path holds a matching cache.'),
-  preprocessing_num_workers: lf(nonNegativeInt.nullable().default(null), 'bookkeeping',
-    'Tokenization worker threads (unset: one per core for large datasets); rows are the same for any count.'),
+  preprocessing_num_workers: lf(nonNegativeInt.nullable().default(null), 'data',
+    'Contiguous shards the rows are cut into before batching, as LLaMA-Factory\'s worker processes (unset: one); ' +
+    'also the most tokenization threads (unset: one per core for large datasets), which never change the rows.'),
 });
 
 // LLaMA-Factory's stages that Retune trains; the others are known but refused.
