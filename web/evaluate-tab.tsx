@@ -1,7 +1,8 @@
 // Evaluate & Predict: LLaMA-Factory's do_eval / do_predict as a child run of `retune train` with do_train false, on
 // the chosen model and adapters or a trained run's output dir. The form's fields come from the key metadata like the
-// Train form's; while it runs the tab shows its progress (parts done) and console, then the CLI's results: eval loss
-// and perplexity, BLEU-4 / ROUGE, and the first generated predictions next to their prompts and labels.
+// Train form's; while it runs the tab shows its progress (parts done) and console, then the CLI's results (eval loss
+// and perplexity, or with predict_with_generate BLEU-4 / ROUGE) and the first generated predictions next to their
+// prompts and labels.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import {
   api, ApiFailure, errorText, followEval, type ConfigKeysResponse, type EvalResults, type EvalStatus, type FieldError,

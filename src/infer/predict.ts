@@ -1,10 +1,11 @@
 // LLaMA-Factory's do_eval and do_predict, through `retune train`: alone (do_train false, on model_name_or_path and its
 // adapters) or after training in the same run (on the weights the run left in output_dir), as run_sft / run_pt do:
 // train, then evaluate, then predict. do_eval reports the eval loss and perplexity of the eval split (eval_dataset, or
-// the val_size split of dataset); do_predict answers every eval_dataset prompt (the conversation up to its last reply),
-// decoding per_device_eval_batch_size prompts together through the inference engine, and scores the replies against
-// the references as LLaMA-Factory's ComputeSimilarity does. The files are HF's and LLaMA-Factory's: eval_results.json,
-// generated_predictions.jsonl, predict_results.json, all_results.json.
+// the val_size split of dataset), or with predict_with_generate the BLEU and ROUGE of replies to it; do_predict
+// answers every eval_dataset prompt (the conversation up to its last reply), decoding per_device_eval_batch_size
+// prompts together through the inference engine, and scores the replies against the references as LLaMA-Factory's
+// ComputeSimilarity does. The files are HF's and LLaMA-Factory's: eval_results.json, generated_predictions.jsonl,
+// predict_results.json, all_results.json (src/train/results.ts writes them).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RetuneConfig } from '../config/schema.js';
@@ -12,14 +13,14 @@ import { prepareDataset, type TokenizedDataset } from '../data/index.js';
 import { splitList } from '../model/adapters/finetuning.js';
 import { meanEvalLoss } from '../train/evaluate.js';
 import type { TrainResult } from '../train/index.js';
+import { round, saveMetrics, speedMetrics, type Metrics, type Split } from '../train/results.js';
 import { RetuneError, UsageError } from '../util/errors.js';
-import { writeJsonAtomic, writeTextAtomic } from '../util/write-atomic.js';
+import { writeTextAtomic } from '../util/write-atomic.js';
 import { InferenceEngine } from './engine.js';
 import { openFromConfig, samplingFromConfig, type OpenedModel } from './open.js';
 import { similarity, type SimilarityScores } from './similarity.js';
 
 const IGNORE = -100;
-type Metrics = Record<string, number>;
 
 // The config problems LLaMA-Factory also stops on, named by key, before anything is loaded.
 export function checkEvalPredictConfig(config: RetuneConfig, source: string): void {
@@ -35,6 +36,9 @@ export function checkEvalPredictConfig(config: RetuneConfig, source: string): vo
     }
     if (config.stage !== 'sft') throw new UsageError(`${source}: do_predict needs stage: sft, not ${config.stage}`);
     need('eval_dataset', 'by do_predict (the prompts to answer)');
+  }
+  if (config.do_eval && config.predict_with_generate && config.stage !== 'sft') {
+    throw new UsageError(`${source}: predict_with_generate (do_eval by generated replies) needs stage: sft, not ${config.stage}`);
   }
   if (config.do_eval && config.eval_dataset === null && (config.dataset === null || config.val_size === 0)) {
     throw new UsageError(`${source}: do_eval needs eval data: set eval_dataset, or dataset with val_size`);
@@ -75,13 +79,35 @@ export async function evaluateTrained(config: RetuneConfig, result: TrainResult 
   await runEvalPredict(config, print);
 }
 
-// do_eval, then do_predict; with do_train, on the trained weights.
+// do_eval, then do_predict; with do_train, on the trained weights. With predict_with_generate, do_eval scores
+// generated replies by BLEU and ROUGE instead of reporting the loss, as LLaMA-Factory's generating evaluation does
+// (it keeps the labels from the model, so no eval_loss); after training, eval metrics carry the run's epoch, which
+// HF's Trainer.evaluate adds through its log.
 export async function runEvalPredict(config: RetuneConfig, print: (line: string) => void): Promise<void> {
   const outputDir = config.output_dir as string;
   mkdirSync(outputDir, { recursive: true });
   const opened = await openFromConfig(config.do_train ? trainedModelConfig(config) : config);
-  if (config.do_eval) saveMetrics(outputDir, 'eval', await evaluate(config, opened), print);
-  if (config.do_predict) saveMetrics(outputDir, 'predict', await predict(config, opened, outputDir, print), print);
+  if (config.do_eval) {
+    const metrics = config.predict_with_generate ? (await generate(config, opened, 'eval', print)).metrics : await evaluate(config, opened);
+    save(outputDir, 'eval', { ...metrics, ...(config.do_train ? trainedEpoch(outputDir) : {}) }, print);
+  }
+  if (config.do_predict) save(outputDir, 'predict', await predict(config, opened, outputDir, print), print);
+}
+
+// The epoch train_results.json holds ({} when the run that trained wrote none).
+function trainedEpoch(outputDir: string): Metrics {
+  const path = join(outputDir, 'train_results.json');
+  if (!existsSync(path)) return {};
+  const epoch = (JSON.parse(readFileSync(path, 'utf8')) as Metrics).epoch;
+  if (typeof epoch !== 'number') throw new RetuneError(`${path}: epoch is not a number; move the file away to evaluate`);
+  return { epoch };
+}
+
+// The metrics under HF's names: split-prefixed, except perplexity (LLaMA-Factory's own key) and epoch.
+function save(outputDir: string, split: Split, metrics: Metrics, print: (line: string) => void): void {
+  const prefixed: Metrics = {};
+  for (const [k, v] of Object.entries(metrics)) prefixed[k === 'perplexity' || k === 'epoch' ? k : `${split}_${k}`] = v;
+  saveMetrics(outputDir, split, prefixed, print);
 }
 
 // The eval split as prepareDataset makes it; with only eval_dataset, those datasets are read as the one split.
@@ -105,18 +131,7 @@ async function evaluate(config: RetuneConfig, opened: OpenedModel): Promise<Metr
   const start = performance.now();
   const { loss, batches } = meanEvalLoss(opened.model, null, rows, config.per_device_eval_batch_size, padId);
   const seconds = (performance.now() - start) / 1000;
-  return { loss, perplexity: Math.exp(loss), ...speed(seconds, rows.size, batches) };
-}
-
-// HF's speed_metrics: runtime rounded to 4 places, rates to 3.
-function speed(seconds: number, samples: number, steps: number): Metrics {
-  return {
-    runtime: round(seconds, 4), samples_per_second: round(samples / seconds, 3), steps_per_second: round(steps / seconds, 3),
-  };
-}
-
-function round(x: number, places: number): number {
-  return Number(x.toFixed(places));
+  return { loss, perplexity: Math.exp(loss), ...speedMetrics(seconds, rows.size, batches) };
 }
 
 interface PredictItem {
@@ -134,7 +149,16 @@ function splitLastReply(inputIds: Int32Array, labels: Int32Array): PredictItem {
   return { promptIds: Array.from(inputIds.subarray(0, start)), labelIds: Array.from(labels.subarray(start, end)) };
 }
 
-async function predict(config: RetuneConfig, opened: OpenedModel, outputDir: string, print: (line: string) => void): Promise<Metrics> {
+interface Generated {
+  lines: string[]; // generated_predictions.jsonl
+  metrics: Metrics; // mean BLEU-4 and ROUGE of the replies, then HF's speed metrics and tokens/s
+  tokens: number;
+  seconds: number;
+}
+
+// A reply to every eval prompt, decoding per_device_eval_batch_size prompts together, scored against the references
+// as LLaMA-Factory's ComputeSimilarity does.
+async function generate(config: RetuneConfig, opened: OpenedModel, split: Split, print: (line: string) => void): Promise<Generated> {
   const rows = await evalRows(config, opened, false);
   const items = Array.from({ length: rows.size }, (_, i) => splitLastReply(rows.get(i).inputIds, rows.get(i).labels));
   const engine = new InferenceEngine(opened, {
@@ -142,7 +166,7 @@ async function predict(config: RetuneConfig, opened: OpenedModel, outputDir: str
   });
   const sampling = samplingFromConfig(config);
   const stopIds = engine.chatStopIds();
-  print(`predict: ${items.length} prompts, ${config.per_device_eval_batch_size} decoded together`);
+  print(`${split}: ${items.length} prompts, ${config.per_device_eval_batch_size} decoded together`);
   const start = performance.now();
   // Row i samples from stream i of the seed: its reply depends on neither the batch size nor the other rows.
   const replies = await Promise.all(items.map((item, i) => engine.complete(item.promptIds, {
@@ -161,34 +185,17 @@ async function predict(config: RetuneConfig, opened: OpenedModel, outputDir: str
     const scores = similarity(replies[i].text, label);
     for (const k of Object.keys(sums) as (keyof SimilarityScores)[]) sums[k] += scores[k];
   });
-  writeTextAtomic(join(outputDir, 'generated_predictions.jsonl'), lines.join(''));
-  print(`predict: ${tokens} tokens in ${seconds.toFixed(2)} s, ${(tokens / seconds).toFixed(2)} tokens/s; ` +
-    `wrote ${join(outputDir, 'generated_predictions.jsonl')}`);
-  const scores: Metrics = {};
-  for (const [k, v] of Object.entries(sums)) scores[k] = v / items.length;
+  const metrics: Metrics = {};
+  for (const [k, v] of Object.entries(sums)) metrics[k] = v / items.length;
   const steps = Math.ceil(items.length / config.per_device_eval_batch_size);
-  return { ...scores, ...speed(seconds, items.length, steps), tokens_per_second: round(tokens / seconds, 3) };
+  Object.assign(metrics, speedMetrics(seconds, items.length, steps), { tokens_per_second: round(tokens / seconds, 3) });
+  return { lines, metrics, tokens, seconds };
 }
 
-// HF's Trainer.save_metrics: <split>_results.json, and the same keys merged into all_results.json (sorted, indent 4).
-function saveMetrics(outputDir: string, split: 'eval' | 'predict', metrics: Metrics, print: (line: string) => void): void {
-  const prefixed: Metrics = {};
-  for (const [k, v] of Object.entries(metrics)) prefixed[k === 'perplexity' ? k : `${split}_${k}`] = v;
-  writeJsonAtomic(join(outputDir, `${split}_results.json`), sorted(prefixed));
-  const allPath = join(outputDir, 'all_results.json');
-  let all: Metrics = {};
-  if (existsSync(allPath)) {
-    try {
-      all = JSON.parse(readFileSync(allPath, 'utf8')) as Metrics;
-    } catch (err) {
-      throw new RetuneError(`${allPath}: not valid JSON (${(err as Error).message}); move it away to write new results`);
-    }
-  }
-  writeJsonAtomic(allPath, sorted({ ...all, ...prefixed }));
-  print(`***** ${split} metrics *****`);
-  for (const [k, v] of Object.entries(sorted(prefixed))) print(`  ${k.padEnd(28)} = ${v}`);
-}
-
-function sorted(metrics: Metrics): Metrics {
-  return Object.fromEntries(Object.entries(metrics).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+async function predict(config: RetuneConfig, opened: OpenedModel, outputDir: string, print: (line: string) => void): Promise<Metrics> {
+  const { lines, metrics, tokens, seconds } = await generate(config, opened, 'predict', print);
+  const path = join(outputDir, 'generated_predictions.jsonl');
+  writeTextAtomic(path, lines.join(''));
+  print(`predict: ${tokens} tokens in ${seconds.toFixed(2)} s, ${(tokens / seconds).toFixed(2)} tokens/s; wrote ${path}`);
+  return metrics;
 }

@@ -2,6 +2,8 @@
 // Factory's plots, notebooks) read ours. log_history carries over across resumes through the checkpoint.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Finetuning } from '../model/adapters/index.js';
+import type { CausalLM } from '../model/index.js';
 import { RetuneError } from '../util/errors.js';
 
 export const HF_STATE_FILE = 'trainer_state.json';
@@ -18,6 +20,7 @@ export interface HfStateFields {
   saveSteps: number;
   trainBatchSize: number;
   tokensSeen: number;
+  totalFlos: number;
   logHistory: HistoryEntry[];
 }
 
@@ -39,12 +42,22 @@ export function writeHfState(dir: string, f: HfStateFields): void {
     num_train_epochs: f.numTrainEpochs,
     save_steps: f.saveSteps,
     stateful_callbacks: {},
-    total_flos: 0,
+    total_flos: f.totalFlos,
     train_batch_size: f.trainBatchSize,
     trial_name: null,
     trial_params: null,
   };
   writeFileSync(join(dir, HF_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+}
+
+// HF's estimate (PreTrainedModel.floating_point_ops): 6 flops per token and parameter, forward and backward, embeddings
+// excluded (a tied lm_head is the embedding). LoRA counts its adapters, as a PEFT model's parameters include them.
+// Tokens are those without padding (HF counts the padded input ids).
+export function estimateFlos(tokens: number, model: CausalLM, finetuning: Finetuning): number {
+  let params = 0;
+  for (const [name, t] of model.namedParameters()) if (name !== 'model.embed_tokens.weight') params += t.size;
+  if (finetuning.adapters !== null) for (const t of finetuning.trainable.values()) params += t.size;
+  return 6 * tokens * params;
 }
 
 // The log history of a checkpoint, to continue it.

@@ -27,6 +27,7 @@ import { lockOutputDir } from './lock.js';
 import { TrainLog } from './logging.js';
 import { plotLoss } from './plot.js';
 import { effectiveConfig, formatLrOutlook, formatResumePlan, planResume, type ResumePlan } from './resume-plan.js';
+import { saveMetrics, trainMetrics } from './results.js';
 import { buildObjective } from './stages/index.js';
 import { readTrainState, type ResumeEvent, type TrainState } from './state.js';
 import { Trainer, type TrainResult } from './trainer.js';
@@ -156,7 +157,9 @@ async function planAndTrain(
     config: runConfig, model, finetuning, objective, optimizer, train: data.train, eval: evalData, padId, state, logHistory,
     resumedFrom: checkpoint?.path ?? null, log, tokenizer: tokenizer.added.length > 0 ? tokenizer : null,
   });
+  const start = performance.now();
   const result = await trainer.run();
+  const seconds = (performance.now() - start) / 1000;
   if (result.stoppedBy !== null && result.globalStep < result.totalSteps) {
     log.message(`stopped by ${result.stoppedBy} at step ${result.globalStep}; ${result.lastCheckpoint ?? 'no checkpoint'} ` +
       'holds the state; run the same command again to resume');
@@ -164,6 +167,7 @@ async function planAndTrain(
   }
   if (result.lastSaved === null) throw new RetuneError('the run ended without saving its final checkpoint');
   writeFinalWeights(outputDir, result.lastSaved);
+  saveMetrics(outputDir, 'train', trainMetrics(result, seconds, model, finetuning), (line) => log.message(line));
   if (runConfig.plot_loss) plot(outputDir, print);
   log.message(`training finished at step ${result.globalStep}; weights in ${outputDir}`);
   return result;
@@ -220,6 +224,7 @@ function freshState(config: RetuneConfig, dataset: { fingerprint: string; size: 
     format: 'retune-train-state', version: 1, global_step: 0, total_steps: totalSteps, epoch: 0,
     sampler: { epoch: 0, consumed: 0 }, dataset, samples_seen: 0, tokens_seen: 0, rng: null,
     schedule: initialHistory(config, totalSteps), events: [], bad_steps: 0, log_window: { loss_sum: 0, steps: 0 },
+    run_loss: { sum: 0, steps: 0 },
     control: { offset: controlStart, pending: [] },
     optimizer: { kind: config.optim === 'sgd' ? 'sgd' : 'adamw', step: 0 }, kernel_path: getBackend().kernelPath,
   };
@@ -257,7 +262,8 @@ function formatAfterTraining(config: RetuneConfig): string[] {
   const lines = [`After training, on the weights in ${config.output_dir}:`];
   const evalData = config.eval_dataset !== null
     ? `eval_dataset ${config.eval_dataset}` : `the val_size ${config.val_size} split of ${config.dataset}`;
-  if (config.do_eval) lines.push(`  do_eval: eval loss and perplexity on ${evalData} -> eval_results.json, all_results.json`);
+  const evalWhat = config.predict_with_generate ? 'BLEU-4 and ROUGE of generated replies' : 'eval loss and perplexity';
+  if (config.do_eval) lines.push(`  do_eval: ${evalWhat} on ${evalData} -> eval_results.json, all_results.json`);
   if (config.do_predict) {
     const decoding = config.do_sample ? `sampled (seed ${config.seed}, one stream per prompt)` : 'greedy';
     lines.push(`  do_predict: a ${decoding} reply of up to ${config.max_new_tokens} tokens to every eval_dataset ` +

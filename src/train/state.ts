@@ -40,6 +40,9 @@ export interface TrainState {
   // Steps since the last logged row and their summed loss (and the stage's metrics summed over their micro-batches):
   // the next row averages over the same window as an uninterrupted run would.
   log_window: { loss_sum: number; steps: number; metrics?: Record<string, number>; micro_batches?: number };
+  // Every applied step's loss summed since step 0, for train_results.json's train_loss (the whole run's mean). Absent
+  // in checkpoints written before it was recorded: it then counts the steps run since such a resume.
+  run_loss: { sum: number; steps: number };
   optimizer: { kind: 'adamw' | 'sgd'; step: number };
   // The backend's kernel path of the run that saved it (reference, avx2, avx512, ...): results are bit-identical
   // only on the same path. Absent in checkpoints written before it was recorded.
@@ -78,6 +81,8 @@ export function readTrainState(dir: string): TrainState {
     fail('optimizer');
   }
   if (s.control === undefined) s.control = { offset: 0, pending: [] };
+  if (s.run_loss === undefined) s.run_loss = { sum: 0, steps: 0 };
+  if (typeof s.run_loss.sum !== 'number' || !isCount(s.run_loss.steps)) fail('run_loss');
   if (!isCount(s.control.offset) || !Array.isArray(s.control.pending)) fail('control');
   return s as TrainState;
 }

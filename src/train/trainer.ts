@@ -17,7 +17,7 @@ import { rotateCheckpoints, type CheckpointRef } from './checkpoint.js';
 import { applyLrChange, readRequests } from './control.js';
 import { evalBatches } from './evaluate.js';
 import { saveTrainingCheckpoint } from './checkpoint-io.js';
-import type { HfStateFields, HistoryEntry } from './hf-state.js';
+import { estimateFlos, type HfStateFields, type HistoryEntry } from './hf-state.js';
 import { lrForStep } from './lr-history.js';
 import type { TrainLog } from './logging.js';
 import type { Objective } from './stages/index.js';
@@ -45,6 +45,11 @@ export interface TrainResult {
   stoppedBy: NodeJS.Signals | null;
   lastCheckpoint: string | null;
   lastSaved: CheckpointRef | null; // the newest checkpoint this process saved: after the last step, the final one
+  epoch: number; // fractional, as trainer_state.json holds it
+  trainLoss: number; // mean loss of the run's applied steps, all processes together; NaN when none was applied
+  stepsRun: number; // optimizer steps and samples drawn by this process
+  samplesRun: number;
+  tokensSeen: number; // non-pad tokens through the model since step 0
 }
 
 interface StepOutcome {
@@ -75,6 +80,7 @@ export class Trainer {
   }
 
   async run(): Promise<TrainResult> {
+    const start = { step: this.state.global_step, samples: this.state.samples_seen };
     const onSignal = (signal: NodeJS.Signals): void => {
       this.stopSignal ??= signal;
     };
@@ -95,7 +101,9 @@ export class Trainer {
     }
     return {
       globalStep: this.state.global_step, totalSteps: this.state.total_steps, stoppedBy: this.stopSignal,
-      lastCheckpoint: this.lastCheckpoint, lastSaved: this.lastSaved,
+      lastCheckpoint: this.lastCheckpoint, lastSaved: this.lastSaved, epoch: this.epoch(),
+      trainLoss: this.state.run_loss.sum / this.state.run_loss.steps, stepsRun: this.state.global_step - start.step,
+      samplesRun: this.state.samples_seen - start.samples, tokensSeen: this.state.tokens_seen,
     };
   }
 
@@ -172,6 +180,8 @@ export class Trainer {
       return false;
     }
     this.state.bad_steps = 0;
+    this.state.run_loss.sum += o.loss;
+    this.state.run_loss.steps += 1;
     const window = this.state.log_window;
     window.loss_sum += o.loss;
     window.steps += 1;
@@ -244,7 +254,8 @@ export class Trainer {
       globalStep: this.state.global_step, epoch: this.epoch(), maxSteps: this.state.total_steps,
       numTrainEpochs: Math.ceil(config.num_train_epochs), loggingSteps: config.logging_steps, evalSteps: config.eval_steps,
       saveSteps: config.save_steps, trainBatchSize: config.per_device_train_batch_size,
-      tokensSeen: this.state.tokens_seen, logHistory: this.s.logHistory,
+      tokensSeen: this.state.tokens_seen, totalFlos: estimateFlos(this.state.tokens_seen, this.s.model, this.s.finetuning),
+      logHistory: this.s.logHistory,
     };
   }
 

@@ -69,9 +69,11 @@ test("evaluate and predict with a run's adapter: progress, console, metrics and 
   const evalResults = JSON.parse(readFileSync(join(dir, 'eval_results.json'), 'utf8')) as Record<string, number>;
   const shownMetric = async (table: string, key: string) =>
     Number(await page.textContent(`[data-testid=${table}] tr[data-metric="${key}"] td:nth-child(2)`));
-  assert.equal(await shownMetric('eval-metrics', 'eval_loss'), Number(evalResults.eval_loss.toPrecision(6)));
-  assert.equal(await shownMetric('eval-metrics', 'perplexity'), Number(evalResults.perplexity.toPrecision(6)));
+  // predict_with_generate (the form's default): do_eval scores the generated replies, as LLaMA-Factory's Evaluate tab.
+  assert.equal(await shownMetric('eval-metrics', 'eval_bleu-4'), Number(evalResults['eval_bleu-4'].toPrecision(6)));
+  assert.equal(await shownMetric('eval-metrics', 'eval_rouge-l'), Number(evalResults['eval_rouge-l'].toPrecision(6)));
   const predictResults = JSON.parse(readFileSync(join(dir, 'predict_results.json'), 'utf8')) as Record<string, number>;
+  assert.equal(evalResults['eval_bleu-4'], predictResults['predict_bleu-4']);
   assert.equal(await shownMetric('predict-metrics', 'predict_bleu-4'), Number(predictResults['predict_bleu-4'].toPrecision(6)));
   assert.equal(await shownMetric('predict-metrics', 'predict_rouge-l'), Number(predictResults['predict_rouge-l'].toPrecision(6)));
   const written = readFileSync(join(dir, 'generated_predictions.jsonl'), 'utf8').trim().split('\n')

@@ -119,6 +119,41 @@ test('do_eval alone writes eval_loss and perplexity, per-token over eval_dataset
   }
 });
 
+// LLaMA-Factory's generating evaluation takes the labels away from the model: no eval_loss, the similarity scores of
+// the generated replies and the speed keys instead.
+test('do_eval with predict_with_generate scores generated replies: the BLEU/ROUGE of the same replies predict writes', () => {
+  const dir = dataDir();
+  try {
+    const out = join(dir, 'gen');
+    const r = runCli(predictArgs(dir, out, ['do_eval=true', 'per_device_eval_batch_size=2']));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /eval: 5 prompts, 2 decoded together/);
+    const read = (name: string): Record<string, number> => JSON.parse(readFileSync(join(out, name), 'utf8')) as Record<string, number>;
+    const evalResults = read('eval_results.json');
+    assert.deepEqual(Object.keys(evalResults), ['eval_bleu-4', 'eval_rouge-1', 'eval_rouge-2', 'eval_rouge-l', 'eval_runtime',
+      'eval_samples_per_second', 'eval_steps_per_second', 'eval_tokens_per_second']);
+    const lines = readPredictions(out);
+    for (const k of ['bleu-4', 'rouge-1', 'rouge-2', 'rouge-l'] as const) {
+      const mean: number = lines.reduce((sum: number, l) => sum + similarity(l.predict, l.label)[k], 0) / lines.length;
+      assert.equal(evalResults[`eval_${k}`], mean, k);
+    }
+    // 5 prompts in 3 batches of up to 2.
+    assert.ok(Math.abs(evalResults.eval_samples_per_second * evalResults.eval_runtime - 5) < 0.01, JSON.stringify(evalResults));
+    assert.ok(Math.abs(evalResults.eval_steps_per_second * evalResults.eval_runtime - 3) < 0.01, JSON.stringify(evalResults));
+    assert.deepEqual(read('all_results.json'), { ...evalResults, ...read('predict_results.json') });
+
+    const split = runCli(['train', join(dir, 'base.yaml'), 'do_eval=true', 'predict_with_generate=true', 'dataset=qa', 'val_size=2',
+      'max_new_tokens=4', `output_dir=${join(dir, 'gen-split')}`]);
+    assert.equal(split.code, 0, split.stderr);
+    assert.match(split.stdout, /eval: 2 prompts, 1 decoded together/);
+    const held = JSON.parse(readFileSync(join(dir, 'gen-split', 'eval_results.json'), 'utf8')) as Record<string, number>;
+    assert.equal(held.eval_loss, undefined);
+    assert.ok(held['eval_rouge-l'] >= 0 && held['eval_rouge-l'] <= 100);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('bad prediction configs stop with exit 2 naming the key, before writing anything', () => {
   const dir = dataDir();
   try {
@@ -133,6 +168,10 @@ test('bad prediction configs stop with exit 2 naming the key, before writing any
       assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message);
     }
+    const pt = runCli(['train', join(dir, 'base.yaml'), 'stage=pt', 'do_eval=true', 'predict_with_generate=true', 'eval_dataset=qa',
+      `output_dir=${out}`]);
+    assert.equal(pt.code, 2, pt.stderr);
+    assert.match(pt.stderr, /predict_with_generate \(do_eval by generated replies\) needs stage: sft, not pt/);
     const noData = runCli(['train', join(dir, 'base.yaml'), 'do_eval=true', `output_dir=${out}`]);
     assert.equal(noData.code, 2);
     assert.match(noData.stderr, /do_eval needs eval data: set eval_dataset, or dataset with val_size/);

@@ -20,6 +20,7 @@ function state(old: RetuneConfig): TrainState {
     format: 'retune-train-state', version: 1, global_step: 6, total_steps: 10, epoch: 1.2,
     sampler: { epoch: 1, consumed: 4 }, dataset: { fingerprint: 'abc', size: 20 }, samples_seen: 24,
     tokens_seen: 1000, rng: null, schedule: initialHistory(old, 10), events: [], bad_steps: 0, log_window: { loss_sum: 0, steps: 0 },
+    run_loss: { sum: 0, steps: 0 },
     optimizer: { kind: 'adamw', step: 6 }, control: { offset: 0, pending: [] }, kernel_path: 'avx2',
   };
 }

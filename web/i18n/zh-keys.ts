@@ -63,9 +63,9 @@ export const zhKeys: Record<string, string> = {
   ref_model_adapters: 'dpo、kto：合并到 ref_model 中的 LoRA 适配器，逗号分隔。',
   // training
   do_train: '训练（LLaMA-Factory 配置中会设置；不设置时 `retune train` 需要 do_eval 或 do_predict）。',
-  do_eval: '在验证集上计算 eval_loss 和困惑度（perplexity）（同时训练时，在训练后的权重上计算），写入 eval_results.json。',
+  do_eval: '在验证集上计算 eval_loss 和困惑度（perplexity）（同时训练时，在训练后的权重上计算），写入 eval_results.json；开启 predict_with_generate 时改为对生成的回答计算 BLEU-4 和 ROUGE。',
   do_predict: '为 eval_dataset 的每条提示生成回答（同时训练时，由训练后的权重生成），并以 BLEU-4 和 ROUGE 评分（predict_results.json）。',
-  predict_with_generate: '用生成的方式得到 do_predict 的回答（与 LLaMA-Factory 一样，do_predict 必须开启）。',
+  predict_with_generate: '用生成的方式得到 do_predict 的回答（与 LLaMA-Factory 一样，do_predict 必须开启）；此时 do_eval 也对生成的回答评分。',
   output_dir: '保存检查点、日志和最终权重的文件夹。',
   overwrite_output_dir: '在非空的 output_dir 中重新开始训练，而不是从中断点续训。',
   per_device_train_batch_size: '每个微批次（micro-batch）的样本数。',
