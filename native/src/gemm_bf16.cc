@@ -1,5 +1,5 @@
 // bf16 compute for products with a frozen bf16 weight (see gemm_bf16.h). A is rounded once per call into a bf16
-// copy (Mp, Kp), rows and depth zero-padded to whole 32-blocks. B goes through "panels": 32 columns of C over one
+// copy (Mp, Kp), rows and depth zero-padded to whole 32-blocks (laid out in AMX tiles for the AMX path). B goes through "panels": 32 columns of C over one
 // depth step, stored as two 16-column halves of (kc / 2) rows of 16 bf16 pairs (k, k+1) -- the VNNI layout that an
 // AMX B tile loads with a 64-byte stride and that vdpbf16ps multiplies against a broadcast pair of A. Each thread
 // packs the panels of its own columns while it uses them, so no packed copy of a weight outlives the call: packing
@@ -74,7 +74,8 @@ thread_local Buffer<uint16_t> tRoundedA;
 thread_local Buffer<float> tWidenedA;
 thread_local Buffer<uint32_t> tPanels;
 
-// One product of a batch. a: bf16 A (Mp, Kp), zero-padded; b: the weight, (N, K) when transB else (K, N).
+// One product of a batch. a: bf16 A (Mp, Kp), zero-padded, in rows or, for AMX, in tiles (ALayout); b: the weight,
+// (N, K) when transB else (K, N).
 struct Operands {
   const uint16_t* a;
   int64_t Kp;
@@ -84,22 +85,37 @@ struct Operands {
   int64_t M, N, K;
 };
 
-// A(i, k) = a[i * rs + k * cs], rounded into dst (Mp, Kp) with zero padding; rows shared out over the threads.
+// Where A(i, k) goes in the rounded copy. Rows: (Mp, Kp) row-major. Tiles: 16-row x 32-deep blocks of 1 KiB, the
+// depth blocks of each 16 rows one after another, so an AMX A tile is one contiguous KiB and a 32-row block of C
+// reads A as two sequential streams, which the hardware prefetchers follow (32 rows far apart they do not).
+struct ALayout {
+  bool tiles;
+  int64_t Kp;
+  int64_t at(int64_t i, int64_t k) const {
+    return tiles ? ((i / 16) * (Kp / 32) + k / 32) * 512 + (i % 16) * 32 + k % 32 : i * Kp + k;
+  }
+};
+
+// A(i, k) = a[i * rs + k * cs], rounded into dst (Mp, Kp) with zero padding; rows shared out over the threads. Each
+// row is written in runs of 32 depths, contiguous in both layouts.
 RT_PATHS(void, round_rows,
-         (const float* a, int64_t rs, int64_t cs, int64_t K, int64_t Kp, int64_t i0, int64_t i1, int64_t M, uint16_t* dst),
-         (a, rs, cs, K, Kp, i0, i1, M, dst)) {
+         (const float* a, int64_t rs, int64_t cs, int64_t K, ALayout layout, int64_t i0, int64_t i1, int64_t M,
+          uint16_t* dst),
+         (a, rs, cs, K, layout, i0, i1, M, dst)) {
   for (int64_t i = i0; i < i1; i++) {
-    uint16_t* row = dst + i * Kp;
-    int64_t k = 0;
-    if (i < M)
-      for (; k < K; k++) row[k] = round_bf16(a[i * rs + k * cs]);
-    std::fill(row + k, row + Kp, uint16_t(0));
+    for (int64_t k0 = 0; k0 < layout.Kp; k0 += 32) {
+      uint16_t* run = dst + layout.at(i, k0);
+      const int64_t n = i < M ? std::clamp<int64_t>(K - k0, 0, 32) : 0;
+      const float* src = a + i * rs + k0 * cs;
+      for (int64_t k = 0; k < n; k++) run[k] = round_bf16(src[k * cs]);
+      std::fill(run + n, run + 32, uint16_t(0));
+    }
   }
 }
 
-void round_a(const float* a, int64_t rs, int64_t cs, int64_t M, int64_t K, int64_t Mp, int64_t Kp, uint16_t* dst) {
+void round_a(const float* a, int64_t rs, int64_t cs, int64_t M, int64_t K, int64_t Mp, ALayout layout, uint16_t* dst) {
   parallel_for(Mp, std::max<int64_t>(16, kMinParallelMacs / 64 / std::max<int64_t>(K, 1)),
-               [&](int64_t i0, int64_t i1) { round_rows(a, rs, cs, K, Kp, i0, i1, M, dst); });
+               [&](int64_t i0, int64_t i1) { round_rows(a, rs, cs, K, layout, i0, i1, M, dst); });
 }
 
 // Depth in equal steps of at most kDepth, each a whole number of 32-blocks.
@@ -277,12 +293,12 @@ RT_AMX void amx_block(const Operands& o, const uint32_t* panels, int64_t i0, int
     _tile_zero(2);
     _tile_zero(3);
   }
-  const int64_t pairs = kc / 2, strideA = o.Kp * 2;
-  const uint16_t* a0 = o.a + i0 * o.Kp + k0;
+  const int64_t pairs = kc / 2;
+  const uint16_t* a0 = o.a + i0 * o.Kp + k0 * 16;  // A in tiles: 16-row blocks of Kp * 16, depth blocks of 512
   const uint16_t* a1 = a0 + 16 * o.Kp;
   for (int64_t kk = 0; kk < kc; kk += 32) {
-    _tile_loadd(4, a0 + kk, strideA);
-    _tile_loadd(5, a1 + kk, strideA);
+    _tile_loadd(4, a0 + kk * 16, 64);
+    _tile_loadd(5, a1 + kk * 16, 64);
     _tile_loadd(6, panels + kk / 2 * 16, 64);
     _tile_loadd(7, panels + (pairs + kk / 2) * 16, 64);
     _tile_dpbf16ps(0, 4, 6);
@@ -350,10 +366,11 @@ void product_bf16(const float* a, int64_t rsA, int64_t csA, const uint16_t* b, f
                   Bf16Path path) {
   const int64_t M = s.M, N = s.N, K = s.K, Kp = round_up(K, 32), Mp = round_up(M, kBlock);
   uint16_t* rounded = tRoundedA.get(Mp * Kp);
-  round_a(a, rsA, csA, M, K, Mp, Kp, rounded);
+  const bool fewRows = s.transB && M <= kSmallM;
+  round_a(a, rsA, csA, M, K, Mp, {path == Bf16Path::kAmx && !fewRows, Kp}, rounded);
   const Operands o{rounded, Kp, b, s.transB, c, M, N, K};
 #ifdef RT_HAVE_BF16_PATHS
-  if (s.transB && M <= kSmallM) {
+  if (fewRows) {
     const int64_t grain = std::max<int64_t>(64, kMinParallelMacs / (M * K));
     parallel_for(N, grain, [&](int64_t j0, int64_t j1) { small_m(o, j0, j1, s.accumulate); });
     return;
