@@ -5,7 +5,9 @@
 // Cases run in interleaved rounds (Retune and PyTorch alternate which goes first), each in its own process; the
 // figures are tokens/s over the steps after the first and the peak RSS of the process, with a ratio per round.
 // Needs the repo's .venv (torch, transformers, peft); skipped with a message otherwise.
-// Run directly as `node dist/bench/lora-sft.js [bf16:1 fp32:2 ...]` or through `npm run bench -- lora`.
+// Run directly as `node dist/bench/lora-sft.js [bf16:1 fp32:2 ...]` or through `npm run bench -- lora`; steps, rounds
+// and the time budget come from RETUNE_BENCH_LORA_STEPS (4), RETUNE_BENCH_LORA_ROUNDS (2), RETUNE_BENCH_LORA_MINUTES
+// (60).
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -29,6 +31,8 @@ const CUTOFF = 512;
 const STEPS = Number(process.env.RETUNE_BENCH_LORA_STEPS ?? 4);
 const ROUNDS = Number(process.env.RETUNE_BENCH_LORA_ROUNDS ?? 2);
 const DEFAULT_CASES = ['bf16:1', 'bf16:2', 'fp32:1', 'fp32:2'];
+// No round starts after this many minutes (each takes minutes: both frameworks, on a 0.5B model).
+const MINUTES = Number(process.env.RETUNE_BENCH_LORA_MINUTES ?? 60);
 
 interface Result {
   tokensPerS: number;
@@ -118,11 +122,18 @@ export async function benchLoraSft(cases = DEFAULT_CASES): Promise<string[]> {
       `lora-sft, Qwen2.5-0.5B-shaped, LoRA r=8 all linear, cutoff ${CUTOFF}, ${STEPS} steps (first not timed), ` +
         `${threads} threads, ${ROUNDS} interleaved rounds; tokens/s and peak RSS, Retune / PyTorch per round:`,
     ];
-    for (const c of cases) {
-      const [dtype, b] = c.split(':');
-      const bf16 = dtype === 'bf16';
-      const batch = Number(b);
-      for (let round = 0; round < ROUNDS; round++) {
+    // Every case's first round before any second one, so a run cut short by the time budget has each case once.
+    const deadline = Date.now() + MINUTES * 60_000;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const c of cases) {
+        const [dtype, b] = c.split(':');
+        const bf16 = dtype === 'bf16';
+        const batch = Number(b);
+        if (Date.now() > deadline) {
+          lines.push(`  ${dtype} base, batch ${batch}, round ${round + 1}: not run, past the ${MINUTES}-minute budget ` +
+            '(RETUNE_BENCH_LORA_MINUTES)');
+          continue;
+        }
         const order = round % 2 === 0 ? ['retune', 'torch'] : ['torch', 'retune'];
         const got: Record<string, Result> = {};
         for (const who of order) {

@@ -456,6 +456,25 @@ Napi::Value KernelName(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), rt::gemm_kernel().name);
 }
 
+// The names of every GEMM kernel this host runs (setGemmKernel takes them).
+Napi::Value GemmKernels(const Napi::CallbackInfo& info) {
+  Napi::Array names = Napi::Array::New(info.Env());
+  for (const rt::GemmKernel* kernel : rt::host_gemm_kernels()) names.Set(names.Length(), kernel->name);
+  return names;
+}
+
+Napi::Value SetGemmKernel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "setGemmKernel: name must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (!rt::set_gemm_kernel(name.c_str()))
+    Napi::RangeError::New(env, "setGemmKernel: '" + name + "' is not a GEMM kernel this CPU runs").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 // The path in force and the host's: {path, host, paths (every path the host runs, narrowest first), features}.
 Napi::Value KernelPaths(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -529,6 +548,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"getThreads", GetThreads},
       {"fmaPeak", FmaPeak},
       {"kernelName", KernelName},
+      {"gemmKernels", GemmKernels},
+      {"setGemmKernel", SetGemmKernel},
       {"kernelPaths", KernelPaths},
       {"setKernelPath", SetKernelPath},
       {"bf16Path", Bf16Path},

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace rt {
 
@@ -58,8 +59,13 @@ struct GemmKernel {
 
 constexpr int kMaxMR = 16, kMaxNR = 64;
 
-// The kernel of the path in force (cpu.h).
+// The kernel of the path in force (cpu.h), unless set_gemm_kernel chose another.
 const GemmKernel& gemm_kernel();
+// Every kernel this host runs, the path kernels' and the AVX-512 source on ymm pairs.
+std::vector<const GemmKernel*> host_gemm_kernels();
+// Makes the named kernel (one of host_gemm_kernels) the GEMM's on every path, or with "" the path's own again;
+// false for a name that is not one of them. For tests and benchmarks: results then follow the chosen kernel.
+bool set_gemm_kernel(const char* name);
 // The AVX-512 build of gemm_micro.inc (gemm_kernels_avx512.cc); only called where the CPU runs it.
 const GemmKernel& gemm_kernel_avx512();
 

@@ -1,9 +1,9 @@
 // bf16 compute for products with a frozen bf16 weight (see gemm_bf16.h). A is rounded once per call into a bf16
-// copy (Mp, Kp), rows and depth zero-padded to whole 32-blocks. B goes through "panels": 32 columns of C over one
-// depth step, stored as two 16-column halves of (kc / 2) rows of 16 bf16 pairs (k, k+1) -- the VNNI layout that an
-// AMX B tile loads with a 64-byte stride and that vdpbf16ps multiplies against a broadcast pair of A. Each thread
-// packs the panels of its own columns while it uses them, so no packed copy of a weight outlives the call: packing
-// reads B once per depth step and costs 1/M of the multiply.
+// copy (Mp, Kp), rows and depth zero-padded to whole 32-blocks (laid out in AMX tiles for the AMX path). B goes
+// through "panels": 32 columns of C over one depth step, stored as two 16-column halves of (kc / 2) rows of 16 bf16
+// pairs (k, k+1) -- the VNNI layout that an AMX B tile loads with a 64-byte stride and that vdpbf16ps multiplies
+// against a broadcast pair of A. Each thread packs the panels of its own columns while it uses them, so no packed
+// copy of a weight outlives the call: packing reads B once per depth step and costs 1/M of the multiply.
 // Loops per thread, outermost first: depth steps of at most kDepth (the bf16 A block stays in L2) -> the thread's
 // 32-column blocks (pack the panel) -> 32-row blocks of C -> the 2x2 AMX tiles or 8x32 vdpbf16ps register blocks.
 // Every C element sums its depth steps in ascending order whatever the thread count: the bits depend on the path.
@@ -74,7 +74,8 @@ thread_local Buffer<uint16_t> tRoundedA;
 thread_local Buffer<float> tWidenedA;
 thread_local Buffer<uint32_t> tPanels;
 
-// One product of a batch. a: bf16 A (Mp, Kp), zero-padded; b: the weight, (N, K) when transB else (K, N).
+// One product of a batch. a: bf16 A (Mp, Kp), zero-padded, in rows or, for AMX, in tiles (ALayout); b: the weight,
+// (N, K) when transB else (K, N).
 struct Operands {
   const uint16_t* a;
   int64_t Kp;
@@ -84,22 +85,37 @@ struct Operands {
   int64_t M, N, K;
 };
 
-// A(i, k) = a[i * rs + k * cs], rounded into dst (Mp, Kp) with zero padding; rows shared out over the threads.
+// Where A(i, k) goes in the rounded copy. Rows: (Mp, Kp) row-major. Tiles: 16-row x 32-deep blocks of 1 KiB, the
+// depth blocks of each 16 rows one after another, so an AMX A tile is one contiguous KiB and a 32-row block of C
+// reads A as two sequential streams, which the hardware prefetchers follow (32 rows far apart they do not).
+struct ALayout {
+  bool tiles;
+  int64_t Kp;
+  int64_t at(int64_t i, int64_t k) const {
+    return tiles ? ((i / 16) * (Kp / 32) + k / 32) * 512 + (i % 16) * 32 + k % 32 : i * Kp + k;
+  }
+};
+
+// A(i, k) = a[i * rs + k * cs], rounded into dst (Mp, Kp) with zero padding; rows shared out over the threads. Each
+// row is written in runs of 32 depths, contiguous in both layouts.
 RT_PATHS(void, round_rows,
-         (const float* a, int64_t rs, int64_t cs, int64_t K, int64_t Kp, int64_t i0, int64_t i1, int64_t M, uint16_t* dst),
-         (a, rs, cs, K, Kp, i0, i1, M, dst)) {
+         (const float* a, int64_t rs, int64_t cs, int64_t K, ALayout layout, int64_t i0, int64_t i1, int64_t M,
+          uint16_t* dst),
+         (a, rs, cs, K, layout, i0, i1, M, dst)) {
   for (int64_t i = i0; i < i1; i++) {
-    uint16_t* row = dst + i * Kp;
-    int64_t k = 0;
-    if (i < M)
-      for (; k < K; k++) row[k] = round_bf16(a[i * rs + k * cs]);
-    std::fill(row + k, row + Kp, uint16_t(0));
+    for (int64_t k0 = 0; k0 < layout.Kp; k0 += 32) {
+      uint16_t* run = dst + layout.at(i, k0);
+      const int64_t n = i < M ? std::clamp<int64_t>(K - k0, 0, 32) : 0;
+      const float* src = a + i * rs + k0 * cs;
+      for (int64_t k = 0; k < n; k++) run[k] = round_bf16(src[k * cs]);
+      std::fill(run + n, run + 32, uint16_t(0));
+    }
   }
 }
 
-void round_a(const float* a, int64_t rs, int64_t cs, int64_t M, int64_t K, int64_t Mp, int64_t Kp, uint16_t* dst) {
+void round_a(const float* a, int64_t rs, int64_t cs, int64_t M, int64_t K, int64_t Mp, ALayout layout, uint16_t* dst) {
   parallel_for(Mp, std::max<int64_t>(16, kMinParallelMacs / 64 / std::max<int64_t>(K, 1)),
-               [&](int64_t i0, int64_t i1) { round_rows(a, rs, cs, K, Kp, i0, i1, M, dst); });
+               [&](int64_t i0, int64_t i1) { round_rows(a, rs, cs, K, layout, i0, i1, M, dst); });
 }
 
 // Depth in equal steps of at most kDepth, each a whole number of 32-blocks.
@@ -110,39 +126,95 @@ int64_t depth_step(int64_t Kp) {
 
 #ifdef RT_HAVE_BF16_PATHS
 
-// Columns [j0, j0 + 32) over depth [k0, k0 + kc) into dst: half h, pair p, column jj at dst[(h * kc/2 + p) * 16 + jj].
-// Columns past N and depth past K are zeros. A (N, K) weight: column n's pair is the 4 bytes at row n, so one
-// gather across 16 rows makes a panel row. A (K, N) weight: rows k and k+1 widened and interleaved.
-RT_AVX512BF16 void pack_panels(const Operands& o, int64_t j0, int64_t k0, int64_t kc, uint32_t* dst) {
-  const int64_t pairs = kc / 2, K = o.K, N = o.N;
+// 16 registers of 16 dwords transposed: lane j of r[i] goes to lane i of r[j].
+RT_AVX512BF16 inline void transpose16x16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  // r[4i + m], 128-bit block L: rows 4i..4i+3 at lane 4L + m.
+  for (int i = 0; i < 4; i++) {
+    r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  // Then a 4x4 transpose of 128-bit blocks among r[m], r[4 + m], r[8 + m], r[12 + m].
+  for (int m = 0; m < 4; m++) {
+    const __m512i v0 = _mm512_shuffle_i32x4(r[m], r[4 + m], 0x44), v1 = _mm512_shuffle_i32x4(r[m], r[4 + m], 0xEE);
+    const __m512i v2 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0x44), v3 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0xEE);
+    t[m] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+    t[4 + m] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
+    t[8 + m] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+    t[12 + m] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
+  }
+  for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+// One 16-column half of a panel from a (N, K) weight: column n's pair is the 4 bytes at row n, so a panel row is
+// one dword from each of 16 rows. Runs of 16 pairs are 16 row loads transposed in registers; the pairs left over
+// are gathered, and those past K filled element by element.
+RT_AVX512BF16 void pack_half_nk(const Operands& o, int64_t n0, int64_t k0, int64_t pairs, uint32_t* out) {
+  const int64_t K = o.K, cols = std::clamp<int64_t>(o.N - n0, 0, 16);
   const int64_t full = std::clamp<int64_t>((K - k0) / 2, 0, pairs);  // pairs with both k and k+1 inside K
-  for (int64_t h = 0; h < 2; h++) {
-    const int64_t n0 = j0 + h * 16, cols = std::clamp<int64_t>(N - n0, 0, 16);
-    const __mmask16 colMask = static_cast<__mmask16>((1u << cols) - 1);
-    uint32_t* out = dst + h * pairs * 16;
-    if (o.transB) {
-      const __m512i rowBytes = _mm512_mullo_epi32(
-          _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(static_cast<int>(K * 2)));
-      const uint16_t* base = o.b + n0 * K + k0;
-      for (int64_t p = 0; p < full; p++)
-        _mm512_store_si512(out + p * 16, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), colMask, rowBytes, base + 2 * p, 1));
-      for (int64_t p = full; p < pairs; p++) {
-        const int64_t k = k0 + 2 * p;
-        for (int64_t jj = 0; jj < 16; jj++) {
-          const uint16_t* row = o.b + (n0 + jj) * K;
-          const uint32_t lo = jj < cols && k < K ? row[k] : 0, hi = jj < cols && k + 1 < K ? row[k + 1] : 0;
-          out[p * 16 + jj] = lo | hi << 16;
-        }
-      }
-      continue;
-    }
-    for (int64_t p = 0; p < pairs; p++) {
-      const int64_t k = k0 + 2 * p;
-      const __m256i lo = k < K ? _mm256_maskz_loadu_epi16(colMask, o.b + k * N + n0) : _mm256_setzero_si256();
-      const __m256i hi = k + 1 < K ? _mm256_maskz_loadu_epi16(colMask, o.b + (k + 1) * N + n0) : _mm256_setzero_si256();
-      _mm512_store_si512(out + p * 16, _mm512_or_si512(_mm512_cvtepu16_epi32(lo), _mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16)));
+  const uint16_t* base = o.b + n0 * K + k0;
+  int64_t p = 0;
+  for (; p + 16 <= full; p += 16) {
+    __m512i r[16];
+    for (int i = 0; i < 16; i++) r[i] = i < cols ? _mm512_loadu_si512(base + i * K + 2 * p) : _mm512_setzero_si512();
+    transpose16x16(r);
+    for (int j = 0; j < 16; j++) _mm512_store_si512(out + (p + j) * 16, r[j]);
+  }
+  const __mmask16 colMask = static_cast<__mmask16>((1u << cols) - 1);
+  const __m512i rowBytes = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                              _mm512_set1_epi32(static_cast<int>(K * 2)));
+  for (; p < full; p++)
+    _mm512_store_si512(out + p * 16, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), colMask, rowBytes, base + 2 * p, 1));
+  for (; p < pairs; p++) {
+    const int64_t k = k0 + 2 * p;
+    for (int64_t jj = 0; jj < 16; jj++) {
+      const uint16_t* row = o.b + (n0 + jj) * K;
+      const uint32_t lo = jj < cols && k < K ? row[k] : 0, hi = jj < cols && k + 1 < K ? row[k + 1] : 0;
+      out[p * 16 + jj] = lo | hi << 16;
     }
   }
+}
+
+// Rows of a (K, N) weight fetched ahead by hand: N * 2 bytes apart, they are too far apart for the hardware
+// prefetcher once N is a few thousand.
+constexpr int64_t kRowsAhead = 192;
+
+// Both halves of a panel from a (K, N) weight: rows k and k+1 of the panel's 32 columns (64 bytes each), widened
+// and interleaved.
+RT_AVX512BF16 void pack_panel_kn(const Operands& o, int64_t j0, int64_t k0, int64_t pairs, uint32_t* dst) {
+  const int64_t K = o.K, N = o.N, cols = std::clamp<int64_t>(N - j0, 0, 32);
+  const __mmask32 colMask = static_cast<__mmask32>((uint64_t(1) << cols) - 1);
+  for (int64_t p = 0; p < pairs; p++) {
+    const int64_t k = k0 + 2 * p;
+    const uint16_t* row = o.b + k * N + j0;
+    if (k + kRowsAhead + 1 < K) {
+      _mm_prefetch(reinterpret_cast<const char*>(row + kRowsAhead * N), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(row + (kRowsAhead + 1) * N), _MM_HINT_T0);
+    }
+    const __m512i lo = k < K ? _mm512_maskz_loadu_epi16(colMask, row) : _mm512_setzero_si512();
+    const __m512i hi = k + 1 < K ? _mm512_maskz_loadu_epi16(colMask, row + N) : _mm512_setzero_si512();
+    const __m512i lo0 = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(lo));
+    const __m512i lo1 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(lo, 1));
+    const __m512i hi0 = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(hi));
+    const __m512i hi1 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(hi, 1));
+    _mm512_store_si512(dst + p * 16, _mm512_or_si512(lo0, _mm512_slli_epi32(hi0, 16)));
+    _mm512_store_si512(dst + (pairs + p) * 16, _mm512_or_si512(lo1, _mm512_slli_epi32(hi1, 16)));
+  }
+}
+
+// Columns [j0, j0 + 32) over depth [k0, k0 + kc) into dst: half h, pair p, column jj at dst[(h * kc/2 + p) * 16 + jj].
+// Columns past N and depth past K are zeros.
+RT_AVX512BF16 void pack_panels(const Operands& o, int64_t j0, int64_t k0, int64_t kc, uint32_t* dst) {
+  const int64_t pairs = kc / 2;
+  if (!o.transB) return pack_panel_kn(o, j0, k0, pairs, dst);
+  pack_half_nk(o, j0, k0, pairs, dst);
+  pack_half_nk(o, j0 + 16, k0, pairs, dst + pairs * 16);
 }
 
 // ---- AVX512_BF16: 8 rows x 32 columns of C in 16 zmm accumulators; per pair of k, two panel loads and 16 vdpbf16ps.
@@ -277,12 +349,12 @@ RT_AMX void amx_block(const Operands& o, const uint32_t* panels, int64_t i0, int
     _tile_zero(2);
     _tile_zero(3);
   }
-  const int64_t pairs = kc / 2, strideA = o.Kp * 2;
-  const uint16_t* a0 = o.a + i0 * o.Kp + k0;
+  const int64_t pairs = kc / 2;
+  const uint16_t* a0 = o.a + i0 * o.Kp + k0 * 16;  // A in tiles: 16-row blocks of Kp * 16, depth blocks of 512
   const uint16_t* a1 = a0 + 16 * o.Kp;
   for (int64_t kk = 0; kk < kc; kk += 32) {
-    _tile_loadd(4, a0 + kk, strideA);
-    _tile_loadd(5, a1 + kk, strideA);
+    _tile_loadd(4, a0 + kk * 16, 64);
+    _tile_loadd(5, a1 + kk * 16, 64);
     _tile_loadd(6, panels + kk / 2 * 16, 64);
     _tile_loadd(7, panels + (pairs + kk / 2) * 16, 64);
     _tile_dpbf16ps(0, 4, 6);
@@ -350,10 +422,11 @@ void product_bf16(const float* a, int64_t rsA, int64_t csA, const uint16_t* b, f
                   Bf16Path path) {
   const int64_t M = s.M, N = s.N, K = s.K, Kp = round_up(K, 32), Mp = round_up(M, kBlock);
   uint16_t* rounded = tRoundedA.get(Mp * Kp);
-  round_a(a, rsA, csA, M, K, Mp, Kp, rounded);
+  const bool fewRows = s.transB && M <= kSmallM;
+  round_a(a, rsA, csA, M, K, Mp, {path == Bf16Path::kAmx && !fewRows, Kp}, rounded);
   const Operands o{rounded, Kp, b, s.transB, c, M, N, K};
 #ifdef RT_HAVE_BF16_PATHS
-  if (s.transB && M <= kSmallM) {
+  if (fewRows) {
     const int64_t grain = std::max<int64_t>(64, kMinParallelMacs / (M * K));
     parallel_for(N, grain, [&](int64_t j0, int64_t j1) { small_m(o, j0, j1, s.accumulate); });
     return;

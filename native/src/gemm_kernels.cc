@@ -1,9 +1,12 @@
 // The GEMM kernels of each path: the portable one, the AVX2+FMA build of gemm_micro.inc (a 6x16 tile of C in 12
 // ymm registers: per k two 8-float loads of B, six broadcasts of A and 12 FMAs, enough independent work for both FMA
-// pipes of a Zen or Skylake core), and the FMA peak probe. The AVX-512 build is in gemm_kernels_avx512.cc.
+// pipes of a Zen or Skylake core), and the FMA peak probe. The AVX-512 build is in gemm_kernels_avx512.cc. The
+// AVX-512 kernel's source is also built here on ymm pairs: no path uses it (its 48 accumulators spill), but tests
+// choose it with set_gemm_kernel, so a host without AVX-512 still runs and checks the 16-lane code.
 #include <chrono>
 #include <ctime>
 #include <cstring>
+#include <vector>
 
 #include "cpu.h"
 #include "gemm.h"
@@ -77,6 +80,13 @@ const GemmKernel kPortable = {"portable 6x16",
 #define RT_NS avx2
 #define RT_NAME "avx2+fma 6x16"
 #include "gemm_micro.inc"
+#define RT_W 16
+#define RT_YMM_PAIRS 1
+#define RT_MR 12
+#define RT_NR 32
+#define RT_NS avx512_ymm
+#define RT_NAME "avx512 12x32 as ymm pairs"
+#include "gemm_micro.inc"
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -84,12 +94,44 @@ const GemmKernel kPortable = {"portable 6x16",
 #endif
 #endif
 
-const GemmKernel& gemm_kernel() {
+namespace {
+
+// The kernel set_gemm_kernel chose, or null for the path's own.
+const GemmKernel* gForced = nullptr;
+
+const GemmKernel& path_kernel() {
 #ifdef RT_HAVE_AVX2_PATH
   if (isa_at_least(Isa::avx512)) return gemm_kernel_avx512();
   if (isa_at_least(Isa::avx2)) return avx2::kKernel;
 #endif
   return kPortable;
+}
+
+}  // namespace
+
+const GemmKernel& gemm_kernel() { return gForced != nullptr ? *gForced : path_kernel(); }
+
+std::vector<const GemmKernel*> host_gemm_kernels() {
+  std::vector<const GemmKernel*> kernels;
+#ifdef RT_HAVE_AVX2_PATH
+  if (host_isa() >= Isa::avx2) kernels = {&avx2::kKernel, &avx512_ymm::kKernel};
+  if (host_isa() >= Isa::avx512) kernels.push_back(&gemm_kernel_avx512());
+#endif
+  if (kernels.empty()) kernels.push_back(&kPortable);
+  return kernels;
+}
+
+bool set_gemm_kernel(const char* name) {
+  if (name[0] == '\0') {
+    gForced = nullptr;
+    return true;
+  }
+  for (const GemmKernel* kernel : host_gemm_kernels()) {
+    if (std::strcmp(kernel->name, name) != 0) continue;
+    gForced = kernel;
+    return true;
+  }
+  return false;
 }
 
 namespace {

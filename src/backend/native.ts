@@ -35,6 +35,8 @@ export interface NativeAddon {
   getThreads(): number;
   fmaPeak(threads: number, seconds: number): number; // GFLOP/s of a register-only FMA loop
   kernelName(): string; // which GEMM micro-kernel the path in force uses
+  gemmKernels(): string[]; // every GEMM micro-kernel this host runs, incl. the AVX-512 source built on ymm pairs
+  setGemmKernel(name: string): void; // makes one of gemmKernels() the GEMM's ('' = the path's own); tests, benches
   kernelPaths(): KernelPaths;
   setKernelPath(path: string): void; // throws a RangeError for a path the host does not run
   bf16Path(): string; // matmulBf16's kernel under the path in force: amx, avx512bf16 or float32

@@ -40,6 +40,28 @@ function bitsEqual(a: Float32Array, b: Float32Array): boolean {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
+// Odd shapes, every transpose and accumulate, on random operands.
+function* matmulCases(): Generator<{ args: MatmulArgs; a: Float32Array; b: Float32Array; c0: Float32Array }> {
+  const shapes: [number, number, number, number][] = [
+    [1, 1, 1, 1], [1, 7, 13, 33], [2, 13, 65, 7], [1, 65, 33, 300], [3, 6, 16, 256], [1, 7, 3100, 5], [1, 150, 20, 513],
+    [1, 5, 3300, 130], // split by columns across threads, wider than one packed B block
+    [1, 40, 600, 700], // several depth steps with B packed step by step; [1, 150, 20, 513] packs a narrow B whole
+    [1, 1, 700, 300], [2, 3, 70, 1000], [1, 4, 300, 17], // few rows: the matrix-vector path
+    [1, 37, 97, 45], [1, 25, 64, 290], // partial AVX-512 tiles (12 x 32) at both edges; whole 32-column panels
+  ];
+  let seed = 1;
+  for (const [batch, M, N, K] of shapes) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        for (const accumulate of [false, true]) {
+          const args: MatmulArgs = { batch, M, N, K, transA, transB, accumulate };
+          yield { args, a: randn(batch * M * K, seed++), b: randn(batch * K * N, seed++), c0: randn(batch * M * N, seed++) };
+        }
+      }
+    }
+  }
+}
+
 // Every kernel path this host runs (avx2, avx512, ... narrowest first): each one is checked against the reference
 // and for determinism on its own.
 const hostPaths = addon === null ? [] : addon.kernelPaths().paths;
@@ -54,30 +76,12 @@ for (const path of addon === null ? ['(none)'] : hostPaths) {
     const nb = native as Backend;
 
     it('matmul matches reference for odd shapes, every transpose, batch and accumulate', () => {
-      const shapes: [number, number, number, number][] = [
-        [1, 1, 1, 1], [1, 7, 13, 33], [2, 13, 65, 7], [1, 65, 33, 300], [3, 6, 16, 256], [1, 7, 3100, 5], [1, 150, 20, 513],
-        [1, 5, 3300, 130], // split by columns across threads, wider than one packed B block
-        [1, 40, 600, 700], // several depth steps with B packed step by step; [1, 150, 20, 513] packs a narrow B whole
-        [1, 1, 700, 300], [2, 3, 70, 1000], [1, 4, 300, 17], // few rows: the matrix-vector path
-        [1, 37, 97, 45], [1, 25, 64, 290], // partial AVX-512 tiles (12 x 32) at both edges; whole 32-column panels
-      ];
-      let seed = 1;
-      for (const [batch, M, N, K] of shapes) {
-        for (const transA of [false, true]) {
-          for (const transB of [false, true]) {
-            for (const accumulate of [false, true]) {
-              const args: MatmulArgs = { batch, M, N, K, transA, transB, accumulate };
-              const a = randn(batch * M * K, seed++);
-              const b = randn(batch * K * N, seed++);
-              const c0 = randn(batch * M * N, seed++);
-              const cRef = c0.slice();
-              const cNat = c0.slice();
-              ref.matmul(a, b, cRef, args);
-              nb.matmul(a, b, cNat, args);
-              assertClose(cNat, cRef, 2e-6 * K, 1e-5, `matmul ${JSON.stringify(args)}`);
-            }
-          }
-        }
+      for (const { args, a, b, c0 } of matmulCases()) {
+        const cRef = c0.slice();
+        const cNat = c0.slice();
+        ref.matmul(a, b, cRef, args);
+        nb.matmul(a, b, cNat, args);
+        assertClose(cNat, cRef, 2e-6 * args.K, 1e-5, `matmul ${JSON.stringify(args)}`);
       }
     });
 
@@ -513,5 +517,39 @@ describe('kernel paths', () => {
     } finally {
       api.setKernelPath(before);
     }
+  });
+});
+
+// Each GEMM micro-kernel the host runs, whatever the path: on an AVX2-only host too, the AVX-512 kernel's source
+// runs (on pairs of ymm registers) and is checked here.
+describe('GEMM micro-kernels chosen with setGemmKernel', { skip: addon === null ? 'native addon not built' : false }, () => {
+  const api = addon as NonNullable<typeof addon>;
+  after(() => api.setGemmKernel(''));
+
+  it('lists the AVX-512 source on ymm pairs wherever AVX2 runs, and refuses other names', () => {
+    const kernels = api.gemmKernels();
+    assert.equal(kernels.includes('avx512 12x32 as ymm pairs'), api.kernelPaths().features.avx2_fma);
+    assert.ok(kernels.includes(api.kernelName()), `${api.kernelName()} is one of ${kernels.join(', ')}`);
+    assert.throws(() => api.setGemmKernel('avx1024 1x1'), /setGemmKernel: 'avx1024 1x1' is not a GEMM kernel this CPU runs/);
+  });
+
+  it('every kernel matches the reference and gives the bits of the path\'s own kernel', () => {
+    const pathKernel = api.kernelName();
+    for (const { args, a, b, c0 } of matmulCases()) {
+      const cRef = c0.slice(), cPath = c0.slice();
+      ref.matmul(a, b, cRef, args);
+      api.matmul(a, b, cPath, args);
+      for (const kernel of api.gemmKernels()) {
+        api.setGemmKernel(kernel);
+        assert.equal(api.kernelName(), kernel);
+        const c = c0.slice();
+        api.matmul(a, b, c, args);
+        api.setGemmKernel('');
+        const what = `${kernel}: matmul ${JSON.stringify(args)}`;
+        assertClose(c, cRef, 2e-6 * args.K, 1e-5, what);
+        assert.ok(bitsEqual(c, cPath), `${what} differs from ${pathKernel}`);
+      }
+    }
+    assert.equal(api.kernelName(), pathKernel);
   });
 });
