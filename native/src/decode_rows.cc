@@ -6,10 +6,9 @@
 #include "decode_rows.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <utility>
+#include <vector>
 
 #include "cpu.h"
 #include "gemm.h"
@@ -106,27 +105,7 @@ const Kernel& kernel() {
   return kPortable;
 }
 
-template <typename T>
-class Buffer {
- public:
-  T* get(int64_t n) {
-    if (n > capacity_) {
-      const size_t bytes = (static_cast<size_t>(n) * sizeof(T) + 63) / 64 * 64;
-      data_.reset(static_cast<T*>(std::aligned_alloc(64, bytes)));
-      capacity_ = n;
-    }
-    return data_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(T* p) const { std::free(p); }
-  };
-  std::unique_ptr<T, Free> data_;
-  int64_t capacity_ = 0;
-};
-
-thread_local Buffer<float> tRows;
+thread_local std::vector<float> tRows;
 
 // A rounded to bf16 into dst (M, Kp) in chunks of 2 * width: the even k of a chunk, then its odd k; zeros after K.
 void round_rows(const float* a, int64_t rsA, int64_t csA, int64_t M, int64_t K, int64_t Kp, int width, float* dst) {
@@ -162,16 +141,12 @@ void gemm_bf16_rows(const float* a, int64_t rsA, int64_t csA, const uint16_t* w,
   if (M == 0 || N == 0) return;
   const Kernel& kn = kernel();
   const int64_t chunk = 2 * kn.width, Kp = (K + chunk - 1) / chunk * chunk;
-  float* rows = tRows.get(std::max<int64_t>(M * Kp, 1));
+  if (static_cast<int64_t>(tRows.size()) < M * Kp) tRows.resize(M * Kp);
+  float* rows = tRows.data();
   round_rows(a, rsA, csA, M, K, Kp, kn.width, rows);
   // Each thread takes at least 256 KiB of W, so a small product is not split finer than its wake-up cost.
   const int64_t grain = std::max<int64_t>(8, (int64_t(1) << 17) / std::max<int64_t>(K, 1));
   parallel_for(N, grain, [&](int64_t n0, int64_t n1) { columns(kn, rows, Kp, w, c, M, N, K, n0, n1, accumulate); });
-}
-
-const char* decode_rows_kernel() {
-  const Kernel& kn = kernel();
-  return kn.width == 16 ? "avx512" : &kn == &kPortable ? "portable" : "avx2";
 }
 
 }  // namespace rt

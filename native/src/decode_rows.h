@@ -18,7 +18,4 @@ constexpr int64_t kDecodeRows = 16;
 void gemm_bf16_rows(const float* a, int64_t rsA, int64_t csA, const uint16_t* w, float* c, int64_t M, int64_t N,
                     int64_t K, bool accumulate);
 
-// The kernel gemm_bf16_rows runs under the path in force: "avx512", "avx2" or "portable".
-const char* decode_rows_kernel();
-
 }  // namespace rt
