@@ -63,7 +63,7 @@ export async function benchTokenize(): Promise<string[]> {
   cpu = process.cpuUsage();
   const workers = availableParallelism();
   const parallelStart = performance.now();
-  const { rows } = await tokenizeExamples(examples, template, tokenizer, 'sft', opts, workers);
+  const { rows } = await tokenizeExamples(examples, template, tokenizer, 'sft', opts, { numProc: null, threads: workers });
   const parallelSeconds = (performance.now() - parallelStart) / 1000;
   const parallelCpu = cpuSeconds(process.cpuUsage(cpu));
   const parallelTokens = rows.reduce((n, r) => n + r.inputIds.length, 0);

@@ -4,7 +4,7 @@ import { loadConfig, requireKeys } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { resolveTemplate } from '../data/template-resolve.js';
 import { templateToJinja } from '../data/template-jinja.js';
-import { loadTokenizer } from '../data/tokenizer.js';
+import { loadTokenizer, tokenizerFolder } from '../data/tokenizer.js';
 import { exportModel, type ExportOptions } from '../model/export.js';
 import { parseArgs } from './args.js';
 import { printConfigNotices } from './notices.js';
@@ -19,7 +19,8 @@ export async function runExportCommand(args: string[]): Promise<number> {
   startEngine(loaded.config);
   const { config } = loaded;
   const adapters = splitList(config.adapter_name_or_path);
-  const result = await exportModel(config, await runTemplate(config));
+  const tokenizerDir = tokenizerFolder(config.model_name_or_path as string, adapters);
+  const result = await exportModel(config, { ...await runTemplate(config, tokenizerDir), tokenizerDir });
   const merged = adapters.length === 0 ? '' : ` with ${adapters.length} adapter${adapters.length > 1 ? 's' : ''} merged`;
   process.stdout.write(`Exported ${config.model_name_or_path}${merged} to ${result.dir} (${result.dtype}): ${result.files.join(', ')}\n`);
   return 0;
@@ -30,9 +31,9 @@ export async function runExportCommand(args: string[]): Promise<number> {
 // resolves it (default_system, enable_thinking, replace_eos), since the Jinja spells out the EOS text it used.
 // A template with replace_eos also hands on the EOS its answers ended with. Without a template the base tokenizer
 // files are copied unchanged.
-async function runTemplate(config: RetuneConfig): Promise<ExportOptions> {
+async function runTemplate(config: RetuneConfig, tokenizerDir: string): Promise<ExportOptions> {
   if (!config.template) return {};
-  const tokenizer = await loadTokenizer(config.model_name_or_path as string);
+  const tokenizer = await loadTokenizer(tokenizerDir);
   const template = resolveTemplate(config, tokenizer);
   const chatTemplate = templateToJinja(template, tokenizer);
   if (chatTemplate === null) {

@@ -22,21 +22,25 @@ export async function runTrainCommand(args: string[]): Promise<number> {
   const loaded = loadConfig(configPath, overrides);
   printConfigNotices(loaded);
   const { config } = loaded;
-  if (config.do_eval || config.do_predict) {
-    // Imported only here: the similarity metrics load jieba's dictionary.
-    const { checkEvalPredictConfig, runEvalPredict } = await import('../infer/predict.js');
-    checkEvalPredictConfig(config, loaded.source);
+  const print = (line: string): void => void process.stdout.write(`${line}\n`);
+  // Imported only when asked for: the similarity metrics load jieba's dictionary.
+  const evaluation = config.do_eval || config.do_predict ? await import('../infer/predict.js') : null;
+  if (evaluation !== null && !config.do_train) {
+    evaluation.checkEvalPredictConfig(config, loaded.source);
     process.stdout.write(formatResolved(loaded));
     if (flags.has('dry-run')) return 0;
     startEngine(config);
-    await runEvalPredict(config, (line) => process.stdout.write(`${line}\n`));
+    await evaluation.runEvalPredict(config, print);
     return 0;
   }
   checkTrainConfig(loaded);
+  evaluation?.checkEvalPredictConfig(config, loaded.source);
   process.stdout.write(formatResolved(loaded));
-  startEngine(loaded.config);
+  startEngine(config);
   // The trainer is imported only once the config is known good, so config errors never wait on loading the engine.
   const { runTrain } = await import('../train/index.js');
-  await runTrain(loaded.config, { dryRun: flags.has('dry-run'), log: (line) => process.stdout.write(`${line}\n`) });
+  const dryRun = flags.has('dry-run');
+  const result = await runTrain(config, { dryRun, log: print });
+  if (evaluation !== null && !dryRun) await evaluation.evaluateTrained(config, result, print);
   return 0;
 }

@@ -92,6 +92,15 @@ export const modelGroup = z.object({
   infer_dtype: lf(z.enum(['auto', 'float16', 'bfloat16', 'float32']).default('auto')
     .refine((v) => v !== 'float16', 'float16 is not supported on the CPU; use bfloat16 or float32'), 'no-effect',
     'Weights of chat and api: bfloat16 holds them as bf16 (half the memory, faster decode); auto = float32.'),
+  resize_vocab: lf(z.boolean().default(false), 'structural',
+    'Grow the embeddings and LM head to the tokenizer (to a multiple of 64); turned on when tokens are added.'),
+  add_tokens: lf(optionalList, 'structural', 'Comma list of normal tokens added to the tokenizer (implies resize_vocab).'),
+  add_special_tokens: lf(optionalList, 'structural',
+    'Comma list of special tokens added to the tokenizer (implies resize_vocab).'),
+  new_special_tokens_config: lf(optionalString, 'structural',
+    'YAML file mapping each new special token to a description; takes the place of add_special_tokens.'),
+  init_special_tokens: lf(z.enum(['noise_init', 'desc_init', 'desc_init_w_noise']).default('noise_init'), 'structural',
+    'New embedding rows: mean of the others plus noise, or the mean of their description\'s tokens (+ noise).'),
   threads: own(nonNegativeInt.default(0), 'bookkeeping',
     'Compute threads of the native backend (0 = RETUNE_THREADS or all cores; set, it wins over both).'),
 });
@@ -117,7 +126,8 @@ export const dataGroup = z.object({
   neat_packing: lf(z.boolean().default(false), 'data',
     'Same as packing: true (Retune\'s packing never attends across samples).'),
   preprocessing_batch_size: lf(positiveInt.default(1000), 'data',
-    'Examples per preprocessing batch: KTO pairs, pt blocks and sft packing are formed within a batch.'),
+    'Rows per preprocessing batch: rows without an answer are dropped, KTO pairs, pt blocks and sft packing formed ' +
+    'within a batch.'),
   streaming: refused(z.boolean().default(false), 'streaming datasets',
     'remove streaming: true; Retune reads and tokenizes the dataset up front (max_samples limits how much is used)'),
   tool_format: lf(optionalString, 'data',
@@ -130,8 +140,9 @@ export const dataGroup = z.object({
     'Folder caching tokenized datasets, keyed by a fingerprint of the inputs.'),
   overwrite_cache: lf(z.boolean().default(false), 'bookkeeping',
     'Tokenize again even when tokenized_path holds a matching cache.'),
-  preprocessing_num_workers: lf(nonNegativeInt.nullable().default(null), 'bookkeeping',
-    'Tokenization worker threads (unset: one per core for large datasets); rows are the same for any count.'),
+  preprocessing_num_workers: lf(nonNegativeInt.nullable().default(null), 'data',
+    'Contiguous shards the rows are cut into before batching, as LLaMA-Factory\'s worker processes (unset: one); ' +
+    'also the most tokenization threads (unset: one per core for large datasets), which never change the rows.'),
 });
 
 // LLaMA-Factory's stages that Retune trains; the others are known but refused.
@@ -181,9 +192,9 @@ export const trainingGroup = z.object({
   do_train: lf(z.boolean().default(false), 'bookkeeping',
     'Train (LLaMA-Factory configs set it; without it `retune train` needs do_eval or do_predict).'),
   do_eval: lf(z.boolean().default(false), 'no-effect',
-    'With do_train false: eval_loss and perplexity on the eval split, written to eval_results.json.'),
+    'eval_loss and perplexity on the eval split (after training, on its weights), written to eval_results.json.'),
   do_predict: lf(z.boolean().default(false), 'no-effect',
-    'With do_train false: a reply for every eval_dataset prompt, scored by BLEU-4 and ROUGE (predict_results.json).'),
+    'A reply to every eval_dataset prompt (after training, by its weights), scored by BLEU-4 and ROUGE (predict_results.json).'),
   predict_with_generate: lf(z.boolean().default(false), 'no-effect',
     'Generate the replies of do_predict (required by it, as in LLaMA-Factory).'),
   output_dir: lf(optionalString, 'bookkeeping', 'Folder receiving checkpoints, logs and the final weights.'),
@@ -292,11 +303,6 @@ const optionalRecord = z.record(z.string(), z.unknown()).nullable().default(null
 export const llamaFactoryGroup = z.object({
   quantization_bit: refused(z.number().int().nullable().default(null), 'quantization'),
   pissa_init: refused(z.boolean().default(false), 'PiSSA initialisation'),
-  resize_vocab: refused(z.boolean().default(false), 'growing the vocabulary and the embeddings',
-    'use a tokenizer that already has every token the template and data need'),
-  add_tokens: refused(optionalList, 'adding tokens to the tokenizer (with resize_vocab)'),
-  add_special_tokens: refused(optionalList, 'adding special tokens to the tokenizer (with resize_vocab)'),
-  new_special_tokens_config: refused(optionalString, 'adding described special tokens (with resize_vocab)'),
   use_galore: refused(z.boolean().default(false), 'the GaLore optimizer'),
   use_apollo: refused(z.boolean().default(false), 'the APOLLO optimizer'),
   use_badam: refused(z.boolean().default(false), 'the BAdam optimizer'),

@@ -1,7 +1,9 @@
 // Raw rows -> one standard example shape, LLaMA-Factory's aligner: alpaca (instruction / input / output / history)
 // and sharegpt (a list of role-tagged messages, OpenAI's role/content through tags). Broken data is a UsageError
-// naming the file, row and field; a row that is merely unusable (no answer to learn) is returned as null and counted
-// by the caller.
+// naming the file, row and field. A row whose answer is null is returned as null: LLaMA-Factory drops it inside its
+// preprocessing batch, so the caller keeps its place until the batches are formed. An empty answer is a real one
+// (the model learns to stop at once). KTO drops nothing: an empty or null answer makes the row undesired, as
+// LLaMA-Factory reads the tag off the answer.
 
 import { UsageError } from '../util/errors.js';
 import type { DatasetAttr } from './dataset-info.js';
@@ -58,11 +60,11 @@ function toolsText(row: RawRow, column: string | null): string {
   fail(row, column, 'expected the tool list as JSON text or a list');
 }
 
-function ktoTag(row: RawRow, attr: DatasetAttr, stage: DataStage): boolean | null {
+function ktoTag(row: RawRow, attr: DatasetAttr, stage: DataStage, answer: string): boolean | null {
   if (stage !== 'kto') return null;
   const value = required(row, attr.ktoTag, 'kto_tag');
   if (typeof value !== 'boolean') fail(row, attr.ktoTag as string, `expected true or false, got ${JSON.stringify(value)}`);
-  return value;
+  return value && answer !== '';
 }
 
 function convertAlpaca(row: RawRow, attr: DatasetAttr, stage: DataStage): Example | null {
@@ -85,18 +87,21 @@ function convertAlpaca(row: RawRow, attr: DatasetAttr, stage: DataStage): Exampl
   if (stage === 'pt') return { ...example, response: [], ktoTag: null };
   if (stage === 'rm' || stage === 'dpo') {
     if (!attr.ranking) throw new UsageError(`${rowWhere(row)}: stage ${stage} needs a ranking dataset ("ranking": true in dataset_info.json)`);
-    const chosen = text(row, required(row, attr.chosen, 'chosen'), attr.chosen as string);
-    const rejected = text(row, required(row, attr.rejected, 'rejected'), attr.rejected as string);
-    if (!chosen || !rejected) return null;
+    const chosenValue = required(row, attr.chosen, 'chosen');
+    const rejectedValue = required(row, attr.rejected, 'rejected');
+    if (chosenValue === null || rejectedValue === null) return null;
+    const chosen = text(row, chosenValue, attr.chosen as string);
+    const rejected = text(row, rejectedValue, attr.rejected as string);
     const response: Message[] = [{ role: 'assistant', content: chosen }, { role: 'assistant', content: rejected }];
     return { ...example, response, ktoTag: null };
   }
-  const answer = text(row, required(row, attr.response, 'response'), attr.response as string);
-  if (!answer) return null;
-  return { ...example, response: [{ role: 'assistant', content: answer }], ktoTag: ktoTag(row, attr, stage) };
+  const answerValue = required(row, attr.response, 'response');
+  if (answerValue === null && stage !== 'kto') return null;
+  const answer = text(row, answerValue, attr.response as string);
+  return { ...example, response: [{ role: 'assistant', content: answer }], ktoTag: ktoTag(row, attr, stage, answer) };
 }
 
-function convertSharegpt(row: RawRow, attr: DatasetAttr, stage: DataStage): Example | null {
+function convertSharegpt(row: RawRow, attr: DatasetAttr, stage: DataStage): Example {
   const column = attr.messages as string;
   const raw = required(row, column, 'messages');
   if (!Array.isArray(raw)) fail(row, column, 'expected a list of messages');
@@ -146,11 +151,9 @@ function convertSharegpt(row: RawRow, attr: DatasetAttr, stage: DataStage): Exam
     for (const [m, field] of [[chosen, attr.chosen], [rejected, attr.rejected]] as const) {
       if (m.role !== 'assistant' && m.role !== 'function') fail(row, `${field}.${roleTag}`, `expected an assistant message, got ${m.role}`);
     }
-    if (!chosen.content || !rejected.content) return null;
     return { ...example, prompt: aligned, response: [chosen as Message, rejected as Message], ktoTag: null };
   }
   if (aligned.length % 2 !== 0) fail(row, column, 'the conversation must end with an assistant turn');
   const last = aligned[aligned.length - 1];
-  if (!last.content) return null;
-  return { ...example, prompt: aligned.slice(0, -1), response: [last], ktoTag: ktoTag(row, attr, stage) };
+  return { ...example, prompt: aligned.slice(0, -1), response: [last], ktoTag: ktoTag(row, attr, stage, last.content) };
 }

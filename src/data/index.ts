@@ -1,6 +1,7 @@
 // The data layer's public surface (docs/ARCHITECTURE.md, "Data").
 
-export { loadTokenizer, Tokenizer } from './tokenizer.js';
+export { loadTokenizer, saveTokenizer, tokenizerFolder, Tokenizer } from './tokenizer.js';
+export { addConfiguredTokens, type AddedVocab } from './vocab.js';
 export { Template, type Message } from './template.js';
 export { resolveTemplate } from './template-resolve.js';
 export { prepareDataset, type PreparedData } from './prepare.js';

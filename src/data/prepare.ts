@@ -13,7 +13,7 @@ import { mergeDatasets, parseProbs, sampleCount, splitTrainEval } from './mix.js
 import type { ProcessOptions } from './processors.js';
 import { dataFiles, readRows } from './readers.js';
 import { resolveTemplate, type TemplateArgs } from './template-resolve.js';
-import { tokenizeExamples } from './tokenize.js';
+import { tokenizeExamples, workerThreads } from './tokenize.js';
 import type { Template } from './template.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -33,7 +33,7 @@ export interface PreparedData {
 }
 
 // Bumped when the tokenized layout or a processing rule changes, so old caches and fingerprints stop matching.
-const PIPELINE_VERSION = 2;
+const PIPELINE_VERSION = 3;
 
 interface Source {
   attr: DatasetAttr;
@@ -81,7 +81,7 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
     eval: evalSources.map(describeSource),
     template: template.describe(),
     tokenizer: tokenizer.sourceHash,
-    options: { ...opts, maxSamples, valSize, mix, probs, seed },
+    options: { ...opts, numProc: Math.max(config.preprocessing_num_workers ?? 1, 1), maxSamples, valSize, mix, probs, seed },
   });
 
   const cacheDir = config.tokenized_path ? join(resolve(config.tokenized_path), fingerprint) : null;
@@ -92,27 +92,22 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
 
   let dropped = 0;
   const warnings: string[] = [];
-  const loadExamples = async (sources: Source[]): Promise<Example[][]> => {
-    const out: Example[][] = [];
+  // Rows without an answer stay in place (null) until tokenizing forms LLaMA-Factory's batches.
+  const loadExamples = async (sources: Source[]): Promise<(Example | null)[][]> => {
+    const out: (Example | null)[][] = [];
     for (let d = 0; d < sources.length; d++) {
       const { attr, files } = sources[d];
       let rows = (await Promise.all(files.map((f) => readRows(f, (w) => warnings.push(w))))).flat();
       if (attr.numSamples !== null) rows = sampleCount(rows, attr.numSamples, seed, d);
       if (maxSamples !== null) rows = rows.slice(0, maxSamples);
-      const examples: Example[] = [];
-      for (const row of rows) {
-        const example = convertRow(row, attr, stage);
-        if (example === null) dropped++;
-        else examples.push(example);
-      }
-      out.push(examples);
+      out.push(rows.map((row) => convertRow(row, attr, stage)));
     }
     return out;
   };
 
   const merged = mergeDatasets(await loadExamples(trainSources), mix, probs, seed);
   let trainExamples = merged;
-  let evalExamples: Example[] | null = null;
+  let evalExamples: (Example | null)[] | null = null;
   if (evalSources.length > 0) {
     evalExamples = mergeDatasets(await loadExamples(evalSources), mix, null, seed);
   } else if (valSize > 0) {
@@ -121,9 +116,10 @@ export async function prepareDataset(config: DataArgs, tokenizer: Tokenizer, sta
     evalExamples = split.eval;
   }
 
-  const workers = config.preprocessing_num_workers;
-  const tokenize = async (examples: Example[]): Promise<TokenizedDataset> => {
-    const result = await tokenizeExamples(examples, template, tokenizer, stage, opts, workers);
+  const numProc = config.preprocessing_num_workers;
+  const tokenize = async (examples: (Example | null)[]): Promise<TokenizedDataset> => {
+    const layout = { numProc, threads: workerThreads(numProc, examples.length) };
+    const result = await tokenizeExamples(examples, template, tokenizer, stage, opts, layout);
     dropped += result.dropped;
     return new TokenizedDataset(result.rows);
   };

@@ -139,14 +139,19 @@ export class Template {
     return [...ids];
   }
 
-  // LLaMA-Factory's fix_special_tokens: replace_eos makes the first stop word the EOS; a missing pad becomes EOS.
+  // LLaMA-Factory's fix_special_tokens: replace_eos makes the first stop word the EOS; a missing EOS becomes
+  // <|endoftext|>, a missing pad the EOS; the other stop words are added as special tokens. A token the vocabulary
+  // lacks is added to it (the model then needs resize_vocab, which the trainer checks).
   fixTokenizer(tokenizer: Tokenizer): void {
+    let stopWords = this.stopWords;
     if (this.replaceEos) {
-      if (this.stopWords.length === 0) throw new UsageError(`template ${this.name}: replace_eos needs stop words`);
-      if (tokenizer.eosToken !== this.stopWords[0]) tokenizer.setEosToken(this.stopWords[0], `template ${this.name}`);
+      if (stopWords.length === 0) throw new UsageError(`template ${this.name}: replace_eos needs stop words`);
+      if (tokenizer.eosToken !== stopWords[0]) tokenizer.setEosToken(stopWords[0]);
+      stopWords = stopWords.slice(1);
     }
-    if (tokenizer.eosId === null) tokenizer.setEosToken('<|endoftext|>', `template ${this.name} (the tokenizer has no eos_token)`);
+    if (tokenizer.eosId === null) tokenizer.setEosToken('<|endoftext|>');
     if (tokenizer.padId === null) tokenizer.setPadToken(tokenizer.eosToken as string, tokenizer.eosId as number);
+    tokenizer.addTokens(stopWords, true);
   }
 
   // Everything that decides the token ids: the dataset fingerprint, and how tokenization workers rebuild the template.

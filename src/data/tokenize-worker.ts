@@ -20,7 +20,8 @@ function buffersOf(rows: Encoded[]): ArrayBuffer[] {
 async function main(job: WorkerJob): Promise<WorkerReply> {
   try {
     const tokenizer = await loadTokenizer(job.tokenizer.dir);
-    if (job.tokenizer.eosToken !== null && tokenizer.eosToken !== job.tokenizer.eosToken) tokenizer.setEosToken(job.tokenizer.eosToken, 'worker');
+    for (const t of job.tokenizer.added) tokenizer.addTokens([t.content], t.special);
+    if (job.tokenizer.eosToken !== null && tokenizer.eosToken !== job.tokenizer.eosToken) tokenizer.setEosToken(job.tokenizer.eosToken);
     if (job.tokenizer.padToken !== null && tokenizer.padToken !== job.tokenizer.padToken) {
       tokenizer.setPadToken(job.tokenizer.padToken, tokenizer.tokenToId(job.tokenizer.padToken) as number);
     }

@@ -1,6 +1,9 @@
-// Examples -> token rows for a stage, serially or split across worker threads. Every example is encoded on its own
-// and the chunks are joined in order, so the rows are the same bits whatever the number of workers; packing and
-// pre-training blocks are formed afterwards from the joined list, batch by batch.
+// Examples -> token rows for a stage, laid out as LLaMA-Factory lays them out: its `datasets.map(batched=True,
+// num_proc=preprocessing_num_workers)` cuts the rows into that many contiguous shards and each shard into batches of
+// preprocessing_batch_size, and a batch is where rows without an answer are dropped, KTO pairs each prompt with the
+// previous example's answer, packed pre-training drops the tail that does not fill a block, and sft packing groups
+// samples. Each example is then encoded on its own, serially or on worker threads, and the chunks are joined in
+// order, so the rows depend on the configured worker count but never on how many threads really encode them.
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -10,10 +13,10 @@ import type { TokenizedRow } from './dataset-store.js';
 import { packRows } from './packing.js';
 import { encodeFeedback, encodePairwise, encodePretrainText, encodeSupervised, pretrainRows, type ProcessOptions } from './processors.js';
 import type { Template } from './template.js';
-import type { Tokenizer } from './tokenizer.js';
+import type { AddedToken, Tokenizer } from './tokenizer.js';
 
-// Below this many examples a worker's start-up (it loads the tokenizer again) costs more than it saves.
-const PARALLEL_MIN_EXAMPLES = 4000;
+// Fewer examples than this per worker: its start-up (it loads the tokenizer again) costs more than it saves.
+const EXAMPLES_PER_WORKER = 2000;
 const MAX_WORKERS = 8;
 
 // pt gives one id list per text; the other stages one finished row per example.
@@ -38,47 +41,76 @@ export function encodeExample(stage: DataStage, example: Example, klSource: Exam
   }
 }
 
-// LLaMA-Factory maps the examples in batches of preprocessing_batch_size, and three things happen within a batch:
-// KTO pairs each prompt with the previous example's answer (the batch's first with the batch's last), packed
-// pre-training drops the tail of each batch's text that does not fill a block, and sft packing groups samples.
+// The sizes of datasets' contiguous shards (Dataset.shard(contiguous=True)): num_proc unset or 0 is one shard, it
+// never exceeds the row count, and the first (rows % shards) shards hold one row more.
+export function shardSizes(rows: number, numProc: number | null): number[] {
+  const count = Math.min(Math.max(numProc ?? 1, 1), rows);
+  const size = Math.floor(rows / count);
+  return Array.from({ length: count }, (_, i) => size + (i < rows % count ? 1 : 0));
+}
+
+function chunks<T>(items: T[], sizes: number[]): T[][] {
+  let start = 0;
+  return sizes.map((size) => items.slice(start, (start += size)));
+}
+
 function batches<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
-  return out;
+  return chunks(items, Array.from({ length: Math.ceil(items.length / size) }, () => size));
+}
+
+// Each batch's usable examples: the rows without an answer (null) are dropped inside the batch they fell in. KTO rows
+// always have an answer, so pairing within a batch's usable examples is pairing within LLaMA-Factory's raw batch.
+function layoutBatches(rows: (Example | null)[], numProc: number | null, batchSize: number): Example[][] {
+  return chunks(rows, shardSizes(rows.length, numProc))
+    .flatMap((shard) => batches(shard, batchSize))
+    .map((batch) => batch.filter((row): row is Example => row !== null));
 }
 
 // The example whose answer forms the KTO KL pair of each example: the previous one within its batch, cyclically.
-function klSourcesOf(examples: Example[], batchSize: number): Example[] {
-  return batches(examples, batchSize).flatMap((batch) => batch.map((_, i) => batch[(i + batch.length - 1) % batch.length]));
+function klSourcesOf(layout: Example[][]): Example[] {
+  return layout.flatMap((batch) => batch.map((_, i) => batch[(i + batch.length - 1) % batch.length]));
+}
+
+// Worker threads to encode `examples` with: preprocessing_num_workers asks (unset: one per core), capped by the
+// cores, MAX_WORKERS and one worker per EXAMPLES_PER_WORKER examples.
+export function workerThreads(requested: number | null, examples: number): number {
+  const cores = availableParallelism();
+  return Math.max(1, Math.min(requested ?? cores, cores, MAX_WORKERS, Math.floor(examples / EXAMPLES_PER_WORKER)));
 }
 
 export function encodeSerial(stage: DataStage, examples: Example[], klSources: Example[], template: Template, tokenizer: Tokenizer, opts: ProcessOptions): Encoded[] {
   return examples.map((e, i) => encodeExample(stage, e, klSources[i], template, tokenizer, opts));
 }
 
-// workers: null picks one per core for large datasets; 1 (or 0) keeps everything on this thread.
+export interface Layout {
+  numProc: number | null; // preprocessing_num_workers as configured: decides the shards, and so the rows
+  threads: number; // worker threads that really encode (1: this thread); never changes the rows
+}
+
+// rows: the converted rows in order, null where a row has no answer (see convertRow).
 export async function tokenizeExamples(
-  examples: Example[],
+  rows: (Example | null)[],
   template: Template,
   tokenizer: Tokenizer,
   stage: DataStage,
   opts: ProcessOptions,
-  workers: number | null = null,
+  layout: Layout,
 ): Promise<{ rows: TokenizedRow[]; dropped: number }> {
-  const klSources = klSourcesOf(examples, opts.batchSize);
-  const count = workers ?? (examples.length >= PARALLEL_MIN_EXAMPLES ? Math.min(availableParallelism(), MAX_WORKERS) : 1);
-  const encoded =
-    count > 1 && examples.length > 1
-      ? await encodeParallel(stage, examples, klSources, template, tokenizer, opts, Math.min(count, examples.length))
-      : encodeSerial(stage, examples, klSources, template, tokenizer, opts);
+  const batched = layoutBatches(rows, layout.numProc, opts.batchSize);
+  const examples = batched.flat();
+  const klSources = klSourcesOf(batched);
+  const count = Math.min(layout.threads, examples.length);
+  const encoded = count > 1
+    ? await encodeParallel(stage, examples, klSources, template, tokenizer, opts, count)
+    : encodeSerial(stage, examples, klSources, template, tokenizer, opts);
+  const encodedBatches = chunks(encoded, batched.map((batch) => batch.length));
+  const unanswered = rows.length - examples.length;
   if (stage === 'pt') {
-    const rows = batches(encoded as Int32Array[], opts.batchSize).flatMap((texts) => pretrainRows(texts, tokenizer, opts));
-    return { rows, dropped: 0 };
+    return { rows: (encodedBatches as Int32Array[][]).flatMap((texts) => pretrainRows(texts, tokenizer, opts)), dropped: unanswered };
   }
-  const rows = encoded as TokenizedRow[];
-  if (stage !== 'sft' || !opts.packing) return { rows, dropped: 0 };
-  const packed = batches(rows, opts.batchSize).map((batch) => packRows(batch, opts.cutoffLen));
-  return { rows: packed.flatMap((p) => p.rows), dropped: packed.reduce((n, p) => n + p.dropped, 0) };
+  if (stage !== 'sft' || !opts.packing) return { rows: encoded as TokenizedRow[], dropped: unanswered };
+  const packed = (encodedBatches as TokenizedRow[][]).map((batch) => packRows(batch, opts.cutoffLen));
+  return { rows: packed.flatMap((p) => p.rows), dropped: packed.reduce((n, p) => n + p.dropped, unanswered) };
 }
 
 export interface WorkerJob {
@@ -86,7 +118,7 @@ export interface WorkerJob {
   examples: Example[];
   klSources: Example[];
   template: ReturnType<Template['describe']>;
-  tokenizer: { dir: string; eosToken: string | null; padToken: string | null };
+  tokenizer: { dir: string; added: AddedToken[]; eosToken: string | null; padToken: string | null };
   opts: ProcessOptions;
 }
 
@@ -109,7 +141,7 @@ async function encodeParallel(
       examples: examples.slice(start, start + size),
       klSources: klSources.slice(start, start + size),
       template: template.describe(),
-      tokenizer: { dir: tokenizer.dir, eosToken: tokenizer.eosToken, padToken: tokenizer.padToken },
+      tokenizer: { dir: tokenizer.dir, added: tokenizer.added, eosToken: tokenizer.eosToken, padToken: tokenizer.padToken },
       opts,
     };
     jobs.push(runWorker(job));

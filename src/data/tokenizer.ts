@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Template as JinjaTemplate } from '@huggingface/jinja';
 import { UsageError } from '../util/errors.js';
+import { writeJsonAtomic } from '../util/write-atomic.js';
 
 export interface ChatMessage {
   role: string;
@@ -22,10 +23,20 @@ export interface ChatTemplateOptions {
 
 type TokenConfig = string | { content?: string } | null | undefined;
 
+// A token added to the vocabulary after loading, as transformers' add_tokens records it in tokenizer.json.
+export interface AddedToken {
+  id: number;
+  content: string;
+  special: boolean;
+}
+
 export class Tokenizer {
   readonly dir: string;
-  // sha256 over tokenizer.json and tokenizer_config.json: part of the dataset fingerprint.
-  readonly sourceHash: string;
+  // sha256 over tokenizer.json and tokenizer_config.json (and the tokens added since): part of the dataset fingerprint.
+  sourceHash: string;
+  // Tokens added since loading (LLaMA-Factory's add_tokens / add_special_tokens, a template's missing EOS and stop
+  // words), in order: tokenization workers add them again, and saveTokenizer writes them.
+  added: AddedToken[] = [];
   readonly chatTemplate: string | null;
   readonly addBosToken: boolean;
   bosToken: string | null;
@@ -34,16 +45,16 @@ export class Tokenizer {
   bosId: number | null;
   eosId: number | null;
   padId: number | null;
-  private readonly hf: HfTokenizer;
+  readonly json: Record<string, unknown>; // tokenizer.json as read
+  readonly config: Record<string, unknown>; // tokenizer_config.json as read
+  private hf: HfTokenizer;
 
   constructor(dir: string, tokenizerJson: Record<string, unknown>, config: Record<string, unknown>, sourceHash: string) {
     this.dir = dir;
     this.sourceHash = sourceHash;
-    try {
-      this.hf = new HfTokenizer(tokenizerJson, config);
-    } catch (err) {
-      throw new UsageError(`${join(dir, 'tokenizer.json')}: unsupported or incomplete tokenizer (${(err as Error).message})`);
-    }
+    this.json = tokenizerJson;
+    this.config = config;
+    this.hf = this.build();
     this.chatTemplate = readChatTemplate(config, join(dir, 'tokenizer_config.json'));
     this.addBosToken = config.add_bos_token === true;
     this.bosToken = tokenContent(config.bos_token as TokenConfig);
@@ -72,16 +83,40 @@ export class Tokenizer {
     return this.hf.token_to_id(token);
   }
 
-  // LLaMA-Factory's replace_eos / missing-eos fix: the token must already be in the vocabulary, since Retune does not
-  // resize embeddings.
-  setEosToken(token: string, reason: string): void {
-    const id = this.tokenToId(token);
-    if (id === undefined) {
-      throw new UsageError(`${reason} needs the token ${JSON.stringify(token)} as EOS, but the tokenizer in ${this.dir} has ` +
-        'no such token (Retune does not grow the vocabulary as resize_vocab does): pick a template matching this tokenizer');
+  // transformers' len(tokenizer): one past the highest id of the vocabulary and the added tokens.
+  get size(): number {
+    const model = this.json.model as { vocab?: unknown } | undefined;
+    const vocab = model?.vocab;
+    let top = Array.isArray(vocab) ? vocab.length - 1 : -1;
+    if (vocab !== null && typeof vocab === 'object' && !Array.isArray(vocab)) {
+      for (const id of Object.values(vocab as Record<string, number>)) top = Math.max(top, id);
     }
+    for (const t of this.addedTokens()) top = Math.max(top, Number(t.id));
+    return top + 1;
+  }
+
+  // transformers' add_tokens(tokens, special_tokens=special): each token the vocabulary lacks gets the next id, so it
+  // encodes as one id (special tokens are matched before normalization, as HF marks them normalized: false) and
+  // decodes back. Returns the tokens that were new.
+  addTokens(tokens: string[], special: boolean): string[] {
+    const fresh: AddedToken[] = [];
+    for (const content of tokens) {
+      if (this.tokenToId(content) !== undefined || fresh.some((t) => t.content === content)) continue;
+      fresh.push({ id: this.size + fresh.length, content, special });
+    }
+    if (fresh.length === 0) return [];
+    this.added = [...this.added, ...fresh];
+    this.hf = this.build();
+    this.sourceHash = createHash('sha256').update(this.sourceHash).update(JSON.stringify(fresh)).digest('hex');
+    return fresh.map((t) => t.content);
+  }
+
+  // LLaMA-Factory's replace_eos / missing-eos fix (Template._add_or_replace_eos_token): a token the vocabulary lacks
+  // is added as a special token, as add_special_tokens({"eos_token": ...}) does.
+  setEosToken(token: string): void {
+    this.addTokens([token], true);
     this.eosToken = token;
-    this.eosId = id;
+    this.eosId = this.tokenToId(token) as number;
   }
 
   setPadToken(token: string, id: number): void {
@@ -104,6 +139,22 @@ export class Tokenizer {
       pad_token: this.padToken ?? '',
       ...opts.variables,
     });
+  }
+
+  // tokenizer.json's added_tokens with the tokens added since loading (HF's entry format).
+  addedTokens(): Record<string, unknown>[] {
+    const base = Array.isArray(this.json.added_tokens) ? this.json.added_tokens as Record<string, unknown>[] : [];
+    return [...base, ...this.added.map((t) => ({
+      id: t.id, content: t.content, single_word: false, lstrip: false, rstrip: false, normalized: !t.special, special: t.special,
+    }))];
+  }
+
+  private build(): HfTokenizer {
+    try {
+      return new HfTokenizer({ ...this.json, added_tokens: this.addedTokens() }, this.config);
+    } catch (err) {
+      throw new UsageError(`${join(this.dir, 'tokenizer.json')}: unsupported or incomplete tokenizer (${(err as Error).message})`);
+    }
   }
 
   private idOrNull(token: string | null, field: string): number | null {
@@ -159,4 +210,25 @@ function readChatTemplate(config: Record<string, unknown>, path: string): string
     if (entry && typeof (entry as { template?: unknown }).template === 'string') return (entry as { template: string }).template;
   }
   throw new UsageError(`${path}: chat_template must be a string or a list with a "default" entry`);
+}
+
+// The folder whose tokenizer goes with a model and its adapters: the last adapter's when it holds a tokenizer.json
+// (a Retune run saves its tokenizer beside the adapter, grown when it added tokens), else the model's own.
+export function tokenizerFolder(modelDir: string, adapters: string[]): string {
+  const last = adapters.at(-1);
+  return last !== undefined && existsSync(join(last, 'tokenizer.json')) ? last : modelDir;
+}
+
+// Writes tokenizer.json and tokenizer_config.json with the added tokens (transformers' save_pretrained layout:
+// added_tokens in tokenizer.json, added_tokens_decoder in tokenizer_config.json) and the EOS and pad in force, so
+// transformers' AutoTokenizer and Retune load the grown tokenizer from `dir`.
+export function saveTokenizer(tokenizer: Tokenizer, dir: string): void {
+  writeJsonAtomic(join(dir, 'tokenizer.json'), { ...tokenizer.json, added_tokens: tokenizer.addedTokens() });
+  const decoder = { ...(tokenizer.config.added_tokens_decoder as Record<string, unknown> | undefined) };
+  for (const t of tokenizer.added) {
+    decoder[String(t.id)] = { content: t.content, single_word: false, lstrip: false, rstrip: false, normalized: !t.special, special: t.special };
+  }
+  writeJsonAtomic(join(dir, 'tokenizer_config.json'), {
+    ...tokenizer.config, added_tokens_decoder: decoder, eos_token: tokenizer.eosToken, pad_token: tokenizer.padToken,
+  });
 }

@@ -1,7 +1,7 @@
 // A model made ready for inference, the one way chat, the API server and the library load it: weights in the asked
 // dtype, adapters merged in order, the tokenizer, and the chat template resolved as training resolves it.
 import type { RetuneConfig } from '../config/schema.js';
-import { loadTokenizer, resolveTemplate, type Template, type Tokenizer } from '../data/index.js';
+import { loadTokenizer, resolveTemplate, tokenizerFolder, type Template, type Tokenizer } from '../data/index.js';
 import { mergeAdapterPaths } from '../model/adapters/index.js';
 import { loadModel, type CausalLM, type SamplingOptions } from '../model/index.js';
 import { UsageError } from '../util/errors.js';
@@ -32,7 +32,7 @@ export async function openModel(dir: string, opts: OpenOptions = {}): Promise<Op
   }
   const model = await loadModel(dir, { frozenBf16: dtype === 'bfloat16' });
   mergeAdapterPaths(model, opts.adapters ?? []);
-  const tokenizer = await loadTokenizer(dir);
+  const tokenizer = await loadTokenizer(tokenizerFolder(dir, opts.adapters ?? []));
   const template = resolveTemplate({
     template: opts.template ?? null, default_system: opts.defaultSystem ?? null, tool_format: opts.toolFormat ?? null,
     enable_thinking: opts.enableThinking ?? null, preserve_thinking: opts.preserveThinking ?? false,

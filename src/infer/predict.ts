@@ -1,13 +1,17 @@
-// `retune train` with do_train false: LLaMA-Factory's do_eval and do_predict. do_eval reports the eval loss and
-// perplexity of the eval split (eval_dataset, or the val_size split of dataset); do_predict answers every eval_dataset
-// prompt (the conversation up to its last reply), decoding per_device_eval_batch_size prompts together through the
-// inference engine, and scores the replies against the references as LLaMA-Factory's ComputeSimilarity does. The files
-// are HF's and LLaMA-Factory's: eval_results.json, generated_predictions.jsonl, predict_results.json, all_results.json.
+// LLaMA-Factory's do_eval and do_predict, through `retune train`: alone (do_train false, on model_name_or_path and its
+// adapters) or after training in the same run (on the weights the run left in output_dir), as run_sft / run_pt do:
+// train, then evaluate, then predict. do_eval reports the eval loss and perplexity of the eval split (eval_dataset, or
+// the val_size split of dataset); do_predict answers every eval_dataset prompt (the conversation up to its last reply),
+// decoding per_device_eval_batch_size prompts together through the inference engine, and scores the replies against
+// the references as LLaMA-Factory's ComputeSimilarity does. The files are HF's and LLaMA-Factory's: eval_results.json,
+// generated_predictions.jsonl, predict_results.json, all_results.json.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RetuneConfig } from '../config/schema.js';
 import { prepareDataset, type TokenizedDataset } from '../data/index.js';
+import { splitList } from '../model/adapters/finetuning.js';
 import { meanEvalLoss } from '../train/evaluate.js';
+import type { TrainResult } from '../train/index.js';
 import { RetuneError, UsageError } from '../util/errors.js';
 import { writeJsonAtomic, writeTextAtomic } from '../util/write-atomic.js';
 import { InferenceEngine } from './engine.js';
@@ -22,12 +26,8 @@ export function checkEvalPredictConfig(config: RetuneConfig, source: string): vo
   const need = (key: keyof RetuneConfig, why: string): void => {
     if (config[key] === null) throw new UsageError(`${source}: ${key} is required ${why}`);
   };
-  if (config.do_train) {
-    const key = config.do_predict ? 'do_predict' : 'do_eval';
-    throw new UsageError(`${source}: ${key} with do_train: true is not supported yet; train first, then run ${key} ` +
-      'with do_train: false and adapter_name_or_path set to the trained output_dir');
-  }
   need('model_name_or_path', 'to evaluate or predict');
+  if (config.do_train) checkAfterTraining(config, source);
   need('output_dir', 'to write the results');
   if (config.do_predict) {
     if (!config.predict_with_generate) {
@@ -41,10 +41,45 @@ export function checkEvalPredictConfig(config: RetuneConfig, source: string): vo
   }
 }
 
+// What evaluation after training cannot take from output_dir: the loss of other stages' objectives, and the random
+// base of a LoRA run from scratch (output_dir holds only its adapter).
+function checkAfterTraining(config: RetuneConfig, source: string): void {
+  if (config.do_eval && config.stage !== 'sft' && config.stage !== 'pt') {
+    throw new UsageError(`${source}: do_eval after training reports the language-model loss of stages sft and pt, not ${config.stage}; ` +
+      'set do_eval: false (eval_strategy evaluates during training)');
+  }
+  if (config.train_from_scratch && config.finetuning_type === 'lora') {
+    throw new UsageError(`${source}: do_eval / do_predict after a LoRA run with train_from_scratch: output_dir holds only the adapter ` +
+      'of a random base; use finetuning_type full, or set do_eval and do_predict to false');
+  }
+}
+
+// The model that evaluation after training opens: what the run left in output_dir. LoRA: its adapter takes the place
+// of the one it trained further (the last of adapter_name_or_path, unless create_new_adapter), the others merged first
+// as in training; full and freeze: output_dir's weights, which already hold any merged adapters.
+function trainedModelConfig(config: RetuneConfig): RetuneConfig {
+  const outputDir = config.output_dir as string;
+  if (config.finetuning_type !== 'lora') return { ...config, model_name_or_path: outputDir, adapter_name_or_path: null };
+  const adapters = splitList(config.adapter_name_or_path);
+  const merged = config.create_new_adapter ? adapters : adapters.slice(0, -1);
+  return { ...config, adapter_name_or_path: [...merged, outputDir].join(',') };
+}
+
+// After runTrain (null: an earlier run of the same command had finished training): do_eval and do_predict on the
+// weights in output_dir, so a resumed run ends with the same files. A run stopped by a signal evaluates when resumed.
+export async function evaluateTrained(config: RetuneConfig, result: TrainResult | null, print: (line: string) => void): Promise<void> {
+  if (result !== null && result.stoppedBy !== null) {
+    print(`stopped by ${result.stoppedBy}: do_eval / do_predict did not run; run the same command again to run them`);
+    return;
+  }
+  await runEvalPredict(config, print);
+}
+
+// do_eval, then do_predict; with do_train, on the trained weights.
 export async function runEvalPredict(config: RetuneConfig, print: (line: string) => void): Promise<void> {
   const outputDir = config.output_dir as string;
   mkdirSync(outputDir, { recursive: true });
-  const opened = await openFromConfig(config);
+  const opened = await openFromConfig(config.do_train ? trainedModelConfig(config) : config);
   if (config.do_eval) saveMetrics(outputDir, 'eval', await evaluate(config, opened), print);
   if (config.do_predict) saveMetrics(outputDir, 'predict', await predict(config, opened, outputDir, print), print);
 }
@@ -109,8 +144,9 @@ async function predict(config: RetuneConfig, opened: OpenedModel, outputDir: str
   const stopIds = engine.chatStopIds();
   print(`predict: ${items.length} prompts, ${config.per_device_eval_batch_size} decoded together`);
   const start = performance.now();
-  const replies = await Promise.all(items.map((item) => engine.complete(item.promptIds, {
-    maxNewTokens: Math.min(config.max_new_tokens, engine.room(item.promptIds)), sampling, stopIds,
+  // Row i samples from stream i of the seed: its reply depends on neither the batch size nor the other rows.
+  const replies = await Promise.all(items.map((item, i) => engine.complete(item.promptIds, {
+    maxNewTokens: Math.min(config.max_new_tokens, engine.room(item.promptIds)), sampling: { ...sampling, stream: i }, stopIds,
   })));
   const seconds = (performance.now() - start) / 1000;
   const tokens = replies.reduce((n, r) => n + r.ids.length, 0);

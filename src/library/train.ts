@@ -1,5 +1,6 @@
-// The library's training entry: the same checks and runTrain that `retune train` runs, with the console lines handed
-// to a callback and the final metrics read back from the run's trainer_log.jsonl.
+// The library's training entry: the same checks, runTrain and evaluation after training (do_eval / do_predict) that
+// `retune train` runs, with the console lines handed to a callback and the final metrics read back from the run's
+// trainer_log.jsonl.
 import { join } from 'node:path';
 import { checkTrainConfig, loadConfig, type LoadedConfig } from '../config/load.js';
 import { startEngine } from '../cli/engine.js';
@@ -30,8 +31,12 @@ export async function train(config: string | LoadedConfig, opts: TrainOptions = 
   const log = opts.onLog ?? (() => undefined);
   for (const notice of loaded.notices) log(`notice: ${notice}`);
   checkTrainConfig(loaded);
+  // Imported only when asked for: the similarity metrics load jieba's dictionary.
+  const afterTraining = loaded.config.do_eval || loaded.config.do_predict ? await import('../infer/predict.js') : null;
+  afterTraining?.checkEvalPredictConfig(loaded.config, loaded.source);
   startEngine(loaded.config);
   const result = await runTrain(loaded.config, { dryRun: opts.dryRun, log });
+  if (afterTraining !== null && !opts.dryRun) await afterTraining.evaluateTrained(loaded.config, result, log);
   if (result === null) return null;
   const outputDir = loaded.config.output_dir as string;
   const rows = readLogRows(join(outputDir, TRAINER_LOG));

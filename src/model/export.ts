@@ -1,6 +1,6 @@
 // `retune export`: the base model with its adapters merged, written as a plain Hugging Face folder that transformers
 // (or Retune) loads without PEFT: config.json, model.safetensors or shards of at most export_size GB plus the index,
-// generation_config.json and the base model's tokenizer files (and a reward model's value head). Weights are written in the base model's dtype, as
+// generation_config.json and the tokenizer files (the base model's, or those a run that added tokens saved) (and a reward model's value head). Weights are written in the base model's dtype, as
 // LLaMA-Factory does. The folder appears only when complete: everything is written to a sibling and renamed.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -25,6 +25,7 @@ export interface ExportOptions {
   // as LLaMA-Factory's export saves it, and added to generation_config.json's eos_token_id so generate stops there.
   eosToken?: { text: string; id: number } | null;
   maxShardBytes?: number; // overrides export_size (GB), for tests
+  tokenizerDir?: string; // where the tokenizer files come from (a run that added tokens saved them with its adapter)
 }
 
 export interface ExportResult {
@@ -61,8 +62,9 @@ export async function exportModel(config: ExportConfig, opts: ExportOptions = {}
   try {
     mkdirSync(staging);
     saveModel(model, staging, { dtype, maxShardBytes: opts.maxShardBytes ?? config.export_size * 1e9 });
+    const tokenizerDir = opts.tokenizerDir ?? base;
     for (const name of TOKENIZER_FILES) {
-      if (existsSync(join(base, name))) copyFileSync(join(base, name), join(staging, name));
+      if (existsSync(join(tokenizerDir, name))) copyFileSync(join(tokenizerDir, name), join(staging, name));
     }
     // stage rm: the value head goes along, from the last adapter or else the model folder, as LLaMA-Factory exports it.
     const head = join(splitList(config.adapter_name_or_path).at(-1) ?? base, VALUE_HEAD_FILE);

@@ -16,6 +16,7 @@ export interface SamplingOptions {
   repetitionPenalty?: number; // default 1 (off)
   doSample?: boolean; // default: sample unless temperature is 0
   seed?: number;
+  stream?: number; // which of the seed's independent random streams the draws come from (default 0)
   logitBias?: Map<number, number>; // token id -> added to its logit first (OpenAI's logit_bias; -100 bans a token)
 }
 
@@ -54,7 +55,7 @@ export class TokenPicker {
 
   constructor(model: CausalLM, promptIds: number[], opts: SamplingOptions & { maxNewTokens: number }) {
     this.settings = checkOptions(model, promptIds, opts);
-    this.rng = new Rng(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.rng = new Rng(opts.seed ?? Math.floor(Math.random() * 2 ** 32), opts.stream ?? 0);
     this.seen = new Set(promptIds);
   }
 

@@ -8,6 +8,7 @@ import { RetuneError } from '../util/errors.js';
 import { fsReason } from '../util/folders.js';
 import { loadConfig, saveResolvedConfig } from '../config/load.js';
 import type { RetuneConfig } from '../config/schema.js';
+import { saveTokenizer, type Tokenizer } from '../data/index.js';
 import { saveAdapter, type Finetuning } from '../model/adapters/index.js';
 import { INDEX_NAME, readIndex, saveModel, WEIGHTS_NAME, type CausalLM } from '../model/index.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
@@ -37,14 +38,16 @@ export interface CheckpointContents {
   trainState: TrainState;
   hfState: HfStateFields;
   objective: Objective; // the stage may train files of its own (rm's value head)
+  tokenizer: Tokenizer | null; // a tokenizer grown by added tokens, saved in place of the base model's files
 }
 
 // The trained weights in their user-facing layout: a PEFT adapter for LoRA, else the whole model, both fp32, and
 // what the stage trains beside them.
-function writeWeights(dir: string, c: Pick<CheckpointContents, 'config' | 'model' | 'finetuning' | 'objective'>): void {
+function writeWeights(dir: string, c: Pick<CheckpointContents, 'config' | 'model' | 'finetuning' | 'objective' | 'tokenizer'>): void {
   if (c.finetuning.adapters !== null) saveAdapter(c.finetuning.adapters, dir, c.config);
   else saveModel(c.model, dir, { dtype: 'F32' });
   c.objective.writeWeights?.(dir);
+  if (c.tokenizer !== null) saveTokenizer(c.tokenizer, dir);
   const source = c.config.model_name_or_path;
   if (source === null) return;
   for (const name of COMPANION_FILES) {

@@ -8,7 +8,9 @@ import { checkOutputFolder, makeOutputFolder } from '../util/folders.js';
 import { getBackend } from '../backend/index.js';
 import { saveResolvedConfig } from '../config/load.js';
 import { TRAINING_STAGES, type RetuneConfig } from '../config/schema.js';
-import { loadTokenizer, prepareDataset, type DataStage, type PreparedData, type Tokenizer } from '../data/index.js';
+import {
+  addConfiguredTokens, loadTokenizer, prepareDataset, type AddedVocab, type DataStage, type PreparedData, type Tokenizer,
+} from '../data/index.js';
 import { applyFinetuning, type Finetuning } from '../model/adapters/finetuning.js';
 import { initModel } from '../model/init.js';
 import { loadModel, readModelConfig, type CausalLM } from '../model/index.js';
@@ -28,6 +30,7 @@ import { effectiveConfig, formatLrOutlook, formatResumePlan, planResume, type Re
 import { buildObjective } from './stages/index.js';
 import { readTrainState, type ResumeEvent, type TrainState } from './state.js';
 import { Trainer, type TrainResult } from './trainer.js';
+import { checkVocabFits, growModelVocab, loraTargets, vocabNotices } from './vocab.js';
 
 export type { TrainResult } from './trainer.js';
 
@@ -74,7 +77,8 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
 export interface TrainPlan {
   checkpoint: CheckpointRef | null;
   runConfig: RetuneConfig;
-  tokenizer: Tokenizer; // after the template's fix-up (EOS, pad)
+  tokenizer: Tokenizer; // with the config's tokens and the template's fix-up (EOS, pad, stop words)
+  vocab: AddedVocab; // the config's new tokens and whether the model grows
   data: PreparedData;
   plan: ResumePlan | null; // null for a fresh run
   saved: TrainState | null; // the checkpoint's own state (before the plan is applied)
@@ -96,14 +100,18 @@ async function prepareRun(
   const oldConfig = checkpoint === null ? null : readCheckpointConfig(checkpoint.path);
   const runConfig = oldConfig === null ? config : effectiveConfig(oldConfig, config);
   const tokenizer = await loadTokenizer(runConfig.model_name_or_path as string);
+  const vocab = addConfiguredTokens(tokenizer, runConfig);
+  for (const note of vocabNotices(runConfig, vocab)) print(note);
   // runTrain let only TRAINING_STAGES through, and every one of them has rows of its own.
   const data = await prepareDataset(runConfig, tokenizer, config.stage as DataStage);
+  checkVocabFits(vocab, tokenizer, data, readModelConfig(runConfig.model_name_or_path as string).vocab_size);
   for (const warning of data.warnings) process.stderr.write(`retune: warning: ${warning}\n`);
   if (data.dropped > 0) print(`${data.dropped} samples were dropped (empty or longer than cutoff_len ${runConfig.cutoff_len})`);
   const dataset = { fingerprint: data.fingerprint, size: data.train.size };
   if (checkpoint === null || oldConfig === null) {
     const state = freshState(runConfig, dataset);
-    return { checkpoint, runConfig, tokenizer, data, plan: null, saved: null, state, text: formatFreshPlan(runConfig, state) };
+    const text = [formatFreshPlan(runConfig, state), ...formatAfterTraining(config)].join('\n');
+    return { checkpoint, runConfig, tokenizer, vocab, data, plan: null, saved: null, state, text };
   }
   const saved = checkpoint.manifest.weightsOnly ? null : readTrainState(checkpoint.path);
   const plan = planResume({
@@ -111,13 +119,14 @@ async function prepareRun(
     kernelPath: getBackend().kernelPath,
   });
   const state = plan.refusal !== null || plan.finished ? null : resumedState(saved as TrainState, plan, checkpoint);
-  return { checkpoint, runConfig, tokenizer, data, plan, saved, state, text: formatResumePlan(plan) };
+  const after = plan.refusal === null ? formatAfterTraining(config) : [];
+  return { checkpoint, runConfig, tokenizer, vocab, data, plan, saved, state, text: [formatResumePlan(plan), ...after].join('\n') };
 }
 
 async function planAndTrain(
   config: RetuneConfig, outputDir: string, dryRun: boolean, print: (line: string) => void,
 ): Promise<TrainResult | null> {
-  const { checkpoint, runConfig, tokenizer, data, plan, state: planned, text } = await prepareRun(config, outputDir, dryRun, print);
+  const { checkpoint, runConfig, tokenizer, vocab, data, plan, state: planned, text } = await prepareRun(config, outputDir, dryRun, print);
   print(text);
   if (plan?.refusal) throw new UsageError(plan.refusal);
   if (plan?.finished && checkpoint !== null) finishStoppedRun(runConfig, outputDir, checkpoint, dryRun, print);
@@ -127,7 +136,7 @@ async function planAndTrain(
   const padId = tokenizer.padId ?? tokenizer.eosId;
   if (padId === null) throw new UsageError(`${runConfig.model_name_or_path}: the tokenizer has neither a pad nor an eos token`);
 
-  const { model, finetuning } = await buildModel(runConfig, checkpoint, state);
+  const { model, finetuning } = await buildModel(runConfig, checkpoint, state, { tokenizer, vocab, print });
   const objective = await buildObjective(runConfig, model, finetuning, padId, checkpoint?.path ?? null);
   const optimizer = buildOptimizer(runConfig, finetuning, checkpoint, state, plan);
   const log = new TrainLog(outputDir, state.global_step, print, process.stdout.isTTY === true);
@@ -145,7 +154,7 @@ async function planAndTrain(
 
   const trainer = new Trainer({
     config: runConfig, model, finetuning, objective, optimizer, train: data.train, eval: evalData, padId, state, logHistory,
-    resumedFrom: checkpoint?.path ?? null, log,
+    resumedFrom: checkpoint?.path ?? null, log, tokenizer: tokenizer.added.length > 0 ? tokenizer : null,
   });
   const result = await trainer.run();
   if (result.stoppedBy !== null && result.globalStep < result.totalSteps) {
@@ -242,6 +251,22 @@ function formatFreshPlan(config: RetuneConfig, state: TrainState): string {
   return lines.join('\n');
 }
 
+// What `retune train` runs once training has finished (src/infer/predict.ts), on the weights in output_dir.
+function formatAfterTraining(config: RetuneConfig): string[] {
+  if (!config.do_eval && !config.do_predict) return [];
+  const lines = [`After training, on the weights in ${config.output_dir}:`];
+  const evalData = config.eval_dataset !== null
+    ? `eval_dataset ${config.eval_dataset}` : `the val_size ${config.val_size} split of ${config.dataset}`;
+  if (config.do_eval) lines.push(`  do_eval: eval loss and perplexity on ${evalData} -> eval_results.json, all_results.json`);
+  if (config.do_predict) {
+    const decoding = config.do_sample ? `sampled (seed ${config.seed}, one stream per prompt)` : 'greedy';
+    lines.push(`  do_predict: a ${decoding} reply of up to ${config.max_new_tokens} tokens to every eval_dataset ` +
+      `${config.eval_dataset} prompt, ${config.per_device_eval_batch_size} decoded together -> generated_predictions.jsonl, ` +
+      'predict_results.json, all_results.json');
+  }
+  return lines;
+}
+
 function evalSplit(config: RetuneConfig, data: PreparedData): PreparedData['eval'] {
   if (config.eval_strategy === 'no') return null;
   if (data.eval === null || data.eval.size === 0) {
@@ -252,17 +277,22 @@ function evalSplit(config: RetuneConfig, data: PreparedData): PreparedData['eval
 
 // The model in the state the checkpoint holds. LoRA: the checkpoint's adapter is the one trained further (earlier
 // adapters of adapter_name_or_path are merged first, as in the original run). Full/freeze: the checkpoint's weights.
-async function buildModel(config: RetuneConfig, checkpoint: CheckpointRef | null, state: TrainState): Promise<{
-  model: CausalLM; finetuning: Finetuning;
-}> {
+async function buildModel(
+  config: RetuneConfig, checkpoint: CheckpointRef | null, state: TrainState,
+  run: { tokenizer: Tokenizer; vocab: AddedVocab; print: (line: string) => void },
+): Promise<{ model: CausalLM; finetuning: Finetuning }> {
   const base = config.model_name_or_path as string;
   const lora = config.finetuning_type === 'lora';
+  const fromBase = checkpoint === null || lora;
   // A LoRA run from scratch trains adapters on the random base, which the checkpoint does not hold: rebuild it.
-  const model = config.train_from_scratch && (checkpoint === null || lora)
+  const model = config.train_from_scratch && fromBase
     ? initModel(readModelConfig(base), config.seed)
-    : await loadModel(checkpoint !== null && !lora ? checkpoint.path : base, { frozenBf16: config.bf16 });
+    : await loadModel(fromBase ? base : checkpoint.path, { frozenBf16: config.bf16 });
   model.gradientCheckpointing = config.gradient_checkpointing;
-  const finetuning = applyFinetuning(model, config, checkpoint !== null && lora ? checkpoint.path : null);
+  // A full or freeze checkpoint holds the grown weights already; a base model grows the same way on every start.
+  const resized = fromBase ? growModelVocab(model, run.tokenizer, run.vocab, config) : null;
+  if (resized !== null) run.print(resized);
+  const finetuning = applyFinetuning(model, loraTargets(config, run.vocab, model), checkpoint !== null && lora ? checkpoint.path : null);
   if (checkpoint !== null && !lora && config.bf16) restoreTrainable(checkpoint.path, finetuning.trainable);
   if (state.rng !== null) {
     if (finetuning.adapters === null) throw new RetuneError('train_state.json holds a dropout RNG state but the run has no adapter');

@@ -7,7 +7,7 @@
 // arrived.
 import { RetuneError } from '../util/errors.js';
 import type { RetuneConfig } from '../config/schema.js';
-import { Sampler, type TokenizedDataset, type TokenizedRow } from '../data/index.js';
+import { Sampler, type TokenizedDataset, type TokenizedRow, type Tokenizer } from '../data/index.js';
 import type { Finetuning } from '../model/adapters/index.js';
 import type { CausalLM } from '../model/index.js';
 import { clipGradNorm } from '../optim/clip.js';
@@ -36,6 +36,7 @@ export interface TrainerInit {
   logHistory: HistoryEntry[];
   resumedFrom: string | null; // never rotated away
   log: TrainLog;
+  tokenizer: Tokenizer | null; // grown by added tokens: saved beside the weights (null: the base model's files are copied)
 }
 
 export interface TrainResult {
@@ -248,10 +249,10 @@ export class Trainer {
   }
 
   private async save(): Promise<void> {
-    const { config, model, finetuning, objective, optimizer, log } = this.s;
+    const { config, model, finetuning, objective, optimizer, log, tokenizer } = this.s;
     const outputDir = config.output_dir as string;
     const { path, movedAside, ref } = await saveTrainingCheckpoint(outputDir, {
-      config, model, finetuning, objective, optimizer, trainState: this.snapshot(), hfState: this.hfState(),
+      config, model, finetuning, objective, optimizer, tokenizer, trainState: this.snapshot(), hfState: this.hfState(),
     }, this.lastCheckpoint);
     this.lastCheckpoint = path;
     this.lastSaved = ref;

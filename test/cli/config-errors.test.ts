@@ -49,10 +49,6 @@ test('unsupported features exit 2 saying they are not supported yet', () => {
   assert.equal(streaming.code, 2);
   assert.match(streaming.stderr, /streaming: streaming datasets is not supported yet; remove streaming: true; Retune reads /);
   assert.doesNotMatch(streaming.stderr, /unknown key/);
-  const vocab = runCli(['train', `${dir}/lf-lora-sft.yaml`, 'resize_vocab=true', 'add_special_tokens=<a>,<b>']);
-  assert.equal(vocab.code, 2);
-  assert.match(vocab.stderr, /resize_vocab: growing the vocabulary and the embeddings is not supported yet; use a tokenizer /);
-  assert.match(vocab.stderr, /add_special_tokens: adding special tokens to the tokenizer \(with resize_vocab\) is not supported yet/);
 });
 
 test('argument mistakes exit 2: unknown option, two config files, missing file', () => {

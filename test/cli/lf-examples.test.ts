@@ -46,17 +46,23 @@ async function inPool<T>(items: T[], size: number, work: (item: T) => Promise<vo
   await Promise.all(runners);
 }
 
+// The fixture corpus is a small stand-in for LLaMA-Factory's c4_demo: cut into the examples' preprocessing_num_workers
+// shards, as LLaMA-Factory cuts it, no shard would fill one 2048-token block.
+const oneShard = ['preprocessing_num_workers=1'];
+
 // Runnable training examples -> the keys named as having no effect here, in file order.
-const planned: Record<string, { samples: number; ineffective: string[] }> = {
+const planned: Record<string, { samples: number; ineffective: string[]; args?: string[] }> = {
   'train_lora/llama3_lora_sft.yaml': { samples: 12, ineffective: ['trust_remote_code'] },
-  'train_lora/llama3_lora_pretrain.yaml': { samples: 2, ineffective: ['trust_remote_code'] },
+  'train_lora/llama3_lora_pretrain.yaml': { samples: 2, ineffective: ['trust_remote_code'], args: oneShard },
   'train_lora/llama3_lora_sft_ds3.yaml': { samples: 10, ineffective: ['trust_remote_code', 'deepspeed'] },
   'train_lora/llama3_lora_sft_ray.yaml': {
     samples: 12, ineffective: ['trust_remote_code', 'dataloader_num_workers', 'ray_run_name', 'ray_num_workers'],
   },
   'train_lora/llama3_preprocess.yaml': { samples: 12, ineffective: [] },
   'train_lora/qwen3_lora_sft.yaml': { samples: 4, ineffective: ['trust_remote_code', 'dataloader_num_workers'] },
-  'train_lora/qwen3_lora_pretrain.yaml': { samples: 2, ineffective: ['trust_remote_code', 'dataloader_num_workers'] },
+  'train_lora/qwen3_lora_pretrain.yaml': {
+    samples: 2, ineffective: ['trust_remote_code', 'dataloader_num_workers'], args: oneShard,
+  },
   'train_lora/llama3_lora_dpo.yaml': { samples: 6, ineffective: ['trust_remote_code'] },
   'train_lora/qwen3_lora_dpo.yaml': { samples: 6, ineffective: ['trust_remote_code', 'dataloader_num_workers'] },
   'train_lora/llama3_lora_kto.yaml': { samples: 5, ineffective: [] },
@@ -109,7 +115,8 @@ test('supported training examples plan their run, name ineffective keys once and
     const out = join(scratch, file.replace(/\W/g, '_'));
     // Some examples set a relative tokenized_path; keep their cache out of the working tree.
     const cache = `tokenized_path=${join(scratch, 'cache', file.replace(/\W/g, '_'))}`;
-    const r = await retune(['train', join(root, file), model, data, `output_dir=${out}`, cache, '--dry-run']);
+    const overrides = [model, data, `output_dir=${out}`, cache, ...(expected.args ?? [])];
+    const r = await retune(['train', join(root, file), ...overrides, '--dry-run']);
     assert.equal(r.code, 0, `${file}\n${explain(r)}`);
     assert.match(r.stdout, new RegExp(`Training plan: fresh run in ${out}, ${expected.samples} samples, `), file);
     const lines = r.stderr.split('\n').filter((line) => line !== '');

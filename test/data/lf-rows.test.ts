@@ -1,6 +1,7 @@
 // Rows checked against LLaMA-Factory's own pipeline (test/fixtures/data/make_lf_rows.py ran its get_dataset on
 // test/fixtures/data/lf): packing into cutoff_len - 1, preprocessing_batch_size deciding KTO pairs, pt block tails and
-// packing groups, and mask_history on a reasoning template with and without preserve_thinking.
+// packing groups, mask_history on a reasoning template with and without preserve_thinking, and the batch layout of
+// datasets with empty rows under preprocessing_num_workers 1, 2, 3 and more workers than rows.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +32,9 @@ async function retuneRows(name: string): Promise<{ ours: TokenizedRow[]; lf: LfR
   return { ours: Array.from({ length: data.train.size }, (_, i) => data.train.get(i)), lf: rows };
 }
 
-for (const name of ['pt_packing_set', 'pt_packing_default', 'kto_batches', 'mask_history_qwen3', 'mask_history_preserve']) {
+const packed = (name: string): boolean => golden[name].stage === 'sft' && (golden[name].args.packing === true || golden[name].args.neat_packing === true);
+
+for (const name of Object.keys(golden).filter((n) => !packed(n))) {
   test(`${name}: the rows LLaMA-Factory makes`, async () => {
     const { ours, lf } = await retuneRows(name);
     assert.equal(ours.length, lf.length);
@@ -47,7 +50,7 @@ for (const name of ['pt_packing_set', 'pt_packing_default', 'kto_batches', 'mask
 }
 
 // LLaMA-Factory pads each packed row to cutoff_len with ignored labels; Retune's collate pads at batch time.
-for (const name of ['sft_packing', 'sft_neat_packing']) {
+for (const name of Object.keys(golden).filter(packed)) {
   test(`${name}: the packed rows LLaMA-Factory makes, before its padding`, async () => {
     const { ours, lf } = await retuneRows(name);
     const cutoff = golden[name].args.cutoff_len as number;

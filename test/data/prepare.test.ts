@@ -19,7 +19,7 @@ const rows = (d: TokenizedDataset): { ids: number[]; labels: number[] }[] =>
   Array.from({ length: d.size }, (_, i) => ({ ids: [...d.get(i).inputIds], labels: [...d.get(i).labels] }));
 const answer = (tok: Tokenizer, labels: number[]): string => tok.decode(labels.filter((l) => l !== IGNORE_INDEX));
 
-test('alpaca json -> sft rows with exact ids and labels; an empty answer is dropped and counted', async () => {
+test('alpaca json -> sft rows with exact ids and labels; a row whose answer is null is dropped and counted', async () => {
   const tok = await qwen3();
   const out = await prepareDataset(dataArgs({ dataset: 'alpaca' }), tok, 'sft');
   assert.equal(out.train.size, 3);
@@ -68,10 +68,10 @@ test('sharegpt: system tag, multi-turn, tools, function call and observation; Op
   assert.equal(answer(tok, rows(openai.train)[1].labels), '4<|im_end|>\n6<|im_end|>\n');
 });
 
-test('pt from a .txt corpus: blank lines skipped, EOS after each line, cut into cutoff_len blocks', async () => {
+test('pt from a .txt corpus: EOS after each line (a blank line is an EOS alone), cut into cutoff_len blocks', async () => {
   const tok = await llama2();
   const out = await prepareDataset(dataArgs({ stage: 'pt', dataset: 'corpus', template: 'default', cutoff_len: 16 }), tok, 'pt');
-  const lines = ['The quick brown fox jumps over the lazy dog.', '敏捷的棕色狐狸跳过了懒狗。', 'A third line of plain pre-training text.'];
+  const lines = ['The quick brown fox jumps over the lazy dog.', '', '敏捷的棕色狐狸跳过了懒狗。', 'A third line of plain pre-training text.'];
   const all = lines.flatMap((l) => ids(tok, l + '</s>'));
   assert.equal(out.train.size, Math.floor(all.length / 16));
   assert.deepEqual([...out.train.get(1).inputIds], [1, ...all.slice(17, 32)]);

@@ -37,13 +37,19 @@ test('json arrays and JSON lines in .json; malformed JSON names the line', async
   await assert.rejects(readRows(file, noWarning), /d\.json row 0: expected a JSON object, got number/);
 });
 
-test('txt: one sample per non-blank line in column "text"', async () => {
+test('txt: one sample per line in column "text", blank lines included, as datasets\' text loader', async () => {
   const rows = await readRows(join(FIXTURES, 'ds', 'corpus.txt'), noWarning);
   assert.deepEqual(rows.map((r) => [r.line, r.data.text]), [
     [1, 'The quick brown fox jumps over the lazy dog.'],
+    [2, ''],
     [3, '敏捷的棕色狐狸跳过了懒狗。'],
     [4, 'A third line of plain pre-training text.'],
   ]);
+  const file = join(tempDir('txt'), 'lines.txt');
+  writeFileSync(file, 'a\r\n  \r\nb\rc\n\n');
+  assert.deepEqual((await readRows(file, noWarning)).map((r) => r.data.text), ['a', '  ', 'b', 'c', '']);
+  writeFileSync(file, '');
+  assert.deepEqual(await readRows(file, noWarning), []);
 });
 
 test('a folder lists its data files in name order and refuses mixed types', () => {

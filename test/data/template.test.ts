@@ -134,9 +134,21 @@ test('replace_eos makes the first stop word the EOS; stop ids include every know
   chatml.fixTokenizer(tok);
   assert.equal(tok.eosToken, '<|im_end|>');
   assert.deepEqual(chatml.stopTokenIds(tok).sort(), [151644, 151645]);
-  assert.throws(() => getTemplate('llama3').fixTokenizer(tok), (e: Error) => e instanceof UsageError && e.message.includes('<|eot_id|>'));
+});
+
+test('fix_special_tokens adds the EOS and stop words the tokenizer lacks, as LLaMA-Factory does', async () => {
+  const tok = await qwen3();
+  const size = tok.size;
+  getTemplate('llama3').fixTokenizer(tok);
+  assert.equal(tok.eosToken, '<|eot_id|>');
+  assert.equal(tok.eosId, size);
+  assert.deepEqual(tok.added, [{ id: size, content: '<|eot_id|>', special: true }, { id: size + 1, content: '<|eom_id|>', special: true }]);
+  assert.equal(tok.size, size + 2);
+  assert.deepEqual(tok.encode('hi<|eom_id|>', { addSpecialTokens: false }).at(-1), size + 1);
+  assert.equal(tok.decode([size, size + 1], { skipSpecialTokens: true }), '');
   const l = await llama2();
-  assert.throws(() => getTemplate('qwen').fixTokenizer(l), (e: Error) => e instanceof UsageError && e.message.includes('<|im_end|>'));
+  getTemplate('qwen').fixTokenizer(l);
+  assert.equal(l.eosId, l.tokenToId('<|im_end|>'));
 });
 
 test('reasoning: an existing thought is kept; without thinking, thoughts are removed and an empty one goes in the prompt', async () => {

@@ -70,6 +70,26 @@ test('do_predict writes prompt/predict/label lines, greedy batched equals one by
   }
 });
 
+test('do_sample: each prompt samples from its own stream of the seed, so batch 1 and batch 8 agree and the seed matters', () => {
+  const dir = dataDir();
+  try {
+    const sampled = (name: string, extra: string[]): Prediction[] => {
+      const r = runCli(predictArgs(dir, join(dir, name), ['do_sample=true', 'temperature=1.0', 'top_k=0', 'top_p=1.0', ...extra]));
+      assert.equal(r.code, 0, r.stderr);
+      return readPredictions(join(dir, name));
+    };
+    const batch1 = sampled('s1', ['per_device_eval_batch_size=1', 'seed=42']);
+    const batch8 = sampled('s8', ['per_device_eval_batch_size=8', 'seed=42']);
+    assert.deepEqual(batch8, batch1);
+    const otherSeed = sampled('s43', ['per_device_eval_batch_size=8', 'seed=43']);
+    assert.equal(otherSeed.length, 5);
+    assert.ok(otherSeed.some((l, i) => l.predict !== batch1[i].predict), 'another seed samples other replies');
+    assert.notEqual(batch1[0].predict, golden.base.first, 'the replies are sampled, not greedy');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('do_eval alone writes eval_loss and perplexity, per-token over eval_dataset whatever the batch, or over the val_size split', () => {
   const dir = dataDir();
   try {
@@ -106,7 +126,6 @@ test('bad prediction configs stop with exit 2 naming the key, before writing any
     const cases: [string[], RegExp][] = [
       [['eval_dataset='], /eval_dataset is required by do_predict/],
       [['predict_with_generate=false'], /do_predict needs predict_with_generate: true/],
-      [['do_train=true', 'dataset=qa'], /do_predict with do_train: true is not supported yet/],
       [['output_dir='], /output_dir is required/],
     ];
     for (const [extra, message] of cases) {

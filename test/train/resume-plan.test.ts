@@ -148,6 +148,18 @@ test('every row takes its class from the schema: numerics apply, chat keys chang
   assert.equal(kept.config.temperature, 0.5);
 });
 
+test('preprocessing_num_workers and preprocessing_batch_size lay out the rows: data changes, kept under policy checkpoint', () => {
+  const next = { preprocessing_num_workers: 2, preprocessing_batch_size: 100 };
+  const plan = planResume(input(config(), config(next), 'def', 19));
+  assert.equal(plan.refusal, null);
+  assert.deepEqual(plan.rows.map((r) => [r.field, r.kind]), [['preprocessing_batch_size', 'data'], ['preprocessing_num_workers', 'data']]);
+  assert.deepEqual(plan.info, []);
+  assert.match(formatResumePlan(plan), /preprocessing_num_workers: null -> 2: training data changes \(20 -> 19 samples\)/);
+  const kept = planResume(input(config(), config({ ...next, resume_policy: 'checkpoint' })));
+  assert.equal(kept.config.preprocessing_num_workers, null);
+  assert.equal(kept.config.preprocessing_batch_size, 1000);
+});
+
 test('a new kernel path is an information row, never a refusal, and nothing else in the plan moves', () => {
   const same = planResume(input(config(), config({ resume_policy: 'strict' })));
   assert.equal(same.kernelPath, null);

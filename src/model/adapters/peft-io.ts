@@ -14,6 +14,7 @@ import {
   hasAdapters, installAdapters, modulesToSaveParams, newDropoutState, targetLinears, type AdapterSet,
 } from './adapter-set.js';
 import { LoraAdapter } from './lora.js';
+import { growVocab } from '../vocab.js';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, adapterConfigJson, loraScaling, peftKeys, readAdapterConfig } from './peft-config.js';
 
 export interface LoadAdapterOptions {
@@ -41,6 +42,7 @@ export function loadAdapter(model: CausalLM, dir: string, opts: LoadAdapterOptio
     return Tensor.from(t.data, shape);
   };
 
+  growToAdapter(model, stored);
   const linears = targetLinears(model, spec, configPath);
   const dropout = newDropoutState(opts.seed ?? 0);
   const shape = { r: spec.r, scaling: loraScaling(spec), dropout: spec.dropout, useDora: spec.useDora };
@@ -70,6 +72,16 @@ export function loadAdapter(model: CausalLM, dir: string, opts: LoadAdapterOptio
     for (const t of set.trainable().values()) t.requiresGrad = false;
   }
   return set;
+}
+
+// An adapter trained with resize_vocab carries the grown embedding and LM head (modules_to_save): the model grows to
+// their row count first (the stored rows then replace all of it), as LLaMA-Factory resizes the base model before
+// PEFT loads the adapter.
+function growToAdapter(model: CausalLM, stored: Map<string, StoredTensor>): void {
+  const rows = Math.max(...['model.embed_tokens.weight', 'lm_head.weight'].map((name) => stored.get(peftKeys.saved(name))?.shape[0] ?? 0));
+  if (rows > model.embedTokens.weight.shape[0]) {
+    growVocab(model, { size: rows, newTokenIds: [], init: 'noise_init', descriptions: null, seed: 0 });
+  }
 }
 
 function checkShape(path: string, key: string, t: StoredTensor, shape: number[]): void {

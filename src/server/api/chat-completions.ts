@@ -23,7 +23,7 @@ export async function chatCompletions(ctx: ApiContext, request: FastifyRequest, 
   const prompt = toChatPrompt(req);
   const promptIds = ctx.engine.chatPrompt(prompt.messages, prompt.system, prompt.tools);
   const signal = abortOnClose(reply);
-  const id = newId('chatcmpl');
+  const id = newId('chatcmpl-');
   const created = Math.floor(Date.now() / 1000);
   const answerOf = (r: Completion): Answer => answer(ctx, r, prompt.tools !== null);
   if (!req.stream) {
@@ -69,7 +69,7 @@ function answer(ctx: ApiContext, r: Completion, toolsOffered: boolean): Answer {
   if (calls === null) return { content: r.text, toolCalls: null, finishReason: finishReasonOf(r) };
   return {
     content: null,
-    toolCalls: calls.map((c) => ({ id: newId('call'), type: 'function', function: { name: c.name, arguments: c.arguments } })),
+    toolCalls: calls.map((c) => ({ id: newId('call_'), type: 'function', function: { name: c.name, arguments: c.arguments } })),
     finishReason: 'tool_calls',
   };
 }

@@ -63,8 +63,9 @@ export function usageOf(promptIds: number[], results: Completion[]): Usage {
   return { prompt_tokens: promptIds.length, completion_tokens: completion, total_tokens: promptIds.length + completion };
 }
 
-export function newId(prefix: string): string {
-  return `${prefix}-${randomUUID().replaceAll('-', '')}`;
+// OpenAI's id shapes: chatcmpl-<hex>, cmpl-<hex>, call_<hex>.
+export function newId(prefix: 'chatcmpl-' | 'cmpl-' | 'call_'): string {
+  return `${prefix}${randomUUID().replaceAll('-', '')}`;
 }
 
 export function finishReasonOf(r: Completion): 'stop' | 'length' {

@@ -9,7 +9,7 @@ export async function completions(ctx: ApiContext, request: FastifyRequest, repl
   const text = typeof req.prompt === 'string' ? req.prompt : req.prompt[0];
   const promptIds = ctx.engine.rawPrompt(text);
   const signal = abortOnClose(reply);
-  const id = newId('cmpl');
+  const id = newId('cmpl-');
   const created = Math.floor(Date.now() / 1000);
   const stopIds = ctx.engine.rawStopIds();
   const chunk = (index: number, piece: string, finishReason: string | null): unknown => ({

@@ -49,11 +49,13 @@ export function toolRoutes(app: FastifyInstance, paths: RootedPaths): void {
   app.get('/api/evaluate', async (): Promise<FeatureStatus> => ({
     eval: {
       available: true,
-      message: 'do_eval: run `retune train` with do_train: false and do_eval: true (eval_dataset, or dataset with val_size)',
+      message: 'do_eval: true in a training config evaluates after training; with do_train: false it evaluates ' +
+        'model_name_or_path (eval_dataset, or dataset with val_size)',
     },
     predict: {
       available: true,
-      message: 'do_predict: run `retune train` with do_train: false, do_predict: true, predict_with_generate: true and eval_dataset',
+      message: 'do_predict: true, predict_with_generate: true and eval_dataset in a training config predict after training; ' +
+        'with do_train: false they predict with model_name_or_path',
     },
   }));
 }
