@@ -1,9 +1,10 @@
 // The page's calls to its server, typed by the server's contract (src/server/webui/api-types.ts).
 import type {
   ApiError, ChatEvent, ChatLoadRequest, ChatReplyRequest, ChatStatus, CommandResponse, ConfigKeysResponse,
-  ControlRequest, ControlResponse, DatasetPreviewRequest, DatasetPreviewResponse, DatasetsResponse, ExportResponse,
-  FeatureStatus, FieldError, InfoResponse, LoadConfigResponse, ModelInfo, PlanResponse, RawConfig, RunDetail, RunEvent,
-  RunsResponse, RunStatusResponse, SaveConfigResponse, StartResponse, ValidateResponse,
+  ControlRequest, ControlResponse, DatasetPreviewRequest, DatasetPreviewResponse, DatasetsResponse, EvalEvent,
+  EvalResults, EvalStartRequest, EvalStatus, ExportResponse, FieldError, InfoResponse, LoadConfigResponse, LrCurves,
+  ModelInfo, PlanResponse, RawConfig, RunDetail, RunEvent, RunsResponse, RunStatusResponse, SaveConfigResponse,
+  StartResponse, ValidateResponse,
 } from '../src/server/webui/api-types.js';
 
 export type * from '../src/server/webui/api-types.js';
@@ -56,20 +57,32 @@ export const api = {
   stop: (dir: string) => post<RunStatusResponse>('/api/runs/stop', { dir }),
   abort: (dir: string) => post<RunStatusResponse>('/api/runs/abort', { dir }),
   control: (req: ControlRequest) => post<ControlResponse>('/api/runs/control', req),
+  runLr: (dir: string) => call<LrCurves>('GET', `/api/runs/lr?dir=${q(dir)}`),
   chatStatus: () => call<ChatStatus>('GET', '/api/chat'),
   chatLoad: (req: ChatLoadRequest) => post<ChatStatus>('/api/chat/load', req),
   chatStop: () => post<ChatStatus>('/api/chat/stop', {}),
   chatUnload: () => post<ChatStatus>('/api/chat/unload', {}),
   exportModel: (config: RawConfig) => post<ExportResponse>('/api/export', { config }),
-  features: () => call<FeatureStatus>('GET', '/api/evaluate'),
+  evalStart: (req: EvalStartRequest) => post<StartResponse>('/api/evaluate/start', req),
+  evalStop: (dir: string) => post<EvalStatus>('/api/evaluate/stop', { dir }),
+  evalResults: (dir: string) => call<EvalResults>('GET', `/api/evaluate/results?dir=${q(dir)}`),
 };
+
+function follow<E>(url: string, types: string[], onEvent: (event: E) => void): () => void {
+  const source = new EventSource(url);
+  const handle = (e: MessageEvent<string>) => onEvent(JSON.parse(e.data) as E);
+  for (const type of types) source.addEventListener(type, handle as EventListener);
+  return () => source.close();
+}
 
 // Follows a run's events; returns the function that closes the stream.
 export function followRun(dir: string, onEvent: (event: RunEvent) => void): () => void {
-  const source = new EventSource(`/api/runs/events?dir=${q(dir)}`);
-  const handle = (e: MessageEvent<string>) => onEvent(JSON.parse(e.data) as RunEvent);
-  for (const type of ['reset', 'row', 'log', 'status']) source.addEventListener(type, handle as EventListener);
-  return () => source.close();
+  return follow(`/api/runs/events?dir=${q(dir)}`, ['reset', 'row', 'log', 'status'], onEvent);
+}
+
+// Follows an Evaluate & Predict run's console and status.
+export function followEval(dir: string, onEvent: (event: EvalEvent) => void): () => void {
+  return follow(`/api/evaluate/events?dir=${q(dir)}`, ['log', 'status'], onEvent);
 }
 
 // Streams a chat reply (server-sent events over a POST, read from the response body).

@@ -61,7 +61,7 @@ export function App() {
               setTab('train');
             }} />}
             <div hidden={tab !== 'chat'}><ChatTab /></div>
-            {tab === 'evaluate' && <EvaluateTab />}
+            <div hidden={tab !== 'evaluate'}><EvaluateTab keys={keys} active={tab === 'evaluate'} /></div>
             <div hidden={tab !== 'export'}><ExportTab keys={keys} /></div>
           </>
         )}

@@ -51,6 +51,12 @@ function tickLabels(_u: uPlot, values: number[]): string[] {
   return values.map((v) => (max > 0 && max < 0.01 ? v.toExponential(1) : String(Number(v.toPrecision(4)))));
 }
 
+// The legend's value at the cursor: four significant digits, so 2e-4 does not read as 0 (uPlot's default keeps three
+// decimals).
+function legendValue(_u: uPlot, v: number | null): string {
+  return v === null || v === undefined ? '—' : String(Number(v.toPrecision(4)));
+}
+
 export function Chart(props: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -74,6 +80,7 @@ export function Chart(props: ChartProps) {
           width: s.width ?? 1.5,
           dash: s.dash,
           spanGaps: !s.points,
+          value: legendValue,
           points: { show: s.points ?? false, size: 6, fill: s.color },
         })),
       ],

@@ -78,6 +78,16 @@ function plannedLr(plan: PlanResponse, step: number): number | undefined {
   return [...plan.lr.done, ...plan.lr.planned].find((p) => p.step + 1 === step)?.lr;
 }
 
+// The LR chart's legend with the cursor on step `step` of a chart whose x axis runs from step 1 to `last`: what the
+// page draws there, by series label ('planned LR', 'logged LR').
+async function lrChartAt(step: number, last: number): Promise<Record<string, string>> {
+  const box = await page.locator('[data-testid=chart-lr] .u-over').boundingBox();
+  assert.ok(box !== null, 'the LR chart is not drawn');
+  await page.mouse.move(box.x + 1 + ((step - 1) / (last - 1)) * (box.width - 2), box.y + box.height / 2);
+  return page.$$eval('[data-testid=chart-lr] .u-legend tr.u-series', (rows) => Object.fromEntries(rows.map((r) =>
+    [r.querySelector('th')?.textContent?.trim() ?? '', r.querySelector('td')?.textContent?.trim() ?? ''])));
+}
+
 async function startAndCheckEnabled(): Promise<void> {
   await page.waitForFunction(() => !(document.querySelector('[data-testid=start]') as HTMLButtonElement).disabled,
     undefined, { timeout: 20_000 });
@@ -131,13 +141,25 @@ test('fill the Train form, Start, see progress and the loss chart grow, Stop at 
   assert.ok(pointsLater > pointsEarly, `loss chart did not grow (${pointsEarly} -> ${pointsLater})`);
   await browser.shot('running');
 
-  // A reopened page reattaches to the run: its config back in the form, progress and charts from the whole log.
+  // A reopened page reattaches to the run: its config back in the form, progress and charts from the whole log. No
+  // error shows on the way (the empty form's default dataset_dir, which does not exist here, is never looked up).
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { shownErrors: string[] }).shownErrors = seen;
+    new MutationObserver(() => {
+      for (const el of document.querySelectorAll<HTMLElement>('.error')) {
+        if (el.offsetParent !== null && !seen.includes(el.textContent ?? '')) seen.push(el.textContent ?? '');
+      }
+    }).observe(document, { childList: true, subtree: true, characterData: true });
+  });
   const before = await stepShown();
   await page.reload();
   await page.waitForSelector('[data-testid=run-view]');
   await waitForStep(before + 1);
   await page.waitForFunction(() => ['output_dir', 'learning_rate'].map((k) =>
     (document.querySelector(`[data-key=${k}] input`) as HTMLInputElement).value).join() === 'saves/e2e,0.002');
+  await page.waitForSelector('[data-testid=datasets] input[name=dataset-identity]:checked');
+  assert.deepEqual(await page.evaluate(() => (window as unknown as { shownErrors: string[] }).shownErrors), []);
   await browser.shot('reattached');
 
   await waitForStep(6);
@@ -198,6 +220,16 @@ test('change the LR of a running job, stop and resume: every later step runs wit
   assert.ok(change !== undefined, 'no lr_change event in trainer_log.jsonl');
   const changedAt = change.current_steps as number;
   await waitForStep(changedAt + 3);
+  // The running chart's planned curve is redrawn from the LR history with the change: it meets the logged LR on the
+  // steps run since, and runs at the new LR to the last step.
+  await page.waitForFunction(() => document.querySelector('[data-testid=chart-lr]') !== null);
+  for (let i = 0; i < 50 && (await lrChartAt(60, 60))['planned LR'] !== '0.0002'; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(await lrChartAt(60, 60), { step: '60', 'planned LR': '0.0002', 'logged LR': '—' });
+  for (const step of [changedAt, changedAt + 1, changedAt + 2]) {
+    const shown = await lrChartAt(step, 60);
+    assert.equal(shown['planned LR'], shown['logged LR'], `step ${step}: ${JSON.stringify(shown)}`);
+    assert.equal(shown['logged LR'], step > changedAt ? '0.0002' : '0.001', `step ${step}`);
+  }
   await browser.shot('live-lr-changed');
   await page.click('[data-testid=stop]');
   await waitForState('stopped');

@@ -1,6 +1,7 @@
 // The page's strings: one table per language (en.ts, zh.ts, same keys), chosen in the header and kept in localStorage.
 import { en, type MessageKey } from './en.js';
 import { zh } from './zh.js';
+import { zhKeys } from './zh-keys.js';
 
 export type Lang = 'en' | 'zh';
 export const tables: Record<Lang, Record<MessageKey, string>> = { en, zh };
@@ -29,4 +30,9 @@ export function t(key: MessageKey, params: Record<string, string | number> = {})
 // A string whose key comes from the server (a group name): its translation when the table has one, else `fallback`.
 export function tMaybe(key: string, fallback: string): string {
   return key in tables[current] ? t(key as MessageKey) : fallback;
+}
+
+// A config key's one-line description: the schema's English (sent with the key metadata), or its zh translation.
+export function keyDescription(key: string, english: string): string {
+  return current === 'zh' ? (zhKeys[key] ?? english) : english;
 }

@@ -2,7 +2,7 @@
 // description): the page holds no list of keys of its own.
 import { useState } from 'preact/hooks';
 import type { FieldError, KeyInfo, RawConfig } from '../api.js';
-import { t, tMaybe } from '../i18n/index.js';
+import { keyDescription, t, tMaybe } from '../i18n/index.js';
 
 // The value a key has in the form: what the user set, else its default.
 export function valueOf(info: KeyInfo, values: RawConfig): unknown {
@@ -119,12 +119,13 @@ export function Field(props: FieldProps) {
   const { info, values, errors } = props;
   const error = errors.find((e) => e.key === info.key);
   const set = info.key in values && shown(values[info.key]) !== shown(info.default);
+  const description = keyDescription(info.key, info.description);
   return (
-    <label class={`field${set ? ' changed' : ''}`} data-key={info.key} title={info.description}>
+    <label class={`field${set ? ' changed' : ''}`} data-key={info.key} title={description}>
       <span class="name">{info.key}</span>
       <Input {...props} />
       <span class="desc">
-        {info.description}
+        {description}
         {info.ineffective ? ` (${t('noEffectHere')})` : ''}
         {` — ${t('defaultIs')} ${info.default === null ? t('unset') : shown(info.default)}${range(info)}`}
       </span>

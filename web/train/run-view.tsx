@@ -1,7 +1,7 @@
 // A run while it trains (and after): progress bar, live console, loss / LR / grad-norm charts from its
 // trainer_log.jsonl rows as they arrive over server-sent events, and the live LR control.
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, errorText, followRun, type LogRow, type PlanResponse, type RunSummary } from '../api.js';
+import { api, errorText, followRun, type LogRow, type LrCurves, type RunSummary } from '../api.js';
 import { Chart } from '../chart.js';
 import { t } from '../i18n/index.js';
 import { lastStepRow, runSeries, type LogRowLike } from '../series.js';
@@ -53,24 +53,24 @@ function Progress({ rows, summary }: { rows: LogRowLike[]; summary: RunSummary |
 }
 
 // The planned LR curve (done + coming steps) as a series on the logged steps' axis, so both draw on one chart.
-function lrChartData(rows: LogRowLike[], plan: PlanResponse | null) {
+function lrChartData(rows: LogRowLike[], lr: LrCurves | null) {
   const s = runSeries(rows);
   const planned = new Map<number, number>();
   // A plan point at `step` is the LR of step step + 1; logged rows carry the step number they ran as.
-  for (const p of [...(plan?.lr.done ?? []), ...(plan?.lr.planned ?? [])]) planned.set(p.step + 1, p.lr);
+  for (const p of [...(lr?.done ?? []), ...(lr?.planned ?? [])]) planned.set(p.step + 1, p.lr);
   const x = [...new Set([...s.steps, ...planned.keys()])].sort((a, b) => a - b);
   const logged = new Map(s.steps.map((step, i) => [step, s.lr[i]]));
   return { x, logged: x.map((v) => logged.get(v) ?? null), planned: x.map((v) => planned.get(v) ?? null) };
 }
 
-export function RunCharts({ rows, plan }: { rows: LogRowLike[]; plan: PlanResponse | null }) {
+function RunCharts({ rows, curves }: { rows: LogRowLike[]; curves: LrCurves | null }) {
   const s = useMemo(() => runSeries(rows), [rows]);
-  const lr = useMemo(() => lrChartData(rows, plan), [rows, plan]);
+  const lr = useMemo(() => lrChartData(rows, curves), [rows, curves]);
   // Where a new LR takes effect: the plan's change at Start, and every live change the trainer acknowledged.
   const markers = useMemo(() => [
-    ...(plan?.lr.changeAt != null ? [{ x: plan.lr.changeAt + 1, label: t('newLrHere') }] : []),
+    ...(curves?.changeAt != null ? [{ x: curves.changeAt + 1, label: t('newLrHere') }] : []),
     ...rows.filter((r) => r.event === 'lr_change').map((r) => ({ x: r.current_steps + 1, label: t('liveChange', { lr: String(r.lr) }) })),
-  ], [rows, plan]);
+  ], [rows, curves]);
   return (
     <div class="charts">
       <Chart title={t('chartLoss')} testId="chart-loss" x={s.steps} ys={[s.loss, s.smoothed, s.evalLoss]}
@@ -116,14 +116,14 @@ function LiveLr({ dir }: { dir: string }) {
   );
 }
 
-export function RunView({ dir, feed, plan }: { dir: string; feed: RunFeed; plan: PlanResponse | null }) {
+export function RunView({ dir, feed, lr }: { dir: string; feed: RunFeed; lr: LrCurves | null }) {
   const running = feed.summary?.state === 'running';
   return (
     <section class="card" data-testid="run-view" data-dir={dir}>
       <h2>{t('runOf', { dir })}</h2>
       <Progress rows={feed.rows as LogRowLike[]} summary={feed.summary} />
       {running && <LiveLr dir={dir} />}
-      <RunCharts rows={feed.rows as LogRowLike[]} plan={plan} />
+      <RunCharts rows={feed.rows as LogRowLike[]} curves={lr} />
       {feed.lines.length > 0 && <pre class="log" data-testid="run-log">{feed.lines.join('\n')}</pre>}
     </section>
   );

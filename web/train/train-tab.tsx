@@ -2,11 +2,11 @@
 // controls, the resume panel of the chosen output dir, and the live view of its run.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import {
-  api, ApiFailure, errorText, type CommandResponse, type ConfigKeysResponse, type DatasetEntry, type FieldError,
-  type InfoResponse, type KeyInfo, type ModelInfo, type PlanResponse, type RawConfig, type RunDetail,
+  api, ApiFailure, errorText, type CommandResponse, type ConfigKeysResponse, type FieldError, type InfoResponse,
+  type KeyInfo, type LrCurves, type ModelInfo, type PlanResponse, type RawConfig, type RunDetail,
 } from '../api.js';
 import { t } from '../i18n/index.js';
-import { DataCard } from './data-card.js';
+import { DataCard, useDatasets } from './data-card.js';
 import { Field, KeyGroups } from './fields.js';
 import { PlanView, ResumePanel } from './resume-panel.js';
 import { RunView, useRunFeed } from './run-view.js';
@@ -46,13 +46,14 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
   const [errors, setErrors] = useState<FieldError[]>([]);
   const [model, setModel] = useState<ModelInfo | null>(null);
   const [modelError, setModelError] = useState<string | null>(null);
-  const [datasets, setDatasets] = useState<DatasetEntry[]>([]);
-  const [datasetsError, setDatasetsError] = useState<string | null>(null);
+  // False until the page knows whether it reattaches to a run (whose config then fills the form): lookups of the
+  // empty form's defaults wait, so their answers never flash before the run's own.
+  const [settled, setSettled] = useState(false);
   const [detail, setDetail] = useState<RunDetail | null>(null);
   const [loadedDir, setLoadedDir] = useState<string | null>(null);
   const [plan, setPlan] = useState<PlanResponse | null>(null);
   const [planError, setPlanError] = useState<string | null>(null);
-  const [runPlan, setRunPlan] = useState<PlanResponse | null>(null);
+  const [runLr, setRunLr] = useState<LrCurves | null>(null);
   const [activeDir, setActiveDir] = useState<string | null>(null);
   const [command, setCommand] = useState<CommandResponse | null>(null);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
@@ -80,8 +81,10 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
       if (live !== undefined) {
         change('output_dir', live.dir);
         setActiveDir(live.dir);
+      } else {
+        setSettled(true);
       }
-    }).catch(() => undefined);
+    }).catch(() => setSettled(true));
   }, []);
 
   useDebounced((current) => {
@@ -105,11 +108,7 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
   }, [modelPath]);
 
   const datasetDir = values.dataset_dir ?? keyMap.get('dataset_dir')?.default;
-  useDebounced((current) => {
-    if (typeof datasetDir !== 'string') return;
-    api.datasets(datasetDir).then((r) => current() && (setDatasets(r.datasets), setDatasetsError(null)))
-      .catch((e) => current() && (setDatasets([]), setDatasetsError(errorText(e))));
-  }, [datasetDir]);
+  const datasets = useDatasets(settled && typeof datasetDir === 'string' ? datasetDir : null);
 
   // An output dir holding a run: its config fills the form once, its checkpoints feed the resume panel.
   const refreshDetail = (dir: string, current: () => boolean) =>
@@ -121,7 +120,8 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
         setLoadedDir(dir);
       }
       if (d.summary.state === 'running') setActiveDir(dir);
-    }).catch(() => current() && setDetail(null));
+      setSettled(true);
+    }).catch(() => current() && (setDetail(null), setSettled(true)));
   useDebounced((current) => {
     if (outputDir === null) setDetail(null);
     else void refreshDetail(outputDir, current);
@@ -142,11 +142,20 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
       setMessage({ ok: false, text: errorText(e) });
     }
   };
+  // The planned LR of the run on view, from the server that started it, fetched again after each live change so the
+  // curve is redrawn from the new LR history.
+  const lrChanges = feed.rows.filter((r) => r.event === 'lr_change').length;
+  useEffect(() => {
+    if (activeDir === null) return;
+    let current = true;
+    api.runLr(activeDir).then((lr) => current && setRunLr(lr)).catch(() => current && setRunLr(null));
+    return () => {
+      current = false;
+    };
+  }, [activeDir, session, lrChanges]);
+
   const start = () => act(async () => {
-    // The plan of exactly what starts (the one on screen may be a moment older than the form), for the LR chart.
-    const planned = await api.plan(values).catch(() => null);
     const res = await api.start(values);
-    setRunPlan(planned);
     setLoadedDir(res.dir);
     setActiveDir(res.dir);
     setSession((n) => n + 1);
@@ -186,7 +195,7 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
         </div>
         <ModelInfoLine model={model} error={modelError} />
       </section>
-      <DataCard values={values} datasets={datasets} datasetsError={datasetsError} onChange={change}>
+      <DataCard values={values} list={datasets} onChange={change}>
         {field('dataset_dir')}
         {errors.filter((e) => e.key === 'dataset').map((e) => <span class="error" role="alert">{e.message}</span>)}
       </DataCard>
@@ -226,7 +235,7 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
       {outputDir !== null && !running && plan?.kind === 'fresh' && (
         <section class="card" data-testid="fresh-plan"><PlanView plan={plan} /></section>
       )}
-      {activeDir !== null && <RunView dir={activeDir} feed={feed} plan={runPlan} />}
+      {activeDir !== null && <RunView dir={activeDir} feed={feed} lr={runLr} />}
     </div>
   );
 }

@@ -33,8 +33,12 @@
 //   POST /api/chat/reply           ChatReplyRequest -> text/event-stream of ChatEvent (read with fetch, not EventSource)
 //   POST /api/chat/stop            {} -> ChatStatus                 ends the reply being generated
 //   POST /api/chat/unload          {} -> ChatStatus
+//   GET  /api/runs/lr?dir=D        -> LrCurves                       planned LR of a run this server started, after live changes
 //   POST /api/export               ConfigRequest -> ExportResponse   runs `retune export` as a child process
-//   GET  /api/evaluate             -> FeatureStatus                  how eval / predict are run
+//   POST /api/evaluate/start       EvalStartRequest -> StartResponse writes D/eval_args.yaml, spawns retune train (do_train false)
+//   POST /api/evaluate/stop        RunRequest -> EvalStatus          SIGTERM
+//   GET  /api/evaluate/events?dir=D text/event-stream of EvalEvent  (EventSource; console lines so far first)
+//   GET  /api/evaluate/results?dir=D -> EvalResults                 eval_results.json, predict_results.json, predictions
 
 export interface ApiError {
   error: string; // the CLI's message
@@ -266,7 +270,13 @@ export interface PlanResponse {
   effectiveBatch: { old: number; new: number };
   resetOptimizer: boolean;
   segments: { start: number; mode: string; baseLr: number; rampSteps: number }[]; // the LR history
-  lr: { done: LrPoint[]; planned: LrPoint[]; changeAt: number | null }; // changeAt: step where a new segment starts
+  lr: LrCurves;
+}
+
+export interface LrCurves {
+  done: LrPoint[]; // the steps already run
+  planned: LrPoint[]; // the steps to come
+  changeAt: number | null; // step where the plan's new segment starts
 }
 
 // ---- server-sent events of a run (GET /api/runs/events?dir=D) ----
@@ -324,7 +334,38 @@ export interface ExportResponse {
   output: string; // what `retune export` printed
 }
 
-export interface FeatureStatus {
-  eval: { available: boolean; message: string };
-  predict: { available: boolean; message: string };
+// An Evaluate & Predict run: `retune train <output_dir>/eval_args.yaml` with do_train false and do_eval and/or
+// do_predict; its results are the CLI's files in output_dir.
+export interface EvalStartRequest {
+  config: RawConfig; // do_train false; do_eval / do_predict, eval_dataset, generating keys, output_dir (the results)
+  run?: string; // a run's output dir: its base model, adapter and template replace the config's
+}
+
+export type EvalPart = 'eval' | 'predict';
+
+export interface EvalStatus {
+  dir: string; // output_dir of the results
+  state: 'running' | 'finished' | 'stopped' | 'failed' | 'idle'; // idle: this server ran nothing there
+  message: string; // the CLI's message when failed
+  parts: EvalPart[]; // what the run was asked for
+  done: EvalPart[]; // parts whose results it has written
+  argv: string[];
+}
+
+export type EvalEvent =
+  | { type: 'log'; stream: 'stdout' | 'stderr'; line: string }
+  | { type: 'status'; status: EvalStatus };
+
+export interface PredictionRow {
+  prompt: string;
+  predict: string;
+  label: string;
+}
+
+export interface EvalResults {
+  dir: string;
+  eval: Record<string, number> | null; // eval_results.json: eval_loss, perplexity, eval_runtime, ...
+  predict: Record<string, number> | null; // predict_results.json: predict_bleu-4, predict_rouge-1/2/l, ...
+  predictions: PredictionRow[]; // the first rows of generated_predictions.jsonl
+  predictionCount: number; // rows in the file
 }

@@ -1,10 +1,7 @@
 // Chat routes: one model at a time, opened by the inference layer (src/infer) that `retune chat`, `retune api` and
 // the library use, so a Board reply is the CLI's reply. Replies stream as server-sent events; Stop aborts the reply
 // being generated; Unload lets the weights go.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { parse } from 'yaml';
 import { checkConfigObject } from '../../config/load.js';
 import type { RetuneConfig } from '../../config/schema.js';
 import { InferenceEngine } from '../../infer/engine.js';
@@ -12,6 +9,7 @@ import { openFromConfig, samplingFromConfig } from '../../infer/open.js';
 import type { ChatEvent, ChatLoadRequest, ChatReplyRequest, ChatStatus, RawConfig } from './api-types.js';
 import { HttpError } from './http-error.js';
 import type { RootedPaths } from './paths.js';
+import { runModelConfig } from './run-model.js';
 import { splitList } from '../../model/adapters/finetuning.js';
 
 interface Loaded {
@@ -20,23 +18,8 @@ interface Loaded {
   status: ChatStatus;
 }
 
-// The form's model, adapters and template, or a run's output dir: its training_args.yaml names the model and template,
-// and the dir itself holds the trained adapter (LoRA) or the trained model (freeze/full).
 function chatConfig(paths: RootedPaths, body: ChatLoadRequest): RawConfig {
-  if (typeof body.dir === 'string') {
-    const dir = paths.resolve(body.dir, 'dir');
-    const args = join(dir, 'training_args.yaml');
-    if (!existsSync(args)) throw new HttpError(400, `${body.dir}: no training_args.yaml: not a run's output dir`);
-    const run = parse(readFileSync(args, 'utf8')) as RawConfig;
-    const lora = run.finetuning_type === 'lora';
-    const weights = join(dir, lora ? 'adapter_model.safetensors' : 'model.safetensors');
-    if (!existsSync(weights)) throw new HttpError(400, `${body.dir}: no final weights yet (the run has not finished)`);
-    return {
-      model_name_or_path: lora ? run.model_name_or_path : body.dir,
-      adapter_name_or_path: lora ? [run.adapter_name_or_path, body.dir].filter((p) => typeof p === 'string' && p !== '').join(',') : run.adapter_name_or_path,
-      template: body.template ?? run.template,
-    };
-  }
+  if (typeof body.dir === 'string') return runModelConfig(paths, body.dir, body.template);
   return { model_name_or_path: body.model_name_or_path ?? null, adapter_name_or_path: body.adapter_name_or_path ?? null, template: body.template ?? null };
 }
 

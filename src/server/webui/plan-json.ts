@@ -2,7 +2,7 @@
 // rows, refusal and cursor, plus the LR of the steps already run and to come from the run's LR history.
 import type { TrainPlan } from '../../train/index.js';
 import { lrCurve, type ScheduleSegment } from '../../train/lr-history.js';
-import type { PlanResponse, PlanRowJson } from './api-types.js';
+import type { LrCurves, PlanResponse, PlanRowJson } from './api-types.js';
 
 const CURVE_POINTS = 200;
 
@@ -12,6 +12,15 @@ function rowsJson(rows: { field: string; old: unknown; new: unknown; kind: strin
 
 function segmentsJson(schedule: ScheduleSegment[]): PlanResponse['segments'] {
   return schedule.map((s) => ({ start: s.start, mode: s.mode, baseLr: s.spec.baseLr, rampSteps: s.rampSteps }));
+}
+
+// The LR of the steps already run (before `step`) and to come (up to `totalSteps`) under an LR history.
+export function lrJson(schedule: ScheduleSegment[], step: number, totalSteps: number, changeAt: number | null): LrCurves {
+  return {
+    done: schedule.length === 0 || step === 0 ? [] : lrCurve(schedule, 0, step, CURVE_POINTS),
+    planned: schedule.length === 0 || step >= totalSteps ? [] : lrCurve(schedule, step, totalSteps, CURVE_POINTS),
+    changeAt,
+  };
 }
 
 export function planJson(p: TrainPlan): PlanResponse {
@@ -24,7 +33,7 @@ export function planJson(p: TrainPlan): PlanResponse {
       cursor: { epoch: 0, consumed: 0, datasetSize: state.dataset.size, datasetChanged: false },
       effectiveBatch: { old: 0, new: runConfig.per_device_train_batch_size * runConfig.gradient_accumulation_steps },
       resetOptimizer: false, segments: segmentsJson(state.schedule),
-      lr: { done: [], planned: lrCurve(state.schedule, 0, state.total_steps, CURVE_POINTS), changeAt: null },
+      lr: lrJson(state.schedule, 0, state.total_steps, null),
     };
   }
   // A weights-only checkpoint has no LR history: the plan refuses and there is no curve to draw.
@@ -36,10 +45,6 @@ export function planJson(p: TrainPlan): PlanResponse {
     rows: rowsJson(plan.rows), info: rowsJson(plan.info),
     cursor: { ...plan.sampler, datasetSize: plan.dataset.size, datasetChanged: plan.datasetChanged },
     effectiveBatch: plan.effectiveBatch, resetOptimizer: plan.resetOptimizer, segments: segmentsJson(schedule),
-    lr: {
-      done: schedule.length === 0 || plan.step === 0 ? [] : lrCurve(schedule, 0, plan.step, CURVE_POINTS),
-      planned: schedule.length === 0 || plan.finished ? [] : lrCurve(schedule, plan.step, plan.totalSteps, CURVE_POINTS),
-      changeAt: changed ? schedule[schedule.length - 1].start : null,
-    },
+    lr: lrJson(schedule, plan.step, plan.finished ? plan.step : plan.totalSteps, changed ? schedule[schedule.length - 1].start : null),
   };
 }

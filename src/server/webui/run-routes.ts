@@ -2,24 +2,24 @@
 // server-sent events that follow a run (log rows from trainer_log.jsonl, console lines, state changes).
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parse } from 'yaml';
 import { checkTrainConfig, saveResolvedConfig } from '../../config/load.js';
 import { listCheckpointDirs, MANIFEST_FILE, verifyCheckpoint, type Verification } from '../../train/checkpoint.js';
 import { requestLrChange } from '../../train/control.js';
 import { planTraining } from '../../train/index.js';
 import type {
-  CheckpointInfo, ControlRequest, ControlResponse, LogRow, PlanResponse, RawConfig, RunDetail, RunEvent, RunRequest,
-  RunsResponse, RunStatusResponse, StartResponse,
+  CheckpointInfo, ControlRequest, ControlResponse, LogRow, LrCurves, PlanResponse, RawConfig, RunDetail, RunEvent,
+  RunRequest, RunsResponse, RunStatusResponse, StartResponse,
 } from './api-types.js';
 import { argsFileOf, validConfig } from './config-routes.js';
 import { HttpError } from './http-error.js';
+import { liveLrCurves, startedSchedule, type StartedSchedule } from './live-lr.js';
 import { LogTail, parseRows } from './log-tail.js';
 import type { RootedPaths } from './paths.js';
 import { planJson } from './plan-json.js';
 import { LOG_FILE, type RunManager } from './runs.js';
-
-const KEEPALIVE_MS = 15_000;
+import { openStream } from './sse.js';
 
 // Verifying hashes every file of a checkpoint, which is slow for large models; the answer is kept while no file of
 // the folder changes size or modification time.
@@ -66,28 +66,28 @@ function dirOf(paths: RootedPaths, value: unknown): string {
   return dir;
 }
 
-// text/event-stream on the raw socket; each event is `event: <type>` + `data: <json>`.
-function openStream(request: FastifyRequest, reply: FastifyReply): { send: (e: RunEvent) => void; onClose: (f: () => void) => void } {
-  reply.hijack();
-  reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  const send = (event: RunEvent): void => {
-    reply.raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-  };
-  const keepalive = setInterval(() => reply.raw.write(': keepalive\n\n'), KEEPALIVE_MS);
-  const closers: (() => void)[] = [() => clearInterval(keepalive)];
-  // The response's close: the client went away (a request's own 'close' can fire as soon as its body is read).
-  reply.raw.on('close', () => closers.forEach((f) => f()));
-  return { send, onClose: (f) => closers.push(f) };
+function readRows(dir: string): LogRow[] {
+  const log = join(dir, LOG_FILE);
+  return statSync(log, { throwIfNoEntry: false }) === undefined ? [] : parseRows(readFileSync(log, 'utf8'));
 }
 
 export function runRoutes(app: FastifyInstance, paths: RootedPaths, runs: RunManager): void {
+  // The LR history each run this server started began with (by real output dir), for its live planned curve.
+  const schedules = new Map<string, StartedSchedule>();
+
   app.get('/api/runs', async (): Promise<RunsResponse> => ({ runs: runs.list() }));
 
   app.get('/api/runs/detail', async (request): Promise<RunDetail> => {
     const dir = dirOf(paths, (request.query as Record<string, unknown>).dir);
-    const log = join(dir, LOG_FILE);
-    const rows = statSync(log, { throwIfNoEntry: false }) === undefined ? [] : parseRows(readFileSync(log, 'utf8'));
+    const rows = readRows(dir);
     return { summary: runs.summary(dir), config: readArgs(dir), checkpoints: checkpointsOf(dir, rows), rows };
+  });
+
+  app.get('/api/runs/lr', async (request): Promise<LrCurves> => {
+    const dir = dirOf(paths, (request.query as Record<string, unknown>).dir);
+    const started = schedules.get(dir);
+    if (started === undefined) throw new HttpError(404, `${paths.show(dir)}: not started by this Board; its LR plan is in the resume panel`);
+    return liveLrCurves(started, readRows(dir));
   });
 
   app.post('/api/runs/plan', async (request): Promise<PlanResponse> => {
@@ -110,6 +110,7 @@ export function runRoutes(app: FastifyInstance, paths: RootedPaths, runs: RunMan
     mkdirSync(dir, { recursive: true });
     saveResolvedConfig(config, argsFile);
     const { pid, argv } = runs.start(dir, argsFile);
+    schedules.set(dir, startedSchedule(planned.state, planJson(planned).lr.changeAt));
     reply.code(201);
     return { dir: paths.show(dir), pid, argv };
   });
@@ -131,7 +132,7 @@ export function runRoutes(app: FastifyInstance, paths: RootedPaths, runs: RunMan
 
   app.get('/api/runs/events', async (request, reply) => {
     const dir = dirOf(paths, (request.query as Record<string, unknown>).dir);
-    const stream = openStream(request, reply);
+    const stream = openStream<RunEvent>(reply);
     stream.send({ type: 'status', summary: runs.summary(dir) });
     stream.onClose(runs.subscribe(dir, stream.send));
     let lastState = '';

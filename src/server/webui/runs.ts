@@ -2,28 +2,17 @@
 // exactly a CLI run) and every other output dir under the root that holds a trainer_log.jsonl. A run's state is read
 // from what it leaves on disk (log rows, the lock, checkpoints) plus, for its own children, how they exited, so a
 // page opened later, or a server restarted, sees the same runs.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LOCK_FILE, processAlive } from '../../train/lock.js';
 import type { RunEvent, RunState, RunSummary } from './api-types.js';
+import { ChildRun, DirListeners, stopAll } from './child-run.js';
 import { parseRows } from './log-tail.js';
 import type { RootedPaths } from './paths.js';
 
 export const LOG_FILE = 'trainer_log.jsonl';
-const BIN = fileURLToPath(new URL('../../../../bin/retune.js', import.meta.url));
-const KEPT_LINES = 2000;
 const SKIPPED_DIRS = new Set(['node_modules', 'dist', '.git']);
 const SCAN_DEPTH = 4;
-
-interface Child {
-  process: ChildProcess;
-  argv: string[];
-  lines: { stream: 'stdout' | 'stderr'; line: string }[];
-  exit: { code: number | null; signal: NodeJS.Signals | null } | null;
-  exited: Promise<void>;
-}
 
 function lockOwner(dir: string): number | null {
   const path = join(dir, LOCK_FILE);
@@ -32,87 +21,52 @@ function lockOwner(dir: string): number | null {
   return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : null;
 }
 
-function stateOf(child: Child | undefined, locked: number | null, step: number, total: number | null): { state: RunState; message: string } {
-  if ((child !== undefined && child.exit === null) || locked !== null) return { state: 'running', message: `running, step ${step}` };
+function stateOf(child: ChildRun | undefined, locked: number | null, step: number, total: number | null): { state: RunState; message: string } {
+  if (child?.running === true || locked !== null) return { state: 'running', message: `running, step ${step}` };
   if (total !== null && step >= total) return { state: 'finished', message: `finished at step ${step}` };
-  const exit = child?.exit;
-  if (exit !== undefined && exit !== null) {
-    const stoppedBy = exit.signal ?? (exit.code === 143 ? 'SIGTERM' : exit.code === 130 ? 'SIGINT' : null);
+  if (child !== undefined) {
+    const stoppedBy = child.stopBy();
     if (stoppedBy === 'SIGKILL') return { state: 'stopped', message: `aborted at step ${step}` };
-    if (stoppedBy === null && exit.code !== 0) {
-      const last = [...child!.lines].reverse().find((l) => l.stream === 'stderr')?.line ?? `exit code ${exit.code}`;
-      return { state: 'failed', message: `failed: ${last}` };
-    }
+    if (stoppedBy === null && child.exit?.code !== 0) return { state: 'failed', message: `failed: ${child.failure()}` };
   }
   if (step === 0 && total === null) return { state: 'empty', message: 'no step logged yet' };
   return { state: 'stopped', message: `stopped at step ${step}` };
 }
 
 export class RunManager {
-  private readonly children = new Map<string, Child>(); // by real output dir
-  private readonly listeners = new Map<string, Set<(event: RunEvent) => void>>(); // by real output dir
+  private readonly children = new Map<string, ChildRun>(); // by real output dir
+  private readonly listeners = new DirListeners<RunEvent>(); // by real output dir
 
   constructor(private readonly paths: RootedPaths) {}
 
   // Console lines so far, then every new one and every exit, of the runs this server starts in `dir`, now or later.
   subscribe(dir: string, send: (event: RunEvent) => void): () => void {
     for (const { stream, line } of this.children.get(dir)?.lines ?? []) send({ type: 'log', stream, line });
-    const set = this.listeners.get(dir) ?? new Set();
-    this.listeners.set(dir, set.add(send));
-    return () => set.delete(send);
+    return this.listeners.add(dir, send);
   }
 
   private emit(dir: string, event: RunEvent): void {
-    for (const send of this.listeners.get(dir) ?? []) send(event);
+    this.listeners.emit(dir, event);
   }
 
   running(dir: string): boolean {
-    const child = this.children.get(dir);
-    return (child !== undefined && child.exit === null) || lockOwner(dir) !== null;
+    return this.children.get(dir)?.running === true || lockOwner(dir) !== null;
   }
 
-  // `retune train <argsFile>` in the root (the config's relative paths are relative to it), in its own process group so
-  // a Ctrl-C at the server's terminal reaches the runs only through the server's orderly SIGTERM.
+  // `retune train <argsFile>`: exactly a CLI run.
   start(dir: string, argsFile: string): { pid: number; argv: string[] } {
-    const argv = ['retune', 'train', this.paths.show(argsFile)];
-    const proc = spawn(process.execPath, [BIN, ...argv.slice(1)], {
-      cwd: this.paths.root, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, RETUNE_DEBUG: '' },
-    });
-    let resolveExit = (): void => undefined;
-    const child: Child = {
-      process: proc, argv, lines: [], exit: null, exited: new Promise((r) => (resolveExit = r)),
-    };
+    const child = new ChildRun(['retune', 'train', this.paths.show(argsFile)], this.paths.root,
+      (stream, line) => this.emit(dir, { type: 'log', stream, line }),
+      () => this.emit(dir, { type: 'status', summary: this.summary(dir) }));
     this.children.set(dir, child);
     this.emit(dir, { type: 'status', summary: this.summary(dir) });
-    for (const stream of ['stdout', 'stderr'] as const) {
-      let pending = '';
-      proc[stream]!.on('data', (chunk: Buffer) => {
-        const parts = (pending + chunk.toString('utf8')).split(/\r?\n|\r/);
-        pending = parts.pop() ?? '';
-        for (const line of parts) this.emitLine(dir, child, stream, line);
-      });
-      proc[stream]!.on('end', () => {
-        if (pending !== '') this.emitLine(dir, child, stream, pending);
-      });
-    }
-    proc.on('close', (code, signal) => {
-      child.exit = { code, signal };
-      this.emit(dir, { type: 'status', summary: this.summary(dir) });
-      resolveExit();
-    });
-    return { pid: proc.pid as number, argv };
-  }
-
-  private emitLine(dir: string, child: Child, stream: 'stdout' | 'stderr', line: string): void {
-    child.lines.push({ stream, line });
-    if (child.lines.length > KEPT_LINES) child.lines.splice(0, child.lines.length - KEPT_LINES);
-    this.emit(dir, { type: 'log', stream, line });
+    return { pid: child.process.pid as number, argv: child.argv };
   }
 
   // SIGTERM: the trainer finishes its step, saves a checkpoint and exits (resumable). SIGKILL ends it at once.
   signal(dir: string, signal: 'SIGTERM' | 'SIGKILL'): boolean {
     const child = this.children.get(dir);
-    if (child !== undefined && child.exit === null) {
+    if (child?.running === true) {
       child.process.kill(signal);
       return true;
     }
@@ -139,7 +93,7 @@ export class RunManager {
     const { state, message } = stateOf(child, locked, step, total);
     return {
       dir: this.paths.show(dir), state, step, totalSteps: total, message, startedByServer: child !== undefined,
-      pid: child !== undefined && child.exit === null ? (child.process.pid ?? null) : locked,
+      pid: child?.running === true ? (child.process.pid ?? null) : locked,
       updated: (stat?.mtime ?? new Date(0)).toISOString(), loss,
     };
   }
@@ -167,13 +121,7 @@ export class RunManager {
   }
 
   // Ctrl-C of the server: every running child gets SIGTERM (it saves and can be resumed) and is waited for.
-  async shutdown(): Promise<void> {
-    const waits: Promise<void>[] = [];
-    for (const child of this.children.values()) {
-      if (child.exit !== null) continue;
-      child.process.kill('SIGTERM');
-      waits.push(child.exited);
-    }
-    await Promise.all(waits);
+  shutdown(): Promise<void> {
+    return stopAll(this.children.values());
   }
 }

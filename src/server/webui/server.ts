@@ -8,6 +8,8 @@ import { TRAINING_STAGES } from '../../config/schema.js';
 import { retuneVersion } from '../../util/version.js';
 import type { ApiError, InfoResponse } from './api-types.js';
 import { chatRoutes } from './chat-routes.js';
+import { evalRoutes } from './eval-routes.js';
+import { EvalRuns } from './eval-runs.js';
 import { configRoutes } from './config-routes.js';
 import { HttpError, statusOf } from './http-error.js';
 import { listDatasets, modelInfo, previewDataset } from './model-data.js';
@@ -34,7 +36,7 @@ export interface Board {
   runs: RunManager;
   url(): string; // with ?token= when one is required
   listen(): Promise<void>;
-  close(): Promise<void>; // SIGTERM to running trainings, waits for them, then stops listening
+  close(): Promise<void>; // SIGTERM to running trainings and evaluations, waits for them, then stops listening
 }
 
 const PREVIEW_MAX = 50;
@@ -82,6 +84,8 @@ export function createBoard(opts: BoardOptions): Board {
   configRoutes(app, paths);
   runRoutes(app, paths, runs);
   toolRoutes(app, paths);
+  const evals = new EvalRuns(paths);
+  evalRoutes(app, paths, evals);
   chatRoutes(app, paths);
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
@@ -93,7 +97,7 @@ export function createBoard(opts: BoardOptions): Board {
       if (address !== null && typeof address === 'object') port = address.port;
     },
     async close() {
-      await runs.shutdown();
+      await Promise.all([runs.shutdown(), evals.shutdown()]);
       await app.close();
     },
   };

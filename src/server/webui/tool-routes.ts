@@ -1,6 +1,5 @@
-// Export and Evaluate: export runs `retune export` as a child process (its own checks, messages and atomic writes)
-// on a config file written for it; evaluation and batch prediction run through `retune train` (do_eval / do_predict),
-// and the route says how.
+// Export: runs `retune export` as a child process (its own checks, messages and atomic writes) on a config file
+// written for it.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { requireKeys, resolvedConfigText } from '../../config/load.js';
-import type { ExportResponse, FeatureStatus } from './api-types.js';
+import type { ExportResponse } from './api-types.js';
 import { validConfig } from './config-routes.js';
 import { HttpError } from './http-error.js';
 import type { RootedPaths } from './paths.js';
@@ -45,17 +44,4 @@ export function toolRoutes(app: FastifyInstance, paths: RootedPaths): void {
       rmSync(temp, { recursive: true, force: true });
     }
   });
-
-  app.get('/api/evaluate', async (): Promise<FeatureStatus> => ({
-    eval: {
-      available: true,
-      message: 'do_eval: true in a training config evaluates after training; with do_train: false it evaluates ' +
-        'model_name_or_path (eval_dataset, or dataset with val_size)',
-    },
-    predict: {
-      available: true,
-      message: 'do_predict: true, predict_with_generate: true and eval_dataset in a training config predict after training; ' +
-        'with do_train: false they predict with model_name_or_path',
-    },
-  }));
 }

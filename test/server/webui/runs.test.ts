@@ -57,6 +57,16 @@ test('start, follow, change the LR live, stop, inspect, plan a changed LR, resum
   for (const r of rows.filter((x) => x.loss !== undefined && x.current_steps > changedAt)) assert.equal(r.lr, 1e-3);
   assert.equal(detail.body.config.learning_rate, 2e-3);
 
+  // The running chart's planned curve, redrawn from the LR history with the live change: it is the logged LR on
+  // every step, and the new LR on every step to come.
+  const curves = await call(board, 'GET', '/api/runs/lr?dir=saves/run');
+  assert.equal(curves.status, 200, JSON.stringify(curves.body));
+  const curve = new Map([...curves.body.done, ...curves.body.planned].map((p: { step: number; lr: number }) => [p.step + 1, p.lr]));
+  assert.equal(curve.size, 40);
+  for (const r of rows.filter((x) => x.loss !== undefined && x.event === undefined)) assert.equal(r.lr, curve.get(r.current_steps), `step ${r.current_steps}`);
+  for (let s = changedAt + 1; s <= 40; s++) assert.equal(curve.get(s), 1e-3, `step ${s}`);
+  assert.ok(curve.get(changedAt) !== 1e-3);
+
   const listed = await call(board, 'GET', '/api/runs');
   const run = listed.body.runs.find((r: { dir: string }) => r.dir === 'saves/run');
   assert.equal(run.state, 'stopped');
@@ -123,6 +133,8 @@ test('the event stream sends rows appended to trainer_log.jsonl, and a reset whe
   await events.waitFor((e) => events.events.indexOf(e) > after && e.type === 'row');
   events.close();
   assert.equal(events.events.filter((e) => e.type === 'row').length, 3);
+  // Not started by this Board: no planned curve of its own (its plan is the resume panel's).
+  assert.equal((await call(board, 'GET', '/api/runs/lr?dir=saves/manual')).status, 404);
 });
 
 test('closing the server stops a running training with SIGTERM, which saves a checkpoint', async () => {

@@ -1,5 +1,5 @@
-// Export and Evaluate over HTTP: export runs `retune export` as a child process on the Board's config and reports
-// the folder it wrote; its refusals come back as 4xx with the CLI's message; evaluation says it is not there yet.
+// Export over HTTP: export runs `retune export` as a child process on the Board's config and reports the folder it
+// wrote; its refusals come back as 4xx with the CLI's message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -32,12 +32,4 @@ test('export merges a Board-trained adapter into the model and lists the files; 
   const outside = await call(board, 'POST', '/api/export', { config: { ...config, export_dir: '../merged' } });
   assert.equal(outside.status, 403);
   assert.equal(existsSync(join(root, '../merged')), false);
-});
-
-test('evaluate and predict say they run through retune train', async () => {
-  const r = await call(board, 'GET', '/api/evaluate');
-  assert.equal(r.status, 200);
-  assert.equal(r.body.eval.available, true);
-  assert.equal(r.body.predict.available, true);
-  assert.match(r.body.predict.message, /do_predict: true, predict_with_generate: true and eval_dataset/);
 });
