@@ -1,12 +1,18 @@
 // Decode throughput on a Qwen2.5-0.5B-shaped model (random weights held as bf16, ~1 GB): one stream, then 8 streams
-// decoded together by the scheduler. Decode is memory-bound at this size (every step reads all weights), so batching
-// 8 sequences into one step should give close to 8x the tokens/s of one. Run: node dist/bench/decode-large.js
+// decoded together by the scheduler, next to transformers' greedy `generate` on the same shape (random bf16 weights),
+// same thread count, 1 prompt and a batch of 8. Decode is memory-bound at this size (every step reads all weights,
+// ~1 GB), so one stream is bounded by memory bandwidth / 1 GB, and batching 8 sequences into one step should give
+// several times the tokens/s of one. Rounds alternate Retune and transformers and print per-round ratios (the
+// machine may be shared). Run: node dist/bench/decode-large.js
+import { getBackend } from '../src/backend/index.js';
 import { Scheduler } from '../src/infer/scheduler.js';
 import { assembleModel } from '../src/model/assemble.js';
 import { parseModelConfig } from '../src/model/config.js';
 import { f32ToBf16, Tensor } from '../src/tensor/tensor.js';
+import { ratio, startTransformers } from './decode-baseline.js';
 
-const TOKENS = 16;
+const TOKENS = Number(process.env.RETUNE_BENCH_DECODE_TOKENS ?? 32);
+const ROUNDS = Number(process.env.RETUNE_BENCH_DECODE_ROUNDS ?? 2);
 const STREAMS = 8;
 
 // Qwen/Qwen2.5-0.5B's config.json shape.
@@ -29,29 +35,44 @@ function randomBf16(shape: number[], seed: number): Tensor {
   return Tensor.fromBf16(f32ToBf16(x), shape);
 }
 
+const prompt = (i: number): number[] => [100 + i, 2000 + i, 30000 + i, 400 + i];
+
 export async function benchDecodeLarge(): Promise<string[]> {
   const config = parseModelConfig(QWEN25_05B, 'Qwen2.5-0.5B shape');
   let seed = 1;
   const model = assembleModel(config, (name, shape) =>
     name.endsWith('norm.weight') ? Tensor.from(new Float32Array(shape[0]).fill(1), shape) : randomBf16(shape, seed++));
   const scheduler = new Scheduler(model, { maxBatch: STREAMS });
-  const request = (i: number) => ({
-    promptIds: [100 + i, 2000 + i, 30000 + i, 400 + i], maxNewTokens: TOKENS, sampling: { temperature: 0 }, stopIds: [],
-  });
-  const timed = async (count: number): Promise<number> => {
+  const request = (i: number, maxNewTokens = TOKENS) => ({ promptIds: prompt(i), maxNewTokens, sampling: { temperature: 0 }, stopIds: [] });
+  const retune = async (count: number): Promise<number> => {
     const t0 = performance.now();
     const results = await Promise.all(Array.from({ length: count }, (_, i) => scheduler.submit(request(i))));
     return results.reduce((a, r) => a + r.ids.length, 0) / ((performance.now() - t0) / 1000);
   };
-  await scheduler.submit({ ...request(0), maxNewTokens: 2 }); // warm-up
-  const one = await timed(1);
-  const eight = await timed(STREAMS);
-  const again = await timed(1);
-  return [
-    `decode, Qwen2.5-0.5B shape (random bf16 weights), ${TOKENS} new tokens per stream, greedy:`,
-    `  1 stream ${one.toFixed(1)} tokens/s (again after: ${again.toFixed(1)}); ${STREAMS} concurrent ${eight.toFixed(1)} tokens/s ` +
-      `in all (${(eight / ((one + again) / 2)).toFixed(2)}x one stream)`,
+  const threads = getBackend().threads;
+  const torch = await startTransformers('qwen2.5-0.5b-shape', TOKENS, threads);
+  const transformers = async (count: number): Promise<number | null> =>
+    torch === null ? null : torch.run(Array.from({ length: count }, (_, i) => prompt(i)));
+  await scheduler.submit(request(0, 2)); // warm-up
+  await transformers(1);
+  const lines = [
+    `decode, Qwen2.5-0.5B shape (random bf16 weights), ${TOKENS} new tokens per stream, greedy, ${threads} threads ` +
+      `(tokens/s over all streams; transformers: ${torch === null ? 'skipped, no .venv' : 'generate, 8 prompts as one batch'}):`,
   ];
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const one = await retune(1);
+      const torchOne = await transformers(1);
+      const eight = await retune(STREAMS);
+      const torchEight = await transformers(STREAMS);
+      lines.push(`  round ${round}: 1 stream ${one.toFixed(1)} (transformers ${torchOne?.toFixed(1) ?? '-'}, ${ratio(one, torchOne)}); ` +
+        `${STREAMS} streams ${eight.toFixed(1)} (transformers ${torchEight?.toFixed(1) ?? '-'}, ${ratio(eight, torchEight)}); ` +
+        `${STREAMS} / 1 stream ${ratio(eight, one)}`);
+    }
+  } finally {
+    torch?.close();
+  }
+  return lines;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) for (const line of await benchDecodeLarge()) console.log(line);

@@ -8,6 +8,8 @@
         "src/gemm.cc",
         "src/gemm_kernels.cc",
         "src/gemm_bf16.cc",
+        "src/decode_rows.cc",
+        "src/decode_attention.cc",
         "src/gemm_kernels_avx512.cc",
         "src/attention.cc",
         "src/attention_tiles.cc",

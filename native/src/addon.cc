@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cpu.h"
+#include "decode_attention.h"
 #include "gemm.h"
 #include "gemm_bf16.h"
 #include "kernels.h"
@@ -244,6 +245,16 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// null (or absent) is plain causal attention, which the kernels spell as 0.
+int64_t read_window(Args& args, Napi::Object o) {
+  if (!args.ok()) return 0;
+  Napi::Value w = o.Get("window");
+  if (w.IsNull() || w.IsUndefined()) return 0;
+  const double x = w.IsNumber() ? w.As<Napi::Number>().DoubleValue() : -1;
+  if (!(x >= 1 && x <= 9.0e15 && x == std::floor(x))) args.fail("window", "must be a whole number >= 1 or null");
+  return static_cast<int64_t>(x);
+}
+
 rt::AttentionShape read_attention_shape(Args& args, size_t i) {
   Napi::Object o = args.object(i, "args");
   rt::AttentionShape s{};
@@ -254,17 +265,7 @@ rt::AttentionShape read_attention_shape(Args& args, size_t i) {
   s.hd = args.field_size(o, "hd");
   s.scale = static_cast<float>(args.field_number(o, "scale"));
   if (args.ok() && (s.nKV == 0 || s.nHead % s.nKV != 0)) args.fail("nKV", "must divide nHead");
-  if (args.ok()) {
-    // null (or absent) is plain causal attention, which the kernels spell as 0.
-    Napi::Value w = o.Get("window");
-    if (w.IsNull() || w.IsUndefined()) {
-      s.window = 0;
-    } else {
-      const double x = w.IsNumber() ? w.As<Napi::Number>().DoubleValue() : -1;
-      if (!(x >= 1 && x <= 9.0e15 && x == std::floor(x))) args.fail("window", "must be a whole number >= 1 or null");
-      else s.window = static_cast<int64_t>(x);
-    }
-  }
+  s.window = read_window(args, o);
   if (args.ok()) {
     Napi::Value seg = o.Get("segments");
     if (seg.IsNull() || seg.IsUndefined()) {
@@ -289,6 +290,27 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   float* out = args.array<float>(3, "out", s.B * s.T * s.nHead * s.hd);
   float* lse = args.array<float>(4, "lse", s.B * s.nHead * s.T);
   if (args.ok()) rt::attention(q, k, v, out, lse, s);
+  return info.Env().Undefined();
+}
+
+Napi::Value AttentionCached(const Napi::CallbackInfo& info) {
+  Args args(info, "attentionCached");
+  Napi::Object o = args.object(4, "args");
+  rt::CachedAttentionShape s{};
+  s.Tq = args.field_size(o, "Tq");
+  s.Tk = args.field_size(o, "Tk");
+  s.nHead = args.field_size(o, "nHead");
+  s.nKV = args.field_size(o, "nKV");
+  s.hd = args.field_size(o, "hd");
+  s.scale = static_cast<float>(args.field_number(o, "scale"));
+  s.window = read_window(args, o);
+  if (args.ok() && (s.nKV == 0 || s.nHead % s.nKV != 0)) args.fail("nKV", "must divide nHead");
+  if (args.ok() && s.Tq > s.Tk) args.fail("Tq", "must not exceed Tk (the queries are the last Tq cached positions)");
+  const float* q = args.array<float>(0, "q", s.Tq * s.nHead * s.hd);
+  const float* k = args.array<float>(1, "k", s.Tk * s.nKV * s.hd);
+  const float* v = args.array<float>(2, "v", s.Tk * s.nKV * s.hd);
+  float* out = args.array<float>(3, "out", s.Tq * s.nHead * s.hd);
+  if (args.ok()) rt::attention_cached(q, k, v, out, s);
   return info.Env().Undefined();
 }
 
@@ -533,6 +555,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"rope", Rope},
       {"attention", Attention},
       {"attentionBackward", AttentionBackward},
+      {"attentionCached", AttentionCached},
       {"swiglu", Swiglu},
       {"swigluBackward", SwigluBackward},
       {"crossEntropy", CrossEntropy},

@@ -7,8 +7,7 @@
 // Loops per thread, outermost first: depth steps of at most kDepth (the bf16 A block stays in L2) -> the thread's
 // 32-column blocks (pack the panel) -> 32-row blocks of C -> the 2x2 AMX tiles or 8x32 vdpbf16ps register blocks.
 // Every C element sums its depth steps in ascending order whatever the thread count: the bits depend on the path.
-// Few rows (a decode step) skip the copy of B entirely: each row of a (N, K) weight is read once, straight from the
-// caller's array, and dotted with every row of A.
+// Few rows against a (N, K) weight (a decode step) go to gemm_bf16_rows (decode_rows.h) on every path instead.
 #include "gemm_bf16.h"
 
 #include <algorithm>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "cpu.h"
+#include "decode_rows.h"
 #include "pool.h"
 #include "simd.h"
 
@@ -37,7 +37,6 @@ namespace {
 
 constexpr int64_t kBlock = 32;    // rows and columns of the C block one step computes (2x2 AMX tiles of 16x16)
 constexpr int64_t kDepth = 1024;  // k per depth step at most: a bf16 A block of 512 rows (1 MiB) stays in L2
-constexpr int64_t kSmallM = 8;    // up to this many rows of A, a (N, K) weight is read directly
 constexpr int64_t kMinParallelMacs = int64_t(1) << 21;
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -223,15 +222,6 @@ RT_AVX512BF16 inline __m512 dot_pairs(__m512 acc, __m512i a, __m512i b) {
   return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b);
 }
 
-// The 16 lanes summed in a fixed tree order.
-RT_AVX512BF16 inline float sum_lanes16(__m512 v) {
-  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));
-  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));
-  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
-  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
-  return _mm512_cvtss_f32(v);
-}
-
 RT_AVX512BF16 inline void store_masked(float* c, __m512 v, __mmask16 mask, bool add) {
   if (add) v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, c), v);
   _mm512_mask_storeu_ps(c, mask, v);
@@ -263,40 +253,6 @@ RT_AVX512BF16 void avx512_block(const Operands& o, const uint32_t* panels, int64
       if (cols1 > 0) store_masked(c + 16, acc[i][1], m1, add);
     }
   }
-}
-
-// Rows of A (M <= kSmallM, bf16 (M, Kp)) against columns [j0, j1) of a (N, K) weight read in place.
-template <int M>
-RT_AVX512BF16 void small_m_rows(const uint16_t* a, int64_t Kp, const uint16_t* b, int64_t K, float* c, int64_t N,
-                                int64_t j0, int64_t j1, bool accumulate) {
-  const int64_t tail = K % 32;
-  const __mmask32 tailMask = static_cast<__mmask32>((uint64_t(1) << tail) - 1);
-  for (int64_t n = j0; n < j1; n++) {
-    const uint16_t* w = b + n * K;
-    __m512 acc[M];
-    for (int i = 0; i < M; i++) acc[i] = _mm512_setzero_ps();
-    int64_t k = 0;
-    for (; k + 32 <= K; k += 32) {
-      const __m512i wv = _mm512_loadu_si512(w + k);
-      for (int i = 0; i < M; i++) acc[i] = dot_pairs(acc[i], _mm512_loadu_si512(a + i * Kp + k), wv);
-    }
-    if (tail > 0) {
-      const __m512i wv = _mm512_maskz_loadu_epi16(tailMask, w + k);
-      for (int i = 0; i < M; i++) acc[i] = dot_pairs(acc[i], _mm512_loadu_si512(a + i * Kp + k), wv);
-    }
-    for (int i = 0; i < M; i++) {
-      const float s = sum_lanes16(acc[i]);
-      float* ci = c + i * N + n;
-      *ci = accumulate ? *ci + s : s;
-    }
-  }
-}
-
-void small_m(const Operands& o, int64_t j0, int64_t j1, bool accumulate) {
-  using Fn = void (*)(const uint16_t*, int64_t, const uint16_t*, int64_t, float*, int64_t, int64_t, int64_t, bool);
-  static const Fn byRows[kSmallM] = {small_m_rows<1>, small_m_rows<2>, small_m_rows<3>, small_m_rows<4>,
-                                     small_m_rows<5>, small_m_rows<6>, small_m_rows<7>, small_m_rows<8>};
-  byRows[o.M - 1](o.a, o.Kp, o.b, o.K, o.c, o.N, j0, j1, accumulate);
 }
 
 // ---- AMX: a 32x32 block of C in tiles 0-3, A rows in tiles 4-5, the two panel halves in tiles 6-7.
@@ -417,21 +373,13 @@ void blocked_columns(const Operands& o, Bf16Path path, int64_t jb0, int64_t jb1,
 #endif
 }
 
-// One product through a bf16 path: A rounded once, then few rows straight against the weight or the blocked kernel.
+// One product through a bf16 path: A rounded once, then the blocked kernel.
 void product_bf16(const float* a, int64_t rsA, int64_t csA, const uint16_t* b, float* c, const GemmShape& s,
                   Bf16Path path) {
   const int64_t M = s.M, N = s.N, K = s.K, Kp = round_up(K, 32), Mp = round_up(M, kBlock);
   uint16_t* rounded = tRoundedA.get(Mp * Kp);
-  const bool fewRows = s.transB && M <= kSmallM;
-  round_a(a, rsA, csA, M, K, Mp, {path == Bf16Path::kAmx && !fewRows, Kp}, rounded);
+  round_a(a, rsA, csA, M, K, Mp, {path == Bf16Path::kAmx, Kp}, rounded);
   const Operands o{rounded, Kp, b, s.transB, c, M, N, K};
-#ifdef RT_HAVE_BF16_PATHS
-  if (fewRows) {
-    const int64_t grain = std::max<int64_t>(64, kMinParallelMacs / (M * K));
-    parallel_for(N, grain, [&](int64_t j0, int64_t j1) { small_m(o, j0, j1, s.accumulate); });
-    return;
-  }
-#endif
   const int64_t blocks = (N + kBlock - 1) / kBlock;
   const int64_t grain = M * N * K < kMinParallelMacs ? blocks : 1;
   parallel_for(blocks, grain, [&](int64_t jb0, int64_t jb1) { blocked_columns(o, path, jb0, jb1, s.accumulate); });
@@ -534,7 +482,11 @@ Bf16Path bf16_path() {
 }
 
 void gemm_bf16_compute(const float* a, const uint16_t* b, float* c, const GemmShape& s) {
-  run_path(a, b, c, s, bf16_path());
+  if (!s.transB || s.M > kDecodeRows) return run_path(a, b, c, s, bf16_path());
+  for (int64_t g = 0; g < s.batch; g++) {
+    const int64_t rsA = s.transA ? 1 : s.K, csA = s.transA ? s.M : 1;
+    gemm_bf16_rows(a + g * s.M * s.K, rsA, csA, b + g * s.N * s.K, c + g * s.M * s.N, s.M, s.N, s.K, s.accumulate);
+  }
 }
 
 }  // namespace rt

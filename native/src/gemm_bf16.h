@@ -15,6 +15,7 @@ namespace rt {
 enum class Bf16Path { kAmx = 0, kAvx512Bf16 = 1, kFloat32 = 2 };
 constexpr int kBf16PathCount = 3;
 
+// Products of at most kDecodeRows rows with a (N, K) weight run gemm_bf16_rows (decode_rows.h) on every path.
 void gemm_bf16_compute(const float* a, const uint16_t* b, float* c, const GemmShape& s);
 
 const char* bf16_path_name(Bf16Path p);

@@ -27,6 +27,16 @@ export interface AttentionArgs {
   window: number | null;
 }
 
+export interface CachedAttentionArgs {
+  Tq: number; // new query rows: the last Tq of the Tk cached positions
+  Tk: number;
+  nHead: number;
+  nKV: number;
+  hd: number;
+  scale: number;
+  window: number | null; // as AttentionArgs.window
+}
+
 export interface Backend {
   readonly name: 'reference' | 'native';
   readonly threads: number;
@@ -77,6 +87,10 @@ export interface Backend {
     dOut: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     dq: Float32Array, dk: Float32Array, dv: Float32Array, args: AttentionArgs,
   ): void;
+
+  // Generation: Tq new query rows of one sequence over the Tk keys and values its KV cache holds, the new rows'
+  // own included (RoPE already applied). q, out (Tq, nHead, hd); k, v (Tk, nKV, hd).
+  attentionCached(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, args: CachedAttentionArgs): void;
 
   // out (n) = silu(gate) * up
   swiglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number): void;

@@ -20,6 +20,7 @@ export interface NativeAddon {
   rope: Backend['rope'];
   attention: Backend['attention'];
   attentionBackward: Backend['attentionBackward'];
+  attentionCached: Backend['attentionCached'];
   swiglu: Backend['swiglu'];
   swigluBackward: Backend['swigluBackward'];
   crossEntropy: Backend['crossEntropy'];
@@ -125,6 +126,7 @@ export function loadNativeBackend(): Backend | null {
     rope: n.rope,
     attention: n.attention,
     attentionBackward: n.attentionBackward,
+    attentionCached: n.attentionCached,
     swiglu: n.swiglu,
     swigluBackward: n.swigluBackward,
     crossEntropy: n.crossEntropy,

@@ -1,6 +1,6 @@
 // The pure-TS backend: the oracle the native kernels are tested against and the fallback when the addon cannot be
 // built. Single-threaded with fixed loop orders, so results are deterministic; sums run in float64.
-import type { AttentionArgs, Backend, MatmulArgs } from './backend.js';
+import type { AttentionArgs, Backend, CachedAttentionArgs, MatmulArgs } from './backend.js';
 
 const bits32 = new Uint32Array(1);
 const float32 = new Float32Array(bits32.buffer);
@@ -172,14 +172,14 @@ function attendable(segments: Int32Array | null, base: number, i: number, j: num
 }
 
 // First key a query at index i sees under a sliding window (0 without one): keys j with i - j < window.
-export function firstVisible(i: number, window: number | null): number {
+function firstVisible(i: number, window: number | null): number {
   return window === null ? 0 : Math.max(0, i - window + 1);
 }
 
 // Online softmax of one query row over keys first..last (key j at kBase + j * kStride in k and v) that `keep`
 // accepts: a running max m, denominator l and weighted sum acc, so no (T, T) matrix exists. Writes the output row at
-// qo and returns the log-sum-exp. Shared with generation's attention over a KV cache.
-export function attendRow(
+// qo and returns the log-sum-exp. Shared by training attention and attention over a KV cache.
+function attendRow(
   q: Float32Array, qo: number, k: Float32Array, v: Float32Array, kBase: number, kStride: number, first: number,
   last: number, scale: number, hd: number, acc: Float64Array, out: Float32Array, keep: ((j: number) => boolean) | null,
 ): number {
@@ -220,6 +220,19 @@ function attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float
         const first = firstVisible(i, window);
         lse[(b * nHead + h) * T + i] = attendRow(q, qo, k, v, kBase, nKV * hd, first, i, scale, hd, acc, out, keep);
       }
+    }
+  }
+}
+
+function attentionCached(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, args: CachedAttentionArgs): void {
+  const { Tq, Tk, nHead, nKV, hd, scale, window } = args;
+  const group = nHead / nKV;
+  const acc = new Float64Array(hd);
+  for (let i = 0; i < Tq; i++) {
+    const p = Tk - Tq + i;
+    for (let h = 0; h < nHead; h++) {
+      const qo = (i * nHead + h) * hd;
+      attendRow(q, qo, k, v, Math.floor(h / group) * hd, nKV * hd, firstVisible(p, window), p, scale, hd, acc, out, null);
     }
   }
 }
@@ -330,6 +343,7 @@ export const referenceBackend: Backend = {
   rmsnormBackward,
   rope,
   attention,
+  attentionCached,
   attentionBackward,
   swiglu(gate, up, out, n) {
     for (let i = 0; i < n; i++) out[i] = gate[i] * sigmoid(gate[i]) * up[i];

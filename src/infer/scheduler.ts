@@ -1,7 +1,8 @@
 // Continuous batching over one model: requests wait in a bounded queue, up to `maxBatch` sequences decode together
-// (one batched forward per step, each sequence with its own KV cache and sampler), a new request joins as soon as a
-// slot is free (its prompt runs alone first), and a finished, stopped or aborted one leaves at once. Each step
-// yields to the event loop, so a server keeps answering and streaming while the model works.
+// (one batched forward per step, each sequence with its own KV cache and sampler), new requests join as soon as
+// slots are free (the prompts of those joining together run in one packed forward first), and a finished, stopped
+// or aborted one leaves at once. Each step yields to the event loop, so a server keeps answering and streaming while
+// the model works.
 import { RetuneError, UsageError } from '../util/errors.js';
 import { noGrad } from '../tensor/autograd.js';
 import { KVCache, SequenceBatch, TokenPicker, type CausalLM, type SamplingOptions } from '../model/index.js';
@@ -21,6 +22,9 @@ export interface DecodeResult {
   ids: number[];
   finishReason: FinishReason;
 }
+
+// Prompt tokens one prefill forward takes at most (a longer prompt runs alone): bounds its activations.
+const kPrefillTokens = 4096;
 
 // The queue is full: the caller should retry later (HTTP 429).
 export class QueueFullError extends RetuneError {}
@@ -111,16 +115,25 @@ export class Scheduler {
     }
   }
 
-  // Fills free slots from the queue; each newcomer's prompt runs on its own and gives its first token.
+  // Fills free slots from the queue: the newcomers' prompts run together in one packed forward (SequenceBatch), up
+  // to kPrefillTokens tokens unless one prompt alone is longer, and each gives its first token.
   private admit(): void {
-    while (this.active.filter((s) => !s.finished).length < this.maxBatch && this.waiting.length > 0) {
-      const seq = this.waiting.shift() as Sequence;
-      if (seq.finished) continue;
-      this.active.push(seq);
-      const prompt = Int32Array.from(seq.req.promptIds);
-      const logits = noGrad(() => this.model.forward(prompt, 1, prompt.length, { cache: seq.cache, lastLogits: true })); // (1, 1, V)
-      this.accept(seq, seq.picker.pick(logits.data));
+    const free = this.maxBatch - this.active.filter((s) => !s.finished).length;
+    const newcomers: Sequence[] = [];
+    let tokens = 0;
+    while (newcomers.length < free && this.waiting.length > 0) {
+      const length = this.waiting[0].req.promptIds.length;
+      if (newcomers.length > 0 && tokens + length > kPrefillTokens) break;
+      newcomers.push(this.waiting.shift() as Sequence);
+      tokens += length;
     }
+    if (newcomers.length === 0) return;
+    this.active.push(...newcomers);
+    const ids = Int32Array.from(newcomers.flatMap((s) => s.req.promptIds));
+    const batch = new SequenceBatch(newcomers.map((s) => s.cache), newcomers.map((s) => s.req.promptIds.length));
+    const V = this.model.config.vocab_size;
+    const logits = noGrad(() => this.model.forward(ids, batch.B, ids.length / batch.B, { cache: batch, rows: batch.lastRows() })).data; // (R, 1, V)
+    newcomers.forEach((s, i) => this.accept(s, s.picker.pick(logits.subarray(i * V, (i + 1) * V))));
   }
 
   // One token for every active sequence in one forward.

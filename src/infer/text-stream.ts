@@ -1,11 +1,17 @@
 // Generated ids turned into text as they come: a token may end inside a multi-byte character, and the text of a
-// token can change once the next one arrives (tokenizers merge spaces and bytes), so the whole reply is decoded each
-// time and only a stable, grown prefix is handed out. Stop strings end the reply where they begin; text that could
+// token can change once the next one arrives (tokenizers merge spaces and bytes), so only a stable, grown prefix is
+// handed out. Each new token decodes only the ids since the last text that grew, together with the ones that gave
+// it (as text-generation-inference does), and keeps what follows their text: the tokenizer joins the new pieces as
+// a full decode would, and a long reply costs no more per token than a short one. Stop strings end the reply where they begin; text that could
 // still become a stop string is held back until it cannot.
 import type { Tokenizer } from '../data/index.js';
 
 export class TextStream {
   private readonly ids: number[] = [];
+  private prefix = 0; // ids[prefix:] are decoded together
+  private read = 0; // ids[prefix:read] gave prefixText; the text of ids[:read] is `decoded`
+  private prefixText = '';
+  private decoded = '';
   private shown = '';
   private stoppedAt = -1;
 
@@ -22,7 +28,7 @@ export class TextStream {
 
   // The reply so far, as handed out plus what is held back (without a stop string and what follows it).
   get text(): string {
-    const full = this.decode();
+    const full = this.decoded + this.decodeTail().slice(this.prefixText.length);
     return this.stoppedAt >= 0 ? full.slice(0, this.stoppedAt) : full;
   }
 
@@ -52,8 +58,20 @@ export class TextStream {
     return delta;
   }
 
+  // The text of every id so far, up to the last complete character the new ids end with.
   private decode(): string {
-    return this.tokenizer.decode(this.ids, { skipSpecialTokens: this.skipSpecialTokens });
+    const tail = this.decodeTail();
+    if (tail.length > this.prefixText.length && !tail.endsWith('\uFFFD') && tail.startsWith(this.prefixText)) {
+      this.decoded += tail.slice(this.prefixText.length);
+      this.prefix = this.read;
+      this.read = this.ids.length;
+      this.prefixText = this.tokenizer.decode(this.ids.slice(this.prefix, this.read), { skipSpecialTokens: this.skipSpecialTokens });
+    }
+    return this.decoded;
+  }
+
+  private decodeTail(): string {
+    return this.tokenizer.decode(this.ids.slice(this.prefix), { skipSpecialTokens: this.skipSpecialTokens });
   }
 
   private findStop(text: string): number {

@@ -48,6 +48,7 @@ export interface ForwardOptions {
   segments?: Int32Array; // (B*T) packed-sample ids: tokens attend only within their segment
   cache?: DecodeCache; // generation: T new tokens attend to the cached ones, and are appended to the cache
   lastLogits?: boolean; // only the last position's logits (B, 1, V); inference only
+  rows?: Int32Array; // only these token rows' logits (rows of the B*T), (R, 1, V); inference only
 }
 
 export interface LossOptions {
@@ -102,7 +103,8 @@ export class CausalLM {
       }
     }
     x = this.norm.forward(x);
-    if (opts.lastLogits) x = lastPosition(x);
+    if (opts.rows !== undefined) x = pickRows(x, opts.rows);
+    else if (opts.lastLogits) x = pickRows(x, Int32Array.from({ length: B }, (_, b) => b * T + T - 1));
     return x;
   }
 
@@ -154,11 +156,16 @@ function countTargets(targets: Int32Array): number {
   return n;
 }
 
-// x (B, T, C) -> (B, 1, C): a copy, since no op slices; generation runs without the tape, so nothing is lost.
-function lastPosition(x: Tensor): Tensor {
-  if (x.requiresGrad) throw new RetuneError('CausalLM.forward: lastLogits is for inference; run it under noGrad()');
-  const [B, T, C] = x.shape;
-  const out = new Float32Array(B * C);
-  for (let b = 0; b < B; b++) out.set(x.data.subarray((b * T + T - 1) * C, (b * T + T) * C), b * C);
-  return new Tensor(out, [B, 1, C]);
+// x (B, T, C) -> (R, 1, C), the token rows listed: a copy, since no op slices; generation runs without the tape, so
+// nothing is lost.
+function pickRows(x: Tensor, rows: Int32Array): Tensor {
+  if (x.requiresGrad) throw new RetuneError('CausalLM.forward: lastLogits and rows are for inference; run it under noGrad()');
+  const C = x.shape[2];
+  const N = x.shape[0] * x.shape[1];
+  const out = new Float32Array(rows.length * C);
+  rows.forEach((r, i) => {
+    if (!(r >= 0 && r < N)) throw new RetuneError(`CausalLM.forward: row ${r} is outside the ${N} token rows`);
+    out.set(x.data.subarray(r * C, (r + 1) * C), i * C);
+  });
+  return new Tensor(out, [rows.length, 1, C]);
 }

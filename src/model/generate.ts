@@ -128,51 +128,83 @@ function argmax(x: Float32Array): number {
   return best;
 }
 
+// transformers' warpers in its order (temperature, top-k, top-p), then a draw walking the kept tokens from the most
+// likely. Only the candidates are sorted: with top-k the tokens scoring at least the k-th best, with top-p alone those
+// whose probability reaches (1 - top_p) / V (every token below it is among the least likely that top-p drops, since
+// together they hold less than 1 - top_p), so a 151,936-token vocabulary is scanned, not sorted, each step.
 function sample(logits: Float32Array, s: Settings, rng: Rng): number {
   const V = logits.length;
   for (let i = 0; i < V; i++) logits[i] /= s.temperature;
-  const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b); // descending
-  const keep = new Uint8Array(V).fill(1);
   // top-k keeps every token scoring at least the k-th best (ties included), as transformers' TopKLogitsWarper.
-  if (s.topK > 0 && s.topK < V) {
-    const threshold = logits[order[s.topK - 1]];
-    for (let i = 0; i < V; i++) if (logits[i] < threshold) keep[i] = 0;
-  }
-  const probs = softmax(logits, keep);
+  const topK = s.topK > 0 && s.topK < V;
+  const floor = !topK && s.topP < 1 ? probabilityFloor(logits, (1 - s.topP) / V) : null;
+  const order = candidates(logits, topK ? kthLargest(logits, s.topK) : floor?.logit ?? -Infinity); // descending, ties by id
+  const probs = softmax(logits, order);
+  let last = order.length;
   // top-p as transformers' TopPLogitsWarper: walking up from the least likely token, drop tokens while the running
-  // sum stays <= 1 - top_p; the most likely token always stays.
+  // sum (from the mass the floor left out) stays <= 1 - top_p; the most likely token always stays.
   if (s.topP < 1) {
-    let cumulative = 0;
-    for (let r = V - 1; r > 0; r--) {
-      const id = order[r];
-      cumulative += probs[id];
-      if (cumulative <= 1 - s.topP) keep[id] = 0;
+    const total = floor === null ? probs.total : floor.total;
+    let cumulative = floor === null ? 0 : 1 - probs.total / floor.total;
+    for (let r = order.length - 1; r > 0; r--) {
+      cumulative += probs[r] / total;
+      if (cumulative <= 1 - s.topP) last = r;
       else break;
     }
   }
-  const final = softmax(logits, keep);
+  const final = softmax(logits, order.subarray(0, last));
   let u = rng.nextFloat();
-  let last = order[0];
-  for (const id of order) {
-    if (!keep[id]) continue;
-    u -= final[id];
-    if (u < 0) return id;
-    last = id;
+  for (let r = 0; r < last; r++) {
+    u -= final[r] / final.total;
+    if (u < 0) return order[r];
   }
-  return last; // u outlived the sum only by rounding
+  return order[last - 1]; // u outlived the sum only by rounding
 }
 
-// Probabilities over the kept tokens (float64 for a stable running sum); dropped tokens get 0.
-function softmax(logits: Float32Array, keep: Uint8Array): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (keep[i] && logits[i] > max) max = logits[i];
-  const p = new Float64Array(logits.length);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) {
-    if (!keep[i]) continue;
-    p[i] = Math.exp(logits[i] - max);
-    sum += p[i];
+// The k-th largest value of x (k <= x.length): a sorted list of the best k seen so far, which few values enter.
+function kthLargest(x: Float32Array, k: number): number {
+  const best = Array.from(x.subarray(0, k)).sort((a, b) => b - a);
+  for (let i = k; i < x.length; i++) {
+    const v = x[i];
+    if (!(v > best[k - 1])) continue;
+    let j = k - 1;
+    while (j > 0 && best[j - 1] < v) {
+      best[j] = best[j - 1];
+      j--;
+    }
+    best[j] = v;
   }
-  for (let i = 0; i < p.length; i++) p[i] /= sum;
+  return best[k - 1];
+}
+
+// The logit whose probability (softmax over all of x) is p, and the softmax's sum of exp(x - max).
+function probabilityFloor(x: Float32Array, p: number): { logit: number; total: number } {
+  let max = -Infinity;
+  for (let i = 0; i < x.length; i++) if (x[i] > max) max = x[i];
+  let total = 0;
+  for (let i = 0; i < x.length; i++) total += Math.exp(x[i] - max);
+  return { logit: max + Math.log(p * total), total };
+}
+
+// Ids of the logits >= threshold, most likely first (ties by id).
+function candidates(logits: Float32Array, threshold: number): Int32Array {
+  let n = 0;
+  for (let i = 0; i < logits.length; i++) if (logits[i] >= threshold) n++;
+  const ids = new Int32Array(n);
+  n = 0;
+  for (let i = 0; i < logits.length; i++) if (logits[i] >= threshold) ids[n++] = i;
+  return ids.sort((a, b) => logits[b] - logits[a] || a - b);
+}
+
+// Unnormalized probabilities of the listed ids, exp(logit - max), with their float64 sum in `total`.
+function softmax(logits: Float32Array, ids: Int32Array): Float64Array & { total: number } {
+  const p = new Float64Array(ids.length) as Float64Array & { total: number };
+  const max = ids.length > 0 ? logits[ids[0]] : 0;
+  let total = 0;
+  for (let r = 0; r < ids.length; r++) {
+    p[r] = Math.exp(logits[ids[r]] - max);
+    total += p[r];
+  }
+  p.total = total;
   return p;
 }

@@ -1,7 +1,8 @@
 // Attention of new queries over a KV cache, for generation. The Tq queries are the last Tq of Tk positions, so query
-// i, at position p = Tk-Tq+i, sees keys 0..p, or with a sliding window only those after p - window. Inference only:
-// it records nothing and refuses inputs that require grad.
-import { attendRow, firstVisible } from '../backend/reference.js';
+// i, at position p = Tk-Tq+i, sees keys 0..p, or with a sliding window only those after p - window. Each batch row
+// is one backend call over that row's keys and values. Inference only: it records nothing and refuses inputs that
+// require grad.
+import { getBackend } from '../backend/index.js';
 import { RetuneError } from '../util/errors.js';
 import { output, willRecord } from './tape.js';
 import type { Tensor } from './tensor.js';
@@ -15,18 +16,16 @@ export function attentionCached(q: Tensor, k: Tensor, v: Tensor, scale: number, 
       v.shape.some((d, i) => d !== k.shape[i])) {
     throw new RetuneError(`attentionCached: q [${q.shape.join(', ')}] does not fit k [${k.shape.join(', ')}] / v [${v.shape.join(', ')}]`);
   }
-  const group = nHead / nKV;
   const out = output(q.shape, false);
-  const acc = new Float64Array(hd);
+  const backend = getBackend();
+  const qRow = Tq * nHead * hd;
+  const kRow = Tk * nKV * hd;
+  const args = { Tq, Tk, nHead, nKV, hd, scale, window };
   for (let b = 0; b < B; b++) {
-    for (let i = 0; i < Tq; i++) {
-      for (let h = 0; h < nHead; h++) {
-        const kBase = (b * Tk * nKV + Math.floor(h / group)) * hd;
-        const qo = ((b * Tq + i) * nHead + h) * hd;
-        const p = Tk - Tq + i;
-        attendRow(q.data, qo, k.data, v.data, kBase, nKV * hd, firstVisible(p, window), p, scale, hd, acc, out.data, null);
-      }
-    }
+    backend.attentionCached(
+      q.data.subarray(b * qRow, (b + 1) * qRow), k.data.subarray(b * kRow, (b + 1) * kRow),
+      v.data.subarray(b * kRow, (b + 1) * kRow), out.data.subarray(b * qRow, (b + 1) * qRow), args,
+    );
   }
   return out;
 }

@@ -1,7 +1,9 @@
 // matmulBf16 under every kernel path this host runs (bf16 kernels: AMX, AVX512_BF16, else the float32 GEMM on rounded
 // activations) against
-// the reference backend: odd shapes, few rows (decode), several depth steps, both weight layouts, batch, transA and
-// accumulate; then identical bits run to run and for 1, 2 and 3 threads. Skipped when the addon is not built.
+// the reference backend: odd shapes, few rows (decode: up to 16 rows against a (N, K) weight run the few-row kernel of
+// decode_rows.cc on every path, with K tails of every length and blocks of W rows cut at N), several depth steps,
+// both weight layouts, batch, transA and accumulate; then identical bits run to run and for 1, 2 and 3 threads.
+// Skipped when the addon is not built.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MatmulArgs } from '../../src/backend/backend.js';
@@ -36,10 +38,12 @@ function bitsEqual(a: Float32Array, b: Float32Array): boolean {
   return Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
 }
 
-// [batch, M, N, K]: edges of the 32x32 blocks, K not a multiple of 32 or of 2, depth steps (K > 1024), 1..8 rows.
+// [batch, M, N, K]: edges of the 32x32 blocks, K not a multiple of 32 or of 2, depth steps (K > 1024), 1..17 rows.
 const shapes: [number, number, number, number][] = [
   [1, 1, 1, 1], [1, 37, 45, 77], [2, 33, 17, 64], [1, 64, 96, 31], [1, 70, 40, 2100], [1, 40, 33, 1025],
   [1, 1, 300, 896], [1, 3, 70, 33], [1, 8, 65, 100], [2, 5, 40, 7], [1, 9, 50, 60], [1, 16, 16, 32],
+  [1, 2, 131, 47], [1, 4, 37, 15], [1, 6, 23, 16], [1, 12, 29, 200], [1, 16, 70, 96], [1, 11, 9, 5], [3, 7, 19, 33],
+  [1, 1, 2, 1100], [1, 17, 20, 40],
 ];
 
 describe('matmulBf16 paths', { skip: addon === null ? 'native addon not built' : false }, () => {
@@ -90,7 +94,7 @@ describe('matmulBf16 paths', { skip: addon === null ? 'native addon not built' :
 
     it(`${path} (${bf16KernelOf(path)}): the same bits run to run and for 1, 2 and 3 threads`, () => {
       native.setKernelPath(path);
-      for (const [M, N, K, transB] of [[300, 200, 1100, true], [300, 200, 1100, false], [6, 900, 500, true]] as const) {
+      for (const [M, N, K, transB] of [[300, 200, 1100, true], [300, 200, 1100, false], [6, 900, 500, true], [1, 5000, 96, true], [16, 700, 333, true]] as const) {
         const args: MatmulArgs = { batch: 1, M, N, K, transA: false, transB, accumulate: false };
         const a = randn(M * K, 7);
         const b = randBf16(K * N, 8);

@@ -229,6 +229,32 @@ for (const path of addon === null ? ['(none)'] : hostPaths) {
       a.forEach((x, i) => assert.ok(bitsEqual(x, b[i]), `output ${i} differs`));
     });
 
+    it('attentionCached matches reference (GQA, windows, one and several new rows, odd hd and lengths)', () => {
+      let seed = 900;
+      for (const [Tq, Tk, nHead, nKV, hd, window] of [
+        [1, 1, 2, 1, 8, null], [1, 37, 14, 2, 64, null], [3, 20, 4, 2, 5, null], [1, 300, 4, 4, 33, 17], [5, 9, 6, 3, 16, 3],
+        [4, 4, 2, 2, 24, 1], [2, 70, 8, 1, 128, null],
+      ] as [number, number, number, number, number, number | null][]) {
+        const args = { Tq, Tk, nHead, nKV, hd, scale: hd ** -0.5, window };
+        const q = randn(Tq * nHead * hd, seed++);
+        const k = randn(Tk * nKV * hd, seed++, 2);
+        const v = randn(Tk * nKV * hd, seed++);
+        const want = new Float32Array(q.length);
+        const got = new Float32Array(q.length);
+        ref.attentionCached(q, k, v, want, args);
+        nb.attentionCached(q, k, v, got, args);
+        assertClose(got, want, 1e-5, 1e-4, `attentionCached ${JSON.stringify(args)}`);
+        const threads = addon!.getThreads();
+        for (const t of [1, 3]) {
+          addon!.setThreads(t);
+          const again = new Float32Array(q.length);
+          nb.attentionCached(q, k, v, again, args);
+          assert.ok(bitsEqual(again, got), `attentionCached on ${t} threads ${JSON.stringify(args)}`);
+        }
+        addon!.setThreads(threads);
+      }
+    });
+
     it('swiglu and its backward match reference', () => {
       const n = 1037;
       const gate = randn(n, 1, 8), up = randn(n, 2), dOut = randn(n, 3);

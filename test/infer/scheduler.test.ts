@@ -19,7 +19,13 @@ test('concurrent requests decode batched to the same tokens as one at a time, gr
     { promptIds: p, maxNewTokens: 6 + i, sampling: greedy, stopIds: [] },
     { promptIds: p, maxNewTokens: 5, sampling: { ...sampled, seed: i }, stopIds: [] },
   ]);
+  const forward = model.forward.bind(model);
+  const tokensPerForward: number[] = [];
+  model.forward = (ids, B, T, opts) => (tokensPerForward.push(B * T), forward(ids, B, T, opts));
   const results = await Promise.all(requests.map((r) => scheduler.submit(r)));
+  model.forward = forward;
+  // The first three prompts (3 + 3 + 7 tokens) run as one packed prefill, then one token per sequence per step.
+  assert.deepEqual(tokensPerForward.slice(0, 2), [13, 3]);
   requests.forEach((r, i) => {
     assert.deepEqual(results[i].ids, generate(model, r.promptIds, { maxNewTokens: r.maxNewTokens, ...r.sampling }), `request ${i}`);
     assert.equal(results[i].finishReason, 'length');

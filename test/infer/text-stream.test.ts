@@ -16,6 +16,21 @@ test('streamed pieces add up to the decoded text', async () => {
   assert.equal(stream.stopped, false);
 });
 
+test('pieces decoded a few tokens at a time add up to the full decode: multi-byte characters, spaces, long replies', async () => {
+  const text = '你好，世界！ Tokens 🙂 split   inside characters, café and naïve.\n'.repeat(12);
+  for (const dir of [MODEL, 'test/fixtures/train/model']) {
+    const tokenizer = await loadTokenizer(dir);
+    const ids = tokenizer.encode(text, { addSpecialTokens: false });
+    const stream = new TextStream(tokenizer, true);
+    const pieces = ids.map((id) => stream.push(id));
+    pieces.push(stream.finish());
+    const full = tokenizer.decode(ids, { skipSpecialTokens: true });
+    assert.equal(pieces.join(''), full, dir);
+    assert.equal(stream.text, full, dir);
+    assert.ok(pieces.every((p) => !p.includes('\uFFFD')) || full.includes('\uFFFD'), `${dir}: a piece ended inside a character`);
+  }
+});
+
 test('a stop string ends the text before it, and a possible start of one is held back', async () => {
   const tokenizer = await loadTokenizer(MODEL);
   const text = 'Once upon a time, a little cat sat in the sun.';

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setBackend } from '../../src/backend/index.js';
 import { UsageError } from '../../src/util/errors.js';
-import { generate, modelStopIds } from '../../src/model/generate.js';
+import { generate, modelStopIds, TokenPicker } from '../../src/model/generate.js';
+import { Rng } from '../../src/tensor/random.js';
 import { loadModel } from '../../src/model/load.js';
 import { BACKENDS, Golden, MODELS, modelDir } from './helpers.js';
 
@@ -61,6 +62,27 @@ describe('generate options', () => {
     assert.deepEqual(generate(model, prompt, { maxNewTokens: 8, temperature: 0.7, topP: 1e-6, seed: 3 }), greedy);
   });
 
+  test('sampling picks what sorting the whole vocabulary picks (transformers warpers: temperature, top-k, top-p)', async () => {
+    const model = await loadModel(modelDir('mistral'));
+    const V = model.config.vocab_size;
+    const settings = [
+      { topK: 50, topP: 1 }, { topK: 0, topP: 0.7 }, { topK: 5, topP: 0.7 }, { topK: 0, topP: 1 }, { topK: 0, topP: 0.05 },
+    ];
+    const noise = new Rng(5);
+    for (const { topK, topP } of settings) {
+      for (const spread of [0.5, 8]) { // flat and peaked distributions
+        const seed = 100 + topK + spread;
+        const picker = new TokenPicker(model, [1], { maxNewTokens: 1, temperature: 0.9, topK, topP, seed });
+        const rng = new Rng(seed);
+        for (let draw = 0; draw < 40; draw++) {
+          const logits = Float32Array.from({ length: V }, (_, i) => noise.nextFloat() * spread + (i % 7 === 0 ? 1 : 0));
+          const want = sortedSample(logits, 0.9, topK, topP, rng);
+          assert.equal(picker.pick(logits.slice()), want, `topK ${topK} topP ${topP} spread ${spread} draw ${draw}`);
+        }
+      }
+    }
+  });
+
   test('bad options are usage errors', async () => {
     setBackend('reference');
     const model = await loadModel(modelDir('mistral'));
@@ -82,3 +104,35 @@ test('stop ids come from config.json and generation_config.json', async () => {
   model.generationConfig = { eos_token_id: 9 };
   assert.deepEqual(modelStopIds(model), [2, 9]);
 });
+
+// transformers' sampling written plainly: every token sorted, top-k by the k-th value (ties kept), top-p walking up
+// from the least likely token, then a draw walking down from the most likely.
+function sortedSample(raw: Float32Array, temperature: number, topK: number, topP: number, rng: Rng): number {
+  const V = raw.length;
+  const logits = raw.map((x) => x / temperature);
+  const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
+  const keep = order.map(() => true);
+  const kept = (i: number) => keep[i];
+  if (topK > 0 && topK < V) for (let i = 0; i < V; i++) if (logits[i] < logits[order[topK - 1]]) keep[i] = false;
+  const probs = (ids: number[]) => {
+    const max = Math.max(...ids.filter(kept).map((i) => logits[i]));
+    const p = new Map(ids.filter(kept).map((i) => [i, Math.exp(logits[i] - max)]));
+    const total = [...p.values()].reduce((a, b) => a + b, 0);
+    return (i: number) => (p.get(i) ?? 0) / total;
+  };
+  const first = probs(order);
+  let cumulative = 0;
+  for (let r = V - 1; r > 0 && topP < 1; r--) {
+    cumulative += first(order[r]);
+    if (cumulative <= 1 - topP) keep[order[r]] = false;
+    else break;
+  }
+  const final = probs(order);
+  let u = rng.nextFloat();
+  const survivors = order.filter(kept);
+  for (const id of survivors) {
+    u -= final(id);
+    if (u < 0) return id;
+  }
+  return survivors[survivors.length - 1];
+}
