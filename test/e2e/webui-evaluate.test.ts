@@ -2,6 +2,7 @@
 // gives a run; the tab evaluates and predicts with that run's adapter as a child `retune train` run, shows
 // its progress and console, then the eval loss and perplexity, BLEU-4 / ROUGE and the predictions the CLI wrote. Bad
 // settings show the CLI's message and write nothing; the Chinese page describes the keys in Chinese.
+// Without predict_with_generate, evaluation alone shows the eval loss and perplexity.
 // Screenshots: dist/test-output/webui/evaluate/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -108,4 +109,24 @@ test("bad settings show the CLI's message and write nothing", { skip: skipReason
   await page.click('[data-testid=eval-start]');
   await page.waitForFunction(() => /holds a training run/.test(document.querySelector('[data-testid=eval-error]')?.textContent ?? ''));
   assert.equal(existsSync(join(root, 'saves/qs/eval_args.yaml')), false);
+});
+
+test('evaluate without generating shows the eval loss and perplexity the CLI wrote', { skip: skipReason }, async () => {
+  await setKey('do_predict', false);
+  await setKey('predict_with_generate', false);
+  await setKey('output_dir', 'saves/qs-loss');
+  await page.click('[data-testid=eval-start]');
+  await page.waitForSelector('[data-testid=eval-run][data-dir="saves/qs-loss"] [data-testid=eval-progress]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=eval-state]')?.textContent === 'finished',
+    undefined, { timeout: 120_000 });
+  await page.waitForSelector('[data-testid=eval-results] [data-testid=eval-metrics]');
+  const evalResults = JSON.parse(readFileSync(join(root, 'saves/qs-loss/eval_results.json'), 'utf8')) as Record<string, number>;
+  assert.ok(evalResults.eval_loss > 0 && Number.isFinite(evalResults.eval_loss), JSON.stringify(evalResults));
+  assert.equal(evalResults.perplexity, Math.exp(evalResults.eval_loss));
+  assert.equal(existsSync(join(root, 'saves/qs-loss/generated_predictions.jsonl')), false);
+  const shown = async (key: string) =>
+    Number(await page.textContent(`[data-testid=eval-metrics] tr[data-metric="${key}"] td:nth-child(2)`));
+  assert.equal(await shown('eval_loss'), Number(evalResults.eval_loss.toPrecision(6)));
+  assert.equal(await shown('perplexity'), Number(evalResults.perplexity.toPrecision(6)));
+  await browser.shot('loss');
 });
