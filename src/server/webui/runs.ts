@@ -2,7 +2,7 @@
 // exactly a CLI run) and every other output dir under the root that holds a trainer_log.jsonl. A run's state is read
 // from what it leaves on disk (log rows, the lock, checkpoints) plus, for its own children, how they exited, so a
 // page opened later, or a server restarted, sees the same runs.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOCK_FILE, processAlive } from '../../train/lock.js';
 import type { RunEvent, RunState, RunSummary } from './api-types.js';
@@ -14,10 +14,17 @@ export const LOG_FILE = 'trainer_log.jsonl';
 const SKIPPED_DIRS = new Set(['node_modules', 'dist', '.git']);
 const SCAN_DEPTH = 4;
 
+// The lock's owner while it runs. The trainer removes the lock as it exits, possibly between any check and the read,
+// so a lock that is gone by the time it is read means "not running", never an error.
 function lockOwner(dir: string): number | null {
-  const path = join(dir, LOCK_FILE);
-  if (!existsSync(path)) return null;
-  const pid = Number(readFileSync(path, 'utf8').trim());
+  let text: string;
+  try {
+    text = readFileSync(join(dir, LOCK_FILE), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw e;
+  }
+  const pid = Number(text.trim());
   return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : null;
 }
 
