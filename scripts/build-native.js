@@ -1,10 +1,29 @@
 // Builds the native kernels with node-gyp during `npm ci`. A failed build is not fatal: Retune then runs on the
-// pure-TS reference backend and says so once at start.
+// pure-TS reference backend and says so once at start. An addon already built from the same sources, for the same
+// Node ABI and CPU architecture, is kept: the first `npx retune` in a clone runs this install script again, and a
+// rebuild there cost ~30 s of the quickstart.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 if (process.env.RETUNE_SKIP_NATIVE === '1' || !existsSync('native/binding.gyp')) {
+  process.exit(0);
+}
+
+const ADDON = 'native/build/Release/retune_native.node';
+const STAMP = 'native/build/sources.sha256';
+
+function sourcesHash() {
+  const hash = createHash('sha256').update(`${process.versions.modules} ${process.arch} ${process.platform}\n`);
+  const files = ['native/binding.gyp', ...readdirSync('native/src').sort().map((f) => join('native/src', f))];
+  for (const file of files) hash.update(`${file}\n`).update(readFileSync(file));
+  return hash.digest('hex');
+}
+
+const wanted = sourcesHash();
+if (existsSync(ADDON) && existsSync(STAMP) && readFileSync(STAMP, 'utf8').trim() === wanted) {
+  process.stdout.write('retune: native addon up to date\n');
   process.exit(0);
 }
 
@@ -22,5 +41,7 @@ const result = gypScript !== undefined
   : spawnSync('node-gyp', args, { stdio: 'inherit', shell: process.platform === 'win32' });
 if (result.status !== 0) {
   process.stderr.write('retune: the native addon did not build; the pure-TS reference backend will be used.\n');
+} else {
+  writeFileSync(STAMP, `${wanted}\n`);
 }
 process.exit(0);

@@ -127,26 +127,27 @@ int64_t depth_step(int64_t Kp) {
 
 // 16 registers of 16 dwords transposed: lane j of r[i] goes to lane i of r[j].
 RT_AVX512BF16 inline void transpose16x16(__m512i r[16]) {
+  const __mmask16 kAll = 0xffff;  // the mask forms: GCC 12 warns about the plain forms' undefined source register
   __m512i t[16];
   for (int i = 0; i < 8; i++) {
-    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i] = _mm512_maskz_unpacklo_epi32(kAll, r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_maskz_unpackhi_epi32(kAll, r[2 * i], r[2 * i + 1]);
   }
   // r[4i + m], 128-bit block L: rows 4i..4i+3 at lane 4L + m.
   for (int i = 0; i < 4; i++) {
-    r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-    r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-    r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-    r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    r[4 * i] = _mm512_maskz_unpacklo_epi64(kAll, t[4 * i], t[4 * i + 2]);
+    r[4 * i + 1] = _mm512_maskz_unpackhi_epi64(kAll, t[4 * i], t[4 * i + 2]);
+    r[4 * i + 2] = _mm512_maskz_unpacklo_epi64(kAll, t[4 * i + 1], t[4 * i + 3]);
+    r[4 * i + 3] = _mm512_maskz_unpackhi_epi64(kAll, t[4 * i + 1], t[4 * i + 3]);
   }
   // Then a 4x4 transpose of 128-bit blocks among r[m], r[4 + m], r[8 + m], r[12 + m].
   for (int m = 0; m < 4; m++) {
-    const __m512i v0 = _mm512_shuffle_i32x4(r[m], r[4 + m], 0x44), v1 = _mm512_shuffle_i32x4(r[m], r[4 + m], 0xEE);
-    const __m512i v2 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0x44), v3 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0xEE);
-    t[m] = _mm512_shuffle_i32x4(v0, v2, 0x88);
-    t[4 + m] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
-    t[8 + m] = _mm512_shuffle_i32x4(v1, v3, 0x88);
-    t[12 + m] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
+    const __m512i v0 = _mm512_maskz_shuffle_i32x4(kAll, r[m], r[4 + m], 0x44), v1 = _mm512_maskz_shuffle_i32x4(kAll, r[m], r[4 + m], 0xEE);
+    const __m512i v2 = _mm512_maskz_shuffle_i32x4(kAll, r[8 + m], r[12 + m], 0x44), v3 = _mm512_maskz_shuffle_i32x4(kAll, r[8 + m], r[12 + m], 0xEE);
+    t[m] = _mm512_maskz_shuffle_i32x4(kAll, v0, v2, 0x88);
+    t[4 + m] = _mm512_maskz_shuffle_i32x4(kAll, v0, v2, 0xDD);
+    t[8 + m] = _mm512_maskz_shuffle_i32x4(kAll, v1, v3, 0x88);
+    t[12 + m] = _mm512_maskz_shuffle_i32x4(kAll, v1, v3, 0xDD);
   }
   for (int i = 0; i < 16; i++) r[i] = t[i];
 }
@@ -196,14 +197,15 @@ RT_AVX512BF16 void pack_panel_kn(const Operands& o, int64_t j0, int64_t k0, int6
       _mm_prefetch(reinterpret_cast<const char*>(row + kRowsAhead * N), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(row + (kRowsAhead + 1) * N), _MM_HINT_T0);
     }
+    // The all-lanes mask forms below: GCC 12 warns about the plain forms' undefined source register.
     const __m512i lo = k < K ? _mm512_maskz_loadu_epi16(colMask, row) : _mm512_setzero_si512();
     const __m512i hi = k + 1 < K ? _mm512_maskz_loadu_epi16(colMask, row + N) : _mm512_setzero_si512();
-    const __m512i lo0 = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(lo));
-    const __m512i lo1 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(lo, 1));
-    const __m512i hi0 = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(hi));
-    const __m512i hi1 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(hi, 1));
-    _mm512_store_si512(dst + p * 16, _mm512_or_si512(lo0, _mm512_slli_epi32(hi0, 16)));
-    _mm512_store_si512(dst + (pairs + p) * 16, _mm512_or_si512(lo1, _mm512_slli_epi32(hi1, 16)));
+    const __m512i lo0 = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xf, lo, 0));
+    const __m512i lo1 = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xf, lo, 1));
+    const __m512i hi0 = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xf, hi, 0));
+    const __m512i hi1 = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xf, hi, 1));
+    _mm512_store_si512(dst + p * 16, _mm512_or_si512(lo0, _mm512_maskz_slli_epi32(0xffff, hi0, 16)));
+    _mm512_store_si512(dst + (pairs + p) * 16, _mm512_or_si512(lo1, _mm512_maskz_slli_epi32(0xffff, hi1, 16)));
   }
 }
 
