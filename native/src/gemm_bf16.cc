@@ -127,7 +127,9 @@ int64_t depth_step(int64_t Kp) {
 
 // 16 registers of 16 dwords transposed: lane j of r[i] goes to lane i of r[j].
 RT_AVX512BF16 inline void transpose16x16(__m512i r[16]) {
-  const __mmask16 kAll = 0xffff;  // the mask forms: GCC 12 warns about the plain forms' undefined source register
+  // The all-lanes mask forms: GCC 12 warns about the plain forms' undefined source register.
+  const __mmask16 kAll = 0xffff;
+  const __mmask8 kAll64 = 0xff;
   __m512i t[16];
   for (int i = 0; i < 8; i++) {
     t[2 * i] = _mm512_maskz_unpacklo_epi32(kAll, r[2 * i], r[2 * i + 1]);
@@ -135,10 +137,10 @@ RT_AVX512BF16 inline void transpose16x16(__m512i r[16]) {
   }
   // r[4i + m], 128-bit block L: rows 4i..4i+3 at lane 4L + m.
   for (int i = 0; i < 4; i++) {
-    r[4 * i] = _mm512_maskz_unpacklo_epi64(kAll, t[4 * i], t[4 * i + 2]);
-    r[4 * i + 1] = _mm512_maskz_unpackhi_epi64(kAll, t[4 * i], t[4 * i + 2]);
-    r[4 * i + 2] = _mm512_maskz_unpacklo_epi64(kAll, t[4 * i + 1], t[4 * i + 3]);
-    r[4 * i + 3] = _mm512_maskz_unpackhi_epi64(kAll, t[4 * i + 1], t[4 * i + 3]);
+    r[4 * i] = _mm512_maskz_unpacklo_epi64(kAll64, t[4 * i], t[4 * i + 2]);
+    r[4 * i + 1] = _mm512_maskz_unpackhi_epi64(kAll64, t[4 * i], t[4 * i + 2]);
+    r[4 * i + 2] = _mm512_maskz_unpacklo_epi64(kAll64, t[4 * i + 1], t[4 * i + 3]);
+    r[4 * i + 3] = _mm512_maskz_unpackhi_epi64(kAll64, t[4 * i + 1], t[4 * i + 3]);
   }
   // Then a 4x4 transpose of 128-bit blocks among r[m], r[4 + m], r[8 + m], r[12 + m].
   for (int m = 0; m < 4; m++) {
