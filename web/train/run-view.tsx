@@ -45,7 +45,8 @@ function Progress({ rows, summary }: { rows: LogRowLike[]; summary: RunSummary |
         {last?.epoch !== undefined && <span>{t('progressEpoch', { epoch: last.epoch.toFixed(2) })}</span>}
         {last?.elapsed_time !== undefined && <span>{last.elapsed_time} &lt; {last.remaining_time}</span>}
         {summary !== null && <span class={`status ${summary.state}`} data-testid="run-state">{t(`state.${summary.state}` as const)}</span>}
-        {summary !== null && <span class="muted">{summary.message}</span>}
+        {/* While running, the summary's "running, step N" dates from the last status event; the live step is above. */}
+        {summary !== null && summary.state !== 'running' && <span class="muted">{summary.message}</span>}
       </div>
       <div class="progress"><div style={{ width: `${pct}%` }} /></div>
     </div>
