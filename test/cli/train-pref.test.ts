@@ -12,7 +12,7 @@ import { loadModel } from '../../src/model/index.js';
 import { noGrad } from '../../src/tensor/autograd.js';
 import { runCli } from './run-cli.js';
 import {
-  explain, FIXTURE, logRows, startTrain, tempDir, train, waitForOutput, writeConfig, type RunResult,
+  explain, FIXTURE, logRows, tempDir, train, trainUntil, writeConfig, type RunResult,
 } from '../train/run-helpers.js';
 
 // 12 pairs, 4 held out: 8 train pairs, effective batch 4 = 2 steps per epoch, 3 epochs = 6 steps. Rows every 2
@@ -83,10 +83,7 @@ for (const stage of stages) {
     await straight;
     const dir = tempDir(`${stage.name}-lora-sigterm`);
     const cfg = writeConfig(dir, stage.settings);
-    const first = startTrain(cfg);
-    await waitForOutput(first.child, /step 2\/6/);
-    first.child.kill('SIGTERM');
-    const stopped = await first.done;
+    const stopped = await trainUntil(cfg, /step 2\/6/);
     assert.equal(stopped.signal, 'SIGTERM', explain(stopped));
     const at = Number(/stopped by SIGTERM at step (\d+)/.exec(stopped.stdout)?.[1]);
     assert.ok(at >= 2 && at < 6, explain(stopped));

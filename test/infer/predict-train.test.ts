@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig, train as trainWithLibrary } from '../../src/index.js';
-import { explain, startTrain, tempDir, train, waitForOutput, writeConfig, type RunResult } from '../train/run-helpers.js';
+import { explain, tempDir, train, trainUntil, writeConfig, type RunResult } from '../train/run-helpers.js';
 
 // 20 samples, batch 2 x 2, 4 epochs: 20 steps (enough for SIGTERM to land mid-training); checkpoints every 3.
 // Predict 14 prompts of another dataset, 4 decoded together.
@@ -68,10 +68,7 @@ test('SIGTERM during training: no results yet; the resumed run ends with the str
   await straight;
   const dir = tempDir('train-predict-term');
   const cfg = writeConfig(dir, settings);
-  const first = startTrain(cfg);
-  await waitForOutput(first.child, /step 1\/20/);
-  first.child.kill('SIGTERM');
-  const stopped = await first.done;
+  const stopped = await trainUntil(cfg, /step 1\/20/);
   assert.equal(stopped.signal, 'SIGTERM', explain(stopped));
   const out = join(dir, 'out');
   assert.equal(existsSync(join(out, 'eval_results.json')), false);

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readSafetensorsHeader } from '../../src/model/safetensors.js';
-import { explain, FIXTURE, startTrain, tempDir, train, waitForOutput, writeConfig, type RunResult } from './run-helpers.js';
+import { explain, FIXTURE, tempDir, train, trainUntil, writeConfig, type RunResult } from './run-helpers.js';
 
 type Metrics = Record<string, number>;
 const readJson = (path: string): Metrics => JSON.parse(readFileSync(path, 'utf8')) as Metrics;
@@ -83,10 +83,7 @@ test('SIGTERM, then resume: no train_results until the run ends; then the whole 
   const straightResults = readJson(join(straightDir, 'out', 'train_results.json'));
   const dir = tempDir('results-term');
   const cfg = writeConfig(dir, settings);
-  const first = startTrain(cfg);
-  await waitForOutput(first.child, /step 2\/40/);
-  first.child.kill('SIGTERM');
-  const stopped = await first.done;
+  const stopped = await trainUntil(cfg, /step 2\/40/);
   assert.equal(stopped.signal, 'SIGTERM', explain(stopped));
   const out = join(dir, 'out');
   assert.equal(existsSync(join(out, 'train_results.json')), false);

@@ -80,6 +80,15 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<voi
   });
 }
 
+// Starts a training, sends SIGTERM once its stdout matches `pattern` (the trainer then saves and exits), and resolves
+// with how it ended.
+export async function trainUntil(cfg: string, pattern: RegExp): Promise<RunResult> {
+  const run = startTrain(cfg);
+  await waitForOutput(run.child, pattern);
+  run.child.kill('SIGTERM');
+  return run.done;
+}
+
 export interface LoggedStep {
   current_steps: number;
   total_steps: number;
