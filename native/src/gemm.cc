@@ -65,14 +65,19 @@ struct Operands {
 template <typename TB>
 void pack_a(const GemmKernel& gk, const Operands<TB>& o, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
   const int mr = gk.mr;
-  for (int64_t ir = 0; ir < mc; ir += mr) {
+  int64_t ir = 0;
+  if (o.rsA == 1) {
+    // A stored (K, M), as in weight gradients dW = dY^T X: the whole panels in one pass over the kc rows.
+    const int64_t panels = mc / mr;
+    gk.pack_a_cols(o.a + i0 + p0 * o.csA, o.csA, kc, panels, dst);
+    ir = panels * mr;
+    dst += panels * kc * mr;
+  }
+  for (; ir < mc; ir += mr) {
     int64_t rows = std::min<int64_t>(mr, mc - ir);
     const float* src = o.a + (i0 + ir) * o.rsA + p0 * o.csA;
     if (o.csA == 1 && rows == mr) {
       gk.pack_a_rows(src, o.rsA, kc, dst);
-    } else if (o.rsA == 1 && rows == mr) {
-      // A stored (K, M), as in weight gradients dW = dY^T X: a panel row is mr contiguous floats, one block move.
-      for (int64_t k = 0; k < kc; k++) std::memcpy(dst + k * mr, src + k * o.csA, mr * sizeof(float));
     } else if (o.csA == 1) {
       for (int64_t k = 0; k < kc; k++) {
         for (int64_t i = 0; i < rows; i++) dst[k * mr + i] = src[i * o.rsA + k];
@@ -81,7 +86,7 @@ void pack_a(const GemmKernel& gk, const Operands<TB>& o, int64_t i0, int64_t mc,
     } else {
       for (int64_t k = 0; k < kc; k++) {
         const float* col = src + k * o.csA;
-        for (int64_t i = 0; i < rows; i++) dst[k * mr + i] = col[i];
+        for (int64_t i = 0; i < rows; i++) dst[k * mr + i] = col[i * o.rsA];
         for (int64_t i = rows; i < mr; i++) dst[k * mr + i] = 0.0f;
       }
     }
@@ -89,18 +94,27 @@ void pack_a(const GemmKernel& gk, const Operands<TB>& o, int64_t i0, int64_t mc,
   }
 }
 
+inline void pack_b_rows(const GemmKernel& gk, const float* src, int64_t ld, int64_t kc, int64_t panels, float* dst) {
+  gk.pack_b_rows(src, ld, kc, panels, dst);
+}
+inline void pack_b_rows(const GemmKernel& gk, const uint16_t* src, int64_t ld, int64_t kc, int64_t panels, float* dst) {
+  gk.pack_b_rows_bf16(src, ld, kc, panels, dst);
+}
+
 // B stored (K, N), packed row by row so that B (often a weight fresh from memory) is read sequentially rather than
-// as one 64-byte slice of every row per panel.
+// as one 64-byte slice of every row per panel: whole panels through the kernel's packing, a last narrower one here.
 template <typename TB>
-void pack_b_rows(const Operands<TB>& o, int nr, int64_t j0, int64_t nc, int64_t p0, int64_t kc, float* packed) {
+void pack_b_rows(const GemmKernel& gk, const Operands<TB>& o, int64_t j0, int64_t nc, int64_t p0, int64_t kc,
+                 float* packed) {
+  const int nr = gk.nr;
+  const int64_t panels = nc / nr, jr = panels * nr;
+  pack_b_rows(gk, o.b + p0 * o.rsB + j0, o.rsB, kc, panels, packed);
+  if (jr == nc) return;
+  float* dst = packed + jr * kc;
   for (int64_t k = 0; k < kc; k++) {
-    const TB* row = o.b + (p0 + k) * o.rsB + j0;
-    for (int64_t jr = 0; jr < nc; jr += nr) {
-      float* dst = packed + jr * kc + k * nr;
-      const int64_t cols = std::min<int64_t>(nr, nc - jr);
-      for (int64_t j = 0; j < cols; j++) dst[j] = widen(row[jr + j]);
-      for (int64_t j = cols; j < nr; j++) dst[j] = 0.0f;
-    }
+    const TB* row = o.b + (p0 + k) * o.rsB + j0 + jr;
+    for (int64_t j = 0; j < nc - jr; j++) dst[k * nr + j] = widen(row[j]);
+    for (int64_t j = nc - jr; j < nr; j++) dst[k * nr + j] = 0.0f;
   }
 }
 
@@ -116,7 +130,7 @@ template <typename TB>
 void pack_b(const GemmKernel& gk, const Operands<TB>& o, int64_t j0, int64_t nc, int64_t p0, int64_t kc, float* packed) {
   const int nr = gk.nr;
   if (o.csB == 1) {
-    pack_b_rows(o, nr, j0, nc, p0, kc, packed);
+    pack_b_rows(gk, o, j0, nc, p0, kc, packed);
     return;
   }
   for (int64_t jp = 0; jp * nr < nc; jp++) {
@@ -310,26 +324,33 @@ inline void small_m(const Operands<uint16_t>& o, const float* aRows, int64_t j0,
 // Below this many multiply-adds a second thread costs more than it saves.
 constexpr int64_t kMinParallelMacs = int64_t(1) << 21;
 
-// Each thread packs all of B when the threads split C into bands of rows, and all of A once per kNC columns when
-// they split it into bands of columns. Whichever packs fewer elements per thread wins: row bands for tall C, column
-// bands for a wide one (the LM head's (tokens, vocab) logits).
-bool rows_pack_less(int64_t M, int64_t N, int64_t K, int64_t nT) {
-  const int64_t nBlocks = (N + kNC - 1) / kNC, nBlocksPerThread = (N / nT + kNC - 1) / kNC;
-  const int64_t byRows = K * N + M / nT * K * nBlocks;
-  const int64_t byCols = K * N / nT + M * K * nBlocksPerThread;
-  return byRows <= byCols;
-}
-
 // How one product is cut for threads: into mr-row panels (row bands) or nr-column panels (column bands).
 struct Split {
   bool rows;
   int64_t units;
 };
 
+// Multiply-adds the kernel does in the time one element is packed (vectorized copies or 8x8 transposes).
+constexpr int64_t kPackCostMacs = 8;
+
+// The busiest thread's work in multiply-adds, for a split into bands of `rows` rows or `cols` columns (whole panels,
+// so one band may be a panel larger than another): its share of C plus what it packs, which is all of B for a row
+// band and all of A once per kNC columns for a column band.
+int64_t row_band_cost(int64_t rows, int64_t N, int64_t K) {
+  return rows * N * K + kPackCostMacs * (K * N + rows * K * ((N + kNC - 1) / kNC));
+}
+int64_t col_band_cost(int64_t cols, int64_t M, int64_t K) {
+  return M * cols * K + kPackCostMacs * (cols * K + M * K * ((cols + kNC - 1) / kNC));
+}
+
+// Row bands for tall C, column bands for a wide one (the LM head's (tokens, vocab) logits), and whichever keeps the
+// busiest thread shorter when the panels do not divide evenly (256 x 288: 22 row panels split 11 + 11, 9 column
+// panels only 4 + 5).
 Split split_for(int64_t M, int64_t N, int64_t K, int64_t nT) {
   const int64_t mr = gemm_kernel().mr, nr = gemm_kernel().nr;
   const int64_t mPanels = (M + mr - 1) / mr, nPanels = (N + nr - 1) / nr;
-  const bool rows = nPanels < nT || (mPanels >= 4 * nT && rows_pack_less(M, N, K, nT));
+  const int64_t rowsEach = (mPanels + nT - 1) / nT * mr, colsEach = (nPanels + nT - 1) / nT * nr;
+  const bool rows = nPanels < nT || (mPanels >= nT && row_band_cost(rowsEach, N, K) <= col_band_cost(colsEach, M, K));
   return {rows, rows ? mPanels : nPanels};
 }
 

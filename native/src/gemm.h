@@ -52,12 +52,35 @@ struct GemmKernel {
   // One full nr-column panel of a B stored (N, K), column j at src + j * ld: dst (kc, nr); bf16 widened.
   void (*pack_b_cols)(const float* src, int64_t ld, int64_t kc, float* dst);
   void (*pack_b_cols_bf16)(const uint16_t* src, int64_t ld, int64_t kc, float* dst);
+  // `panels` whole panels side by side in an A stored (K, M) (mr rows each) or a B stored (K, N) (nr columns each),
+  // row k at src + k * ld: dst holds them one after the other, each (kc, mr) or (kc, nr); bf16 widened.
+  void (*pack_a_cols)(const float* src, int64_t ld, int64_t kc, int64_t panels, float* dst);
+  void (*pack_b_rows)(const float* src, int64_t ld, int64_t kc, int64_t panels, float* dst);
+  void (*pack_b_rows_bf16)(const uint16_t* src, int64_t ld, int64_t kc, int64_t panels, float* dst);
   // A register-only loop of FMAs of the kernel's vector width, and the flops of one iteration.
   double (*fma_loop)(int64_t iterations);
   double loop_flops;
 };
 
 constexpr int kMaxMR = 16, kMaxNR = 64;
+
+// The packing of pack_a_cols and pack_b_rows for a panel width W known at compile time, so the copy of each row's W
+// values vectorizes in the caller's build. The source is read row by row, front to back, each row once: with A
+// stored (K, M) and a large M, rows lie a power-of-two stride apart and reading one panel's few values from each of
+// kc rows at a time would keep evicting lines that the next panel still needs.
+template <int W, typename T>
+__attribute__((always_inline)) inline void pack_row_panels(const T* src, int64_t ld, int64_t kc, int64_t panels,
+                                                           float* dst) {
+  for (int64_t k = 0; k < kc; k++) {
+    const T* row = src + k * ld;
+    float* d = dst + k * W;
+    for (int64_t p = 0; p < panels; p++, row += W, d += kc * W) {
+      float values[W];  // a local first: src and dst could alias as far as the compiler knows, which stops vectors
+      for (int j = 0; j < W; j++) values[j] = widen(row[j]);
+      std::memcpy(d, values, sizeof(values));
+    }
+  }
+}
 
 // The kernel of the path in force (cpu.h), unless set_gemm_kernel chose another.
 const GemmKernel& gemm_kernel();

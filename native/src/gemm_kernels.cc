@@ -29,6 +29,15 @@ void pack_a_rows_portable(const float* src, int64_t ld, int64_t kc, float* dst) 
     for (int i = 0; i < kPortableMR; i++) dst[k * kPortableMR + i] = src[i * ld + k];
 }
 
+void pack_a_cols_portable(const float* src, int64_t ld, int64_t kc, int64_t panels, float* dst) {
+  pack_row_panels<kPortableMR>(src, ld, kc, panels, dst);
+}
+
+template <typename TB>
+void pack_b_rows_portable(const TB* src, int64_t ld, int64_t kc, int64_t panels, float* dst) {
+  pack_row_panels<kPortableNR>(src, ld, kc, panels, dst);
+}
+
 void micro_kernel_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
   float acc[kPortableMR][kPortableNR] = {};
   for (int64_t k = 0; k < kc; k++) {
@@ -62,6 +71,9 @@ const GemmKernel kPortable = {"portable 6x16",
                               pack_a_rows_portable,
                               pack_b_cols_portable<float>,
                               pack_b_cols_portable<uint16_t>,
+                              pack_a_cols_portable,
+                              pack_b_rows_portable<float>,
+                              pack_b_rows_portable<uint16_t>,
                               fma_loop_portable,
                               2.0 * 8 * 12};
 
