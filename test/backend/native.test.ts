@@ -388,6 +388,36 @@ for (const path of addon === null ? ['(none)'] : hostPaths) {
       }
     });
 
+    it('matmul gives the bits of one thread on 2 and 3 threads, whichever bands the threads take', () => {
+      const api = addon as NonNullable<typeof addon>;
+      const before = api.getThreads();
+      // [M, N, K]: row panels that split evenly where column panels do not (22 and 9 of the AVX-512 tile), few
+      // column panels, C wider than one packed B block, a narrow B packed whole over several depth steps, B packed
+      // step by step; every layout, with edge panels in M and N.
+      const shapes = [[256, 288, 300], [300, 40, 700], [37, 3300, 130], [150, 20, 1300], [130, 1000, 600]];
+      let seed = 700;
+      try {
+        for (const [M, N, K] of shapes) {
+          for (const [transA, transB] of [[false, false], [false, true], [true, false]]) {
+            const args: MatmulArgs = { batch: 1, M, N, K, transA, transB, accumulate: true };
+            const a = randn(M * K, seed++), b = randn(K * N, seed++), c0 = randn(M * N, seed++);
+            const [one, ...more] = [1, 2, 3].map((threads) => {
+              api.setThreads(threads);
+              const c = c0.slice();
+              nb.matmul(a, b, c, args);
+              return c;
+            });
+            const cRef = c0.slice();
+            ref.matmul(a, b, cRef, args);
+            assertClose(one, cRef, 2e-6 * K, 1e-5, `matmul ${JSON.stringify(args)}`);
+            more.forEach((c, i) => assert.ok(bitsEqual(c, one), `${i + 2} threads vs 1: ${JSON.stringify(args)}`));
+          }
+        }
+      } finally {
+        api.setThreads(before);
+      }
+    });
+
     it('gives bit-identical results on reruns and on 1 or 2 threads', () => {
       const api = addon as NonNullable<typeof addon>;
       const before = api.getThreads();
