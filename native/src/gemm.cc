@@ -1,7 +1,8 @@
 // Cache-blocked GEMM in the BLIS layout. The threads split C into one rectangle each (bands of rows or of columns,
-// whichever repacks less) and each runs the serial blocked algorithm on its own, with no barrier: a thread packs the B
-// panels it needs itself. That repeats a little packing but keeps one fork-join per call, which matters when the
-// cores are shared. Loops of the serial algorithm, outermost first:
+// whichever leaves the busiest thread the least to multiply and pack) and each runs the serial blocked algorithm on
+// its own, with no barrier: a thread packs the B panels it needs itself. That repeats a little packing but keeps one
+// fork-join per call, which matters when the cores are shared (row bands sharing one packed B, with a barrier per
+// block, measured no faster on 2 cores). Loops of the serial algorithm, outermost first:
 //   jc over N in kNC columns -> pc over K in equal steps of at most kKC: pack B (kc, kNC) (L3)
 //   -> ic over M in blocks of mcBlock rows: pack A (mcBlock, kc) (L2)
 //   -> jr over nr-column panels of packed B (L1) -> ir over mr-row panels of packed A -> micro-kernel (mr x nr: the
