@@ -111,3 +111,19 @@ test('a run that fails after train_results.json: the rerun writes trainer_state.
   assert.deepEqual(row, { ...JSON.parse(results.toString()), step: STEPS });
   assert.ok(row.train_runtime > 0, 'the row holds the first process\'s runtime');
 });
+
+test('extending a finished run: the resume reads the checkpoint\'s history, output_dir gets one train row, the new one', async () => {
+  const dir = tempDir('finish-extend');
+  const out = join(dir, 'out');
+  const first = await train(writeConfig(dir));
+  assert.equal(first.code, 0, explain(first));
+  const extended = await train(writeConfig(dir, { num_train_epochs: 3 }));
+  assert.equal(extended.code, 0, explain(extended));
+  assert.match(extended.stdout, /Resume plan: checkpoint-10, step 10 of 15/);
+  const history = historyOf(join(out, 'trainer_state.json'));
+  const trainRows = history.filter((e) => 'train_loss' in e);
+  assert.deepEqual(trainRows, [{ ...readJson<Metrics>(join(out, 'train_results.json')), step: 15 }]);
+  assert.deepEqual(history.slice(0, -1), historyOf(join(out, 'checkpoint-15', 'trainer_state.json')));
+  assert.deepEqual(history.slice(0, 10), historyOf(join(out, 'checkpoint-10', 'trainer_state.json')));
+  assert.equal(verifyCheckpoint(join(out, 'checkpoint-10')).ok, true);
+});
