@@ -35,14 +35,10 @@ export function completeFinishedRun(
   const totals = checkpointTotals(checkpoint);
   const current = saved !== null && sameTotals(saved, totals) ? saved : null;
   // The process that writes them trained no step: its runtime and rates are 0 (see trainMetrics).
-  const results = current ?? (totals.trainLoss === null ? null : trainMetrics({ ...totals, trainLoss: totals.trainLoss }, 0, 0, 0));
+  const results = current ?? trainMetrics(totals, 0, 0, 0);
   const hfState = finalHfState(checkpoint.path, results);
   if (!sameText(join(outputDir, HF_STATE_FILE), hfState)) files.push(HF_STATE_FILE);
-  const writeResults = current === null && results !== null;
-  if (current === null && results === null) {
-    print(`  ${TRAIN_RESULTS} cannot be written: ${checkpoint.name} was saved with save_only_model, without the ` +
-      'train_state.json that holds the run\'s loss');
-  }
+  const writeResults = current === null;
   if (files.length === 0 && !writeResults) return false;
 
   const lacking = `${outputDir} lacks the final files of ${checkpoint.name} (${listed(files)}): the run stopped before writing them`;
@@ -80,15 +76,12 @@ function writeOrExplain(outputDir: string, checkpoint: CheckpointRef, write: () 
   }
 }
 
-// What the final checkpoint says the whole run reached; trainLoss null when it holds no train_state.json.
-interface CheckpointTotals extends Omit<RunTotals, 'trainLoss'> {
-  trainLoss: number | null;
-}
-
-function checkpointTotals(checkpoint: CheckpointRef): CheckpointTotals {
+// What the final checkpoint says the whole run reached. A finished run has one that resumes (a save_only_model
+// checkpoint is refused before this), so it holds train_state.json.
+function checkpointTotals(checkpoint: CheckpointRef): RunTotals {
   const hf = readHfState(checkpoint.path);
-  const runLoss = checkpoint.manifest.weightsOnly ? null : readTrainState(checkpoint.path).run_loss;
-  return { trainLoss: runLoss === null ? null : runLoss.sum / runLoss.steps, totalFlos: hf.total_flos, epoch: hf.epoch };
+  const runLoss = readTrainState(checkpoint.path).run_loss;
+  return { trainLoss: runLoss.sum / runLoss.steps, totalFlos: hf.total_flos, epoch: hf.epoch };
 }
 
 // train_results.json as a finished run wrote it (null when there is none, or it lacks a metric).
@@ -108,9 +101,8 @@ function readTrainResults(outputDir: string): TrainResults | null {
 }
 
 // Whether saved results state the checkpoint's run: an earlier end of a run later extended states another.
-function sameTotals(saved: TrainResults, totals: CheckpointTotals): boolean {
-  const lossAgrees = totals.trainLoss === null || saved.train_loss === totals.trainLoss;
-  return lossAgrees && saved.total_flos === totals.totalFlos && saved.epoch === totals.epoch;
+function sameTotals(saved: TrainResults, totals: RunTotals): boolean {
+  return saved.train_loss === totals.trainLoss && saved.total_flos === totals.totalFlos && saved.epoch === totals.epoch;
 }
 
 function sameText(path: string, text: string): boolean {

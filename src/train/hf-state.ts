@@ -95,9 +95,8 @@ export function readLogHistory(dir: string): HistoryEntry[] {
 // output_dir's trainer_state.json: the final checkpoint's, plus the row HF's Trainer logs at the end of train() (the
 // train metrics, epoch and step), which LLaMA-Factory's save_state then writes to output_dir. Checkpoints keep their
 // state as saved (HF saves the last one before that row), so resuming or extending a finished run reads the same
-// history. Without results (none could be stated), the checkpoint's file as it is.
-export function finalHfState(checkpointDir: string, results: TrainResults | null): string {
-  if (results === null) return readFileSync(join(checkpointDir, HF_STATE_FILE), 'utf8');
+// history.
+export function finalHfState(checkpointDir: string, results: TrainResults): string {
   const state = readHfState(checkpointDir);
   const row: HistoryEntry = {
     train_runtime: results.train_runtime, train_samples_per_second: results.train_samples_per_second,
