@@ -1,0 +1,116 @@
+// LoRA with new tokens on a model with tied embeddings (test/fixtures/vocab/tied, made by generate_tied.py): as
+// LLaMA-Factory + PEFT 0.21 do it, embed_tokens and lm_head become two modules_to_save copies that train apart; the
+// adapter holds both, chat and an unchanged resume load them, and export writes both with tie_word_embeddings false.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadTokenizer } from '../../src/data/tokenizer.js';
+import { loadModel } from '../../src/model/load.js';
+import { readSafetensors, readSafetensorsHeader } from '../../src/model/safetensors.js';
+import { maxAbsDiff } from '../model/helpers.js';
+import { explain, tempDir, train, writeConfig } from '../train/run-helpers.js';
+import { runCli } from './run-cli.js';
+
+const TIED = 'test/fixtures/vocab/tied';
+const BASE = `${TIED}/model`;
+const golden = readSafetensors(`${TIED}/golden.safetensors`);
+
+function vocabConfig(name: string): { cfg: string; out: string } {
+  const dir = tempDir(name);
+  const data = join(dir, 'data');
+  mkdirSync(data);
+  const rows = Array.from({ length: 12 }, (_, i) => ({ instruction: `Tag animal ${i}`, input: '', output: `<animal>zebra ${i}</animal>` }));
+  writeFileSync(join(data, 'tagged.json'), JSON.stringify(rows));
+  writeFileSync(join(data, 'dataset_info.json'), JSON.stringify({ tagged: { file_name: 'tagged.json' } }));
+  const cfg = writeConfig(dir, {
+    model_name_or_path: BASE, dataset_dir: data, dataset: 'tagged', num_train_epochs: 1,
+    add_tokens: 'zebra', add_special_tokens: '<animal>,</animal>',
+  });
+  return { cfg, out: join(dir, 'out') };
+}
+
+function keys(path: string): string[] {
+  return [...readSafetensorsHeader(path).entries.keys()].sort();
+}
+
+function exportTo(adapter: string, name: string): string {
+  const dir = join(tempDir(name), 'merged');
+  const r = runCli(['export', `model_name_or_path=${BASE}`, `adapter_name_or_path=${adapter}`, `export_dir=${dir}`]);
+  assert.equal(r.code, 0, r.stderr);
+  return dir;
+}
+
+// Logits of an exported folder on a golden prompt, which must tokenize to the ids PEFT used.
+async function exportedLogits(dir: string, prompt: string, idsKey: string): Promise<Float32Array> {
+  const ids = Int32Array.from(golden.get(idsKey)?.data ?? []);
+  assert.deepEqual((await loadTokenizer(dir)).encode(prompt), [...ids]);
+  return (await loadModel(dir)).forward(ids, 1, ids.length).data;
+}
+
+function untiedExport(dir: string): Map<string, { data: Float32Array }> {
+  assert.equal((JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { tie_word_embeddings: boolean }).tie_word_embeddings, false);
+  const weights = readSafetensors(join(dir, 'model.safetensors'));
+  assert.ok(weights.has('lm_head.weight') && weights.has('model.embed_tokens.weight'));
+  return weights;
+}
+
+const lora = vocabConfig('tied-lora');
+const straight = train(lora.cfg);
+
+test('tied model, LoRA + add_tokens: embed_tokens and lm_head train as two copies saved in PEFT layout', async () => {
+  const r = await straight;
+  assert.equal(r.code, 0, explain(r));
+  assert.match(r.stdout, /Resized token embeddings from 320 to 384\./);
+  const config = JSON.parse(readFileSync(join(lora.out, 'adapter_config.json'), 'utf8')) as { modules_to_save: string[] };
+  assert.deepEqual(config.modules_to_save, ['embed_tokens', 'lm_head']);
+  const adapterFile = join(lora.out, 'adapter_model.safetensors');
+  assert.deepEqual(keys(adapterFile), keys(`${TIED}/adapter/adapter_model.safetensors`));
+  const adapter = readSafetensors(adapterFile);
+  const embed = adapter.get('base_model.model.model.embed_tokens.weight')!;
+  const head = adapter.get('base_model.model.lm_head.weight')!;
+  assert.deepEqual([embed.shape, head.shape], [[384, 16], [384, 16]]);
+  assert.ok(maxAbsDiff(embed.data, head.data) > 0, 'the two copies were trained as one tensor');
+});
+
+test('tied model: chat loads both copies; export writes both untied, the head being the trained one', async () => {
+  assert.equal((await straight).code, 0);
+  const chat = runCli(['chat', `model_name_or_path=${BASE}`, `adapter_name_or_path=${lora.out}`, 'template=chatml',
+    'max_new_tokens=4', '--prompt', 'Tag animal 3']);
+  assert.equal(chat.code, 0, chat.stderr);
+  const merged = untiedExport(exportTo(lora.out, 'tied-export'));
+  const adapter = readSafetensors(join(lora.out, 'adapter_model.safetensors'));
+  assert.deepEqual(merged.get('lm_head.weight')?.data, adapter.get('base_model.model.lm_head.weight')?.data);
+  assert.deepEqual(merged.get('model.embed_tokens.weight')?.data, adapter.get('base_model.model.model.embed_tokens.weight')?.data);
+});
+
+test('tied model: an unchanged resume of the LoRA run continues bit for bit', async () => {
+  assert.equal((await straight).code, 0);
+  const { cfg, out } = vocabConfig('tied-resume');
+  const first = await train(cfg, ['max_steps=1']);
+  assert.equal(first.code, 0, explain(first));
+  const resumed = await train(cfg);
+  assert.equal(resumed.code, 0, explain(resumed));
+  assert.match(resumed.stdout, /Resume plan: checkpoint-1, step 1 of 3/);
+  const weights = (dir: string) => readFileSync(join(dir, 'adapter_model.safetensors'));
+  assert.ok(weights(out).equals(weights(lora.out)), 'final adapter weights differ from the straight run');
+});
+
+test('tied model: the adapter PEFT saved (both copies) exports to the logits PEFT and transformers compute', async () => {
+  const dir = exportTo(`${TIED}/adapter`, 'tied-peft');
+  untiedExport(dir);
+  const logits = await exportedLogits(dir, '<animal>zebra cat</animal>', 'prompt_ids');
+  assert.equal(logits.length, 4 * 384);
+  assert.ok(maxAbsDiff(logits, golden.get('logits')!.data) < 1e-4);
+  assert.ok(maxAbsDiff(logits, golden.get('merged_logits')!.data) < 1e-4);
+});
+
+test('tied model: modules_to_save embed_tokens alone trains the embedding copy while lm_head keeps the original', async () => {
+  const dir = exportTo(`${TIED}/embed-only`, 'tied-embed-only');
+  const weights = untiedExport(dir);
+  const base = readSafetensors(`${BASE}/model.safetensors`).get('model.embed_tokens.weight')!;
+  assert.deepEqual(weights.get('lm_head.weight')?.data, base.data);
+  const logits = await exportedLogits(dir, '<animal>zebra cat</animal>', 'embed_only_prompt_ids');
+  assert.ok(maxAbsDiff(logits, golden.get('embed_only_logits')!.data) < 1e-4);
+  assert.ok(maxAbsDiff(logits, golden.get('embed_only_merged_logits')!.data) < 1e-4);
+});
