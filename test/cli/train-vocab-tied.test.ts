@@ -105,12 +105,35 @@ test('tied model: the adapter PEFT saved (both copies) exports to the logits PEF
   assert.ok(maxAbsDiff(logits, golden.get('merged_logits')!.data) < 1e-4);
 });
 
-test('tied model: modules_to_save embed_tokens alone trains the embedding copy while lm_head keeps the original', async () => {
-  const dir = exportTo(`${TIED}/embed-only`, 'tied-embed-only');
+test('tied model: an adapter LLaMA-Factory saved (embed_tokens alone, PEFT\'s embedding-layer layout) exports to PEFT\'s logits', async () => {
+  const adapterDir = `${TIED}/embed-only`;
+  const stored = readSafetensors(`${adapterDir}/adapter_model.safetensors`);
+  assert.ok(stored.has('base_model.model.model.embed_tokens.original_module.weight'));
+  const dir = exportTo(adapterDir, 'tied-embed-only');
   const weights = untiedExport(dir);
-  const base = readSafetensors(`${BASE}/model.safetensors`).get('model.embed_tokens.weight')!;
-  assert.deepEqual(weights.get('lm_head.weight')?.data, base.data);
+  // The LM head keeps the original grown weight, which the adapter carries under the head's own name.
+  assert.deepEqual(weights.get('lm_head.weight')?.data, stored.get('base_model.model.lm_head.weight')?.data);
+  assert.deepEqual(weights.get('model.embed_tokens.weight')?.data, stored.get('base_model.model.model.embed_tokens.weight')?.data);
   const logits = await exportedLogits(dir, '<animal>zebra cat</animal>', 'embed_only_prompt_ids');
   assert.ok(maxAbsDiff(logits, golden.get('embed_only_logits')!.data) < 1e-4);
   assert.ok(maxAbsDiff(logits, golden.get('embed_only_merged_logits')!.data) < 1e-4);
+});
+
+test('tied model, LoRA + add_tokens with additional_target embed_tokens: the frozen grown head is saved as PEFT saves it', async () => {
+  const { cfg, out } = vocabConfig('tied-embed-target');
+  const r = await train(cfg, ['additional_target=embed_tokens', 'seed=7']);
+  assert.equal(r.code, 0, explain(r));
+  const adapter = readSafetensors(join(out, 'adapter_model.safetensors'));
+  assert.deepEqual(adapter.get('base_model.model.model.embed_tokens.weight')?.shape, [384, 16]);
+  const head = adapter.get('base_model.model.lm_head.weight');
+  assert.deepEqual(head?.shape, [384, 16]);
+
+  // A freeze run of the last layer keeps the tied embedding at training's growth: the head the adapter saved.
+  const { cfg: freezeCfg, out: freezeOut } = vocabConfig('tied-embed-target-freeze');
+  const freeze = await train(freezeCfg, ['finetuning_type=freeze', 'freeze_trainable_layers=1', 'max_steps=1', 'seed=7']);
+  assert.equal(freeze.code, 0, explain(freeze));
+  const grown = readSafetensors(join(freezeOut, 'model.safetensors')).get('model.embed_tokens.weight');
+  assert.deepEqual(head?.data, grown?.data);
+  const merged = untiedExport(exportTo(out, 'tied-embed-target-export'));
+  assert.deepEqual(merged.get('lm_head.weight')?.data, grown?.data);
 });

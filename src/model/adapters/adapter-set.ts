@@ -17,12 +17,17 @@ export class AdapterSet {
   readonly spec: LoraSpec;
   readonly layers: Map<string, LoraAdapter>; // HF module name -> adapter
   readonly saved: Map<string, Tensor>; // HF parameter name -> modules_to_save parameter (the model's own tensor)
+  readonly frozenEmbeddings: Map<string, Tensor>; // the embedding and LM head weights that are not modules_to_save
   private readonly dropout: DropoutState;
 
-  constructor(spec: LoraSpec, layers: Map<string, LoraAdapter>, saved: Map<string, Tensor>, dropout: DropoutState) {
+  constructor(
+    spec: LoraSpec, layers: Map<string, LoraAdapter>, saved: Map<string, Tensor>, frozenEmbeddings: Map<string, Tensor>,
+    dropout: DropoutState,
+  ) {
     this.spec = spec;
     this.layers = layers;
     this.saved = saved;
+    this.frozenEmbeddings = frozenEmbeddings;
     this.dropout = dropout;
   }
 
@@ -136,7 +141,20 @@ export function installAdapters(
   if (hasAdapters(model)) throw new UsageError('the model already carries a LoRA adapter; merge it before installing another');
   for (const layer of layers.values()) layer.base.adapter = layer;
   for (const [name, t] of saved) makeTrainable(name, t);
-  return new AdapterSet(spec, layers, saved, dropout);
+  return new AdapterSet(spec, layers, saved, frozenEmbeddingParams(model, saved), dropout);
+}
+
+export const EMBEDDING_PARAMS = ['model.embed_tokens.weight', 'lm_head.weight'];
+
+// The model's embedding and (untied) LM head weights outside modules_to_save.
+export function frozenEmbeddingParams(model: CausalLM, saved: Map<string, Tensor>): Map<string, Tensor> {
+  const params = model.namedParameters();
+  const out = new Map<string, Tensor>();
+  for (const name of EMBEDDING_PARAMS) {
+    const t = params.get(name);
+    if (t !== undefined && !saved.has(name)) out.set(name, t);
+  }
+  return out;
 }
 
 // A fresh, trainable adapter for `spec`: A kaiming-uniform from `seed`, B zero, so the model's output is unchanged.
