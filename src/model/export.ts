@@ -1,8 +1,9 @@
 // `retune export`: the base model with its adapters merged, written as a plain Hugging Face folder that transformers
 // (or Retune) loads without PEFT: config.json, model.safetensors or shards of at most export_size GB plus the index,
 // generation_config.json and the tokenizer files (the base model's, those a run that added tokens saved, or the
-// tokenizer grown here by the config's tokens) (and a reward model's value head). Weights are written in the base model's dtype, as
-// LLaMA-Factory does. The folder appears only when complete: everything is written to a sibling and renamed.
+// tokenizer grown here by the config's tokens), and a reward model's value head. Weights are written in the base
+// model's dtype, as LLaMA-Factory does. The folder appears only when complete: everything is written to a sibling and
+// renamed.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { RetuneError, UsageError } from '../util/errors.js';

@@ -1,8 +1,8 @@
 // Adapter folders in Python PEFT's layout: adapter_config.json + adapter_model.safetensors with keys
 // `base_model.model.<module>.lora_A.weight` (r, in), `...lora_B.weight` (out, r), `...lora_magnitude_vector` (out)
 // for DoRA, and `base_model.model.<param>` for modules_to_save (and, once the vocabulary grew, for the embedding
-// layers outside it). Loading checks that the file holds exactly the
-// tensors its config implies for this model, so a mismatched adapter fails with the tensor's name.
+// layers outside it). Loading checks that the file holds exactly the tensors its config implies for this model, so a
+// mismatched adapter fails with the tensor's name.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../util/errors.js';
