@@ -3,7 +3,7 @@
 // adapter holds both, chat and an unchanged resume load them, and export writes both with tie_word_embeddings false.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTokenizer } from '../../src/data/tokenizer.js';
 import { loadModel } from '../../src/model/load.js';
@@ -136,4 +136,19 @@ test('tied model, LoRA + add_tokens with additional_target embed_tokens: the fro
   assert.deepEqual(head?.data, grown?.data);
   const merged = untiedExport(exportTo(out, 'tied-embed-target-export'));
   assert.deepEqual(merged.get('lm_head.weight')?.data, grown?.data);
+});
+
+test('tied model: an adapter with ensure_weight_tying (one tied copy in PEFT) exports; training it further is refused', async () => {
+  const adapter = join(tempDir('tied-ensure'), 'adapter');
+  cpSync(`${TIED}/adapter`, adapter, { recursive: true });
+  const configPath = join(adapter, 'adapter_config.json');
+  writeFileSync(configPath, JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')) as object, ensure_weight_tying: true }));
+  untiedExport(exportTo(adapter, 'tied-ensure-export'));
+
+  const { cfg } = vocabConfig('tied-ensure-train');
+  const refused = await train(cfg, [`adapter_name_or_path=${adapter}`, 'max_steps=1']);
+  assert.equal(refused.code, 2, explain(refused));
+  assert.match(refused.stderr, /ensure_weight_tying is true, .* Set create_new_adapter: true/);
+  const merged = await train(cfg, [`adapter_name_or_path=${adapter}`, 'create_new_adapter=true', 'max_steps=1']);
+  assert.equal(merged.code, 0, explain(merged));
 });

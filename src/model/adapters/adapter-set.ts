@@ -12,6 +12,8 @@ import { Rng, type RngState } from '../../tensor/random.js';
 
 const INIT_STREAM = 1;
 const DROPOUT_STREAM = 2;
+// The HF names of the embedding and LM head weights.
+export const EMBEDDING_PARAMS = ['model.embed_tokens.weight', 'lm_head.weight'];
 
 export class AdapterSet {
   readonly spec: LoraSpec;
@@ -92,7 +94,7 @@ export function targetLinears(model: CausalLM, spec: LoraSpec, source: string): 
 
 // The model's parameters that modules_to_save names, made trainable float32; each name must match something.
 export function modulesToSaveParams(model: CausalLM, modulesToSave: string[], source: string): Map<string, Tensor> {
-  if (['model.embed_tokens', 'lm_head'].some((m) => matchesModuleToSave(modulesToSave, m))) untieEmbeddings(model);
+  if (savesEmbeddings(modulesToSave)) untieEmbeddings(model);
   const params = model.namedParameters();
   const out = new Map<string, Tensor>();
   for (const wanted of modulesToSave) {
@@ -108,6 +110,11 @@ export function modulesToSaveParams(model: CausalLM, modulesToSave: string[], so
     }
   }
   return out;
+}
+
+// Whether modules_to_save names the embedding or the LM head.
+export function savesEmbeddings(modulesToSave: string[]): boolean {
+  return EMBEDDING_PARAMS.some((name) => matchesModuleToSave(modulesToSave, moduleOf(name)));
 }
 
 // PEFT 0.21's ModulesToSaveWrapper trains a copy of each module it wraps, and ensure_weight_tying is off by default,
@@ -144,7 +151,6 @@ export function installAdapters(
   return new AdapterSet(spec, layers, saved, frozenEmbeddingParams(model, saved), dropout);
 }
 
-export const EMBEDDING_PARAMS = ['model.embed_tokens.weight', 'lm_head.weight'];
 
 // The model's embedding and (untied) LM head weights outside modules_to_save.
 export function frozenEmbeddingParams(model: CausalLM, saved: Map<string, Tensor>): Map<string, Tensor> {

@@ -12,8 +12,8 @@ import { readSafetensors, writeSafetensors, type StoredTensor, type TensorToWrit
 import { Tensor } from '../../tensor/tensor.js';
 import type { CausalLM } from '../causal-lm.js';
 import {
-  EMBEDDING_PARAMS, frozenEmbeddingParams, hasAdapters, installAdapters, modulesToSaveParams, newDropoutState, targetLinears,
-  type AdapterSet,
+  EMBEDDING_PARAMS, frozenEmbeddingParams, hasAdapters, installAdapters, modulesToSaveParams, newDropoutState, savesEmbeddings,
+  targetLinears, type AdapterSet,
 } from './adapter-set.js';
 import { moduleOf } from './modules.js';
 import { readModelConfig } from '../config.js';
@@ -47,6 +47,12 @@ export function loadAdapter(model: CausalLM, dir: string, opts: LoadAdapterOptio
   };
 
   growToAdapter(model, stored);
+  if (opts.trainable && spec.ensureWeightTying && model.lmHead.weight === model.embedTokens.weight &&
+    savesEmbeddings(spec.modulesToSave)) {
+    throw new UsageError(`${configPath}: ensure_weight_tying is true, so PEFT trains this tied model's embedding and LM head as ` +
+      'one tensor; Retune trains them as two copies (PEFT\'s default) and cannot continue it. Set create_new_adapter: true ' +
+      'to merge it and train a new adapter on top');
+  }
   const linears = targetLinears(model, spec, configPath);
   const dropout = newDropoutState(opts.seed ?? 0);
   const shape = { r: spec.r, scaling: loraScaling(spec), dropout: spec.dropout, useDora: spec.useDora };
