@@ -3,31 +3,23 @@
 // adapter holds both, chat and an unchanged resume load them, and export writes both with tie_word_embeddings false.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTokenizer } from '../../src/data/tokenizer.js';
 import { loadModel } from '../../src/model/load.js';
 import { readSafetensors, readSafetensorsHeader } from '../../src/model/safetensors.js';
 import { maxAbsDiff } from '../model/helpers.js';
-import { explain, tempDir, train, writeConfig } from '../train/run-helpers.js';
+import { explain, tempDir, train } from '../train/run-helpers.js';
 import { runCli } from './run-cli.js';
+import { vocabConfig as tiedConfig } from './vocab-config.js';
 
 const TIED = 'test/fixtures/vocab/tied';
 const BASE = `${TIED}/model`;
 const golden = readSafetensors(`${TIED}/golden.safetensors`);
 
+// The vocabulary run config on the tied model.
 function vocabConfig(name: string): { cfg: string; out: string } {
-  const dir = tempDir(name);
-  const data = join(dir, 'data');
-  mkdirSync(data);
-  const rows = Array.from({ length: 12 }, (_, i) => ({ instruction: `Tag animal ${i}`, input: '', output: `<animal>zebra ${i}</animal>` }));
-  writeFileSync(join(data, 'tagged.json'), JSON.stringify(rows));
-  writeFileSync(join(data, 'dataset_info.json'), JSON.stringify({ tagged: { file_name: 'tagged.json' } }));
-  const cfg = writeConfig(dir, {
-    model_name_or_path: BASE, dataset_dir: data, dataset: 'tagged', num_train_epochs: 1,
-    add_tokens: 'zebra', add_special_tokens: '<animal>,</animal>',
-  });
-  return { cfg, out: join(dir, 'out') };
+  return tiedConfig(name, { model_name_or_path: BASE });
 }
 
 function keys(path: string): string[] {
