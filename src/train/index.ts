@@ -286,7 +286,7 @@ async function buildModel(
   // A full or freeze checkpoint holds the grown weights already; a base model grows the same way on every start.
   const resized = fromBase ? growModelVocab(model, run.tokenizer, run.vocab, config) : null;
   if (resized !== null) run.print(resized);
-  const finetuning = applyFinetuning(model, loraTargets(config, run.vocab, model), checkpoint !== null && lora ? checkpoint.path : null);
+  const finetuning = applyFinetuning(model, loraTargets(config, run.vocab), checkpoint !== null && lora ? checkpoint.path : null);
   if (checkpoint !== null && !lora && config.bf16) restoreTrainable(checkpoint.path, finetuning.trainable);
   if (state.rng !== null) {
     if (finetuning.adapters === null) throw new RetuneError('train_state.json holds a dropout RNG state but the run has no adapter');
