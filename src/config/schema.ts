@@ -162,7 +162,7 @@ export const finetuningGroup = z.object({
   lora_target: lf(commaList.default('all'), 'structural',
     'Comma list of Linear module names that get LoRA; all = every Linear except lm_head.'),
   additional_target: lf(optionalList, 'structural',
-    'Comma list of modules trained in full next to LoRA (PEFT modules_to_save).'),
+    'Comma list of modules trained in full next to LoRA (PEFT modules_to_save; tied embeddings train as two copies).'),
   use_rslora: lf(z.boolean().default(false), 'structural', 'Rank-stabilised LoRA: scale alpha/sqrt(r).'),
   use_dora: lf(z.boolean().default(false), 'structural', 'Weight-decomposed LoRA (DoRA) magnitude vector.'),
   create_new_adapter: lf(z.boolean().default(false), 'structural',

@@ -1,11 +1,13 @@
 // A model made ready for inference, the one way chat, the API server and the library load it: weights in the asked
-// dtype, adapters merged in order, the tokenizer, and the chat template resolved as training resolves it.
+// dtype, the config's new tokens added and the model grown as training grows it, adapters merged in order, the
+// tokenizer, and the chat template resolved as training resolves it.
 import type { RetuneConfig } from '../config/schema.js';
 import { loadTokenizer, resolveTemplate, tokenizerFolder, type Template, type Tokenizer } from '../data/index.js';
 import { mergeAdapterPaths } from '../model/adapters/index.js';
 import { loadModel, type CausalLM, type SamplingOptions } from '../model/index.js';
 import { UsageError } from '../util/errors.js';
 import { splitList } from '../model/adapters/finetuning.js';
+import { InferenceVocab, type InferVocabConfig } from './vocab.js';
 
 export type InferDtype = RetuneConfig['infer_dtype'];
 
@@ -17,6 +19,7 @@ export interface OpenOptions {
   toolFormat?: string | null;
   enableThinking?: boolean | null;
   preserveThinking?: boolean; // reasoning templates: keep earlier answers' thoughts in the prompt
+  vocab?: InferVocabConfig; // the config's new tokens, applied as training applies them (src/infer/vocab.ts)
 }
 
 export interface OpenedModel {
@@ -31,13 +34,18 @@ export async function openModel(dir: string, opts: OpenOptions = {}): Promise<Op
     throw new UsageError(`dtype ${JSON.stringify(dtype)}: use auto, bfloat16 or float32 (float16 is not supported on the CPU)`);
   }
   const model = await loadModel(dir, { frozenBf16: dtype === 'bfloat16' });
-  mergeAdapterPaths(model, opts.adapters ?? []);
-  const tokenizer = await loadTokenizer(tokenizerFolder(dir, opts.adapters ?? []));
+  const adapters = opts.adapters ?? [];
+  const tokenizerDir = tokenizerFolder(dir, adapters);
+  const tokenizer = await loadTokenizer(tokenizerDir);
+  const vocab = opts.vocab === undefined ? null : new InferenceVocab(tokenizer, opts.vocab, tokenizerDir === dir ? null : tokenizerDir);
   const template = resolveTemplate({
     template: opts.template ?? null, default_system: opts.defaultSystem ?? null, tool_format: opts.toolFormat ?? null,
     enable_thinking: opts.enableThinking ?? null, preserve_thinking: opts.preserveThinking ?? false,
     train_on_prompt: false,
   }, tokenizer);
+  // As in training: the tokens (the template's EOS included) first, then the base model grows, then adapters merge.
+  vocab?.grow(model);
+  mergeAdapterPaths(model, adapters);
   return { model, tokenizer, template };
 }
 
@@ -52,6 +60,7 @@ export function openFromConfig(config: RetuneConfig): Promise<OpenedModel> {
     toolFormat: config.tool_format,
     enableThinking: config.enable_thinking,
     preserveThinking: config.preserve_thinking,
+    vocab: config,
   });
 }
 

@@ -71,27 +71,38 @@ function trainedModelConfig(config: RetuneConfig): RetuneConfig {
 
 // After runTrain (null: an earlier run of the same command had finished training): do_eval and do_predict on the
 // weights in output_dir, so a resumed run ends with the same files. A run stopped by a signal evaluates when resumed.
-export async function evaluateTrained(config: RetuneConfig, result: TrainResult | null, print: (line: string) => void): Promise<void> {
+// Resolves with the metrics written (null: the run was stopped, nothing ran).
+export async function evaluateTrained(
+  config: RetuneConfig, result: TrainResult | null, print: (line: string) => void,
+): Promise<EvalPredictResults | null> {
   if (result !== null && result.stoppedBy !== null) {
     print(`stopped by ${result.stoppedBy}: do_eval / do_predict did not run; run the same command again to run them`);
-    return;
+    return null;
   }
-  await runEvalPredict(config, print);
+  return runEvalPredict(config, print);
+}
+
+// eval_results.json and predict_results.json as written (null: that phase did not run).
+export interface EvalPredictResults {
+  eval: Metrics | null;
+  predict: Metrics | null;
 }
 
 // do_eval, then do_predict; with do_train, on the trained weights. With predict_with_generate, do_eval scores
 // generated replies by BLEU and ROUGE instead of reporting the loss, as LLaMA-Factory's generating evaluation does
 // (it keeps the labels from the model, so no eval_loss); after training, eval metrics carry the run's epoch, which
 // HF's Trainer.evaluate adds through its log.
-export async function runEvalPredict(config: RetuneConfig, print: (line: string) => void): Promise<void> {
+export async function runEvalPredict(config: RetuneConfig, print: (line: string) => void): Promise<EvalPredictResults> {
   const outputDir = config.output_dir as string;
   mkdirSync(outputDir, { recursive: true });
   const opened = await openFromConfig(config.do_train ? trainedModelConfig(config) : config);
+  const results: EvalPredictResults = { eval: null, predict: null };
   if (config.do_eval) {
     const metrics = config.predict_with_generate ? (await generate(config, opened, 'eval', print)).metrics : await evaluate(config, opened);
-    save(outputDir, 'eval', { ...metrics, ...(config.do_train ? trainedEpoch(outputDir) : {}) }, print);
+    results.eval = save(outputDir, 'eval', { ...metrics, ...(config.do_train ? trainedEpoch(outputDir) : {}) }, print);
   }
-  if (config.do_predict) save(outputDir, 'predict', await predict(config, opened, outputDir, print), print);
+  if (config.do_predict) results.predict = save(outputDir, 'predict', await predict(config, opened, outputDir, print), print);
+  return results;
 }
 
 // The epoch train_results.json holds ({} when the run that trained wrote none).
@@ -104,10 +115,10 @@ function trainedEpoch(outputDir: string): Metrics {
 }
 
 // The metrics under HF's names: split-prefixed, except perplexity (LLaMA-Factory's own key) and epoch.
-function save(outputDir: string, split: Split, metrics: Metrics, print: (line: string) => void): void {
+function save(outputDir: string, split: Split, metrics: Metrics, print: (line: string) => void): Metrics {
   const prefixed: Metrics = {};
   for (const [k, v] of Object.entries(metrics)) prefixed[k === 'perplexity' || k === 'epoch' ? k : `${split}_${k}`] = v;
-  saveMetrics(outputDir, split, prefixed, print);
+  return saveMetrics(outputDir, split, prefixed, print);
 }
 
 // The eval split as prepareDataset makes it; with only eval_dataset, those datasets are read as the one split.

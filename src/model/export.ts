@@ -1,7 +1,9 @@
 // `retune export`: the base model with its adapters merged, written as a plain Hugging Face folder that transformers
 // (or Retune) loads without PEFT: config.json, model.safetensors or shards of at most export_size GB plus the index,
-// generation_config.json and the tokenizer files (the base model's, or those a run that added tokens saved) (and a reward model's value head). Weights are written in the base model's dtype, as
-// LLaMA-Factory does. The folder appears only when complete: everything is written to a sibling and renamed.
+// generation_config.json and the tokenizer files (the base model's, those a run that added tokens saved, or the
+// tokenizer grown here by the config's tokens), and a reward model's value head. Weights are written in the base
+// model's dtype, as LLaMA-Factory does. The folder appears only when complete: everything is written to a sibling and
+// renamed.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { RetuneError, UsageError } from '../util/errors.js';
@@ -11,6 +13,7 @@ import { mergeAdapterPaths, splitList } from './adapters/finetuning.js';
 import { INDEX_NAME, loadModel, readIndex, WEIGHTS_NAME } from './load.js';
 import { readSafetensorsHeader, type FloatDtype } from './safetensors.js';
 import { saveModel } from './save.js';
+import type { CausalLM } from './causal-lm.js';
 
 export type ExportConfig = Pick<
   RetuneConfig, 'model_name_or_path' | 'adapter_name_or_path' | 'export_dir' | 'export_size' | 'stage'
@@ -26,6 +29,8 @@ export interface ExportOptions {
   eosToken?: { text: string; id: number } | null;
   maxShardBytes?: number; // overrides export_size (GB), for tests
   tokenizerDir?: string; // where the tokenizer files come from (a run that added tokens saved them with its adapter)
+  growVocab?: (model: CausalLM) => void; // grows the base model to the config's new tokens, before adapters merge
+  saveTokenizer?: (dir: string) => void; // writes a tokenizer grown here over the files copied from tokenizerDir
 }
 
 export interface ExportResult {
@@ -52,6 +57,7 @@ export async function exportModel(config: ExportConfig, opts: ExportOptions = {}
   const dtype = baseDtype(base);
   // A bf16 base stays bf16 in memory: merging rounds each weight once, exactly where the file would round it.
   const model = await loadModel(base, { frozenBf16: dtype === 'BF16' });
+  opts.growVocab?.(model);
   mergeAdapterPaths(model, splitList(config.adapter_name_or_path));
   if (model.generationConfig === null) model.generationConfig = generationConfigOf(model.config.raw);
   if (opts.eosToken) model.generationConfig.eos_token_id = withEos(model.generationConfig.eos_token_id, opts.eosToken.id);
@@ -66,6 +72,7 @@ export async function exportModel(config: ExportConfig, opts: ExportOptions = {}
     for (const name of TOKENIZER_FILES) {
       if (existsSync(join(tokenizerDir, name))) copyFileSync(join(tokenizerDir, name), join(staging, name));
     }
+    opts.saveTokenizer?.(staging);
     // stage rm: the value head goes along, from the last adapter or else the model folder, as LLaMA-Factory exports it.
     const head = join(splitList(config.adapter_name_or_path).at(-1) ?? base, VALUE_HEAD_FILE);
     if (config.stage === 'rm' && existsSync(head)) copyFileSync(head, join(staging, VALUE_HEAD_FILE));

@@ -18,7 +18,7 @@ import {
   hashFile, MANIFEST_FILE, writeCheckpoint, type CheckpointRef, type ManifestEntry, type SavedCheckpoint,
 } from './checkpoint.js';
 import type { Objective } from './stages/index.js';
-import { writeHfState, type HfStateFields } from './hf-state.js';
+import { HF_STATE_FILE, writeHfState, type HfStateFields } from './hf-state.js';
 import { TRAIN_STATE_FILE, writeTrainState, type TrainState } from './state.js';
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -73,16 +73,17 @@ export async function saveTrainingCheckpoint(
   });
 }
 
-// The files of a checkpoint that serve resuming it; the others (weights, config, tokenizer, trainer_state.json) are
-// the run's result, which output_dir receives at the end.
-const RESUME_FILES = new Set([OPTIMIZER_FILE, TRAIN_STATE_FILE, ARGS_FILE, MANIFEST_FILE]);
+// The files of a checkpoint that output_dir does not receive as copies: those that serve resuming it, and
+// trainer_state.json, which output_dir receives with the train row (finalHfState). The others (weights, config,
+// tokenizer) are the run's result, copied at the end.
+const NOT_COPIED = new Set([OPTIMIZER_FILE, TRAIN_STATE_FILE, ARGS_FILE, MANIFEST_FILE, HF_STATE_FILE]);
 
 function resultEntries(checkpoint: CheckpointRef): ManifestEntry[] {
-  return checkpoint.manifest.files.filter((e) => !RESUME_FILES.has(e.path) && !e.path.includes('/'));
+  return checkpoint.manifest.files.filter((e) => !NOT_COPIED.has(e.path) && !e.path.includes('/'));
 }
 
-// The result files of the final checkpoint that output_dir lacks or holds in another version: all empty once the run
-// finished; otherwise the run was stopped between saving its last checkpoint and copying them.
+// The copied result files of the final checkpoint that output_dir lacks or holds in another version: all empty once
+// the run finished; otherwise the run was stopped between saving its last checkpoint and copying them.
 export function missingFinalFiles(outputDir: string, checkpoint: CheckpointRef): string[] {
   return resultEntries(checkpoint).filter((e) => {
     const path = join(outputDir, e.path);

@@ -18,22 +18,25 @@ import { createOptimizer } from '../optim/create.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { CONTROL_FILE } from './control.js';
 import { findLatestCheckpoint, openCheckpoint, removeStaleTemps, type CheckpointRef } from './checkpoint.js';
-import {
-  ARGS_FILE, missingFinalFiles, readCheckpointConfig, readOptimizerTensors, restoreTrainable, writeFinalWeights,
-} from './checkpoint-io.js';
-import { readLogHistory, type HistoryEntry } from './hf-state.js';
+import { ARGS_FILE, readCheckpointConfig, readOptimizerTensors, restoreTrainable } from './checkpoint-io.js';
+import { completeFinishedRun, finishRun } from './finish.js';
+import { estimateFlos, readLogHistory, type HistoryEntry } from './hf-state.js';
 import { initialHistory, plannedTotalSteps } from './lr-history.js';
 import { lockOutputDir } from './lock.js';
 import { TrainLog } from './logging.js';
 import { plotLoss } from './plot.js';
 import { effectiveConfig, formatLrOutlook, formatResumePlan, planResume, type ResumePlan } from './resume-plan.js';
-import { saveMetrics, trainMetrics } from './results.js';
+import { trainMetrics, type TrainResults } from './results.js';
 import { buildObjective } from './stages/index.js';
 import { readTrainState, type ResumeEvent, type TrainState } from './state.js';
 import { Trainer, type TrainResult } from './trainer.js';
 import { checkVocabFits, growModelVocab, loraTargets, vocabNotices } from './vocab.js';
 
 export type { TrainResult } from './trainer.js';
+
+export interface TrainOutcome extends TrainResult {
+  results: TrainResults | null; // what train_results.json received; null when the run stopped before its last step
+}
 
 export interface RunTrainOptions {
   dryRun?: boolean;
@@ -46,7 +49,7 @@ const RUN_LEFTOVERS =
 
 // Returns null when nothing was trained (dry run, or a finished run). A run stopped by SIGINT/SIGTERM saves, then
 // re-raises the signal so the process ends the way the signal asked.
-export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {}): Promise<TrainResult | null> {
+export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {}): Promise<TrainOutcome | null> {
   const print = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const outputDir = config.output_dir;
   if (outputDir === null) throw new UsageError('output_dir is required to train');
@@ -61,7 +64,7 @@ export async function runTrain(config: RetuneConfig, opts: RunTrainOptions = {})
 
   makeOutputFolder(outputDir, 'output_dir');
   const lock = lockOutputDir(outputDir);
-  let result: TrainResult | null;
+  let result: TrainOutcome | null;
   try {
     result = await planAndTrain(config, outputDir, false, print);
   } finally {
@@ -126,11 +129,13 @@ async function prepareRun(
 
 async function planAndTrain(
   config: RetuneConfig, outputDir: string, dryRun: boolean, print: (line: string) => void,
-): Promise<TrainResult | null> {
+): Promise<TrainOutcome | null> {
   const { checkpoint, runConfig, tokenizer, vocab, data, plan, state: planned, text } = await prepareRun(config, outputDir, dryRun, print);
   print(text);
   if (plan?.refusal) throw new UsageError(plan.refusal);
-  if (plan?.finished && checkpoint !== null) finishStoppedRun(runConfig, outputDir, checkpoint, dryRun, print);
+  if (plan?.finished && checkpoint !== null && completeFinishedRun(outputDir, checkpoint, dryRun, print)) {
+    if (!dryRun && runConfig.plot_loss) plot(outputDir, print);
+  }
   if (dryRun || planned === null) return null;
   const state = planned;
   const evalData = evalSplit(runConfig, data);
@@ -163,32 +168,15 @@ async function planAndTrain(
   if (result.stoppedBy !== null && result.globalStep < result.totalSteps) {
     log.message(`stopped by ${result.stoppedBy} at step ${result.globalStep}; ${result.lastCheckpoint ?? 'no checkpoint'} ` +
       'holds the state; run the same command again to resume');
-    return result;
+    return { ...result, results: null };
   }
   if (result.lastSaved === null) throw new RetuneError('the run ended without saving its final checkpoint');
-  writeFinalWeights(outputDir, result.lastSaved);
-  saveMetrics(outputDir, 'train', trainMetrics(result, seconds, model, finetuning), (line) => log.message(line));
+  const totals = { trainLoss: result.trainLoss, totalFlos: estimateFlos(result.tokensSeen, model, finetuning), epoch: result.epoch };
+  const results = trainMetrics(totals, seconds, result.samplesRun, result.stepsRun);
+  finishRun(outputDir, result.lastSaved, results, (line) => log.message(line));
   if (runConfig.plot_loss) plot(outputDir, print);
   log.message(`training finished at step ${result.globalStep}; weights in ${outputDir}`);
-  return result;
-}
-
-// A run stopped after saving its final checkpoint but before output_dir received the weights: a rerun copies them
-// (a dry run says it would).
-function finishStoppedRun(
-  config: RetuneConfig, outputDir: string, checkpoint: CheckpointRef, dryRun: boolean, print: (line: string) => void,
-): void {
-  const missing = missingFinalFiles(outputDir, checkpoint);
-  if (missing.length === 0) return;
-  const what = `${outputDir} lacks the final weights of ${checkpoint.name} (${missing.slice(0, 3).join(', ')}` +
-    `${missing.length > 3 ? ', ...' : ''}): the run stopped before writing them`;
-  if (dryRun) {
-    print(`  ${what}; the run will copy them from the checkpoint`);
-    return;
-  }
-  writeFinalWeights(outputDir, checkpoint);
-  if (config.plot_loss) plot(outputDir, print);
-  print(`${what}; copied them from the checkpoint, the run is complete`);
+  return { ...result, results };
 }
 
 function plot(outputDir: string, print: (line: string) => void): void {
@@ -298,7 +286,7 @@ async function buildModel(
   // A full or freeze checkpoint holds the grown weights already; a base model grows the same way on every start.
   const resized = fromBase ? growModelVocab(model, run.tokenizer, run.vocab, config) : null;
   if (resized !== null) run.print(resized);
-  const finetuning = applyFinetuning(model, loraTargets(config, run.vocab, model), checkpoint !== null && lora ? checkpoint.path : null);
+  const finetuning = applyFinetuning(model, loraTargets(config, run.vocab), checkpoint !== null && lora ? checkpoint.path : null);
   if (checkpoint !== null && !lora && config.bf16) restoreTrainable(checkpoint.path, finetuning.trainable);
   if (state.rng !== null) {
     if (finetuning.adapters === null) throw new RetuneError('train_state.json holds a dropout RNG state but the run has no adapter');

@@ -62,14 +62,9 @@ export function growModelVocab(
   return grown === null ? null : `Resized token embeddings from ${grown.from} to ${grown.to}.`;
 }
 
-// LoRA with resize_vocab: the embedding and LM head join additional_target unless it is set (LLaMA-Factory's rule).
-export function loraTargets<T extends Pick<RetuneConfig, 'finetuning_type' | 'additional_target'>>(
-  config: T, vocab: AddedVocab, model: CausalLM,
-): T {
+// LoRA with resize_vocab: the embedding and LM head join additional_target unless it is set (LLaMA-Factory's rule,
+// which names both modules of a tied model too; PEFT then trains them as two copies, see adapters/adapter-set.ts).
+export function loraTargets<T extends Pick<RetuneConfig, 'finetuning_type' | 'additional_target'>>(config: T, vocab: AddedVocab): T {
   if (!vocab.resizeVocab || config.finetuning_type !== 'lora' || config.additional_target !== null) return config;
-  if (model.config.tie_word_embeddings) {
-    throw new UsageError('resize_vocab: a LoRA run trains the grown embedding and LM head as PEFT modules_to_save, which ' +
-      'this model ties (tie_word_embeddings) and PEFT would untie; use finetuning_type full or freeze');
-  }
   return { ...config, additional_target: 'embed_tokens,lm_head' };
 }

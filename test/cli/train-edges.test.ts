@@ -24,20 +24,20 @@ test('a run stopped before copying its final weights is finished by the next run
 
   const dry = await train(cfg, ['--dry-run']);
   assert.equal(dry.code, 0, explain(dry));
-  assert.match(dry.stdout, /lacks the final weights of checkpoint-10 \(adapter_config\.json, adapter_model\.safetensors, trainer_state\.json\)/);
-  assert.match(dry.stdout, /the run will copy them from the checkpoint/);
+  assert.match(dry.stdout, /lacks the final files of checkpoint-10 \(adapter_config\.json, adapter_model\.safetensors, trainer_state\.json\)/);
+  assert.match(dry.stdout, /the run will write them from the checkpoint/);
   assert.equal(existsSync(join(out, 'adapter_model.safetensors')), false, 'a dry run wrote into output_dir');
 
   const again = await train(cfg);
   assert.equal(again.code, 0, explain(again));
   assert.match(again.stdout, /nothing to train: the run already reached 10 steps/);
-  assert.match(again.stdout, /copied them from the checkpoint, the run is complete/);
+  assert.match(again.stdout, /wrote them from the checkpoint, the run is complete/);
   for (const [f, bytes] of finals) assert.ok(readFileSync(join(out, f)).equals(bytes), `${f} differs from the first run's`);
 
   const done = await train(cfg);
   assert.equal(done.code, 0, explain(done));
   assert.match(done.stdout, /nothing to train/);
-  assert.doesNotMatch(done.stdout, /lacks the final weights/);
+  assert.doesNotMatch(done.stdout, /lacks the final/);
 });
 
 test('output_dir that is a file, under a file, or not creatable: exit 2 naming the path, nothing raw', async () => {

@@ -3,7 +3,7 @@
 // an unchanged resume bit for bit, a changed token list refused, and the bad inputs that exit 2.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTokenizer } from '../../src/data/tokenizer.js';
 import { loadModel } from '../../src/model/load.js';
@@ -11,26 +11,9 @@ import { readSafetensors, readSafetensorsHeader } from '../../src/model/safetens
 import { maxAbsDiff } from '../model/helpers.js';
 import { explain, FIXTURE, tempDir, train, writeConfig } from '../train/run-helpers.js';
 import { runCli } from './run-cli.js';
+import { vocabConfig } from './vocab-config.js';
 
 const TEXT = '<animal>zebra</animal>';
-const TOKENS = { add_tokens: 'zebra', add_special_tokens: '<animal>,</animal>' };
-
-// 12 answers that use the new tokens: 3 steps of batch 2 x 2 in one epoch.
-function writeData(dir: string): string {
-  const data = join(dir, 'data');
-  mkdirSync(data);
-  const rows = Array.from({ length: 12 }, (_, i) => ({ instruction: `Tag animal ${i}`, input: '', output: `<animal>zebra ${i}</animal>` }));
-  writeFileSync(join(data, 'tagged.json'), JSON.stringify(rows));
-  writeFileSync(join(data, 'dataset_info.json'), JSON.stringify({ tagged: { file_name: 'tagged.json' } }));
-  return data;
-}
-
-function vocabConfig(name: string, extra: Record<string, unknown> = {}): { cfg: string; out: string } {
-  const dir = tempDir(name);
-  const cfg = writeConfig(dir, { dataset_dir: writeData(dir), dataset: 'tagged', num_train_epochs: 1, ...TOKENS, ...extra });
-  return { cfg, out: join(dir, 'out') };
-}
-
 function shapes(path: string): Record<string, number[]> {
   return Object.fromEntries([...readSafetensorsHeader(path).entries].map(([name, e]) => [name, e.shape]));
 }

@@ -1,5 +1,5 @@
 // How a run treats its vocabulary (src/train/vocab.ts): LLaMA-Factory's notices, the refusal of a token id past the
-// embedding without resize_vocab, and the LoRA modules_to_save rule (refused for tied embeddings).
+// embedding without resize_vocab, and the LoRA modules_to_save rule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configSchema } from '../../src/config/schema.js';
@@ -7,7 +7,6 @@ import { TokenizedDataset } from '../../src/data/dataset-store.js';
 import type { PreparedData } from '../../src/data/prepare.js';
 import { loadTokenizer } from '../../src/data/tokenizer.js';
 import type { AddedVocab } from '../../src/data/vocab.js';
-import { loadModel } from '../../src/model/load.js';
 import { UsageError } from '../../src/util/errors.js';
 import { checkVocabFits, loraTargets, vocabNotices } from '../../src/train/vocab.js';
 
@@ -38,13 +37,10 @@ test('a token id past the embedding refuses without resize_vocab, naming the tok
     (e: Error) => e instanceof UsageError && /resize_vocab: the tokenizer gained "<\|eot_id\|>" \(id 320/.test(e.message));
 });
 
-test('LoRA with resize_vocab trains embed_tokens and lm_head in full unless additional_target is set; tied refuses', async () => {
-  const model = await loadModel(BASE);
+test('LoRA with resize_vocab trains embed_tokens and lm_head in full unless additional_target is set', () => {
   const grown = vocab({ resizeVocab: true });
-  assert.equal(loraTargets(config(), grown, model).additional_target, 'embed_tokens,lm_head');
-  assert.equal(loraTargets(config({ additional_target: 'norm' }), grown, model).additional_target, 'norm');
-  assert.equal(loraTargets(config(), vocab(), model).additional_target, null);
-  assert.equal(loraTargets(config({ finetuning_type: 'full' }), grown, model).additional_target, null);
-  const tied = await loadModel('test/fixtures/models/llama-tied');
-  assert.throws(() => loraTargets(config(), grown, tied), (e: Error) => e instanceof UsageError && /tie_word_embeddings/.test(e.message));
+  assert.equal(loraTargets(config(), grown).additional_target, 'embed_tokens,lm_head');
+  assert.equal(loraTargets(config({ additional_target: 'norm' }), grown).additional_target, 'norm');
+  assert.equal(loraTargets(config(), vocab()).additional_target, null);
+  assert.equal(loraTargets(config({ finetuning_type: 'full' }), grown).additional_target, null);
 });

@@ -45,7 +45,7 @@ export const zhKeys: Record<string, string> = {
   lora_alpha: 'LoRA 缩放系数的分子（缩放为 alpha/r）；未设置：2 * lora_rank。',
   lora_dropout: 'LoRA 输入上的 dropout 比例。',
   lora_target: '应用 LoRA 的 Linear 模块名，逗号分隔；all = 除 lm_head 外的所有 Linear。',
-  additional_target: '在 LoRA 之外全量训练的模块，逗号分隔（PEFT 的 modules_to_save）。',
+  additional_target: '在 LoRA 之外全量训练的模块，逗号分隔（PEFT 的 modules_to_save；绑定的嵌入层与 LM head 作为两份副本分别训练）。',
   use_rslora: '秩稳定 LoRA（rsLoRA）：缩放为 alpha/sqrt(r)。',
   use_dora: '权重分解 LoRA（DoRA）的幅度向量。',
   create_new_adapter: '在已加载的 adapter_name_or_path 适配器之上训练一个新的适配器。',

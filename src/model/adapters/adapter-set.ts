@@ -3,7 +3,7 @@
 // most one such set; earlier adapters are merged into the weights before another one is installed.
 import { UsageError } from '../../util/errors.js';
 import type { Linear } from '../../nn/linear.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import { Tensor } from '../../tensor/tensor.js';
 import type { CausalLM } from '../causal-lm.js';
 import { LoraAdapter, type DropoutState } from './lora.js';
 import { makeTrainable, moduleOf, namedLinears } from './modules.js';
@@ -12,17 +12,24 @@ import { Rng, type RngState } from '../../tensor/random.js';
 
 const INIT_STREAM = 1;
 const DROPOUT_STREAM = 2;
+// The HF names of the embedding and LM head weights.
+export const EMBEDDING_PARAMS = ['model.embed_tokens.weight', 'lm_head.weight'];
 
 export class AdapterSet {
   readonly spec: LoraSpec;
   readonly layers: Map<string, LoraAdapter>; // HF module name -> adapter
   readonly saved: Map<string, Tensor>; // HF parameter name -> modules_to_save parameter (the model's own tensor)
+  readonly frozenEmbeddings: Map<string, Tensor>; // the embedding and LM head weights that are not modules_to_save
   private readonly dropout: DropoutState;
 
-  constructor(spec: LoraSpec, layers: Map<string, LoraAdapter>, saved: Map<string, Tensor>, dropout: DropoutState) {
+  constructor(
+    spec: LoraSpec, layers: Map<string, LoraAdapter>, saved: Map<string, Tensor>, frozenEmbeddings: Map<string, Tensor>,
+    dropout: DropoutState,
+  ) {
     this.spec = spec;
     this.layers = layers;
     this.saved = saved;
+    this.frozenEmbeddings = frozenEmbeddings;
     this.dropout = dropout;
   }
 
@@ -87,29 +94,42 @@ export function targetLinears(model: CausalLM, spec: LoraSpec, source: string): 
 
 // The model's parameters that modules_to_save names, made trainable float32; each name must match something.
 export function modulesToSaveParams(model: CausalLM, modulesToSave: string[], source: string): Map<string, Tensor> {
+  if (savesEmbeddings(modulesToSave)) untieEmbeddings(model);
   const params = model.namedParameters();
   const out = new Map<string, Tensor>();
   for (const wanted of modulesToSave) {
     let hit = false;
     for (const [name, t] of params) {
       if (!matchesModuleToSave([wanted], moduleOf(name))) continue;
-      if (model.config.tie_word_embeddings && name === 'model.embed_tokens.weight') {
-        throw new UsageError(`${source}: "${wanted}" shares its weight with lm_head (tie_word_embeddings), and PEFT would untie ` +
-          'them when loading the adapter; train it with finetuning_type full or freeze instead');
-      }
       out.set(name, t);
       hit = true;
     }
     if (!hit) {
-      if (wanted === 'lm_head' && model.config.tie_word_embeddings) {
-        throw new UsageError(`${source}: lm_head is tied to model.embed_tokens in this model (tie_word_embeddings), so it cannot be ` +
-          'trained as a separate module; use finetuning_type full or freeze instead');
-      }
       const modules = [...new Set([...params.keys()].map((n) => moduleOf(n)).filter((m) => !/\.\d+\./.test(`${m}.`)))];
       throw new UsageError(`${source}: module "${wanted}" to train in full matches no parameter (modules outside the layers: ${modules.join(', ')})`);
     }
   }
   return out;
+}
+
+// Whether modules_to_save names the embedding or the LM head.
+export function savesEmbeddings(modulesToSave: string[]): boolean {
+  return EMBEDDING_PARAMS.some((name) => matchesModuleToSave(modulesToSave, moduleOf(name)));
+}
+
+// PEFT 0.21's ModulesToSaveWrapper trains a copy of each module it wraps, and ensure_weight_tying is off by default,
+// so on a model with tie_word_embeddings, modules_to_save naming the embedding, the LM head or both (LLaMA-Factory's
+// resize_vocab names both) leaves two weights that train apart; an unnamed one keeps the original values, frozen.
+// Here the LM head gets its own copy of the embedding (equal values, so no output changes) and the model counts as
+// untied from then on: its saved adapter holds both tensors, and an export writes both with tie_word_embeddings
+// false, as PEFT's merge_and_unload() sets it once the two differ (transformers would otherwise re-tie the head to
+// the embedding on load and lose the trained head).
+function untieEmbeddings(model: CausalLM): void {
+  const shared = model.embedTokens.weight;
+  if (model.lmHead.weight !== shared) return;
+  model.lmHead.weight = shared.bf16 !== null ? Tensor.fromBf16(shared.bf16.slice(), shared.shape) : Tensor.from(shared.data.slice(), shared.shape);
+  model.config.tie_word_embeddings = false;
+  model.config.raw = { ...model.config.raw, tie_word_embeddings: false };
 }
 
 // The set lives on the Linears it adapts (nn's `adapter` slot) and with whoever installed it: there is no registry.
@@ -128,7 +148,19 @@ export function installAdapters(
   if (hasAdapters(model)) throw new UsageError('the model already carries a LoRA adapter; merge it before installing another');
   for (const layer of layers.values()) layer.base.adapter = layer;
   for (const [name, t] of saved) makeTrainable(name, t);
-  return new AdapterSet(spec, layers, saved, dropout);
+  return new AdapterSet(spec, layers, saved, frozenEmbeddingParams(model, saved), dropout);
+}
+
+
+// The model's embedding and (untied) LM head weights outside modules_to_save.
+export function frozenEmbeddingParams(model: CausalLM, saved: Map<string, Tensor>): Map<string, Tensor> {
+  const params = model.namedParameters();
+  const out = new Map<string, Tensor>();
+  for (const name of EMBEDDING_PARAMS) {
+    const t = params.get(name);
+    if (t !== undefined && !saved.has(name)) out.set(name, t);
+  }
+  return out;
 }
 
 // A fresh, trainable adapter for `spec`: A kaiming-uniform from `seed`, B zero, so the model's output is unchanged.

@@ -118,6 +118,7 @@ function loraSpecOf(model: CausalLM, config: FinetuningConfig): LoraSpec {
     useRslora: config.use_rslora,
     useDora: config.use_dora,
     modulesToSave: splitList(config.additional_target),
+    ensureWeightTying: false,
     baseModel: config.model_name_or_path,
   };
 }

@@ -17,6 +17,9 @@ export interface LoraSpec {
   useRslora: boolean;
   useDora: boolean;
   modulesToSave: string[];
+  // PEFT's ensure_weight_tying: modules_to_save copies of tied weights stay one tensor (read, never written: Retune
+  // trains PEFT's default, two copies).
+  ensureWeightTying: boolean;
   baseModel: string | null;
 }
 
@@ -102,6 +105,7 @@ export function readAdapterConfig(dir: string): LoraSpec {
     useRslora: field(raw, 'use_rslora') === true,
     useDora: field(raw, 'use_dora') === true,
     modulesToSave: modulesToSave as string[],
+    ensureWeightTying: field(raw, 'ensure_weight_tying') === true,
     baseModel: typeof base === 'string' ? base : null,
   };
 }

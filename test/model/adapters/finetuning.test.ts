@@ -94,9 +94,20 @@ test('lora settings that match nothing are refused by name', async () => {
   assert.throws(() => applyFinetuning(model, config({ lora_target: 'q_proj,qkv' })), (e: Error) => e instanceof UsageError && /^lora_target: LoRA target "qkv" matches no Linear.*q_proj, k_proj/.test(e.message));
   assert.throws(() => applyFinetuning(model, config({ additional_target: 'head' })), (e: Error) => e instanceof UsageError && /^additional_target: module "head" to train in full matches no parameter/.test(e.message));
   assert.throws(() => applyFinetuning(model, config({ finetuning_type: 'full', adapter_name_or_path: join(FIXTURES, 'lora') })), /only valid with finetuning_type lora/);
-  const tied = await loadModel('test/fixtures/models/llama-tied');
-  assert.throws(() => applyFinetuning(tied, config({ additional_target: 'lm_head' })), /tied/);
-  assert.throws(() => applyFinetuning(tied, config({ additional_target: 'embed_tokens' })), /tie_word_embeddings/);
+});
+
+test('modules_to_save on a tied model unties it as PEFT does: the named copy trains, the other keeps the original', async () => {
+  for (const [target, trained] of [['lm_head', 'lm_head.weight'], ['embed_tokens', 'model.embed_tokens.weight']] as const) {
+    const tied = await loadModel('test/fixtures/models/llama-tied');
+    const original = tied.embedTokens.weight.values().slice();
+    const { trainable } = applyFinetuning(tied, config({ additional_target: target }));
+    assert.notEqual(tied.lmHead.weight, tied.embedTokens.weight);
+    assert.equal(tied.config.tie_word_embeddings, false);
+    assert.deepEqual([...trainable.keys()].filter((n) => !n.includes('.lora_')), [trained]);
+    assert.deepEqual(tied.lmHead.weight.values(), original);
+    assert.deepEqual(tied.embedTokens.weight.values(), original);
+    frozenExcept(tied, new Map([[trained, 1]]));
+  }
 });
 
 test('freeze: the last N layers, the first -N, chosen modules, extra modules; unknown names are refused', async () => {
