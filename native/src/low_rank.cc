@@ -25,6 +25,7 @@ typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
 
 constexpr int64_t kRowGroup = 4;   // rows sharing each load of the small operand
 constexpr int64_t kRankGroup = 4;  // rank columns sharing each load of a row (project)
+constexpr int64_t kReduceGroup = 8;  // rank rows summed side by side (reduce)
 constexpr int64_t kRowBlock = 16;  // rows of x per pass over a strip (reduce): 16 sequential streams
 constexpr int64_t kMinParallelMacs = int64_t(1) << 18;
 
@@ -119,12 +120,22 @@ RT_PATHS(void, reduce_columns,
   std::fill(strip, strip + r * width, 0.0f);
   for (int64_t i0 = 0; i0 < n; i0 += kRowBlock) {
     const int64_t i1 = std::min(i0 + kRowBlock, n);
-    // j inside f: the block's 16 x vectors of a strip come from memory once and from L1 for each j.
+    // Per 16 columns, kReduceGroup rank rows side by side (independent sums, so the adds overlap), each x vector
+    // loaded once for the group; a last group short of kReduceGroup repeats its last row.
     for (int64_t f = 0; f < full; f += 16) {
-      for (int64_t j = 0; j < r; j++) {
-        v16 t = RT_LOAD16(strip + j * width + f);
-        for (int64_t i = i0; i < i1; i++) t += y[i * r + j] * RT_LOAD16(x + i * F + f0 + f);
-        RT_STORE16(strip + j * width + f, t);
+      for (int64_t j = 0; j < r; j += kReduceGroup) {
+        const int64_t rows = std::min(kReduceGroup, r - j);
+        int64_t jj[kReduceGroup];
+        v16 t[kReduceGroup];
+        for (int64_t g = 0; g < kReduceGroup; g++) {
+          jj[g] = j + std::min(g, rows - 1);
+          t[g] = RT_LOAD16(strip + jj[g] * width + f);
+        }
+        for (int64_t i = i0; i < i1; i++) {
+          const v16 xv = RT_LOAD16(x + i * F + f0 + f);
+          for (int64_t g = 0; g < kReduceGroup; g++) t[g] += y[i * r + jj[g]] * xv;
+        }
+        for (int64_t g = 0; g < rows; g++) RT_STORE16(strip + jj[g] * width + f, t[g]);
       }
     }
     for (int64_t j = 0; j < r; j++)
