@@ -3,6 +3,8 @@
 // backward would hold a gradient for each; here the only extra activation is the (N, r) product s * xA @ A^T.
 // xA is the input the A branch sees: x itself, or a dropped-out copy (PEFT applies LoRA dropout to that branch only).
 // W may be a frozen bf16 weight (no dW); when it requires grad, dW = dOut^T @ x as in linear().
+// The branch's products run on the backend's low-rank kernels (one pass over the (N, in) or (N, out) operand, nothing
+// packed) up to rank LOW_RANK_MAX: through the general GEMM they took 17 % of a Qwen2.5-0.5B LoRA step.
 import { RetuneError } from '../util/errors.js';
 import { getBackend } from '../backend/index.js';
 import { allocate, output, record, willRecord, type GradSink, type Node } from './tape.js';
