@@ -16,6 +16,7 @@
         "src/norm_rope.cc",
         "src/loss_optim.cc",
         "src/elementwise.cc",
+        "src/low_rank.cc",
         "src/cpu.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

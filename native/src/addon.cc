@@ -456,6 +456,38 @@ Napi::Value Axpy(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value LowRankProject(const Napi::CallbackInfo& info) {
+  Args args(info, "lowRankProject");
+  int64_t n = args.size(3, "n"), F = args.size(4, "F"), r = args.size(5, "r");
+  double s = args.number(6, "s");
+  const float* x = args.array<float>(0, "x", n * F);
+  const float* w = args.array<float>(1, "w", r * F);
+  float* y = args.array<float>(2, "y", n * r);
+  if (args.ok()) rt::low_rank_project(x, w, y, n, F, r, s);
+  return info.Env().Undefined();
+}
+
+Napi::Value LowRankExpand(const Napi::CallbackInfo& info) {
+  Args args(info, "lowRankExpand");
+  int64_t n = args.size(3, "n"), r = args.size(4, "r"), F = args.size(5, "F");
+  const float* y = args.array<float>(0, "y", n * r);
+  const float* w = args.array<float>(1, "w", r * F);
+  float* out = args.array<float>(2, "out", n * F);
+  if (args.ok()) rt::low_rank_expand(y, w, out, n, r, F);
+  return info.Env().Undefined();
+}
+
+Napi::Value LowRankReduce(const Napi::CallbackInfo& info) {
+  Args args(info, "lowRankReduce");
+  int64_t n = args.size(3, "n"), r = args.size(4, "r"), F = args.size(5, "F");
+  bool accumulate = args.flag(6, "accumulate");
+  const float* y = args.array<float>(0, "y", n * r);
+  const float* x = args.array<float>(1, "x", n * F);
+  float* d = args.array<float>(2, "d", r * F);
+  if (args.ok()) rt::low_rank_reduce(y, x, d, n, r, F, accumulate);
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Args args(info, "setThreads");
   int64_t n = args.size(0, "n");
@@ -567,6 +599,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"add", Add},
       {"mul", Mul},
       {"axpy", Axpy},
+      {"lowRankProject", LowRankProject},
+      {"lowRankExpand", LowRankExpand},
+      {"lowRankReduce", LowRankReduce},
       {"setThreads", SetThreads},
       {"getThreads", GetThreads},
       {"fmaPeak", FmaPeak},

@@ -4,8 +4,9 @@
 // pairs (k, k+1) -- the VNNI layout that an AMX B tile loads with a 64-byte stride and that vdpbf16ps multiplies
 // against a broadcast pair of A. Each thread packs the panels of its own columns while it uses them, so no packed
 // copy of a weight outlives the call: packing reads B once per depth step and costs 1/M of the multiply.
-// Loops per thread, outermost first: depth steps of at most kDepth (the bf16 A block stays in L2) -> the thread's
-// 32-column blocks (pack the panel) -> 32-row blocks of C -> the 2x2 AMX tiles or 8x32 vdpbf16ps register blocks.
+// Loops per thread, outermost first: depth steps of at most kDepth (the bf16 A block stays in L2) -> groups of
+// kPanelGroup of the thread's 32-column blocks (pack their panels) -> each block of the group -> 32-row blocks of C
+// -> the 2x2 AMX tiles or 8x32 vdpbf16ps register blocks.
 // Every C element sums its depth steps in ascending order whatever the thread count: the bits depend on the path.
 // Few rows against a (N, K) weight (a decode step) go to gemm_bf16_rows (decode_rows.h) on every path instead.
 #include "gemm_bf16.h"
@@ -38,6 +39,8 @@ namespace {
 constexpr int64_t kBlock = 32;    // rows and columns of the C block one step computes (2x2 AMX tiles of 16x16)
 constexpr int64_t kDepth = 1024;  // k per depth step at most: a bf16 A block of 512 rows (1 MiB) stays in L2
 constexpr int64_t kMinParallelMacs = int64_t(1) << 21;
+// Panels packed together (up to 256 KiB, in L2): a (K, N) weight's rows are then read in runs of 4 cache lines.
+constexpr int64_t kPanelGroup = 4;
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -187,37 +190,50 @@ RT_AVX512BF16 void pack_half_nk(const Operands& o, int64_t n0, int64_t k0, int64
 // prefetcher once N is a few thousand.
 constexpr int64_t kRowsAhead = 192;
 
-// Both halves of a panel from a (K, N) weight: rows k and k+1 of the panel's 32 columns (64 bytes each), widened
-// and interleaved.
-RT_AVX512BF16 void pack_panel_kn(const Operands& o, int64_t j0, int64_t k0, int64_t pairs, uint32_t* dst) {
-  const int64_t K = o.K, N = o.N, cols = std::clamp<int64_t>(N - j0, 0, 32);
-  const __mmask32 colMask = static_cast<__mmask32>((uint64_t(1) << cols) - 1);
+// Both halves of `count` consecutive panels from a (K, N) weight: for each pair, rows k and k+1 of the panels'
+// columns, 64 bytes per panel and row, widened and interleaved. The panels are packed side by side so that each row
+// is read in one run of count * 64 bytes (a few cache lines the prefetchers follow) instead of one line per visit.
+// Panel q goes to dst + q * pairs * 32.
+RT_AVX512BF16 void pack_panels_kn(const Operands& o, int64_t j0, int64_t count, int64_t k0, int64_t pairs, uint32_t* dst) {
+  const int64_t K = o.K, N = o.N;
   for (int64_t p = 0; p < pairs; p++) {
     const int64_t k = k0 + 2 * p;
     const uint16_t* row = o.b + k * N + j0;
     if (k + kRowsAhead + 1 < K) {
-      _mm_prefetch(reinterpret_cast<const char*>(row + kRowsAhead * N), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(row + (kRowsAhead + 1) * N), _MM_HINT_T0);
+      for (int64_t q = 0; q < count; q++) {
+        _mm_prefetch(reinterpret_cast<const char*>(row + kRowsAhead * N + q * kBlock), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(row + (kRowsAhead + 1) * N + q * kBlock), _MM_HINT_T0);
+      }
     }
-    // The all-lanes mask forms below: GCC 12 warns about the plain forms' undefined source register.
-    const __m512i lo = k < K ? _mm512_maskz_loadu_epi16(colMask, row) : _mm512_setzero_si512();
-    const __m512i hi = k + 1 < K ? _mm512_maskz_loadu_epi16(colMask, row + N) : _mm512_setzero_si512();
-    const __m512i lo0 = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xf, lo, 0));
-    const __m512i lo1 = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xf, lo, 1));
-    const __m512i hi0 = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xf, hi, 0));
-    const __m512i hi1 = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xf, hi, 1));
-    _mm512_store_si512(dst + p * 16, _mm512_or_si512(lo0, _mm512_maskz_slli_epi32(0xffff, hi0, 16)));
-    _mm512_store_si512(dst + (pairs + p) * 16, _mm512_or_si512(lo1, _mm512_maskz_slli_epi32(0xffff, hi1, 16)));
+    for (int64_t q = 0; q < count; q++) {
+      const int64_t cols = std::clamp<int64_t>(N - j0 - q * kBlock, 0, 32);
+      const __mmask32 colMask = static_cast<__mmask32>((uint64_t(1) << cols) - 1);
+      const uint16_t* at = row + q * kBlock;
+      uint32_t* panel = dst + q * pairs * 32;
+      // The all-lanes mask forms below: GCC 12 warns about the plain forms' undefined source register.
+      const __m512i lo = k < K ? _mm512_maskz_loadu_epi16(colMask, at) : _mm512_setzero_si512();
+      const __m512i hi = k + 1 < K ? _mm512_maskz_loadu_epi16(colMask, at + N) : _mm512_setzero_si512();
+      const __m512i lo0 = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xf, lo, 0));
+      const __m512i lo1 = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xf, lo, 1));
+      const __m512i hi0 = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xf, hi, 0));
+      const __m512i hi1 = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xf, hi, 1));
+      _mm512_store_si512(panel + p * 16, _mm512_or_si512(lo0, _mm512_maskz_slli_epi32(0xffff, hi0, 16)));
+      _mm512_store_si512(panel + (pairs + p) * 16, _mm512_or_si512(lo1, _mm512_maskz_slli_epi32(0xffff, hi1, 16)));
+    }
   }
 }
 
-// Columns [j0, j0 + 32) over depth [k0, k0 + kc) into dst: half h, pair p, column jj at dst[(h * kc/2 + p) * 16 + jj].
-// Columns past N and depth past K are zeros.
-RT_AVX512BF16 void pack_panels(const Operands& o, int64_t j0, int64_t k0, int64_t kc, uint32_t* dst) {
+// Panels of columns [j0, j0 + count * 32) over depth [k0, k0 + kc) into dst, one after another (kc * 16 dwords
+// each): in panel q, half h, pair p, column jj at dst[q * kc * 16 + (h * kc/2 + p) * 16 + jj]. Columns past N and
+// depth past K are zeros.
+RT_AVX512BF16 void pack_panels(const Operands& o, int64_t j0, int64_t count, int64_t k0, int64_t kc, uint32_t* dst) {
   const int64_t pairs = kc / 2;
-  if (!o.transB) return pack_panel_kn(o, j0, k0, pairs, dst);
-  pack_half_nk(o, j0, k0, pairs, dst);
-  pack_half_nk(o, j0 + 16, k0, pairs, dst + pairs * 16);
+  if (!o.transB) return pack_panels_kn(o, j0, count, k0, pairs, dst);
+  for (int64_t q = 0; q < count; q++) {
+    uint32_t* panel = dst + q * pairs * 32;
+    pack_half_nk(o, j0 + q * kBlock, k0, pairs, panel);
+    pack_half_nk(o, j0 + q * kBlock + 16, k0, pairs, panel + pairs * 16);
+  }
 }
 
 // ---- AVX512_BF16: 8 rows x 32 columns of C in 16 zmm accumulators; per pair of k, two panel loads and 16 vdpbf16ps.
@@ -357,17 +373,22 @@ bool allowed(Bf16Path p) { return p == Bf16Path::kFloat32; }
 // The blocked algorithm on column blocks [jb0, jb1) of one product, on the calling thread.
 void blocked_columns(const Operands& o, Bf16Path path, int64_t jb0, int64_t jb1, bool accumulate) {
   const int64_t step = depth_step(o.Kp);
-  uint32_t* panels = tPanels.get(kBlock * step / 2);
+  uint32_t* panels = tPanels.get(kPanelGroup * kBlock * step / 2);
 #ifdef RT_HAVE_BF16_PATHS
   const bool amx = path == Bf16Path::kAmx;
   if (amx) load_tile_config();
   for (int64_t k0 = 0; k0 < o.Kp; k0 += step) {
     const int64_t kc = std::min(step, o.Kp - k0);
-    for (int64_t jb = jb0; jb < jb1; jb++) {
-      pack_panels(o, jb * kBlock, k0, kc, panels);
-      for (int64_t i0 = 0; i0 < o.M; i0 += kBlock) {
-        if (amx) amx_block(o, panels, i0, jb * kBlock, k0, kc, accumulate || k0 > 0);
-        else avx512_block(o, panels, i0, jb * kBlock, k0, kc, accumulate || k0 > 0);
+    for (int64_t jg = jb0; jg < jb1; jg += kPanelGroup) {
+      const int64_t count = std::min(kPanelGroup, jb1 - jg);
+      pack_panels(o, jg * kBlock, count, k0, kc, panels);
+      for (int64_t q = 0; q < count; q++) {
+        const uint32_t* panel = panels + q * kc * 16;
+        const int64_t j0 = (jg + q) * kBlock;
+        for (int64_t i0 = 0; i0 < o.M; i0 += kBlock) {
+          if (amx) amx_block(o, panel, i0, j0, k0, kc, accumulate || k0 > 0);
+          else avx512_block(o, panel, i0, j0, k0, kc, accumulate || k0 > 0);
+        }
       }
     }
   }

@@ -51,4 +51,11 @@ void add(const float* a, const float* b, float* out, int64_t n);
 void mul(const float* a, const float* b, float* out, int64_t n);
 void axpy(double alpha, const float* x, float* y, int64_t n);
 
+// Low-rank products (low_rank.cc), r small. y (n, r) = s * x (n, F) @ w^T with w (r, F).
+void low_rank_project(const float* x, const float* w, float* y, int64_t n, int64_t F, int64_t r, double s);
+// out (n, F) += y (n, r) @ w (r, F).
+void low_rank_expand(const float* y, const float* w, float* out, int64_t n, int64_t r, int64_t F);
+// d (r, F) (=|+=) y^T (r, n) @ x (n, F).
+void low_rank_reduce(const float* y, const float* x, float* d, int64_t n, int64_t r, int64_t F, bool accumulate);
+
 }  // namespace rt

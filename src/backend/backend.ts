@@ -126,4 +126,15 @@ export interface Backend {
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void; // out = a + b (out may alias a)
   mul(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void; // out = a * b
   axpy(alpha: number, x: Float32Array, y: Float32Array, n: number): void; // y += alpha * x
+
+  // Low-rank products: LoRA's rank-r branches (r small) without a general GEMM's packing. Float32 sums in the fixed
+  // orders reference.ts spells out, which every backend and path follows: the results are the same bits everywhere.
+  // y (n, r) = s * x (n, F) @ w^T, w (r, F)
+  lowRankProject(x: Float32Array, w: Float32Array, y: Float32Array, n: number, F: number, r: number, s: number): void;
+  // out (n, F) += y (n, r) @ w (r, F)
+  lowRankExpand(y: Float32Array, w: Float32Array, out: Float32Array, n: number, r: number, F: number): void;
+  // d (r, F) (=|+=) y^T (r, n) @ x (n, F)
+  lowRankReduce(
+    y: Float32Array, x: Float32Array, d: Float32Array, n: number, r: number, F: number, accumulate: boolean,
+  ): void;
 }

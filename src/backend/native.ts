@@ -32,6 +32,9 @@ export interface NativeAddon {
   add: Backend['add'];
   mul: Backend['mul'];
   axpy: Backend['axpy'];
+  lowRankProject: Backend['lowRankProject'];
+  lowRankExpand: Backend['lowRankExpand'];
+  lowRankReduce: Backend['lowRankReduce'];
   setThreads(n: number): void;
   getThreads(): number;
   fmaPeak(threads: number, seconds: number): number; // GFLOP/s of a register-only FMA loop
@@ -138,5 +141,8 @@ export function loadNativeBackend(): Backend | null {
     add: n.add,
     mul: n.mul,
     axpy: n.axpy,
+    lowRankProject: n.lowRankProject,
+    lowRankExpand: n.lowRankExpand,
+    lowRankReduce: n.lowRankReduce,
   };
 }

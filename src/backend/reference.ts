@@ -322,6 +322,48 @@ function crossEntropyWithGrad(
   crossEntropyBackward(logits, targets, lse, dLoss, logits, N, V);
 }
 
+// The low-rank products in float32 (each assignment to a Float32Array rounds once, as the native kernels do).
+// y (n, r) = s * x (n, F) @ w^T: each dot product sums in 16 lanes, lane l taking the features k = l (mod 16) in
+// ascending order (features past F, up to a multiple of 16, add 0); the lanes add up in float64 in lane order, and
+// s times that is rounded once.
+function lowRankProject(x: Float32Array, w: Float32Array, y: Float32Array, n: number, F: number, r: number, s: number): void {
+  const lanes = new Float32Array(16);
+  const padded = Math.ceil(F / 16) * 16;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < r; j++) {
+      lanes.fill(0);
+      for (let k = 0; k < padded; k++) lanes[k & 15] += k < F ? Math.fround(x[i * F + k] * w[j * F + k]) : 0;
+      let sum = 0;
+      for (let l = 0; l < 16; l++) sum += lanes[l];
+      y[i * r + j] = s * sum;
+    }
+  }
+}
+
+// out (n, F) += y (n, r) @ w (r, F): t = y[i, 0] w[0, f] + y[i, 1] w[1, f] + ... (j ascending) is added to out.
+function lowRankExpand(y: Float32Array, w: Float32Array, out: Float32Array, n: number, r: number, F: number): void {
+  for (let i = 0; i < n; i++) {
+    for (let f = 0; f < F; f++) {
+      let t = 0;
+      for (let j = 0; j < r; j++) t = Math.fround(t + Math.fround(y[i * r + j] * w[j * F + f]));
+      out[i * F + f] += t;
+    }
+  }
+}
+
+// d (r, F) (=|+=) y^T @ x: t = y[0, j] x[0, f] + y[1, j] x[1, f] + ... (i ascending), then stored or added to d.
+function lowRankReduce(
+  y: Float32Array, x: Float32Array, d: Float32Array, n: number, r: number, F: number, accumulate: boolean,
+): void {
+  for (let j = 0; j < r; j++) {
+    for (let f = 0; f < F; f++) {
+      let t = 0;
+      for (let i = 0; i < n; i++) t = Math.fround(t + Math.fround(y[i * r + j] * x[i * F + f]));
+      d[j * F + f] = accumulate ? d[j * F + f] + t : t;
+    }
+  }
+}
+
 export const referenceBackend: Backend = {
   name: 'reference',
   threads: 1,
@@ -389,4 +431,7 @@ export const referenceBackend: Backend = {
   axpy(alpha, x, y, n) {
     for (let i = 0; i < n; i++) y[i] += alpha * x[i];
   },
+  lowRankProject,
+  lowRankExpand,
+  lowRankReduce,
 };

@@ -24,18 +24,21 @@ function mask(shape: number[], seed: number): Tensor {
   return m;
 }
 
+// Rank 3 runs the branch through the backend's low-rank kernels, rank 17 through the general GEMM.
 test('gradients of x, W, A, B and bias match central differences, with and without a dropped branch input', () => {
   setBackend('reference');
-  const r = rng(5);
-  const inputs = [randn([2, 3, 5], r), randn([4, 5], r), randn([3, 5], r), randn([4, 3], r), randn([4], r)];
-  const m = mask([2, 3, 5], 9);
-  for (const dropped of [false, true]) {
-    for (const withBias of [false, true]) {
-      const f = ([x, w, A, B, b]: Tensor[]): Tensor =>
-        loraLinear(x, w, withBias ? b : null, A, B, S, dropped ? { xA: mul(x, m) } : {});
-      const check = withBias ? [0, 1, 2, 3, 4] : [0, 1, 2, 3];
-      const err = gradError(f, inputs, check);
-      assert.ok(err < 5e-4, `dropped=${dropped} bias=${withBias}: relative error ${err}`);
+  for (const rank of [3, 17]) {
+    const r = rng(5);
+    const inputs = [randn([2, 3, 5], r), randn([4, 5], r), randn([rank, 5], r), randn([4, rank], r), randn([4], r)];
+    const m = mask([2, 3, 5], 9);
+    for (const dropped of [false, true]) {
+      for (const withBias of [false, true]) {
+        const f = ([x, w, A, B, b]: Tensor[]): Tensor =>
+          loraLinear(x, w, withBias ? b : null, A, B, S, dropped ? { xA: mul(x, m) } : {});
+        const check = withBias ? [0, 1, 2, 3, 4] : [0, 1, 2, 3];
+        const err = gradError(f, inputs, check);
+        assert.ok(err < 5e-4, `rank ${rank}, dropped=${dropped} bias=${withBias}: relative error ${err}`);
+      }
     }
   }
 });

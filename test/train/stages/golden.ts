@@ -62,8 +62,8 @@ export async function setUp(c: GoldenCase) {
   return { config, finetuning, objective };
 }
 
-// The check every dpo/kto case makes: loss and metrics of `first` to 1e-5 relative, each trainable gradient to 1e-4,
-// then the parameters after one AdamW step per batch of `steps` to 1e-5.
+// The check every dpo/kto case makes: loss and metrics of `first` to 1e-5 relative (rewards: see below), each
+// trainable gradient to 1e-4, then the parameters after one AdamW step per batch of `steps` to 1e-5.
 export async function checkCase(c: GoldenCase, first: TokenizedRow[], steps: TokenizedRow[][]): Promise<void> {
   const { config, finetuning, objective } = await setUp(c);
   assert.deepEqual([...finetuning.trainable.keys()].sort(), Object.keys(c.grads).sort());
@@ -71,7 +71,15 @@ export async function checkCase(c: GoldenCase, first: TokenizedRow[], steps: Tok
   assert.equal(rest.length, 0);
   closeRel(m.loss.item(), c.loss, 1e-5, 'loss');
   assert.deepEqual(Object.keys(m.metrics).sort(), Object.keys(c.metrics).sort());
-  for (const [k, v] of Object.entries(c.metrics)) closeRel(m.metrics[k], v, 1e-5, k);
+  // A reward is beta times a difference of policy and reference log-probabilities that agree to a few digits, so one
+  // float32 rounding of either is ~1e-5 of the reward: rewards are checked to 1e-6 of beta times the largest |logps/*|.
+  const logps = Object.entries(c.metrics).filter(([k]) => k.startsWith('logps/')).map(([, v]) => Math.abs(v));
+  const rewardScale = c.pref_beta * Math.max(0, ...logps);
+  for (const [k, v] of Object.entries(c.metrics)) {
+    const reward = k.startsWith('rewards/') && k !== 'rewards/accuracies' && rewardScale > 0;
+    if (reward) assert.ok(Math.abs(m.metrics[k] - v) <= 1e-6 * rewardScale, `${k}: ${m.metrics[k]} vs ${v}`);
+    else closeRel(m.metrics[k], v, 1e-5, k);
+  }
   backward(m.loss);
   for (const [name, t] of finetuning.trainable) closeTensor(t.grad as Float32Array, floats(c.grads[name]), 1e-4, `grad ${name}`);
 
