@@ -1,6 +1,7 @@
 // Cross-entropy fused with log-softmax, and AdamW. Cross-entropy works one row of logits at a time (max, then the
 // sum of exponentials in double lanes), so memory beyond the inputs is O(1) and probabilities are never stored.
 #include <cmath>
+#include <cstring>
 
 #include "kernels.h"
 #include "pool.h"
@@ -11,12 +12,21 @@ namespace {
 
 constexpr int32_t kIgnoreIndex = -100;
 
+// kLanes floats as one vector: a per-lane max over a float array is not vectorized by the compiler (a scalar
+// vmaxss per logit, as slow as the exponentials), over a vector type it is one vmaxps per kLanes logits.
+typedef float LaneVector __attribute__((vector_size(kLanes * sizeof(float))));
+
 RT_PATHS(float, row_max, (const float* x, int64_t V), (x, V)) {
-  float lanes[kLanes];
-  for (int l = 0; l < kLanes; l++) lanes[l] = -INFINITY;
+  LaneVector acc;
+  for (int l = 0; l < kLanes; l++) acc[l] = -INFINITY;
   int64_t j = 0;
-  for (; j + kLanes <= V; j += kLanes)
-    for (int l = 0; l < kLanes; l++) lanes[l] = x[j + l] > lanes[l] ? x[j + l] : lanes[l];
+  for (; j + kLanes <= V; j += kLanes) {
+    LaneVector v;
+    std::memcpy(&v, x + j, sizeof v);
+    acc = v > acc ? v : acc;
+  }
+  float lanes[kLanes];
+  std::memcpy(lanes, &acc, sizeof lanes);
   float m = -INFINITY;
   for (int l = 0; l < kLanes; l++) m = lanes[l] > m ? lanes[l] : m;
   for (; j < V; j++) m = x[j] > m ? x[j] : m;

@@ -303,6 +303,26 @@ for (const path of addon === null ? ['(none)'] : hostPaths) {
       }
     });
 
+    it('crossEntropy finds a row maximum in any lane of the vector body and in the tail', () => {
+      // lse does not depend on the maximum subtracted unless exponentials overflow: one logit far above the rest
+      // makes a missed maximum visible (exp clamps near 88, so lse would come out near 88 + the true max's miss).
+      for (const V of [33, 1000]) {
+        for (const at of [0, 5, 15, 16, 31, V - 1]) {
+          const logits = randn(2 * V, V + at, 1);
+          logits[V + at] = 120;
+          const targets = Int32Array.from([at, at]);
+          const lseRef = new Float32Array(2), lseNat = new Float32Array(2), losses = new Float32Array(2);
+          ref.crossEntropy(logits, targets, losses, lseRef, 2, V);
+          nb.crossEntropy(logits, targets, losses, lseNat, 2, V);
+          assertClose(lseNat, lseRef, 1e-5, 1e-6, `lse V=${V} max at ${at}`);
+          const fused = logits.slice(), lseFused = new Float32Array(2), dLoss = Float32Array.from([1, 1]);
+          nb.crossEntropyWithGrad(fused, targets, losses, lseFused, dLoss, 2, V);
+          assert.ok(bitsEqual(lseFused, lseNat), `crossEntropyWithGrad lse V=${V} max at ${at}`);
+          assert.ok(Math.abs(lseNat[1] - 120) < 1e-3, `lse ${lseNat[1]} V=${V} max at ${at}`);
+        }
+      }
+    });
+
     it('adamw follows torch order of operations like the reference', () => {
       const n = 1001;
       const g = randn(n, 1), p0 = randn(n, 2), m0 = randn(n, 3, 0.1), v0 = randn(n, 4, 0.01).map(Math.abs);
