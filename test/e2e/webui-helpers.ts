@@ -87,12 +87,12 @@ export async function openBrowser(testName: string): Promise<Browser> {
     page,
     shot: async (name) => {
       const path = next(name);
-      await page.screenshot({ path, fullPage: true });
+      await page.screenshot({ path, fullPage: true, animations: 'disabled' }); // transitions shown finished, as a person sees them
       return path;
     },
     shotOf: async (selector, name) => {
       const path = next(name);
-      await page.locator(selector).screenshot({ path });
+      await page.locator(selector).screenshot({ path, animations: 'disabled' });
       return path;
     },
     close: async () => {
