@@ -165,7 +165,11 @@ test('fill the Train form, Start, see progress and the loss chart grow, Stop at 
   await waitForStep(6);
   await page.click('[data-testid=stop]');
   await waitForState('stopped');
+  // The "Stopping" line speaks of a running run: it goes once the run has stopped.
+  await page.getByText('Stopping: the run finishes its step').waitFor({ state: 'detached' });
   const stoppedAt = await stepShown();
+  // The resume panel lists the checkpoint the stop saved (it refreshes when the run's state changes).
+  await page.getByRole('cell', { name: `checkpoint-${stoppedAt}`, exact: true }).waitFor();
   await browser.shot('stopped');
   assert.ok(stoppedAt > 0 && stoppedAt < 400, `stopped at ${stoppedAt}`);
   assert.ok(existsSync(join(root, 'saves/e2e', `checkpoint-${stoppedAt}`, 'manifest.json')),

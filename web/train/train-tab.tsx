@@ -56,7 +56,8 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
   const [runLr, setRunLr] = useState<LrCurves | null>(null);
   const [activeDir, setActiveDir] = useState<string | null>(null);
   const [command, setCommand] = useState<CommandResponse | null>(null);
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  // untilStopped: a message about the running run (Stopping...), not shown once the run is no longer running.
+  const [message, setMessage] = useState<{ ok: boolean; text: string; untilStopped?: boolean } | null>(null);
   const [configPath, setConfigPath] = useState('');
   const [session, setSession] = useState(0);
   const feed = useRunFeed(activeDir, session);
@@ -133,10 +134,10 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
       .catch((e) => current() && (setPlan(null), setPlanError(errorText(e))));
   }, [values, running, detail]);
 
-  const act = async (what: () => Promise<string>) => {
+  const act = async (what: () => Promise<string>, untilStopped = false) => {
     setMessage(null);
     try {
-      setMessage({ ok: true, text: await what() });
+      setMessage({ ok: true, text: await what(), untilStopped });
     } catch (e) {
       if (e instanceof ApiFailure && e.fields.length > 0) setErrors(e.fields);
       setMessage({ ok: false, text: errorText(e) });
@@ -161,7 +162,8 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
     setSession((n) => n + 1);
     return t('started', { dir: res.dir, pid: res.pid });
   });
-  const stop = () => act(async () => (await api.stop(activeDir!), t('stopRequested')));
+  const stop = () => act(async () => (await api.stop(activeDir!), t('stopRequested')), true);
+  const shownMessage = message?.untilStopped && !running ? null : message;
   const abort = () => act(async () => (await api.abort(activeDir!), t('abortRequested')));
   const preview = () => act(async () => {
     setCommand(await api.command(values));
@@ -220,8 +222,8 @@ export function TrainTab({ info, keys, openDir }: TrainTabProps) {
             {plan?.kind === 'resume' ? t('resume') : t('start')}</button>
           <button onClick={stop} disabled={!running} data-testid="stop">{t('stop')}</button>
           <button class="danger" onClick={abort} disabled={!running} data-testid="abort">{t('abort')}</button>
-          {message !== null && message.text !== '' &&
-            <span class={message.ok ? 'ok' : 'error'} data-testid="message">{message.text}</span>}
+          {shownMessage !== null && shownMessage.text !== '' &&
+            <span class={shownMessage.ok ? 'ok' : 'error'} data-testid="message">{shownMessage.text}</span>}
         </div>
         {command !== null && (
           <div data-testid="command"><pre class="command">{command.command}</pre>
