@@ -456,6 +456,34 @@ Napi::Value Axpy(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value AddRows(const Napi::CallbackInfo& info) {
+  Args args(info, "addRows");
+  const int64_t N = args.size(2, "N"), C = args.size(3, "C");
+  float* out = args.array<float>(0, "out", N * C);
+  const float* bias = args.array<float>(1, "bias", C);
+  if (args.ok()) rt::add_rows(out, bias, N, C);
+  return info.Env().Undefined();
+}
+
+Napi::Value SumRows(const Napi::CallbackInfo& info) {
+  Args args(info, "sumRows");
+  const int64_t N = args.size(2, "N"), C = args.size(3, "C");
+  const float* x = args.array<float>(0, "x", N * C);
+  float* out = args.array<float>(1, "out", C);
+  if (args.ok()) rt::sum_rows(x, out, N, C);
+  return info.Env().Undefined();
+}
+
+Napi::Value Transpose(const Napi::CallbackInfo& info) {
+  Args args(info, "transpose");
+  const int64_t rows = args.size(2, "rows"), cols = args.size(3, "cols");
+  const bool accumulate = args.flag(4, "accumulate");
+  const float* src = args.array<float>(0, "src", rows * cols);
+  float* dst = args.array<float>(1, "dst", rows * cols);
+  if (args.ok()) rt::transpose(src, dst, rows, cols, accumulate);
+  return info.Env().Undefined();
+}
+
 Napi::Value LowRankProject(const Napi::CallbackInfo& info) {
   Args args(info, "lowRankProject");
   int64_t n = args.size(3, "n"), F = args.size(4, "F"), r = args.size(5, "r");
@@ -599,6 +627,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"add", Add},
       {"mul", Mul},
       {"axpy", Axpy},
+      {"addRows", AddRows},
+      {"sumRows", SumRows},
+      {"transpose", Transpose},
       {"lowRankProject", LowRankProject},
       {"lowRankExpand", LowRankExpand},
       {"lowRankReduce", LowRankReduce},

@@ -1,11 +1,12 @@
 // Causal attention, flash style, in square blocks of kB queries x kB keys: no (T, T) matrix is ever stored.
-// Forward: a task per (batch, head) walks query blocks i and, for each, key blocks j <= i, keeping a running max m,
-// running sum l and unnormalized output per query (online softmax).
+// Forward: a task per (batch, kv head) packs the group's keys and values once, then for each head of the group walks
+// query blocks i and, for each, key blocks j <= i, keeping a running max m, running sum l and unnormalized output
+// per query (online softmax).
 // Backward: recomputes probabilities from the saved log-sum-exp,
 //   P = exp(S - lse), dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dO * O)), dQ = dS K * scale, dK = dS^T Q * scale
 // in one pass per (batch, kv head): heads of the group in order, key blocks j, query blocks i >= j. S and dP are
 // computed once per (i, j) and feed dK_j, dV_j and dQ_i, all in the task's own buffers: each output element is
-// written by one task, no atomics. With few (batch, head) pairs the tasks are split into parts of their blocks (see
+// written by one task, no atomics. With few (batch, kv head) pairs the tasks are split into parts of their blocks (see
 // part_count); a backward part's dQ terms are then added to dq in part order. The arithmetic is fixed by the shapes
 // alone: the thread count only decides which thread runs a whole task.
 // A sliding window (query i sees key j only when i - j < window) bounds both walks: key blocks wholly before a query
@@ -280,13 +281,14 @@ inline void prefetch_row(const float* row, int64_t hd) {
 
 constexpr int64_t kAhead = 16;  // rows prefetched ahead
 
-// dst (Tp, hdp) = the rows of head h of src (B, T, heads, hd) for batch b, zero-padded.
+// dst (Tp, hdp) = the rows of head h of src (B, T, heads, hd) for batch b, zero-padded: the rows of blocks
+// [blk0, blk1), the only ones a task reads (the rest of dst is left as it was).
 RT_PATHS(void, pack_rows,
-         (const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst),
-         (src, heads, b, h, p, dst)) {
+         (const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst, int64_t blk0, int64_t blk1),
+         (src, heads, b, h, p, dst, blk0, blk1)) {
   const float* base = src + (b * p.T * heads + h) * p.hd;
   const int64_t stride = heads * p.hd;
-  for (int64_t t = 0; t < p.Tp; t++) {
+  for (int64_t t = blk0 * kB; t < blk1 * kB; t++) {
     float* d = dst + t * p.hdp;
     if (t + kAhead < p.T) prefetch_row(base + (t + kAhead) * stride, p.hd);
     if (t < p.T) {
@@ -301,8 +303,8 @@ RT_PATHS(void, pack_rows,
 
 // dst (nBlocks, hdp, kB) = rows (Tp, hdp) transposed block by block (block j's keys along the last axis), so
 // S = Q_i @ dst_j reads contiguous key vectors. rows is already padded, so dst is too.
-void transpose_blocks_portable(const float* rows, const Padded& p, float* dst) {
-  for (int64_t jb = 0; jb < p.nBlocks; jb++) {
+void transpose_blocks_portable(const float* rows, const Padded& p, float* dst, int64_t jb0, int64_t jb1) {
+  for (int64_t jb = jb0; jb < jb1; jb++) {
     const float* r = rows + jb * kB * p.hdp;
     float* d = dst + jb * p.hdp * kB;
     for (int64_t c = 0; c < p.hdp; c++)
@@ -312,8 +314,8 @@ void transpose_blocks_portable(const float* rows, const Padded& p, float* dst) {
 
 #ifdef RT_HAVE_AVX2_PATH
 // 8x8 tiles transposed in registers (hdp and kB are multiples of 8).
-RT_AVX2 void transpose_blocks_avx2(const float* rows, const Padded& p, float* dst) {
-  for (int64_t jb = 0; jb < p.nBlocks; jb++) {
+RT_AVX2 void transpose_blocks_avx2(const float* rows, const Padded& p, float* dst, int64_t jb0, int64_t jb1) {
+  for (int64_t jb = jb0; jb < jb1; jb++) {
     const float* r = rows + jb * kB * p.hdp;
     float* d = dst + jb * p.hdp * kB;
     for (int64_t t = 0; t < kB; t += 8) {
@@ -328,11 +330,12 @@ RT_AVX2 void transpose_blocks_avx2(const float* rows, const Padded& p, float* ds
 }
 #endif
 
-void transpose_blocks(const float* rows, const Padded& p, float* dst) {
+// Blocks [jb0, jb1) only.
+void transpose_blocks(const float* rows, const Padded& p, float* dst, int64_t jb0, int64_t jb1) {
 #ifdef RT_HAVE_AVX2_PATH
-  if (cpu_has_avx2_fma()) return transpose_blocks_avx2(rows, p, dst);
+  if (cpu_has_avx2_fma()) return transpose_blocks_avx2(rows, p, dst, jb0, jb1);
 #endif
-  transpose_blocks_portable(rows, p, dst);
+  transpose_blocks_portable(rows, p, dst, jb0, jb1);
 }
 
 // dst (B, T, heads, hd) rows [t0, t1) of head h = src (Tp, hdp) without the padding.
@@ -376,22 +379,16 @@ struct ForwardScratch {
 };
 thread_local ForwardScratch tForward;
 
-// Query blocks [ib0, ib1) of head h of batch b.
-void forward_task(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s,
-                  int64_t b, int64_t h, int64_t ib0, int64_t ib1) {
+// The query blocks [ib0, ib1) of head h, from its packed rows.
+void forward_head(const AttentionShape& s, int64_t b, int64_t h, const float* qr, const float* kt, const float* vr,
+                  int64_t ib0, int64_t ib1, float* out, float* lse) {
   const Padded P(s);
-  const int64_t hdp = P.hdp, kvh = h / (s.nHead / s.nKV), W = window_of(s);
+  const int64_t hdp = P.hdp, W = window_of(s);
   const int32_t* seg = s.segments ? s.segments + b * s.T : nullptr;
   ForwardScratch& w = tForward;
-  float *qr = w.q.get(P.Tp * hdp), *vr = w.v.get(P.Tp * hdp);  // Q, V (Tp, hdp)
-  float* kt = w.kt.get(P.Tp * hdp);                              // K^T (nBlocks, hdp, kB)
   float* acc = w.acc.get(kB * hdp);  // (kB, hdp) unnormalized output of one query block
   float *sc = w.s.get(kB * kB), *pr = w.p.get(kB * kB), *m = w.m.get(kB), *l = w.l.get(kB);
   unsigned char* mask = w.mask.data();
-  pack_rows(q, s.nHead, b, h, P, qr);
-  pack_rows(k, s.nKV, b, kvh, P, vr);  // K rows, only on the way to K^T
-  transpose_blocks(vr, P, kt);
-  pack_rows(v, s.nKV, b, kvh, P, vr);
   for (int64_t ib = ib0; ib < ib1; ib++) {
     const int64_t i0 = ib * kB, nq = std::min(kB, s.T - i0);
     std::fill(m, m + kB, -INFINITY);
@@ -418,6 +415,24 @@ void forward_task(const float* q, const float* k, const float* v, float* out, fl
   }
 }
 
+// Query blocks [ib0, ib1) of every head of kv head kvh's group, batch b: the group's keys and values are packed
+// once for all its heads, and only the blocks these queries see.
+void forward_task(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s,
+                  int64_t b, int64_t kvh, int64_t ib0, int64_t ib1) {
+  const Padded P(s);
+  const int64_t hdp = P.hdp, group = s.nHead / s.nKV, W = window_of(s), kb0 = first_key_block(ib0, W);
+  ForwardScratch& w = tForward;
+  float *qr = w.q.get(P.Tp * hdp), *vr = w.v.get(P.Tp * hdp);  // Q, V (Tp, hdp)
+  float* kt = w.kt.get(P.Tp * hdp);                              // K^T (nBlocks, hdp, kB)
+  pack_rows(k, s.nKV, b, kvh, P, vr, kb0, ib1);  // K rows, only on the way to K^T
+  transpose_blocks(vr, P, kt, kb0, ib1);
+  pack_rows(v, s.nKV, b, kvh, P, vr, kb0, ib1);
+  for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) {
+    pack_rows(q, s.nHead, b, h, P, qr, ib0, ib1);
+    forward_head(s, b, h, qr, kt, vr, ib0, ib1, out, lse);
+  }
+}
+
 // ---- backward ---------------------------------------------------------------------------------------------------
 struct BackwardArgs {
   const float *dOut, *q, *k, *v, *out, *lse;
@@ -431,16 +446,17 @@ struct BackwardScratch {
 };
 thread_local BackwardScratch tBackward;
 
-// D (Tp) = rowsum(dO * out) for head h of batch b from the packed dO rows (Tp, hdp), zero on padded rows. Eight
-// lanes (d mod 8) summed in a fixed order, so the loop vectorizes.
+// D (Tp) = rowsum(dO * out) for head h of batch b from the packed dO rows (Tp, hdp), rows [t0, t1), zero on padded
+// rows. Eight lanes (d mod 8) summed in a fixed order, so the loop vectorizes.
 RT_PATHS(void, output_dots,
-         (const float* dor, const float* out, const AttentionShape& s, const Padded& P, int64_t b, int64_t h, float* D),
-         (dor, out, s, P, b, h, D)) {
+         (const float* dor, const float* out, const AttentionShape& s, const Padded& P, int64_t b, int64_t h, float* D,
+          int64_t t0, int64_t t1),
+         (dor, out, s, P, b, h, D, t0, t1)) {
   const float* base = out + (b * s.T * s.nHead + h) * s.hd;
   const int64_t stride = s.nHead * s.hd;
   std::fill(D + s.T, D + P.Tp, 0.0f);
-  for (int64_t t = 0; t < s.T; t++) {
-    if (t + kAhead < s.T) prefetch_row(base + (t + kAhead) * stride, s.hd);
+  for (int64_t t = t0; t < t1; t++) {
+    if (t + kAhead < t1) prefetch_row(base + (t + kAhead) * stride, s.hd);
     const float *x = dor + t * P.hdp, *y = base + t * stride;
     float lanes[8] = {};
     int64_t d0 = 0;
@@ -466,16 +482,18 @@ void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, in
   float *lse = w.lse.get(P.Tp), *D = w.D.get(P.Tp);
   float *sc = w.s.get(kB * kB), *pr = w.p.get(kB * kB), *dp = w.dp.get(kB * kB);
   unsigned char* mask = w.mask.data();
-  pack_rows(a.v, s.nKV, b, kvh, P, dv);  // V rows, only on the way to V^T; dv is overwritten below
-  transpose_blocks(dv, P, vt);
-  pack_rows(a.k, s.nKV, b, kvh, P, kr);
-  transpose_blocks(kr, P, kt);
+  // The part's keys [jb0, jb1) and the queries that see them, [jb0, ib1).
+  const int64_t ib1 = jb1 > jb0 ? end_query_block(jb1 - 1, W, P.nBlocks) : jb0;
+  pack_rows(a.v, s.nKV, b, kvh, P, dv, jb0, jb1);  // V rows, only on the way to V^T; dv is overwritten below
+  transpose_blocks(dv, P, vt, jb0, jb1);
+  pack_rows(a.k, s.nKV, b, kvh, P, kr, jb0, jb1);
+  transpose_blocks(kr, P, kt, jb0, jb1);
   // No zero fills: the first term of dK_j and dV_j is (first head, diagonal block), and the diagonal block always
   // has a visible pair (a query sees its own key); dQ_i's first term is from the first visible key block.
   for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) {
-    pack_rows(a.q, s.nHead, b, h, P, qr);
-    pack_rows(a.dOut, s.nHead, b, h, P, dor);
-    output_dots(dor, a.out, s, P, b, h, D);
+    pack_rows(a.q, s.nHead, b, h, P, qr, jb0, ib1);
+    pack_rows(a.dOut, s.nHead, b, h, P, dor, jb0, ib1);
+    output_dots(dor, a.out, s, P, b, h, D, jb0 * kB, std::min(ib1 * kB, s.T));
     std::copy_n(a.lse + (b * s.nHead + h) * s.T, s.T, lse);
     std::fill(lse + s.T, lse + P.Tp, 0.0f);
     std::vector<unsigned char>& dqSet = w.dqSet;
@@ -526,10 +544,10 @@ void for_each_task(int64_t n, F task) {
 
 void attention(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s) {
   if (s.B * s.T * s.nHead == 0) return;  // nothing to do (and no pairs to split into parts)
-  const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nHead, nBlocks), W = window_of(s);
-  for_each_task(s.B * s.nHead * parts, [&](int64_t task) {
-    const int64_t p = task % parts, bh = task / parts;
-    forward_task(q, k, v, out, lse, s, bh / s.nHead, bh % s.nHead, part_start(p, parts, nBlocks, W, false),
+  const int64_t nBlocks = (s.T + kB - 1) / kB, parts = part_count(s.B * s.nKV, nBlocks), W = window_of(s);
+  for_each_task(s.B * s.nKV * parts, [&](int64_t task) {
+    const int64_t p = task % parts, bkv = task / parts;
+    forward_task(q, k, v, out, lse, s, bkv / s.nKV, bkv % s.nKV, part_start(p, parts, nBlocks, W, false),
                  part_start(p + 1, parts, nBlocks, W, false));
   });
 }

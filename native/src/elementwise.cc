@@ -1,6 +1,7 @@
 // Elementwise kernels and the sum of squares. Work is split into contiguous ranges; the reduction sums fixed-size
 // chunks (independent of the thread count) and adds the chunk sums in order, so it is bit-identical on any number of
 // threads.
+#include <algorithm>
 #include <vector>
 
 #include "kernels.h"
@@ -97,6 +98,37 @@ void mul(const float* a, const float* b, float* out, int64_t n) {
 
 void axpy(double alpha, const float* x, float* y, int64_t n) {
   parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { axpy_range(alpha, x, y, i0, i1); });
+}
+
+// Rows to threads, whole rows each.
+void add_rows(float* out, const float* bias, int64_t N, int64_t C) {
+  parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) add_range(out + r * C, bias, out + r * C, 0, C);
+  });
+}
+
+// Columns to threads, so each column's sum runs down all rows in order on one thread: the bits of a plain loop.
+void sum_rows(const float* x, float* out, int64_t N, int64_t C) {
+  parallel_for(C, std::max<int64_t>(16, kGrain / std::max<int64_t>(N, 1)), [&](int64_t c0, int64_t c1) {
+    for (int64_t r = 0; r < N; r++) add_range(out, x + r * C, out, c0, c1);
+  });
+}
+
+// In 8 x 8 blocks (a row of src and one of dst per cache line or two), rows of dst to threads.
+void transpose(const float* src, float* dst, int64_t rows, int64_t cols, bool accumulate) {
+  constexpr int64_t kTile = 8;
+  parallel_for((cols + kTile - 1) / kTile, std::max<int64_t>(1, kGrain / kTile / std::max<int64_t>(rows, 1)),
+               [&](int64_t b0, int64_t b1) {
+    for (int64_t j0 = b0 * kTile; j0 < std::min(cols, b1 * kTile); j0 += kTile) {
+      const int64_t j1 = std::min(cols, j0 + kTile);
+      for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
+        const int64_t i1 = std::min(rows, i0 + kTile);
+        for (int64_t j = j0; j < j1; j++)
+          for (int64_t i = i0; i < i1; i++)
+            dst[j * rows + i] = accumulate ? dst[j * rows + i] + src[i * cols + j] : src[i * cols + j];
+      }
+    }
+  });
 }
 
 }  // namespace rt

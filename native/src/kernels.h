@@ -50,6 +50,12 @@ void scale(float* x, double s, int64_t n);
 void add(const float* a, const float* b, float* out, int64_t n);
 void mul(const float* a, const float* b, float* out, int64_t n);
 void axpy(double alpha, const float* x, float* y, int64_t n);
+// out (N, C) += bias (C) on every row.
+void add_rows(float* out, const float* bias, int64_t N, int64_t C);
+// out (C) += column sums of x (N, C), each column summed in row order.
+void sum_rows(const float* x, float* out, int64_t N, int64_t C);
+// dst (cols, rows) (=|+=) src (rows, cols)^T.
+void transpose(const float* src, float* dst, int64_t rows, int64_t cols, bool accumulate);
 
 // Low-rank products (low_rank.cc), r small. y (n, r) = s * x (n, F) @ w^T with w (r, F).
 void low_rank_project(const float* x, const float* w, float* y, int64_t n, int64_t F, int64_t r, double s);

@@ -126,6 +126,11 @@ export interface Backend {
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void; // out = a + b (out may alias a)
   mul(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void; // out = a * b
   axpy(alpha: number, x: Float32Array, y: Float32Array, n: number): void; // y += alpha * x
+  addRows(out: Float32Array, bias: Float32Array, N: number, C: number): void; // out (N, C) += bias (C), every row
+  // out (C) += the column sums of x (N, C): each column one float32 sum, rows in order
+  sumRows(x: Float32Array, out: Float32Array, N: number, C: number): void;
+  // dst (cols, rows) (=|+=) src (rows, cols)^T
+  transpose(src: Float32Array, dst: Float32Array, rows: number, cols: number, accumulate: boolean): void;
 
   // Low-rank products: LoRA's rank-r branches (r small) without a general GEMM's packing. Float32 sums in the fixed
   // orders reference.ts spells out, which every backend and path follows: the results are the same bits everywhere.

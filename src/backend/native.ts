@@ -32,6 +32,9 @@ export interface NativeAddon {
   add: Backend['add'];
   mul: Backend['mul'];
   axpy: Backend['axpy'];
+  addRows: Backend['addRows'];
+  sumRows: Backend['sumRows'];
+  transpose: Backend['transpose'];
   lowRankProject: Backend['lowRankProject'];
   lowRankExpand: Backend['lowRankExpand'];
   lowRankReduce: Backend['lowRankReduce'];
@@ -141,6 +144,9 @@ export function loadNativeBackend(): Backend | null {
     add: n.add,
     mul: n.mul,
     axpy: n.axpy,
+    addRows: n.addRows,
+    sumRows: n.sumRows,
+    transpose: n.transpose,
     lowRankProject: n.lowRankProject,
     lowRankExpand: n.lowRankExpand,
     lowRankReduce: n.lowRankReduce,

@@ -431,6 +431,17 @@ export const referenceBackend: Backend = {
   axpy(alpha, x, y, n) {
     for (let i = 0; i < n; i++) y[i] += alpha * x[i];
   },
+  addRows(out, bias, N, C) {
+    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) out[n * C + c] += bias[c];
+  },
+  sumRows(x, out, N, C) {
+    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) out[c] += x[n * C + c];
+  },
+  transpose(src, dst, rows, cols, accumulate) {
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) dst[j * rows + i] = accumulate ? dst[j * rows + i] + src[i * cols + j] : src[i * cols + j];
+    }
+  },
   lowRankProject,
   lowRankExpand,
   lowRankReduce,

@@ -17,13 +17,7 @@ export const backwardTable: Record<Exclude<OpName, 'checkpoint'>, Rule> = {
     const [outF, inF] = w.shape;
     const N = x.size / inF;
     linearGrads(gOut, w, x.data, N, sink.needs(0) ? sink.accumulate(0)! : null, sink.accumulate(1));
-    if (bias !== undefined && sink.needs(2)) {
-      const db = sink.zeroedOrExisting(2)!; // column sums of gOut
-      for (let n = 0; n < N; n++) {
-        const o = n * outF;
-        for (let c = 0; c < outF; c++) db[c] += gOut[o + c];
-      }
-    }
+    if (bias !== undefined && sink.needs(2)) getBackend().sumRows(gOut, sink.zeroedOrExisting(2)!, N, outF);
   },
 
   // C = op(A) @ op(B); see ops.matmul for the layouts.

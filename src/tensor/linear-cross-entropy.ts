@@ -30,7 +30,12 @@ export function countedRows(targets: Int32Array, V: number, chunkRows?: number):
     if (t < 0 || t >= V) throw new RetuneError(`linearCrossEntropy: target ${t} at row ${i} is outside the vocabulary (0..${V - 1})`);
     rows.push(i);
   }
-  return { rows: Int32Array.from(rows), chunk: chunkRows ?? Math.max(1, Math.floor(CHUNK_ELEMENTS / V)) };
+  if (chunkRows !== undefined) return { rows: Int32Array.from(rows), chunk: chunkRows };
+  // As many chunks as the budget needs, of equal size: 246 rows of a 150k vocab go as 82 + 82 + 82, not
+  // 110 + 110 + 26, whose last sliver runs the head's GEMMs at half their speed.
+  const most = Math.max(1, Math.floor(CHUNK_ELEMENTS / V));
+  const chunks = Math.max(1, Math.ceil(rows.length / most));
+  return { rows: Int32Array.from(rows), chunk: Math.max(1, Math.ceil(rows.length / chunks)) };
 }
 
 // Gathers rows [start, start + n) of the counted set from x (N, C) into out (n, C).

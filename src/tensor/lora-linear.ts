@@ -7,6 +7,7 @@
 // packed) up to rank LOW_RANK_MAX: through the general GEMM they took 17 % of a Qwen2.5-0.5B LoRA step.
 import { RetuneError } from '../util/errors.js';
 import { getBackend } from '../backend/index.js';
+import { acquire, release } from './pool.js';
 import { allocate, output, record, willRecord, type GradSink, type Node } from './tape.js';
 import { bf16ToF32, Tensor } from './tensor.js';
 
@@ -56,12 +57,7 @@ function baseForward(x: Float32Array, w: Tensor, bias: Tensor | null, out: Float
   const args = { batch: 1, M: N, N: outF, K: inF, transA: false, transB: true, accumulate: false };
   if (w.bf16 !== null) getBackend().matmulBf16(x, w.bf16, out, args);
   else getBackend().matmul(x, w.data, out, args);
-  if (bias === null) return;
-  const b = bias.bf16 !== null ? bf16ToF32(bias.bf16) : bias.data;
-  for (let n = 0; n < N; n++) {
-    const o = n * outF;
-    for (let c = 0; c < outF; c++) out[o + c] += b[c];
-  }
+  if (bias !== null) getBackend().addRows(out, bias.bf16 !== null ? bf16ToF32(bias.bf16) : bias.data, N, outF);
 }
 
 // y (..., out) = x @ W^T + b + scale * (xA @ A^T) @ B^T.   x (..., in), W (out, in), A (r, in), B (out, r).
@@ -88,7 +84,10 @@ export function loraLinear(
   const xa = allocate(N * r, rec); // (N, r), scaled by s, saved for dB
   if (r <= LOW_RANK_MAX) {
     backend.lowRankProject(xA.data, A.data, xa, N, inF, r, scale);
-    backend.lowRankExpand(xa, transposed(B.data, outF, r), out.data, N, r, outF);
+    const Bt = acquire(r * outF); // (r, out)
+    backend.transpose(B.data, Bt, outF, r, false);
+    backend.lowRankExpand(xa, Bt, out.data, N, r, outF);
+    release(Bt);
   } else {
     backend.matmul(xA.data, A.data, xa, { batch: 1, M: N, N: r, K: inF, transA: false, transB: true, accumulate: false });
     backend.scale(xa, scale, xa.length);
@@ -133,12 +132,7 @@ export function loraLinearBackward(node: Node, gOut: Float32Array, sink: GradSin
 function biasBackward(node: Node, gOut: Float32Array, sink: GradSink): void {
   const outF = node.inputs[1].shape[0];
   if (node.inputs[5] === undefined || !sink.needs(5)) return;
-  const db = sink.zeroedOrExisting(5)!;
-  const N = gOut.length / outF;
-  for (let n = 0; n < N; n++) {
-    const o = n * outF;
-    for (let c = 0; c < outF; c++) db[c] += gOut[o + c];
-  }
+  getBackend().sumRows(gOut, sink.zeroedOrExisting(5)!, gOut.length / outF, outF);
 }
 
 // The branch's gradients through the low-rank kernels, which take B^T (r, out) and give dB^T:
@@ -153,24 +147,17 @@ function lowRankBranchBackward(node: Node, gOut: Float32Array, sink: GradSink): 
   if (dB) {
     const dBt = sink.temp(r * outF); // (r, out)
     backend.lowRankReduce(node.saved.buffers[0], gOut, dBt, N, r, outF, false);
-    for (let o = 0; o < outF; o++) {
-      for (let j = 0; j < r; j++) dB.buf[o * r + j] = dB.accumulate ? dB.buf[o * r + j] + dBt[j * outF + o] : dBt[j * outF + o];
-    }
+    backend.transpose(dBt, dB.buf, r, outF, dB.accumulate);
   }
   if (sink.needs(2) || sink.needs(4)) {
     const gB = sink.temp(N * r); // (N, r) = s * g @ B
-    backend.lowRankProject(gOut, transposed(B.data, outF, r), gB, N, outF, r, node.saved.scale!);
+    const Bt = sink.temp(r * outF); // (r, out)
+    backend.transpose(B.data, Bt, outF, r, false);
+    backend.lowRankProject(gOut, Bt, gB, N, outF, r, node.saved.scale!);
     const dA = sink.accumulate(2);
     if (dA) backend.lowRankReduce(gB, xA.data, dA.buf, N, r, inF, dA.accumulate);
     const dxA = sink.zeroedOrExisting(4);
     if (dxA) backend.lowRankExpand(gB, A.data, dxA, N, r, inF);
   }
   biasBackward(node, gOut, sink);
-}
-
-// (rows, cols) -> (cols, rows)
-function transposed(m: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = m[i * cols + j];
-  return t;
 }

@@ -31,14 +31,6 @@ function saved(extra: Omit<Saved, 'buffers'> = {}, buffers: Float32Array[] = [])
   return { buffers, ...extra };
 }
 
-// out (N, C) += bias (C) for every row; a plain loop, as a kernel call per row would cost more than the adds.
-function addRows(out: Float32Array, bias: Float32Array, N: number, C: number): void {
-  for (let n = 0; n < N; n++) {
-    const o = n * C;
-    for (let c = 0; c < C; c++) out[o + c] += bias[c];
-  }
-}
-
 // x (..., in) @ w^T (in, out) + bias -> (..., out); w (out, in) in HF layout, possibly bf16 (frozen, no grad).
 export function linear(x: Tensor, w: Tensor, bias?: Tensor | null): Tensor {
   const inF = w.shape[1];
@@ -61,7 +53,7 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor | null): Tensor {
   const args = { batch: 1, M: N, N: outF, K: inF, transA: false, transB: true, accumulate: false };
   if (wd === null) backend.matmulBf16(xd, w.bf16 as Uint16Array, out.data, args);
   else backend.matmul(xd, wd, out.data, args);
-  if (bd) addRows(out.data, bd, N, outF);
+  if (bd) backend.addRows(out.data, bd, N, outF);
   if (rec) record('linear', inputs, out, saved());
   return out;
 }

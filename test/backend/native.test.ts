@@ -363,6 +363,36 @@ for (const path of addon === null ? ['(none)'] : hostPaths) {
       assert.ok(bitsEqual(yNat, yRef), 'axpy');
     });
 
+    it('addRows, sumRows and transpose give the reference bits on 1, 2 and 3 threads', () => {
+      const api = addon as NonNullable<typeof addon>;
+      const before = api.getThreads();
+      // [N, C]: a LoRA job's bias shapes (many rows, split by rows or columns), odd sizes, one row, one column.
+      for (const [N, C] of [[512, 896], [37, 1001], [1, 70], [300, 1], [3, 5]]) {
+        const x = randn(N * C, N + C), bias = randn(C, 7), sums0 = randn(C, 8);
+        const rowsRef = x.slice(), sumsRef = sums0.slice(), tRef = randn(N * C, 9), tAccRef = tRef.slice();
+        ref.addRows(rowsRef, bias, N, C);
+        ref.sumRows(x, sumsRef, N, C);
+        const tOut = new Float32Array(N * C);
+        ref.transpose(x, tOut, N, C, false);
+        ref.transpose(x, tAccRef, N, C, true);
+        assert.equal(tOut[Math.min(1, C - 1) * N], x[Math.min(1, C - 1)], 'reference transpose: dst (C, N)');
+        for (const threads of [1, 2, 3]) {
+          api.setThreads(threads);
+          const what = `${threads} threads, N ${N}, C ${C}`;
+          const rows = x.slice(), sums = sums0.slice(), t = new Float32Array(N * C).fill(NaN), tAcc = tRef.slice();
+          nb.addRows(rows, bias, N, C);
+          nb.sumRows(x, sums, N, C);
+          nb.transpose(x, t, N, C, false);
+          nb.transpose(x, tAcc, N, C, true);
+          assert.ok(bitsEqual(rows, rowsRef), `addRows ${what}`);
+          assert.ok(bitsEqual(sums, sumsRef), `sumRows ${what}`);
+          assert.ok(bitsEqual(t, tOut), `transpose ${what}`);
+          assert.ok(bitsEqual(tAcc, tAccRef), `transpose accumulate ${what}`);
+        }
+      }
+      api.setThreads(before);
+    });
+
     it('matmulPair gives the bits of two matmul calls, on 1, 2 and 3 threads, for equal and unequal products', () => {
       const api = addon as NonNullable<typeof addon>;
       const before = api.getThreads();
