@@ -201,9 +201,12 @@ RT_AVX2 void online_softmax_avx2(const float* s, const unsigned char* mask, bool
 
 // ---- The same two kernels on zmm for the AVX-512 paths: every lane runs exp8's instructions, and the row maxima
 // and sums combine the lanes in the order of the ymm versions, so both give the same bits.
+// The all-lanes mask forms of some intrinsics below: GCC 12 warns about the plain forms' undefined source register.
+constexpr __mmask16 kAll16 = 0xffff;
+
 RT_AVX512 inline __m512 exp16(__m512 x) {
   const __m512 lo = _mm512_set1_ps(-87.33654f);
-  x = _mm512_min_ps(_mm512_max_ps(x, lo), _mm512_set1_ps(88.0f));
+  x = _mm512_maskz_min_ps(kAll16, _mm512_maskz_max_ps(kAll16, x, lo), _mm512_set1_ps(88.0f));
   const __m512 magic = _mm512_set1_ps(12582912.0f);
   const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic), magic);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -215,21 +218,19 @@ RT_AVX512 inline __m512 exp16(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
   p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
-  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+  const __m512i bits = _mm512_maskz_slli_epi32(kAll16, _mm512_add_epi32(_mm512_maskz_cvttps_epi32(kAll16, n), _mm512_set1_epi32(127)), 23);
   const __m512 y = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
   return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLE_UQ), y);
 }
 
 // Lanes where the mask byte is nonzero.
 RT_AVX512 inline __mmask16 visible16(const unsigned char* m) {
-  const __m512i wide = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m)));
+  const __m512i wide = _mm512_maskz_cvtepu8_epi32(kAll16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(m)));
   return _mm512_cmpgt_epi32_mask(wide, _mm512_setzero_si512());
 }
 
-RT_AVX512 inline __m256 low8(__m512 x) { return _mm512_castps512_ps256(x); }
-RT_AVX512 inline __m256 high8(__m512 x) {
-  return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
-}
+RT_AVX512 inline __m256 low8(__m512 x) { return _mm512_maskz_extractf32x8_ps(0xff, x, 0); }
+RT_AVX512 inline __m256 high8(__m512 x) { return _mm512_maskz_extractf32x8_ps(0xff, x, 1); }
 
 RT_AVX512 void online_softmax_avx512(const float* s, const unsigned char* mask, bool full, int64_t hdp, float scale,
                                      float* p, float* rowMax, float* rowSum, float* acc) {
@@ -249,7 +250,7 @@ RT_AVX512 void online_softmax_avx512(const float* s, const unsigned char* mask, 
   const __m512 one = _mm512_set1_ps(1.0f);
   for (int64_t i = 0; i < kB; i += 16) {
     const __m512 old = _mm512_loadu_ps(rowMax + i);
-    const __m512 mNew = _mm512_max_ps(_mm512_load_ps(blockMax + i), old);
+    const __m512 mNew = _mm512_maskz_max_ps(kAll16, _mm512_load_ps(blockMax + i), old);
     const __mmask16 none = _mm512_cmp_ps_mask(mNew, ninf, _CMP_EQ_OQ);
     _mm512_store_ps(alpha + i, _mm512_mask_blend_ps(none, exp16(_mm512_sub_ps(old, mNew)), one));
     _mm512_store_ps(shift + i, _mm512_maskz_mov_ps(static_cast<__mmask16>(~none), mNew));
