@@ -30,7 +30,7 @@
 #include <unistd.h>
 #define RT_HAVE_BF16_PATHS 1
 #define RT_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-#define RT_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
+#define RT_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16,prfchw")))
 #endif
 
 namespace rt {
@@ -354,6 +354,17 @@ RT_AMX void amx_block(const Operands& o, const uint32_t* panels, int64_t i0, int
   const int tiles = i0 + 16 < o.M ? 4 : 2;
   CTile t[4];
   for (int q = 0; q < tiles; q++) t[q] = c_tile(o, i0 + (q / 2) * 16, j0 + (q % 2) * 16, load, local[q]);
+  // On the first depth step C's lines are fetched for writing now, while the tiles multiply: a tile store to lines
+  // not in cache waits on memory row by row (in a test loop, tiles stored to a (512, 4864) C in place ran at 55-80 %
+  // of the rate of tiles stored to a local buffer; fetched first, at 85-95 %). Later steps load C into the tiles
+  // first, which brings the lines in; fetching them as well measured 0-8 % slower.
+  for (int q = 0; q < tiles && !load; q++) {
+    if (t[q].at != t[q].c) continue;
+    for (int64_t r = 0; r < 16; r++) {
+      _mm_prefetch(reinterpret_cast<const char*>(t[q].at + r * o.N), _MM_HINT_ET0);
+      _mm_prefetch(reinterpret_cast<const char*>(t[q].at + r * o.N + 15), _MM_HINT_ET0);
+    }
+  }
   if (tiles == 4) amx_tiles<true>(o, panels, t, i0, k0, kc, load);
   else amx_tiles<false>(o, panels, t, i0, k0, kc, load);
   for (int q = 0; q < tiles; q++) {
