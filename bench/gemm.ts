@@ -71,6 +71,24 @@ function timeNative(addon: NativeAddon, M: number, N: number, K: number, layout:
   return best(samples);
 }
 
+// matmulBf16 (B a bf16 weight, stored (N, K) for NT and (K, N) for NN; the product a frozen weight's linear layer
+// runs with bf16: true) by the wall clock, best of at least MIN_REPS runs, in GFLOP/s.
+function timeNativeBf16(addon: NativeAddon, M: number, N: number, K: number, layout: Layout): number {
+  const a = randomArray(M * K), c = new Float32Array(M * N);
+  const bits = new Uint32Array(randomArray(K * N).buffer), b = new Uint16Array(K * N);
+  for (let i = 0; i < b.length; i++) b[i] = bits[i] >>> 16;
+  const args = { batch: 1, M, N, K, transA: false, transB: layout === 'NT', accumulate: false };
+  addon.matmulBf16(a, b, c, args);
+  let rate = 0;
+  const start = performance.now();
+  for (let n = 0; n < MIN_REPS || performance.now() - start < MIN_SECONDS * 1000; n++) {
+    const t0 = performance.now();
+    addon.matmulBf16(a, b, c, args);
+    rate = Math.max(rate, (2 * M * N * K) / ((performance.now() - t0) / 1000) / 1e9);
+  }
+  return rate;
+}
+
 const TORCH_SCRIPT = `
 import json, sys, time, torch
 cases = json.loads(sys.argv[1])
@@ -137,6 +155,7 @@ function spread(values: number[]): string {
 
 interface Round {
   native: Map<string, Rates>;
+  nativeBf16: Map<string, number>; // NN and NT only: the layouts of a frozen weight's products
   peaks: Map<number, { ymm: number; widest: number }>;
   torch: Map<string, number> | string;
 }
@@ -144,6 +163,7 @@ interface Round {
 async function measureRound(addon: NativeAddon, cases: [number, number, number, Layout, number][]): Promise<Round> {
   const before = addon.getThreads();
   const native = new Map<string, Rates>();
+  const nativeBf16 = new Map<string, number>();
   const peaks = new Map<number, { ymm: number; widest: number }>();
   try {
     for (const threads of THREADS) {
@@ -151,12 +171,13 @@ async function measureRound(addon: NativeAddon, cases: [number, number, number, 
       peaks.set(threads, fmaPeaks(addon, addon.kernelPaths().paths.includes('avx2'), threads));
       for (const [M, N, K, layout] of cases.filter((c) => c[4] === threads)) {
         native.set(key(M, N, K, layout, threads), timeNative(addon, M, N, K, layout, threads));
+        if (layout !== 'TN') nativeBf16.set(key(M, N, K, layout, threads), timeNativeBf16(addon, M, N, K, layout));
       }
     }
   } finally {
     addon.setThreads(before);
   }
-  return { native, peaks, torch: await timeTorch(cases) };
+  return { native, nativeBf16, peaks, torch: await timeTorch(cases) };
 }
 
 export async function benchGemm(): Promise<string[]> {
@@ -176,7 +197,8 @@ export async function benchGemm(): Promise<string[]> {
     const widest = rounds.map((r) => (r.peaks.get(threads) as { widest: number }).widest);
     lines.push(`gemm: ${threads} thread(s), FMA peak ymm ${ymm.toFixed(1)}, ${path} path (${widestRegisters(path)}) ` +
       `${median(widest).toFixed(1)} GFLOP/s (CPU-time basis); columns: wall GFLOP/s, CPU-time GFLOP/s, % of the ` +
-      'widest peak[, torch fp32 wall GFLOP/s, native/torch fp32 by wall clock, torch bf16 wall GFLOP/s]');
+      'widest peak[, torch fp32 wall GFLOP/s, native/torch fp32 by wall clock]; native bf16 (matmulBf16, NN and NT) ' +
+      'wall GFLOP/s[, torch bf16 wall GFLOP/s, native/torch bf16]');
     for (const [M, N, K, layout] of cases.filter((c) => c[4] === threads)) {
       const k = key(M, N, K, layout, threads);
       const rates = rounds.map((r) => r.native.get(k) as Rates);
@@ -186,9 +208,15 @@ export async function benchGemm(): Promise<string[]> {
         `(${Math.min(...pct).toFixed(0)}-${Math.max(...pct).toFixed(0)})`;
       if (torchMissing === undefined) {
         const fp32 = rounds.map((r) => (r.torch as Map<string, number>).get(`${k} float32`) as number);
-        const bf16 = rounds.map((r) => (r.torch as Map<string, number>).get(`${k} bfloat16`) as number);
-        line += `   torch fp32 ${median(fp32).toFixed(1).padStart(6)}  ${spread(rates.map((r, i) => r.wall / fp32[i]))}` +
-          `   torch bf16 ${median(bf16).toFixed(1).padStart(6)}`;
+        line += `   torch fp32 ${median(fp32).toFixed(1).padStart(6)}  ${spread(rates.map((r, i) => r.wall / fp32[i]))}`;
+      }
+      if (layout !== 'TN') {
+        const ours = rounds.map((r) => r.nativeBf16.get(k) as number);
+        line += `   bf16 ${median(ours).toFixed(1).padStart(6)}`;
+        if (torchMissing === undefined) {
+          const bf16 = rounds.map((r) => (r.torch as Map<string, number>).get(`${k} bfloat16`) as number);
+          line += `  torch bf16 ${median(bf16).toFixed(1).padStart(6)}  ${spread(ours.map((x, i) => x / bf16[i]))}`;
+        }
       }
       lines.push(line);
     }

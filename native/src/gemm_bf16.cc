@@ -5,7 +5,7 @@
 // against a broadcast pair of A. Each thread packs the panels of its own columns while it uses them, so no packed
 // copy of a weight outlives the call: packing reads B once per depth step and costs 1/M of the multiply.
 // Loops per thread, outermost first: depth steps of at most kDepth (the bf16 A block stays in L2) -> groups of
-// kPanelGroup of the thread's 32-column blocks (pack their panels) -> each block of the group -> 32-row blocks of C
+// kPanelGroup of the thread's 32-column blocks (pack their panels) -> 32-row blocks of C -> each block of the group
 // -> the 2x2 AMX tiles or 8x32 vdpbf16ps register blocks.
 // Every C element sums its depth steps in ascending order whatever the thread count: the bits depend on the path.
 // Few rows against a (N, K) weight (a decode step) go to gemm_bf16_rows (decode_rows.h) on every path instead.
@@ -407,10 +407,12 @@ void blocked_columns(const Operands& o, Bf16Path path, int64_t jb0, int64_t jb1,
     for (int64_t jg = jb0; jg < jb1; jg += kPanelGroup) {
       const int64_t count = std::min(kPanelGroup, jb1 - jg);
       pack_panels(o, jg * kBlock, count, k0, kc, panels);
-      for (int64_t q = 0; q < count; q++) {
-        const uint32_t* panel = panels + q * kc * 16;
-        const int64_t j0 = (jg + q) * kBlock;
-        for (int64_t i0 = 0; i0 < o.M; i0 += kBlock) {
+      // Row blocks outside the group's panels: a block's A rows are read from L2 (or beyond, for many rows) once per
+      // group and reused from L1 across its panels, while the group's panels stay in L2.
+      for (int64_t i0 = 0; i0 < o.M; i0 += kBlock) {
+        for (int64_t q = 0; q < count; q++) {
+          const uint32_t* panel = panels + q * kc * 16;
+          const int64_t j0 = (jg + q) * kBlock;
           if (amx) amx_block(o, panel, i0, j0, k0, kc, accumulate || k0 > 0);
           else avx512_block(o, panel, i0, j0, k0, kc, accumulate || k0 > 0);
         }
