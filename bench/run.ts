@@ -2,6 +2,7 @@
 // run by CI. Sections can be chosen by name: `npm run bench -- gemm train`.
 import { cpus } from 'node:os';
 import { getBackend } from '../src/backend/index.js';
+import { benchAttention } from './attention.js';
 import { benchDpoStep } from './dpo-step.js';
 import { benchApiLoad } from './api-load.js';
 import { benchDecode } from './decode.js';
@@ -15,6 +16,7 @@ import { benchTrainStep } from './train-step.js';
 const SECTIONS: [string, () => Promise<string[]>][] = [
   ['gemm', benchGemm],
   ['train', benchTrainStep],
+  ['attention', benchAttention],
   ['dpo', benchDpoStep],
   ['memory', benchLoraMemory],
   ['lora', () => benchLoraSft()],
