@@ -16,6 +16,7 @@ import type { Tensor } from './tensor.js';
 // stories15M head, 2048 rows, 1 thread (CPU time of logits, loss and both gradients): 1024, 512 and 256 rows within
 // 3 % of each other, 131 rows 6 % slower (w packed 16 times instead of 4, more partial kernel tiles).
 const CHUNK_ELEMENTS = 1 << 24;
+const ROW_BLOCK = 32;
 
 export interface LossRows {
   rows: Int32Array; // indices of the counted rows (target != -100)
@@ -31,11 +32,14 @@ export function countedRows(targets: Int32Array, V: number, chunkRows?: number):
     rows.push(i);
   }
   if (chunkRows !== undefined) return { rows: Int32Array.from(rows), chunk: chunkRows };
-  // As many chunks as the budget needs, of equal size: 246 rows of a 150k vocab go as 82 + 82 + 82, not
-  // 110 + 110 + 26, whose last sliver runs the head's GEMMs at half their speed.
+  // As many chunks as the budget needs, as even as whole 32-row blocks (the bf16 kernels' row block) allow: 246 rows
+  // of a 150k vocab go as 96 + 96 + 54. 110 + 110 + 26 ran the last sliver at half speed, and 82 + 82 + 82 pads each
+  // chunk's last block with 14 rows of zeros; the head's two GEMMs took 336, 339 and 314 ms for the three splits (one
+  // process, interleaved, 1 thread, Xeon AMX).
   const most = Math.max(1, Math.floor(CHUNK_ELEMENTS / V));
   const chunks = Math.max(1, Math.ceil(rows.length / most));
-  return { rows: Int32Array.from(rows), chunk: Math.max(1, Math.ceil(rows.length / chunks)) };
+  const even = Math.max(1, Math.ceil(rows.length / chunks));
+  return { rows: Int32Array.from(rows), chunk: Math.min(most, Math.ceil(even / ROW_BLOCK) * ROW_BLOCK) };
 }
 
 // Gathers rows [start, start + n) of the counted set from x (N, C) into out (n, C).

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setBackend } from '../../src/backend/index.js';
 import { backward, noGrad } from '../../src/tensor/autograd.js';
-import { linearCrossEntropy } from '../../src/tensor/linear-cross-entropy.js';
+import { countedRows, linearCrossEntropy } from '../../src/tensor/linear-cross-entropy.js';
 import { crossEntropy, linear, reshape } from '../../src/tensor/ops.js';
 import { bf16ToF32, f32ToBf16, Tensor } from '../../src/tensor/tensor.js';
 import { gradError, maxAbs, maxAbsDiff, randn, rng } from './helpers.js';
@@ -81,4 +81,20 @@ test('a second backward adds its gradients to the first, into existing .grad buf
   assert.ok(h.grad === buffers[0] && w.grad === buffers[1], 'gradients reuse their buffers');
   assert.deepEqual(Array.from(h.grad!), Array.from(once[0], (g) => g + g));
   assert.deepEqual(Array.from(w.grad!), Array.from(once[1], (g) => g + g));
+});
+
+test('loss rows go in as few chunks as the logits budget allows, as even as whole 32-row blocks allow', () => {
+  const targets = (n: number, counted: number): Int32Array =>
+    Int32Array.from({ length: n }, (_, i) => (i < n - counted ? -100 : i % 7));
+  // Qwen's vocab: 110 rows fit the 64 MiB budget; 246 counted rows of 512 -> 96 + 96 + 54.
+  const qwen = countedRows(targets(512, 246), 151936);
+  assert.deepEqual([qwen.rows.length, qwen.chunk], [246, 96]);
+  assert.equal(qwen.rows[0], 512 - 246);
+  // A 32k vocab with 2040 rows (B=8, T=256): 4 chunks of 512 (the last 504).
+  assert.equal(countedRows(targets(2048, 2040), 32000).chunk, 512);
+  // Few rows: one chunk holding them all, rounded up to a block; a budget below one block is kept.
+  assert.equal(countedRows(targets(20, 5), 32000).chunk, 32);
+  assert.equal(countedRows(targets(40, 40), 1 << 20).chunk, 16);
+  // An explicit chunk size is taken as given.
+  assert.equal(countedRows(targets(40, 40), 32000, 7).chunk, 7);
 });
