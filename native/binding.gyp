@@ -12,6 +12,7 @@
         "src/decode_attention.cc",
         "src/gemm_kernels_avx512.cc",
         "src/attention.cc",
+        "src/attention_softmax.cc",
         "src/attention_tiles.cc",
         "src/norm_rope.cc",
         "src/loss_optim.cc",
