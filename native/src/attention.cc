@@ -112,7 +112,8 @@ constexpr int64_t kAhead = 16;  // rows prefetched ahead
 // dst (Tp, hdp) = the rows of head h of src (B, T, heads, hd) for batch b, zero-padded: the rows of blocks
 // [blk0, blk1), the only ones a task reads (the rest of dst is left as it was).
 RT_PATHS(void, pack_rows,
-         (const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst, int64_t blk0, int64_t blk1),
+         (const float* src, int64_t heads, int64_t b, int64_t h, const Padded& p, float* dst, int64_t blk0,
+          int64_t blk1),
          (src, heads, b, h, p, dst, blk0, blk1)) {
   const float* base = src + (b * p.T * heads + h) * p.hd;
   const int64_t stride = heads * p.hd;

@@ -149,7 +149,8 @@ RT_AVX512 inline __m512 exp16(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
   p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
-  const __m512i bits = _mm512_maskz_slli_epi32(kAll16, _mm512_add_epi32(_mm512_maskz_cvttps_epi32(kAll16, n), _mm512_set1_epi32(127)), 23);
+  const __m512i biased = _mm512_add_epi32(_mm512_maskz_cvttps_epi32(kAll16, n), _mm512_set1_epi32(127));
+  const __m512i bits = _mm512_maskz_slli_epi32(kAll16, biased, 23);
   const __m512 y = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
   return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLE_UQ), y);
 }
