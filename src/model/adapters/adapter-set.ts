@@ -151,7 +151,6 @@ export function installAdapters(
   return new AdapterSet(spec, layers, saved, frozenEmbeddingParams(model, saved), dropout);
 }
 
-
 // The model's embedding and (untied) LM head weights outside modules_to_save.
 export function frozenEmbeddingParams(model: CausalLM, saved: Map<string, Tensor>): Map<string, Tensor> {
   const params = model.namedParameters();
