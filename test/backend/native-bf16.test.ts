@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { MatmulArgs } from '../../src/backend/backend.js';
 import { referenceBackend as ref } from '../../src/backend/reference.js';
 import { loadNativeAddon } from '../../src/backend/native.js';
-import { rng } from '../tensor/helpers.js';
+import { bitsEqual, randn } from './helpers.js';
 
 const addon = loadNativeAddon();
 const paths = addon === null ? [] : addon.kernelPaths().paths;
@@ -17,11 +17,6 @@ const paths = addon === null ? [] : addon.kernelPaths().paths;
 // The bf16 kernel each kernel path gives (every one of them passes its self-check on a sound host).
 function bf16KernelOf(path: string): string {
   return path === 'amx' || path === 'avx512bf16' ? path : 'float32';
-}
-
-function randn(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => r() * 2 - 1);
 }
 
 // Weights as bf16 bits, truncated from random floats.
@@ -32,10 +27,6 @@ function randBf16(n: number, seed: number): Uint16Array {
 
 function abs16(b: Uint16Array): Uint16Array {
   return b.map((u) => u & 0x7fff);
-}
-
-function bitsEqual(a: Float32Array, b: Float32Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
 }
 
 // [batch, M, N, K]: edges of the 32x32 blocks, K not a multiple of 32 or of 2, depth steps (K > 1024), 1..17 rows.

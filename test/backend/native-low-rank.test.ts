@@ -6,19 +6,10 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { referenceBackend as ref } from '../../src/backend/reference.js';
 import { loadNativeAddon } from '../../src/backend/native.js';
-import { rng } from '../tensor/helpers.js';
+import { bitsEqual, randn } from './helpers.js';
 
 const addon = loadNativeAddon();
 const paths = addon === null ? [] : addon.kernelPaths().paths;
-
-function randn(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => r() * 2 - 1);
-}
-
-function bitsEqual(a: Float32Array, b: Float32Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
-}
 
 // [n, F, r]: n rows, F features, rank r.
 const shapes: [number, number, number][] = [

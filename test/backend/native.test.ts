@@ -9,16 +9,10 @@ import { applyIsaFromEnv, kernelPathNames, loadNativeAddon, loadNativeBackend } 
 import type { KernelPaths } from '../../src/backend/native.js';
 import { UsageError } from '../../src/util/errors.js';
 import { rng } from '../tensor/helpers.js';
+import { bitsEqual, randn } from './helpers.js';
 
 const native = loadNativeBackend();
 const addon = loadNativeAddon();
-
-function randn(n: number, seed: number, scale = 1): Float32Array {
-  const r = rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
-  return out;
-}
 
 function randInts(n: number, max: number, seed: number): Int32Array {
   const r = rng(seed);
@@ -34,10 +28,6 @@ function assertClose(actual: Float32Array, expected: Float32Array, atol: number,
       assert.fail(`${what}[${i}]: native ${actual[i]} vs reference ${expected[i]} (error ${err})`);
     }
   }
-}
-
-function bitsEqual(a: Float32Array, b: Float32Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
 // Odd shapes, every transpose and accumulate, on random operands.
