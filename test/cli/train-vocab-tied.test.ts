@@ -11,7 +11,7 @@ import { readSafetensors, readSafetensorsHeader } from '../../src/model/safetens
 import { maxAbsDiff } from '../model/helpers.js';
 import { explain, tempDir, train } from '../train/run-helpers.js';
 import { runCli } from './run-cli.js';
-import { vocabConfig as tiedConfig } from './vocab-config.js';
+import { assertResumeMatches, vocabConfig as tiedConfig } from './vocab-config.js';
 
 const TIED = 'test/fixtures/vocab/tied';
 const BASE = `${TIED}/model`;
@@ -79,13 +79,7 @@ test('tied model: chat loads both copies; export writes both untied, the head be
 test('tied model: an unchanged resume of the LoRA run continues bit for bit', async () => {
   assert.equal((await straight).code, 0);
   const { cfg, out } = vocabConfig('tied-resume');
-  const first = await train(cfg, ['max_steps=1']);
-  assert.equal(first.code, 0, explain(first));
-  const resumed = await train(cfg);
-  assert.equal(resumed.code, 0, explain(resumed));
-  assert.match(resumed.stdout, /Resume plan: checkpoint-1, step 1 of 3/);
-  const weights = (dir: string) => readFileSync(join(dir, 'adapter_model.safetensors'));
-  assert.ok(weights(out).equals(weights(lora.out)), 'final adapter weights differ from the straight run');
+  await assertResumeMatches(cfg, out, lora.out);
 });
 
 test('tied model: the adapter PEFT saved (both copies) exports to the logits PEFT and transformers compute', async () => {

@@ -11,7 +11,7 @@ import { readSafetensors, readSafetensorsHeader } from '../../src/model/safetens
 import { maxAbsDiff } from '../model/helpers.js';
 import { explain, FIXTURE, tempDir, train, writeConfig } from '../train/run-helpers.js';
 import { runCli } from './run-cli.js';
-import { vocabConfig } from './vocab-config.js';
+import { assertResumeMatches, vocabConfig } from './vocab-config.js';
 
 const TEXT = '<animal>zebra</animal>';
 function shapes(path: string): Record<string, number[]> {
@@ -64,13 +64,7 @@ test('LoRA: chat loads the adapter with its grown tokenizer, and export writes a
 test('an unchanged resume of a grown run continues bit for bit; a changed token list refuses', async () => {
   assert.equal((await straight).code, 0);
   const { cfg, out } = vocabConfig('vocab-resume');
-  const first = await train(cfg, ['max_steps=1']);
-  assert.equal(first.code, 0, explain(first));
-  const resumed = await train(cfg);
-  assert.equal(resumed.code, 0, explain(resumed));
-  assert.match(resumed.stdout, /Resume plan: checkpoint-1, step 1 of 3/);
-  const weights = (dir: string) => readFileSync(join(dir, 'adapter_model.safetensors'));
-  assert.ok(weights(out).equals(weights(lora.out)), 'final adapter weights differ from the straight run');
+  await assertResumeMatches(cfg, out, lora.out);
 
   const changed = await train(cfg, ['add_tokens=zebra,lion', 'num_train_epochs=2']);
   assert.equal(changed.code, 2, explain(changed));
