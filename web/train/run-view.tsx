@@ -36,7 +36,9 @@ export function useRunFeed(dir: string | null, session: number): RunFeed {
 function Progress({ rows, summary }: { rows: LogRowLike[]; summary: RunSummary | null }) {
   const last = lastStepRow(rows);
   const total = last?.total_steps ?? summary?.totalSteps ?? 0;
-  const step = last?.current_steps ?? 0;
+  // The last logged step row lags behind when logging_steps does not divide the run (6 steps logged every 5); the
+  // summary's step counts every row, checkpoint saves included, so a finished run shows its last step.
+  const step = Math.max(last?.current_steps ?? 0, summary?.step ?? 0);
   const pct = total > 0 ? Math.min(100, (100 * step) / total) : 0;
   return (
     <div data-testid="progress" data-step={step} data-total={total}>
