@@ -57,6 +57,12 @@ function legendValue(_u: uPlot, v: number | null): string {
   return v === null || v === undefined ? '—' : String(Number(v.toPrecision(4)));
 }
 
+function pointCount(ys: uPlot.AlignedData[number]): number {
+  let n = 0;
+  for (const v of ys) if (v !== null && v !== undefined) n++;
+  return n;
+}
+
 export function Chart(props: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -81,7 +87,8 @@ export function Chart(props: ChartProps) {
           dash: s.dash,
           spanGaps: !s.points,
           value: legendValue,
-          points: { show: s.points ?? false, size: 6, fill: s.color },
+          // A lone point makes no line, so a series with one point (a run's first logged step) shows it as a dot.
+          points: { show: (u: uPlot, i: number) => s.points === true || pointCount(u.data[i]) === 1, size: 6, fill: s.color },
         })),
       ],
       plugins: props.markers !== undefined && props.markers.length > 0 ? [markerPlugin(props.markers)] : [],

@@ -51,3 +51,11 @@ export function lastStepRow(rows: LogRowLike[]): LogRowLike | null {
   for (let i = rows.length - 1; i >= 0; i--) if (rows[i].loss !== undefined) return rows[i];
   return null;
 }
+
+// The epoch at the furthest step any row states it for: step and eval rows, and checkpoint saves, which also mark the
+// end of a run whose last step was not logged (6 steps logged every 5).
+export function lastEpoch(rows: LogRowLike[]): number | null {
+  let best: LogRowLike | null = null;
+  for (const row of rows) if (row.epoch !== undefined && (best === null || row.current_steps >= best.current_steps)) best = row;
+  return best?.epoch ?? null;
+}

@@ -271,7 +271,8 @@ export class Trainer {
     if (movedAside !== null) log.message(`an older folder named like the new checkpoint was kept as ${movedAside}`);
     const protectedPaths = this.s.resumedFrom === null ? [path] : [path, this.s.resumedFrom];
     const deleted = config.save_total_limit === null ? [] : rotateCheckpoints(outputDir, config.save_total_limit, protectedPaths);
-    log.write({ current_steps: this.state.global_step, event: 'saved', checkpoint: path, deleted });
+    // The epoch rides along so the Board can show where a run ended when its last step was not a logged one.
+    log.write({ current_steps: this.state.global_step, event: 'saved', checkpoint: path, deleted, epoch: this.epoch() });
     log.message(`saved ${path}${deleted.length > 0 ? ` (removed ${deleted.join(', ')})` : ''}`);
   }
 }

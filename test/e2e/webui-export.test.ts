@@ -3,7 +3,7 @@
 // folder. Screenshots: dist/test-output/webui/export/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { makeRoot, openBrowser, skipReason, startServer, type Browser, type Server } from './webui-helpers.js';
@@ -32,6 +32,20 @@ async function setKey(scope: string, key: string, value: string): Promise<void> 
   await input.press('Tab');
 }
 
+// Pixels of the loss chart's canvas in the loss or smoothed-loss colour (#a5b4fc, #4338ca).
+function lossPixels(): Promise<number> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector('[data-testid=chart-loss] canvas') as HTMLCanvasElement;
+    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    const colours = [[0xa5, 0xb4, 0xfc], [0x43, 0x38, 0xca]];
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (colours.some(([r, g, b]) => Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 24)) n++;
+    }
+    return n;
+  });
+}
+
 test('the quickstart config loads into the Train form and trains', { skip: skipReason }, async () => {
   await page.goto(server.url);
   await page.fill('input[name=config-path]', 'examples/quickstart.yaml');
@@ -50,6 +64,11 @@ test('the quickstart config loads into the Train form and trains', { skip: skipR
   assert.ok(existsSync(join(root, 'saves/quickstart/adapter_model.safetensors')));
   // Logged every 5 steps, the run's last step (6) is not a log row: the bar still shows the run done.
   assert.deepEqual(await page.getAttribute('[data-testid=progress]', 'data-step'), '6');
+  // ... and the epoch where it ended (the final save's), not the step-5 row's.
+  const { epoch } = JSON.parse(readFileSync(join(root, 'saves/quickstart/train_results.json'), 'utf8')) as { epoch: number };
+  assert.equal(await page.textContent('[data-testid=progress-epoch]'), `epoch ${epoch.toFixed(2)}`);
+  // One logged loss row makes no line: the chart must still show it, as a dot in the loss colours.
+  assert.ok(await lossPixels() > 0, 'the single logged loss is drawn');
 });
 
 test('the Export tab writes the merged model folder', { skip: skipReason }, async () => {

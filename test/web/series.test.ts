@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { smooth } from '../../src/train/smooth.js';
-import { lastStepRow, runSeries } from '../../web/series.js';
+import { lastEpoch, lastStepRow, runSeries } from '../../web/series.js';
 
 test('runSeries puts train and eval rows on one step axis; a re-logged step replaces the old row', () => {
   const s = runSeries([
@@ -28,4 +28,16 @@ test('lastStepRow skips eval and event rows', () => {
   const rows = [{ current_steps: 5, loss: 1 }, { current_steps: 5, eval_loss: 2 }, { current_steps: 5, event: 'saved' }];
   assert.equal(lastStepRow(rows), rows[0]);
   assert.equal(lastStepRow([{ current_steps: 0, event: 'resume' }]), null);
+});
+
+test('lastEpoch takes the furthest step that states an epoch, a checkpoint save included', () => {
+  const rows = [
+    { current_steps: 5, loss: 1, epoch: 0.27 },
+    { current_steps: 5, eval_loss: 2, epoch: 0.27 },
+    { current_steps: 6, event: 'saved', epoch: 0.32 },
+    { current_steps: 6, event: 'stopped' },
+  ];
+  assert.equal(lastEpoch(rows), 0.32);
+  assert.equal(lastEpoch(rows.slice(0, 2)), 0.27);
+  assert.equal(lastEpoch([{ current_steps: 3, event: 'resume' }]), null);
 });

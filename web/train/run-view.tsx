@@ -4,7 +4,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, errorText, followRun, type LogRow, type LrCurves, type RunSummary } from '../api.js';
 import { Chart } from '../chart.js';
 import { t } from '../i18n/index.js';
-import { lastStepRow, runSeries, type LogRowLike } from '../series.js';
+import { lastEpoch, lastStepRow, runSeries, type LogRowLike } from '../series.js';
 
 export interface RunFeed {
   rows: LogRow[];
@@ -40,11 +40,12 @@ function Progress({ rows, summary }: { rows: LogRowLike[]; summary: RunSummary |
   // summary's step counts every row, checkpoint saves included, so a finished run shows its last step.
   const step = Math.max(last?.current_steps ?? 0, summary?.step ?? 0);
   const pct = total > 0 ? Math.min(100, (100 * step) / total) : 0;
+  const epoch = lastEpoch(rows);
   return (
     <div data-testid="progress" data-step={step} data-total={total}>
       <div class="row">
         <span>{t('progressStep', { step, total })}</span>
-        {last?.epoch !== undefined && <span>{t('progressEpoch', { epoch: last.epoch.toFixed(2) })}</span>}
+        {epoch !== null && <span data-testid="progress-epoch">{t('progressEpoch', { epoch: epoch.toFixed(2) })}</span>}
         {last?.elapsed_time !== undefined && <span>{last.elapsed_time} &lt; {last.remaining_time}</span>}
         {summary !== null && <span class={`status ${summary.state}`} data-testid="run-state">{t(`state.${summary.state}` as const)}</span>}
         {/* While running, the summary's "running, step N" dates from the last status event; the live step is above. */}
