@@ -1,4 +1,5 @@
 // The gated feed-forward block of Llama/Qwen/Mistral: down(silu(gate(x)) * up(x)).
+import { dropUntilBackward } from '../tensor/autograd.js';
 import { swiglu } from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Linear } from './linear.js';
@@ -17,7 +18,11 @@ export class MLP {
   // x (B, T, C) -> (B, T, C)
   forward(x: Tensor): Tensor {
     const h = swiglu(this.gateProj.forward(x), this.upProj.forward(x)); // (B, T, I)
-    return this.downProj.forward(h);
+    const y = this.downProj.forward(h);
+    // h is the widest activation a step keeps (I is ~5x C); backward makes it again from gate and up, which the
+    // SwiGLU's own backward keeps anyway.
+    dropUntilBackward(h);
+    return y;
   }
 
   namedParameters(prefix: string): [string, Tensor][] {

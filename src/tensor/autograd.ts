@@ -6,7 +6,7 @@ import { RetuneError } from '../util/errors.js';
 import { getBackend } from '../backend/index.js';
 import { acquire, release } from './pool.js';
 import { Tensor } from './tensor.js';
-import { backwardTable, type Rule } from './backward.js';
+import { backwardTable, rerunTable, type Rule } from './backward.js';
 import { GradSink, noGrad, record, recording, type Node, type OpName } from './tape.js';
 
 export { noGrad, tapeLength, willRecord } from './tape.js';
@@ -83,6 +83,18 @@ export function checkpoint(fn: (inputs: Tensor[]) => Tensor, inputs: Tensor[]): 
   return result;
 }
 
+// Gives back t's buffer now, for its one consumer has been recorded: backward makes it again from its producer's
+// inputs for each rule that reads it and gives it back after that rule. Memory for a second pass of a cheap op: the
+// SwiGLU product, (B, T, I) per layer, is the widest activation a LoRA step keeps. Outside recording (no producer:
+// under noGrad or inside a checkpointed function's forward) there is nothing kept to drop.
+export function dropUntilBackward(t: Tensor): void {
+  const producer = t.producer as Node | null;
+  if (producer === null) return;
+  if (rerunTable[producer.op] === undefined) throw new RetuneError(`dropUntilBackward: ${producer.op} outputs cannot be made again`);
+  if (t.pooled) release(t.data);
+  t.drop();
+}
+
 // For anything random inside a function that may be checkpointed (dropout masks): the value made in the forward is
 // returned again when backward recomputes the function, so the recomputation sees the same mask and the generator
 // advances once per step, as without checkpointing. Outside checkpoint() it simply calls make().
@@ -139,8 +151,13 @@ function runBackward(nodes: Node[], root: Tensor, seed: Float32Array): void {
     const gOut = node.output.grad;
     if (gOut === null) continue;
     const sink = new GradSink(node);
+    const remade = remakeDropped(node.inputs);
     rules[node.op](node, gOut, sink);
     sink.finish();
+    for (const t of remade) {
+      release(t.data);
+      t.drop();
+    }
     // Every consumer of this output ran before its producer, so its gradient is complete and now spent: giving it
     // back at once keeps only the gradients still to be used alive (LoRA training's peak drops by about a third).
     if (node.output !== root) {
@@ -148,6 +165,20 @@ function runBackward(nodes: Node[], root: Tensor, seed: Float32Array): void {
       node.output.grad = null;
     }
   }
+}
+
+// The dropped inputs of a node, made again from their producers' inputs into pool buffers for its rule.
+function remakeDropped(inputs: Tensor[]): Tensor[] {
+  const remade: Tensor[] = [];
+  for (const t of inputs) {
+    if (!t.dropped || remade.includes(t)) continue;
+    const producer = t.producer as Node;
+    t.data = acquire(t.size);
+    rerunTable[producer.op]!(producer, t.data);
+    t.dropped = false;
+    remade.push(t);
+  }
+  return remade;
 }
 
 function accumulateLeaf(t: Tensor, g: Float32Array): void {

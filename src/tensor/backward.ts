@@ -10,6 +10,16 @@ import { sequenceLogProbsBackward } from './sequence-logprobs.js';
 
 export type Rule = (node: Node, gOut: Float32Array, sink: GradSink) => void;
 
+// Ops whose output may be dropped after the forward and made again in backward (autograd.ts, dropUntilBackward):
+// cheap to recompute from inputs their own rule keeps anyway, and their rule does not read the output. Each writes
+// the output exactly as the forward did, so a dropped tensor comes back with the same bits.
+export const rerunTable: Partial<Record<OpName, (node: Node, out: Float32Array) => void>> = {
+  swiglu(node, out) {
+    const [gate, up] = node.inputs;
+    getBackend().swiglu(gate.data, up.data, out, gate.size);
+  },
+};
+
 export const backwardTable: Record<Exclude<OpName, 'checkpoint'>, Rule> = {
   // y (N, out) = x (N, in) @ w^T + b
   linear(node, gOut, sink) {

@@ -12,6 +12,7 @@ function shapeStr(t: Tensor): string {
 
 function live(op: string, name: string, t: Tensor): Float32Array {
   if (t.bf16 !== null) throw new RetuneError(`${op}: ${name} is a bf16 frozen weight; only linear() and embedding() read bf16`);
+  if (t.dropped) throw new RetuneError(`${op}: ${name} was dropped until backward (dropUntilBackward); read it before dropping it`);
   if (t.released) throw new RetuneError(`${op}: ${name} was released by an earlier backward()`);
   return t.data;
 }

@@ -14,6 +14,9 @@ export class Tensor {
   // that goes back to the pool when the tape is cleared.
   producer: { readonly op: string } | null = null;
   pooled = false;
+  // Set by dropUntilBackward (autograd.ts): `data` was given back after the forward, and backward makes it again from
+  // the producer's inputs for each rule that reads it.
+  dropped = false;
 
   constructor(data: Float32Array, shape: number[]) {
     const n = sizeOf(shape);
@@ -56,6 +59,14 @@ export class Tensor {
   release(): void {
     this.data = RELEASED;
     this.pooled = false;
+    this.dropped = false;
+  }
+
+  // Gives the data back until backward makes it again (see dropUntilBackward).
+  drop(): void {
+    this.data = RELEASED;
+    this.pooled = false;
+    this.dropped = true;
   }
 
   item(): number {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setBackend } from '../../src/backend/index.js';
-import { backward, checkpoint, clearTape, noGrad, replayable, tapeLength } from '../../src/tensor/autograd.js';
+import { backward, checkpoint, clearTape, dropUntilBackward, noGrad, replayable, tapeLength } from '../../src/tensor/autograd.js';
 import * as ops from '../../src/tensor/ops.js';
 import { poolStats } from '../../src/tensor/pool.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -92,6 +92,48 @@ test('checkpoint gives the same loss and gradients as the plain pass', () => {
   assert.equal(poolStats().liveBytes, live, 'every buffer went back to the pool');
   assert.equal(ckpt.loss, plain.loss);
   for (let i = 0; i < plain.grads.length; i++) assert.deepEqual(Array.from(ckpt.grads[i]), Array.from(plain.grads[i]));
+});
+
+test('dropUntilBackward gives the buffer back now and the same gradients bit for bit', () => {
+  const r = rng(47);
+  const x = param([6, 5], r);
+  const [wg, wu] = [param([8, 5], r), param([8, 5], r)];
+  const wd = param([4, 8], r);
+  const run = (drop: boolean): { loss: number; grads: Float32Array[]; liveAtLoss: number } => {
+    for (const p of [x, wg, wu, wd]) p.grad = null;
+    const h = ops.swiglu(ops.linear(x, wg), ops.linear(x, wu)); // (6, 8)
+    const y = ops.linear(h, wd); // dW reads h: made again for this rule
+    if (drop) {
+      dropUntilBackward(h);
+      assert.throws(() => ops.add(h, h), /dropped until backward/);
+    }
+    const loss = ops.crossEntropy(y, Int32Array.from([0, 3, -100, 1, 2, 2]), 5);
+    const liveAtLoss = poolStats().liveBytes;
+    const value = loss.item();
+    backward(loss);
+    assert.ok(h.released && !h.dropped);
+    return { loss: value, grads: [x, wg, wu, wd].map((p) => p.grad!.slice()), liveAtLoss };
+  };
+  const before = poolStats().liveBytes;
+  const plain = run(false);
+  const dropped = run(true);
+  assert.equal(poolStats().liveBytes, before, 'every buffer went back to the pool');
+  assert.equal(dropped.loss, plain.loss);
+  for (let i = 0; i < plain.grads.length; i++) assert.deepEqual(Array.from(dropped.grads[i]), Array.from(plain.grads[i]));
+  // h (6 x 8 floats, size class 48) is not held between the forward and backward.
+  assert.equal(plain.liveAtLoss - dropped.liveAtLoss, 48 * 4);
+});
+
+test('dropUntilBackward refuses an op it cannot make again and ignores unrecorded tensors', () => {
+  const r = rng(48);
+  const w = param([3, 5], r);
+  const y = ops.linear(randn([2, 5], r), w);
+  assert.throws(() => dropUntilBackward(y), /linear outputs cannot be made again/);
+  clearTape();
+  const z = noGrad(() => ops.swiglu(randn([2, 3], r), randn([2, 3], r)));
+  dropUntilBackward(z);
+  assert.equal(z.dropped, false);
+  assert.equal(z.values().length, 6);
 });
 
 test('replayable values (dropout masks) repeat in the recomputation and are drawn once', () => {
