@@ -1,5 +1,6 @@
 // One full-fine-tuning training step (forward + backward + AdamW) of a stories15M-like Llama, Retune next to
-// PyTorch 2.13 eager (as installed, and with glibc malloc tuned so it stops returning memory to the OS), in one run.
+// PyTorch 2.13 eager (as installed, and with glibc malloc tuned so it stops returning memory to the OS), in one run;
+// then both in bf16 mixed precision (Retune's bf16 copies of the trained weights, PyTorch's CPU autocast).
 // Each measurement is its own child process so peak RSS and CPU times are per setting.
 //   node dist/bench/train-step.js            (also part of `npm run bench`)
 import { spawnSync } from 'node:child_process';
@@ -8,8 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { getBackend } from '../src/backend/index.js';
 import { parseModelConfig } from '../src/model/config.js';
 import { initModel } from '../src/model/init.js';
+import { trainedProductWeights } from '../src/model/adapters/index.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { backward } from '../src/tensor/autograd.js';
+import { roundBf16Copies } from '../src/tensor/bf16-copies.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
 const CONFIG = {
@@ -36,12 +39,15 @@ function flopsPerToken(params: number): number {
   return 6 * params + 6 * CONFIG.num_hidden_layers * CONFIG.hidden_size * T;
 }
 
-// The benchmarked model and one full-fine-tuning step of it (also driven by bench/profile-step.ts).
-export function makeTrainStep(): { step: () => void; params: Map<string, Tensor>; tokens: number } {
+// The benchmarked model and one full-fine-tuning step of it (also driven by bench/profile-step.ts); with bf16, the
+// products read bf16 copies of the weights, remade after each update as the trainer does.
+export function makeTrainStep(bf16 = false): { step: () => void; params: Map<string, Tensor>; tokens: number } {
   const config = parseModelConfig(CONFIG, 'bench');
   const model = initModel(config, 0);
   const params = model.namedParameters();
   for (const t of params.values()) t.requiresGrad = true;
+  const copies = bf16 ? trainedProductWeights(model, params) : [];
+  roundBf16Copies(copies);
   const optimizer = new AdamW(params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
   const ids = new Int32Array(B * T);
   for (let i = 0; i < ids.length; i++) ids[i] = (i * 7919 + 13) % CONFIG.vocab_size;
@@ -49,13 +55,14 @@ export function makeTrainStep(): { step: () => void; params: Map<string, Tensor>
     const loss = model.loss(ids, ids, B, T);
     backward(loss);
     optimizer.step(1e-4);
+    roundBf16Copies(copies);
     optimizer.zeroGrad();
   };
   return { step, params, tokens: B * T };
 }
 
-function child(): void {
-  const { step, params } = makeTrainStep();
+function child(bf16: boolean): void {
+  const { step, params } = makeTrainStep(bf16);
   step(); // warm-up: first touch of every buffer
   const usage0 = process.resourceUsage();
   const start = performance.now();
@@ -115,10 +122,17 @@ export async function benchTrainStep(): Promise<string[]> {
       lastJson(process.execPath, [self, '--child'], { RETUNE_THREADS: '2', RETUNE_ISA: 'avx2' })]);
   }
   const torchAt = settings.length;
+  const script = 'bench/train_step_torch.py';
   if (torch) {
-    const script = 'bench/train_step_torch.py';
     settings.push(['PyTorch 2 threads, as installed', () => lastJson(PYTHON, [script, '2', String(STEPS)], {})]);
     settings.push(['PyTorch 2 threads, tuned malloc', () => lastJson(PYTHON, [script, '2', String(STEPS)], TUNED_MALLOC)]);
+  }
+  const bf16At = settings.length;
+  settings.push([`Retune (${path}) bf16 mixed, 2 threads`, () =>
+    lastJson(process.execPath, [self, '--child', 'bf16'], { RETUNE_THREADS: '2' })]);
+  if (torch) {
+    settings.push(['PyTorch bf16 autocast, 2 threads, tuned', () =>
+      lastJson(PYTHON, [script, '2', String(STEPS), 'bf16'], TUNED_MALLOC)]);
   }
   const runs = settings.map((): StepResult[] => []);
   for (let round = 0; round < ROUNDS; round++) settings.forEach(([, run], i) => runs[i].push(run()));
@@ -131,6 +145,7 @@ export async function benchTrainStep(): Promise<string[]> {
     lines.push(`  PyTorch: skipped (${PYTHON} not found; see README "Benchmarks" to create the venv)`);
     return lines;
   }
+  // Retune's 2-thread run (setting 1) over setting i, round by round.
   const ratios = (i: number) => runs[1].map((r, round) => r.tokens_per_s / runs[i][round].tokens_per_s);
   const summary = (i: number) => {
     const v = ratios(i);
@@ -141,10 +156,13 @@ export async function benchTrainStep(): Promise<string[]> {
       '(2 threads, per round; target >= 1.5x tuned)',
   );
   if (narrower) lines.push(`  ratio Retune ${path} / avx2 path: ${summary(2)} (2 threads, per round)`);
+  const bf16Ratio = runs[bf16At].map((r, round) => r.tokens_per_s / runs[bf16At + 1][round].tokens_per_s);
+  lines.push(`  ratio Retune bf16 mixed / PyTorch bf16 autocast: ${median(bf16Ratio).toFixed(2)}x ` +
+    `(rounds ${Math.min(...bf16Ratio).toFixed(2)}-${Math.max(...bf16Ratio).toFixed(2)}) (2 threads, per round)`);
   return lines;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  if (process.argv[2] === '--child') child();
+  if (process.argv[2] === '--child') child(process.argv[3] === 'bf16');
   else for (const line of await benchTrainStep()) console.log(line);
 }

@@ -2,7 +2,8 @@
 
 Prints one JSON line: tokens/s, model GFLOP/s, peak RSS, user/system CPU seconds. Run by bench/train-step.ts with
 the repo's .venv when it exists; Retune itself never needs Python.
-usage: python bench/train_step_torch.py <threads> <steps>
+usage: python bench/train_step_torch.py <threads> <steps> [bf16]
+bf16: the forward under torch.autocast("cpu", bfloat16), float32 parameters -- HF Trainer's `bf16` on CPU.
 """
 import json
 import resource
@@ -15,6 +16,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 def main() -> None:
     threads, steps = int(sys.argv[1]), int(sys.argv[2])
+    bf16 = len(sys.argv) > 3 and sys.argv[3] == "bf16"
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     config = LlamaConfig(hidden_size=288, intermediate_size=768, num_hidden_layers=6, num_attention_heads=6,
@@ -29,7 +31,8 @@ def main() -> None:
 
     def step() -> float:
         optimizer.zero_grad(set_to_none=True)
-        loss = model(input_ids=ids, labels=ids).loss
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(input_ids=ids, labels=ids).loss
         loss.backward()
         optimizer.step()
         return loss.item()

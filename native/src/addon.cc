@@ -484,6 +484,15 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value RoundBf16(const Napi::CallbackInfo& info) {
+  Args args(info, "roundBf16");
+  const int64_t n = args.size(2, "n");
+  const float* x = args.array<float>(0, "x", n);
+  uint16_t* out = args.array<uint16_t>(1, "out", n);
+  if (args.ok()) rt::round_bf16_array(x, out, n);
+  return info.Env().Undefined();
+}
+
 Napi::Value LowRankProject(const Napi::CallbackInfo& info) {
   Args args(info, "lowRankProject");
   int64_t n = args.size(3, "n"), F = args.size(4, "F"), r = args.size(5, "r");
@@ -630,6 +639,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"addRows", AddRows},
       {"sumRows", SumRows},
       {"transpose", Transpose},
+      {"roundBf16", RoundBf16},
       {"lowRankProject", LowRankProject},
       {"lowRankExpand", LowRankExpand},
       {"lowRankReduce", LowRankReduce},

@@ -115,9 +115,28 @@ RT_PATHS(void, round_rows,
   }
 }
 
+RT_PATHS(void, round_range, (const float* x, uint16_t* out, int64_t i0, int64_t i1), (x, out, i0, i1)) {
+  for (int64_t i = i0; i < i1; i++) out[i] = round_bf16(x[i]);
+}
+
+#ifdef RT_HAVE_BF16_PATHS
+void round_columns_avx512(const float* a, int64_t cs, int64_t K, ALayout layout, int64_t i0, int64_t i1, int64_t M,
+                          uint16_t* dst);
+#endif
+
 void round_a(const float* a, int64_t rs, int64_t cs, int64_t M, int64_t K, int64_t Mp, ALayout layout, uint16_t* dst) {
-  parallel_for(Mp, std::max<int64_t>(16, kMinParallelMacs / 64 / std::max<int64_t>(K, 1)),
-               [&](int64_t i0, int64_t i1) { round_rows(a, rs, cs, K, layout, i0, i1, M, dst); });
+  const int64_t grain = std::max<int64_t>(16, kMinParallelMacs / 64 / std::max<int64_t>(K, 1));
+#ifdef RT_HAVE_BF16_PATHS
+  // Only the bf16 paths round A, and they run AVX-512.
+  if (rs == 1 && cs != 1) {
+    const int64_t groups = (Mp + 15) / 16;
+    parallel_for(groups, (grain + 15) / 16, [&](int64_t g0, int64_t g1) {
+      round_columns_avx512(a, cs, K, layout, g0 * 16, std::min(Mp, g1 * 16), M, dst);
+    });
+    return;
+  }
+#endif
+  parallel_for(Mp, grain, [&](int64_t i0, int64_t i1) { round_rows(a, rs, cs, K, layout, i0, i1, M, dst); });
 }
 
 // Depth in equal steps of at most kDepth, each a whole number of 32-blocks.
@@ -155,6 +174,43 @@ RT_AVX512BF16 inline void transpose16x16(__m512i r[16]) {
     t[12 + m] = _mm512_maskz_shuffle_i32x4(kAll, v1, v3, 0xDD);
   }
   for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+// 16 floats rounded as round_bf16 does, each result in the low half of its dword.
+RT_AVX512BF16 inline __m512i round16(__m512 x) {
+  const __mmask16 kAll = 0xffff;  // the mask forms: GCC 12 warns about the plain shifts' undefined source register
+  const __m512i bits = _mm512_castps_si512(x), high = _mm512_maskz_srli_epi32(kAll, bits, 16);
+  const __m512i lsb = _mm512_and_si512(high, _mm512_set1_epi32(1));
+  const __m512i nearest = _mm512_maskz_srli_epi32(kAll, _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __m512i quiet = _mm512_or_si512(high, _mm512_set1_epi32(0x40));
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+  return _mm512_mask_blend_epi32(nan, nearest, quiet);
+}
+
+// A stored (K, M) (A(i, k) = a[k * cs + i]: a weight gradient's g^T), rows [i0, i1) (whole groups of 16, but for the
+// last): per 16 rows and 32 depths, 32 loads of 16 contiguous floats, rounded, paired (k even low, k odd high) and
+// transposed in registers into the rows' 32-deep runs. Row by row straight from A, every element would be on its own
+// cache line, and for a wide g on its own page. Rows past M and depths past K are zeros.
+RT_AVX512BF16 void round_columns_avx512(const float* a, int64_t cs, int64_t K, ALayout layout, int64_t i0, int64_t i1,
+                                        int64_t M, uint16_t* dst) {
+  // Depth blocks outermost: the 32 rows of A that a block reads are then each read front to back as the groups
+  // advance, 32 streams the prefetchers follow.
+  for (int64_t k0 = 0; k0 < layout.Kp; k0 += 32) {
+    for (int64_t i = i0; i < i1; i += 16) {
+      const int64_t group = std::min<int64_t>(16, i1 - i), rows = std::clamp<int64_t>(M - i, 0, group);
+      const __mmask16 live = static_cast<__mmask16>((uint32_t(1) << rows) - 1);
+      const int64_t n = rows > 0 ? std::clamp<int64_t>(K - k0, 0, 32) : 0;
+      const float* src = a + k0 * cs + i;
+      __m512i r[16];
+      for (int j = 0; j < 16; j++) {
+        const __m512i even = 2 * j < n ? round16(_mm512_maskz_loadu_ps(live, src + 2 * j * cs)) : _mm512_setzero_si512();
+        const __m512i odd = 2 * j + 1 < n ? round16(_mm512_maskz_loadu_ps(live, src + (2 * j + 1) * cs)) : _mm512_setzero_si512();
+        r[j] = _mm512_or_si512(even, _mm512_maskz_slli_epi32(0xffff, odd, 16));
+      }
+      transpose16x16(r);
+      for (int64_t row = 0; row < group; row++) _mm512_storeu_si512(dst + layout.at(i + row, k0), r[row]);
+    }
+  }
 }
 
 // One 16-column half of a panel from a (N, K) weight: column n's pair is the 4 bytes at row n, so a panel row is
@@ -437,13 +493,27 @@ void product_bf16(const float* a, int64_t rsA, int64_t csA, const uint16_t* b, f
   parallel_for(blocks, grain, [&](int64_t jb0, int64_t jb1) { blocked_columns(o, path, jb0, jb1, s.accumulate); });
 }
 
+// Rows [i0, i1) of A rounded to bf16 and widened back into dst (M, K). A stored (K, M) is read a 16-row strip at a
+// time along its rows, not one element per cache line.
+RT_PATHS(void, widen_rounded, (const float* a, int64_t rs, int64_t cs, int64_t K, int64_t i0, int64_t i1, float* dst),
+         (a, rs, cs, K, i0, i1, dst)) {
+  if (rs == 1 && cs != 1) {
+    for (int64_t i = i0; i < i1; i += 16)
+      for (int64_t k = 0; k < K; k++)
+        for (int64_t r = i; r < std::min<int64_t>(i + 16, i1); r++) dst[r * K + k] = widen(round_bf16(a[k * cs + r]));
+    return;
+  }
+  for (int64_t i = i0; i < i1; i++)
+    for (int64_t k = 0; k < K; k++) dst[i * K + k] = widen(round_bf16(a[i * rs + k * cs]));
+}
+
 // The float32 path: A rounded to bf16 and widened back, then the float32 GEMM that widens B while packing. The
 // products are the same exact values; only the order of the float32 sums differs from the bf16 paths.
 void product_float32(const float* a, int64_t rsA, int64_t csA, const uint16_t* b, float* c, const GemmShape& s) {
   const int64_t M = s.M, K = s.K;
   float* widened = tWidenedA.get(std::max<int64_t>(M * K, 1));
-  for (int64_t i = 0; i < M; i++)
-    for (int64_t k = 0; k < K; k++) widened[i * K + k] = widen(round_bf16(a[i * rsA + k * csA]));
+  parallel_for(M, std::max<int64_t>(16, kMinParallelMacs / 64 / std::max<int64_t>(K, 1)),
+               [&](int64_t i0, int64_t i1) { widen_rounded(a, rsA, csA, K, i0, i1, widened); });
   GemmShape one = s;
   one.batch = 1;
   one.transA = false;
@@ -531,6 +601,10 @@ Bf16Path bf16_path() {
   for (Bf16Path p : {Bf16Path::kAmx, Bf16Path::kAvx512Bf16})
     if (allowed(p) && passes_self_check(p)) return p;
   return Bf16Path::kFloat32;
+}
+
+void round_bf16_array(const float* x, uint16_t* out, int64_t n) {
+  parallel_for(n, int64_t(1) << 16, [&](int64_t i0, int64_t i1) { round_range(x, out, i0, i1); });
 }
 
 void gemm_bf16_compute(const float* a, const uint16_t* b, float* c, const GemmShape& s) {

@@ -18,6 +18,9 @@ constexpr int kBf16PathCount = 3;
 // Products of at most kDecodeRows rows with a (N, K) weight run gemm_bf16_rows (decode_rows.h) on every path.
 void gemm_bf16_compute(const float* a, const uint16_t* b, float* c, const GemmShape& s);
 
+// out[i] = the bf16 bits of x[i]: nearest even, NaN kept quiet (torch's cast), the same on every path.
+void round_bf16_array(const float* x, uint16_t* out, int64_t n);
+
 const char* bf16_path_name(Bf16Path p);
 // The path gemm_bf16_compute takes: the fastest that the kernel path in force (cpu.h) allows and that passed its
 // self-check. The first use of a bf16 path checks it against the float32 path on small products; one that

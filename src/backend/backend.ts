@@ -58,6 +58,9 @@ export interface Backend {
   // bf16 compute for a frozen bf16 weight B (the high 16 bits of a float32), as PyTorch runs a bf16 model: A is
   // rounded to bf16 (nearest even), every product is exact and the sums are float32 (float64 in the reference).
   matmulBf16(a: Float32Array, b: Uint16Array, c: Float32Array, args: MatmulArgs): void;
+  // out = the bf16 bits of x (nearest even, NaN kept quiet: torch's cast), for matmulBf16 to read as B: a trainable
+  // weight's bf16 copy under bf16 mixed precision.
+  roundBf16(x: Float32Array, out: Uint16Array, n: number): void;
 
   // out (N, C) = weight[ids] ; weight (V, C)
   embedding(weight: Float32Array, ids: Int32Array, out: Float32Array, C: number): void;

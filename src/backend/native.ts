@@ -35,6 +35,7 @@ export interface NativeAddon {
   addRows: Backend['addRows'];
   sumRows: Backend['sumRows'];
   transpose: Backend['transpose'];
+  roundBf16: Backend['roundBf16'];
   lowRankProject: Backend['lowRankProject'];
   lowRankExpand: Backend['lowRankExpand'];
   lowRankReduce: Backend['lowRankReduce'];
@@ -147,6 +148,7 @@ export function loadNativeBackend(): Backend | null {
     addRows: n.addRows,
     sumRows: n.sumRows,
     transpose: n.transpose,
+    roundBf16: n.roundBf16,
     lowRankProject: n.lowRankProject,
     lowRankExpand: n.lowRankExpand,
     lowRankReduce: n.lowRankReduce,

@@ -85,6 +85,15 @@ function matmulPair(
 }
 
 // x rounded to the nearest bf16 (ties to even; NaN stays NaN), as a float32 value.
+function roundBf16(x: Float32Array, out: Uint16Array, n: number): void {
+  const bits = new Uint32Array(x.buffer, x.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    const u = bits[i];
+    if ((u & 0x7fffffff) > 0x7f800000) out[i] = ((u >>> 16) | 0x0040) & 0xffff;
+    else out[i] = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+  }
+}
+
 function roundedToBf16(x: Float32Array): Float32Array {
   const out = new Float32Array(x.length);
   const bits = new Uint32Array(out.buffer);
@@ -442,6 +451,7 @@ export const referenceBackend: Backend = {
       for (let j = 0; j < cols; j++) dst[j * rows + i] = accumulate ? dst[j * rows + i] + src[i * cols + j] : src[i * cols + j];
     }
   },
+  roundBf16,
   lowRankProject,
   lowRankExpand,
   lowRankReduce,

@@ -47,11 +47,12 @@ function gatherRows(x: Float32Array, rows: Int32Array, start: number, n: number,
   for (let r = 0; r < n; r++) out.set(x.subarray(rows[start + r] * C, (rows[start + r] + 1) * C), r * C);
 }
 
-// logits (n, V) = hRows (n, C) @ w^T, through the bf16 kernel for a frozen head.
+// logits (n, V) = hRows (n, C) @ w^T, through the bf16 kernel for a frozen head or a trainable one's bf16 copy.
 function chunkLogits(hRows: Float32Array, w: Tensor, n: number, logits: Float32Array): void {
   const [V, C] = w.shape;
   const args = { batch: 1, M: n, N: V, K: C, transA: false, transB: true, accumulate: false };
-  if (w.bf16 !== null) getBackend().matmulBf16(hRows, w.bf16, logits, args);
+  const wBits = w.productBf16;
+  if (wBits !== null) getBackend().matmulBf16(hRows, wBits, logits, args);
   else getBackend().matmul(hRows, w.data, logits, args);
 }
 

@@ -45,14 +45,15 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor | null): Tensor {
   }
   const N = x.size / inF;
   const xd = live('linear', 'x', x);
-  const wd = w.bf16 === null ? live('linear', 'weight', w) : null;
+  const wBits = w.productBf16;
+  const wd = wBits === null ? live('linear', 'weight', w) : null;
   const bd = bias ? widened('linear', 'bias', bias) : null;
   const inputs = bias ? [x, w, bias] : [x, w];
   const rec = willRecord(inputs);
   const out = output([...x.shape.slice(0, -1), outF], rec); // (N, out)
   const backend = getBackend();
   const args = { batch: 1, M: N, N: outF, K: inF, transA: false, transB: true, accumulate: false };
-  if (wd === null) backend.matmulBf16(xd, w.bf16 as Uint16Array, out.data, args);
+  if (wd === null) backend.matmulBf16(xd, wBits as Uint16Array, out.data, args);
   else backend.matmul(xd, wd, out.data, args);
   if (bd) backend.addRows(out.data, bd, N, outF);
   if (rec) record('linear', inputs, out, saved());

@@ -10,6 +10,9 @@ export class Tensor {
   grad: Float32Array | null = null;
   requiresGrad = false;
   bf16: Uint16Array | null = null;
+  // A trainable weight's bf16 copy under bf16 mixed precision (bf16-copies.ts): the products read it instead of `data`,
+  // while the optimizer updates `data`, the float32 master.
+  bf16Copy: Uint16Array | null = null;
   // Set by the autograd tape: the op that produced this tensor while recording, and whether `data` is a pool buffer
   // that goes back to the pool when the tape is cleared.
   producer: { readonly op: string } | null = null;
@@ -45,6 +48,12 @@ export class Tensor {
     t.data = RELEASED;
     t.bf16 = bits;
     return t;
+  }
+
+  // The bf16 bits a product reads for this weight (a frozen bf16 weight's own, or a trainable one's copy), or null
+  // for a float32 product.
+  get productBf16(): Uint16Array | null {
+    return this.bf16 ?? this.bf16Copy;
   }
 
   get size(): number {

@@ -8,11 +8,13 @@
 import { RetuneError } from '../util/errors.js';
 import type { RetuneConfig } from '../config/schema.js';
 import { Sampler, type TokenizedDataset, type TokenizedRow, type Tokenizer } from '../data/index.js';
-import type { Finetuning } from '../model/adapters/index.js';
+import { trainedProductWeights, type Finetuning } from '../model/adapters/index.js';
 import type { CausalLM } from '../model/index.js';
 import { clipGradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { backward, clearTape } from '../tensor/autograd.js';
+import { roundBf16Copies } from '../tensor/bf16-copies.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { rotateCheckpoints, type CheckpointRef } from './checkpoint.js';
 import { applyLrChange, readRequests } from './control.js';
 import { evalBatches } from './evaluate.js';
@@ -69,6 +71,7 @@ export class Trainer {
   private lastCheckpoint: string | null;
   private lastSaved: CheckpointRef | null = null; // saved by this process
   private savedStep: number; // the step of the newest checkpoint on disk for this run
+  private readonly bf16Weights: Tensor[]; // trained weights whose products read bf16 copies (bf16: true)
 
   constructor(init: TrainerInit) {
     this.s = init;
@@ -77,6 +80,9 @@ export class Trainer {
     this.sampler.restore(this.state.sampler);
     this.lastCheckpoint = init.resumedFrom;
     this.savedStep = init.state.global_step;
+    // bf16 mixed precision: the trained weights' products read bf16 copies of the float32 masters.
+    this.bf16Weights = init.config.bf16 ? trainedProductWeights(init.model, init.finetuning.trainable) : [];
+    roundBf16Copies(this.bf16Weights);
   }
 
   async run(): Promise<TrainResult> {
@@ -137,7 +143,10 @@ export class Trainer {
     this.s.log.addTokens(tokens);
     const gradNorm = Number.isFinite(loss) ? clipGradNorm(finetuning.trainable, config.max_grad_norm) : NaN;
     const applied = Number.isFinite(loss) && Number.isFinite(gradNorm);
-    if (applied) optimizer.step(lr);
+    if (applied) {
+      optimizer.step(lr);
+      roundBf16Copies(this.bf16Weights);
+    }
     optimizer.zeroGrad();
     return { loss, gradNorm, lr, applied, metrics, microBatches };
   }

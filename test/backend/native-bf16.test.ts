@@ -83,6 +83,24 @@ describe('matmulBf16 paths', { skip: addon === null ? 'native addon not built' :
       }
     });
 
+    it(`${path} (${bf16KernelOf(path)}): A stored transposed (a weight gradient's g^T) gives the bits of A stored by rows`, () => {
+      native.setKernelPath(path);
+      // Rows and depths past whole 16-row groups and 32-deep blocks, a wide one (the LM head's dW), two threads.
+      for (const [M, N, K] of [[37, 45, 77], [300, 70, 33], [16, 20, 64], [1000, 40, 48], [5, 3, 2]]) {
+        const a = randn(K * M, M + K); // (K, M): A^T by rows
+        const rows = new Float32Array(M * K); // (M, K)
+        for (let k = 0; k < K; k++) for (let i = 0; i < M; i++) rows[i * K + k] = a[k * M + i];
+        const b = randBf16(K * N, 3);
+        for (const threads of [1, 2]) {
+          native.setThreads(threads);
+          const [viaT, viaRows] = [new Float32Array(M * N), new Float32Array(M * N)];
+          native.matmulBf16(a, b, viaT, { batch: 1, M, N, K, transA: true, transB: false, accumulate: false });
+          native.matmulBf16(rows, b, viaRows, { batch: 1, M, N, K, transA: false, transB: false, accumulate: false });
+          assert.ok(bitsEqual(viaT, viaRows), `${path} M ${M} N ${N} K ${K}, ${threads} threads`);
+        }
+      }
+    });
+
     it(`${path} (${bf16KernelOf(path)}): the same bits run to run and for 1, 2 and 3 threads`, () => {
       native.setKernelPath(path);
       for (const [M, N, K, transB] of [[300, 200, 1100, true], [300, 200, 1100, false], [6, 900, 500, true], [1, 5000, 96, true], [16, 700, 333, true]] as const) {

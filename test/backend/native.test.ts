@@ -383,6 +383,32 @@ for (const path of addon === null ? ['(none)'] : hostPaths) {
       api.setThreads(before);
     });
 
+    it('roundBf16 gives the reference bits (ties, NaN, infinities, subnormals) on 1, 2 and 3 threads', () => {
+      const api = addon as NonNullable<typeof addon>;
+      const before = api.getThreads();
+      const special = new Float32Array(new Uint32Array([
+        0x3f808000, 0x3f818000, 0x3f80ffff, 0x7f7fffff, 0xff7fffff, 0x7f800000, 0xff800000, 0x7fc00001, 0xff812345,
+        0x7f800001, 0x00000001, 0x80008000, 0x00018000, 0x00000000, 0x80000000,
+      ]).buffer);
+      // Above 2^16 elements the rounding is shared out over the threads.
+      for (const x of [special, randn(1000, 3, 1e3), randn(200_003, 4)]) {
+        const want = new Uint16Array(x.length);
+        ref.roundBf16(x, want, x.length);
+        for (const threads of [1, 2, 3]) {
+          api.setThreads(threads);
+          const got = new Uint16Array(x.length).fill(0xdead);
+          nb.roundBf16(x, got, x.length);
+          assert.deepEqual(got, want, `${threads} threads, ${x.length} values`);
+        }
+      }
+      // The reference is torch's cast: ties to even, NaN quiet with its sign and high payload kept.
+      const want = new Uint16Array(special.length);
+      ref.roundBf16(special, want, special.length);
+      assert.deepEqual(Array.from(want.subarray(0, 10)),
+        [0x3f80, 0x3f82, 0x3f81, 0x7f80, 0xff80, 0x7f80, 0xff80, 0x7fc0, 0xffc1, 0x7fc0]);
+      api.setThreads(before);
+    });
+
     it('matmulPair gives the bits of two matmul calls, on 1, 2 and 3 threads, for equal and unequal products', () => {
       const api = addon as NonNullable<typeof addon>;
       const before = api.getThreads();

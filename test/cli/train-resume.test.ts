@@ -79,7 +79,7 @@ test('a run ended by max_steps, resumed without it: identical to the straight ru
   assertContinuesStraight(join(dir, 'out'), 3);
 });
 
-test('freeze fine-tuning with bf16 frozen weights resumes exactly (trained weights come back in fp32)', async () => {
+test('freeze fine-tuning with bf16 resumes exactly (frozen weights in bf16; trained ones come back in fp32, their bf16 copies remade)', async () => {
   const freeze = { finetuning_type: 'freeze', freeze_trainable_layers: 1, bf16: true, learning_rate: 1e-3, save_steps: 3 };
   const dir = tempDir('freeze');
   const cfg = writeConfig(dir, freeze);

@@ -94,7 +94,7 @@ export const zhKeys: Record<string, string> = {
   plot_loss: '训练结束时生成 training_loss.png/.svg 损失曲线图。',
   eval_strategy: '何时在验证集上评估。',
   eval_steps: '每 N 个优化步评估一次；未设置：同 logging_steps。',
-  bf16: '以 bf16 保存冻结的权重（可训练权重保持 fp32）。',
+  bf16: 'bf16 混合精度：冻结的权重以 bf16 保存；训练的权重保持 float32，其矩阵乘法使用 bf16 副本。',
   fp16: 'GPU 混合精度；在 CPU 上无作用。',
   tf32: 'GPU 矩阵乘精度；在 CPU 上无作用。',
   gradient_checkpointing: '反向传播时重新计算每层，而不保存其激活值（梯度检查点）：省内存，费时间。',

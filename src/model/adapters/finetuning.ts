@@ -45,6 +45,16 @@ export function applyFinetuning(model: CausalLM, config: FinetuningConfig, resum
   return { trainable: adapters.trainable(), adapters };
 }
 
+// The trained weights that products read: trained Linear weights and the LM head's (tied or not). bf16 mixed
+// precision gives each a bf16 copy (src/tensor/bf16-copies.ts).
+export function trainedProductWeights(model: CausalLM, trainable: Map<string, Tensor>): Tensor[] {
+  const trained = new Set(trainable.values());
+  const weights = new Set<Tensor>();
+  for (const linear of namedLinears(model).values()) if (trained.has(linear.weight)) weights.add(linear.weight);
+  if (trained.has(model.lmHead.weight)) weights.add(model.lmHead.weight);
+  return [...weights];
+}
+
 // Merges every adapter of the list into the weights, in order: how chat, evaluation and export apply adapters.
 export function mergeAdapterPaths(model: CausalLM, paths: string[]): void {
   for (const path of paths) mergeAdapters(loadAdapter(model, path));
