@@ -346,7 +346,7 @@ export const llamaFactoryGroup = z.object({
   pissa_convert: pissa(z.boolean().default(false)),
   reward_model: ppo(optionalString),
   reward_model_type: ppo(z.string().default('lora')),
-  pure_bf16: ignored(z.boolean().default(false), 'GPU pure bf16 training; Retune keeps trainable weights fp32.'),
+  pure_bf16: ignored(z.boolean().default(false), 'GPU pure bf16 training; Retune keeps float32 masters (bf16: true is mixed precision).'),
   enable_liger_kernel: ignored(z.boolean().default(false), 'GPU Liger kernels; no effect on CPU.'),
   use_unsloth: ignored(z.boolean().default(false), 'GPU Unsloth kernels; no effect on CPU.'),
   upcast_layernorm: ignored(z.boolean().default(false), 'GPU half-precision fix; Retune computes norms in fp32.'),

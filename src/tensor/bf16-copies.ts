@@ -17,8 +17,3 @@ export function roundBf16Copies(weights: Iterable<Tensor>): void {
     getBackend().roundBf16(w.data, w.bf16Copy, w.size);
   }
 }
-
-// Drops the copies: the weights' products read float32 again.
-export function dropBf16Copies(weights: Iterable<Tensor>): void {
-  for (const w of weights) w.bf16Copy = null;
-}

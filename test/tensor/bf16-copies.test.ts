@@ -14,6 +14,7 @@ import { applyFinetuning, trainedProductWeights } from '../../src/model/adapters
 import { loadModel } from '../../src/model/load.js';
 import { backward } from '../../src/tensor/autograd.js';
 import { roundBf16Copies } from '../../src/tensor/bf16-copies.js';
+import { relErr } from './helpers.js';
 
 const FIXTURES = 'test/fixtures/peft';
 interface Run {
@@ -54,18 +55,6 @@ async function retuneRun(copies: Copies): Promise<Run> {
     if (copies === 'fresh') roundBf16Copies(weights);
   }
   return run as Run;
-}
-
-// max |a - b| / max |b|
-function relErr(a: number[], b: number[]): number {
-  assert.equal(a.length, b.length);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return err / scale;
 }
 
 function worstGradErr(got: Record<string, number[]>, want: Record<string, number[]>): number {

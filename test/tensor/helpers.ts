@@ -40,6 +40,11 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+// max |a - b| / max |b|: an error relative to the reference's scale.
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return maxAbsDiff(a, b) / maxAbs(b);
+}
+
 // Projects the op's output onto a fixed random direction R, so the scalar L = sum(out * R) has dL/dout = R; the
 // projection is itself a linear() (out (1, n) @ R^T), so no extra op is needed.
 function project(out: Tensor, r: Tensor): Tensor {

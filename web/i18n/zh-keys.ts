@@ -163,7 +163,7 @@ export const zhKeys: Record<string, string> = {
   pissa_convert: 'PiSSA 参数；无作用（不支持 pissa_init）。',
   reward_model: 'PPO 参数；无作用（不支持 stage ppo）。',
   reward_model_type: 'PPO 参数；无作用（不支持 stage ppo）。',
-  pure_bf16: 'GPU 纯 bf16 训练；Retune 的可训练权重保持 fp32。',
+  pure_bf16: 'GPU 纯 bf16 训练；Retune 保留 float32 主权重（bf16: true 即混合精度）。',
   enable_liger_kernel: 'GPU Liger 内核；在 CPU 上无作用。',
   use_unsloth: 'GPU Unsloth 内核；在 CPU 上无作用。',
   upcast_layernorm: 'GPU 半精度修正；Retune 以 fp32 计算归一化层。',

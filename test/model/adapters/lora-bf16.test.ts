@@ -10,6 +10,7 @@ import { nativeAvailable, setBackend } from '../../../src/backend/index.js';
 import { loadAdapter } from '../../../src/model/adapters/index.js';
 import { loadModel } from '../../../src/model/load.js';
 import { backward } from '../../../src/tensor/autograd.js';
+import { relErr } from '../../tensor/helpers.js';
 
 const FIXTURES = 'test/fixtures/peft';
 interface Run {
@@ -32,18 +33,6 @@ async function retuneRun(frozenBf16: boolean): Promise<Run> {
   const grads: Record<string, number[]> = {};
   for (const [name, t] of trainable) grads[name] = Array.from(t.grad!);
   return { logits, loss: value, grads };
-}
-
-// max |a - b| / max |b|
-function relErr(a: number[], b: number[]): number {
-  assert.equal(a.length, b.length);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return err / scale;
 }
 
 function worstGradErr(got: Run, want: Run): number {
