@@ -51,6 +51,9 @@ export interface ResumePlan {
   finished: boolean; // the run already reached its total steps: nothing to train
   // The kernel path changed since the checkpoint (another CPU, or RETUNE_ISA): information only, never a refusal.
   kernelPath: { old: string; new: string } | null;
+  // A full or freeze checkpoint with bf16: true written before bf16 mixed precision: its trained weights' products
+  // ran in float32, and from here they read bf16 copies. Information only.
+  predatesBf16Copies: boolean;
 }
 
 export interface ResumeInput {
@@ -109,6 +112,8 @@ export function planResume(input: ResumeInput): ResumePlan {
     kernelPath: state?.kernel_path !== undefined && state.kernel_path !== kernelPath
       ? { old: state.kernel_path, new: kernelPath }
       : null,
+    predatesBf16Copies: state !== null && state.bf16_copies === undefined && oldConfig.bf16 && config.bf16 &&
+      config.finetuning_type !== 'lora',
   };
   for (const field of changed) {
     const row: PlanRow = {
@@ -208,6 +213,10 @@ export function formatResumePlan(plan: ResumePlan): string {
   if (plan.kernelPath !== null) {
     lines.push(`  kernel path ${plan.kernelPath.old} -> ${plan.kernelPath.new}: bits may differ from an uninterrupted run; ` +
       'nothing else changes');
+  }
+  if (plan.predatesBf16Copies) {
+    lines.push('  bf16: the checkpoint predates bf16 mixed precision (its trained weights\' products ran in float32); ' +
+      'from here they read bf16 copies of the float32 weights, as LLaMA-Factory\'s bf16 does');
   }
   if (plan.refusal !== null) {
     lines.push(`  REFUSED: ${plan.refusal}`);

@@ -47,6 +47,9 @@ export interface TrainState {
   // The backend's kernel path of the run that saved it (reference, avx2, avx512, ...): results are bit-identical
   // only on the same path. Absent in checkpoints written before it was recorded.
   kernel_path?: string;
+  // Whether the trained weights' products read bf16 copies (bf16 mixed precision, src/tensor/bf16-copies.ts). Absent
+  // in checkpoints written before it existed, whose trained weights' products ran in float32 even with bf16: true.
+  bf16_copies?: boolean;
 }
 
 export function writeTrainState(dir: string, state: TrainState): void {
@@ -77,6 +80,7 @@ export function readTrainState(dir: string): TrainState {
   if (!s.log_window || typeof s.log_window.loss_sum !== 'number' || !isCount(s.log_window.steps)) fail('log_window');
   if (s.rng !== null && !Array.isArray(s.rng)) fail('rng');
   if (s.kernel_path !== undefined && typeof s.kernel_path !== 'string') fail('kernel_path');
+  if (s.bf16_copies !== undefined && typeof s.bf16_copies !== 'boolean') fail('bf16_copies');
   if (!s.optimizer || (s.optimizer.kind !== 'adamw' && s.optimizer.kind !== 'sgd') || !isCount(s.optimizer.step)) {
     fail('optimizer');
   }

@@ -83,6 +83,7 @@ export class Trainer {
     // bf16 mixed precision: the trained weights' products read bf16 copies of the float32 masters.
     this.bf16Weights = init.config.bf16 ? trainedProductWeights(init.model, init.finetuning.trainable) : [];
     roundBf16Copies(this.bf16Weights);
+    this.state.bf16_copies = this.bf16Weights.length > 0;
   }
 
   async run(): Promise<TrainResult> {

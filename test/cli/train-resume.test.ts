@@ -86,9 +86,12 @@ test('freeze fine-tuning with bf16 resumes exactly (frozen weights in bf16; trai
   const first = await train(cfg);
   assert.equal(first.code, 0, explain(first));
   const out = join(dir, 'out');
+  const saved = JSON.parse(readFileSync(join(out, 'checkpoint-3', 'train_state.json'), 'utf8')) as { bf16_copies?: boolean };
+  assert.equal(saved.bf16_copies, true, 'the checkpoint records that the trained weights had bf16 copies');
   const resumedOut = join(dir, 'resumed');
   const resumed = await train(cfg, [`output_dir=${resumedOut}`, `resume_from_checkpoint=${join(out, 'checkpoint-3')}`]);
   assert.equal(resumed.code, 0, explain(resumed));
+  assert.doesNotMatch(resumed.stdout, /predates bf16 mixed precision/);
   const reference = stepRows(out);
   const after = stepRows(resumedOut);
   for (let step = 4; step <= 10; step++) assert.deepEqual(after.get(step), reference.get(step), `step ${step}`);

@@ -180,3 +180,24 @@ test('a new kernel path is an information row, never a refusal, and nothing else
   delete (unrecorded.state as TrainState).kernel_path;
   assert.equal(planResume({ ...unrecorded, kernelPath: 'avx512' }).kernelPath, null);
 });
+
+test('a full bf16 checkpoint from before bf16 mixed precision gets an information row, never a refusal', () => {
+  const full = config({ finetuning_type: 'full', bf16: true });
+  const older = input(full, full);
+  delete (older.state as TrainState).bf16_copies;
+  const plan = planResume(older);
+  assert.equal(plan.predatesBf16Copies, true);
+  assert.equal(plan.refusal, null);
+  assert.deepEqual(plan.rows, []);
+  assert.match(formatResumePlan(plan), /^ {2}bf16: the checkpoint predates bf16 mixed precision .* read bf16 copies/m);
+  // Recorded (either way), float32, or LoRA (no trained weight has a copy): nothing to say.
+  const recorded = input(full, full);
+  (recorded.state as TrainState).bf16_copies = true;
+  assert.equal(planResume(recorded).predatesBf16Copies, false);
+  assert.doesNotMatch(formatResumePlan(planResume(recorded)), /predates/);
+  for (const c of [config({ finetuning_type: 'full' }), config({ bf16: true })]) {
+    const other = input(c, c);
+    delete (other.state as TrainState).bf16_copies;
+    assert.equal(planResume(other).predatesBf16Copies, false);
+  }
+});
