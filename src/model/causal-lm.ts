@@ -3,7 +3,7 @@
 
 import { RetuneError } from '../util/errors.js';
 import type { Attention, Embedding, LayerKVCache, Linear, MLP, RMSNorm } from '../nn/index.js';
-import { checkpoint } from '../tensor/autograd.js';
+import { checkpoint, dropUntilBackward } from '../tensor/autograd.js';
 import { linearCrossEntropy } from '../tensor/linear-cross-entropy.js';
 import { sequenceLogProbs } from '../tensor/sequence-logprobs.js';
 import { add, crossEntropy, reshape } from '../tensor/ops.js';
@@ -28,8 +28,15 @@ export class DecoderLayer {
   forward(
     x: Tensor, positions: Int32Array, segments: Int32Array | null, cache: LayerKVCache | null, window: number | null = null,
   ): Tensor {
-    const h = add(x, this.selfAttn.forward(this.inputLayernorm.forward(x), positions, segments, cache, window));
-    return add(h, this.mlp.forward(this.postAttentionLayernorm.forward(h)));
+    // Each normed input feeds only its block's projections, whose backward rules read it again (LoRA's dA): it is
+    // made again from x then (autograd.ts, dropUntilBackward) rather than kept, (B, T, C) per norm.
+    const normed = this.inputLayernorm.forward(x);
+    const h = add(x, this.selfAttn.forward(normed, positions, segments, cache, window));
+    dropUntilBackward(normed);
+    const normed2 = this.postAttentionLayernorm.forward(h);
+    const y = add(h, this.mlp.forward(normed2));
+    dropUntilBackward(normed2);
+    return y;
   }
 
   // HF's module order, so namedParameters() lists tensors as torch's named_parameters() does.

@@ -1,6 +1,7 @@
 // Causal self-attention of Llama/Qwen2/Qwen3/Mistral: q/k/v projections (q/k/v bias in Qwen2), optional per-head
 // RMSNorm of q and k before RoPE (Qwen3), grouped-query heads, and the output projection.
 import { RetuneError } from '../util/errors.js';
+import { dropUntilBackward } from '../tensor/autograd.js';
 import { attention, reshape, rope } from '../tensor/ops.js';
 import type { RopeTable } from '../tensor/rope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -77,6 +78,9 @@ export class Attention {
     let y: Tensor; // (B, T, nHead, hd)
     if (cache === null) {
       y = attention(q, k, v, { scale: this.scale, segments, window });
+      // The rotated q and k are read again only by attention's backward: made again from q and k then.
+      dropUntilBackward(q);
+      dropUntilBackward(k);
     } else {
       y = cache.attend(q, k, v, this.scale, window);
     }

@@ -18,6 +18,19 @@ export const rerunTable: Partial<Record<OpName, (node: Node, out: Float32Array) 
     const [gate, up] = node.inputs;
     getBackend().swiglu(gate.data, up.data, out, gate.size);
   },
+  rope(node, out) {
+    const [x] = node.inputs;
+    const [B, T, nHead, hd] = x.shape;
+    const table = node.saved.table!;
+    getBackend().rope(x.data, out, node.saved.positions!, table.cos, table.sin, B * T, nHead, hd, false);
+  },
+  // rstd is written again, with the bits the forward saved.
+  rmsnorm(node, out) {
+    const [x, w] = node.inputs;
+    const C = w.shape[0];
+    const wd = w.bf16 !== null ? bf16ToF32(w.bf16) : w.data;
+    getBackend().rmsnorm(x.data, wd, out, node.saved.buffers[0], x.size / C, C, node.saved.eps!);
+  },
 };
 
 export const backwardTable: Record<Exclude<OpName, 'checkpoint'>, Rule> = {

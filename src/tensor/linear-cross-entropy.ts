@@ -17,6 +17,10 @@ import type { Tensor } from './tensor.js';
 // 3 % of each other, 131 rows 6 % slower (w packed 16 times instead of 4, more partial kernel tiles).
 const CHUNK_ELEMENTS = 1 << 24;
 const ROW_BLOCK = 32;
+// ...but at least this many rows while they take at most 4x that budget (a 150k vocab: up to 150 MiB of logits):
+// each chunk packs the whole head weight for its rows alone. Qwen2.5-0.5B's head (151936 x 896), 246 loss rows, 2
+// threads: one chunk ran 1.14-1.22x faster than 96 + 96 + 54 in float32 and 1.24-1.39x in bf16.
+const MIN_CHUNK_ROWS = 256;
 
 export interface LossRows {
   rows: Int32Array; // indices of the counted rows (target != -100)
@@ -32,11 +36,11 @@ export function countedRows(targets: Int32Array, V: number, chunkRows?: number):
     rows.push(i);
   }
   if (chunkRows !== undefined) return { rows: Int32Array.from(rows), chunk: chunkRows };
-  // As many chunks as the budget needs, as even as whole 32-row blocks (the bf16 kernels' row block) allow: 246 rows
-  // of a 150k vocab go as 96 + 96 + 54. 110 + 110 + 26 ran the last sliver at half speed, and 82 + 82 + 82 pads each
-  // chunk's last block with 14 rows of zeros; the head's two GEMMs took 336, 339 and 314 ms for the three splits (one
-  // process, interleaved, 1 thread, Xeon AMX).
-  const most = Math.max(1, Math.floor(CHUNK_ELEMENTS / V));
+  // As many chunks as the budget needs, as even as whole 32-row blocks (the bf16 kernels' row block) allow: 600 rows
+  // of a 150k vocab go as 224 + 224 + 152. Of 110 + 110 + 26, 96 + 96 + 54 and 82 + 82 + 82 (the last padding each
+  // chunk's last block with zeros), the even whole blocks were fastest: 336, 314 and 339 ms for the head's two GEMMs
+  // (one process, interleaved, 1 thread, Xeon AMX).
+  const most = Math.max(1, Math.floor(CHUNK_ELEMENTS / V), Math.min(MIN_CHUNK_ROWS, Math.floor((4 * CHUNK_ELEMENTS) / V)));
   const chunks = Math.max(1, Math.ceil(rows.length / most));
   const even = Math.max(1, Math.ceil(rows.length / chunks));
   return { rows: Int32Array.from(rows), chunk: Math.min(most, Math.ceil(even / ROW_BLOCK) * ROW_BLOCK) };

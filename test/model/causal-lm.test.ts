@@ -7,6 +7,7 @@ import type { CausalLM } from '../../src/model/causal-lm.js';
 import { loadModel } from '../../src/model/load.js';
 import { AdamW } from '../../src/optim/adamw.js';
 import { backward, noGrad } from '../../src/tensor/autograd.js';
+import { recording } from '../../src/tensor/tape.js';
 import { BACKENDS, Golden, maxAbsDiff, MODELS, modelDir, relError } from './helpers.js';
 
 const B = 2;
@@ -124,6 +125,25 @@ test('gradient checkpointing gives the same loss and gradients', async () => {
   assert.equal(checkpointed.item(), plainLoss);
   backward(checkpointed);
   for (const [param, grad] of gradients(model)) assert.deepEqual(grad, expected.get(param), param);
+});
+
+test('a training forward keeps no normed input, rotated q/k or SwiGLU product: each comes back in backward', async () => {
+  setBackend('reference');
+  const golden = new Golden('qwen3-sharded');
+  const ids = golden.ints('input_ids');
+  const labels = golden.ints('labels');
+  const model = await trainable('qwen3-sharded');
+  const loss = model.loss(ids, labels, B, T);
+  const dropped = new Map<string, number>();
+  for (const node of recording.nodes) {
+    if (node.output.dropped) dropped.set(node.op, (dropped.get(node.op) ?? 0) + 1);
+  }
+  const layers = model.layers.length;
+  // Per layer: the two pre-norm outputs (not the final norm, nor Qwen3's q/k norms), rotated q and k, the SwiGLU.
+  assert.deepEqual(Object.fromEntries(dropped), { rmsnorm: 2 * layers, rope: 2 * layers, swiglu: layers });
+  backward(loss);
+  for (const [param, grad] of gradients(model)) assert.ok(grad.every(Number.isFinite), param);
+  assert.equal(recording.nodes.length, 0);
 });
 
 test('a normalizer replaces the count of targets', async () => {

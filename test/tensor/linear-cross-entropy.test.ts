@@ -86,15 +86,19 @@ test('a second backward adds its gradients to the first, into existing .grad buf
 test('loss rows go in as few chunks as the logits budget allows, as even as whole 32-row blocks allow', () => {
   const targets = (n: number, counted: number): Int32Array =>
     Int32Array.from({ length: n }, (_, i) => (i < n - counted ? -100 : i % 7));
-  // Qwen's vocab: 110 rows fit the 64 MiB budget; 246 counted rows of 512 -> 96 + 96 + 54.
+  // Qwen's vocab: 110 rows fit the 64 MiB budget, but a chunk may take 256 rows (150 MiB): 246 counted rows of 512 go
+  // in one chunk, 600 of 1024 as 224 + 224 + 152.
   const qwen = countedRows(targets(512, 246), 151936);
-  assert.deepEqual([qwen.rows.length, qwen.chunk], [246, 96]);
+  assert.deepEqual([qwen.rows.length, qwen.chunk], [246, 256]);
   assert.equal(qwen.rows[0], 512 - 246);
+  assert.equal(countedRows(targets(1024, 600), 151936).chunk, 224);
   // A 32k vocab with 2040 rows (B=8, T=256): 4 chunks of 512 (the last 504).
   assert.equal(countedRows(targets(2048, 2040), 32000).chunk, 512);
   // Few rows: one chunk holding them all, rounded up to a block; a budget below one block is kept.
   assert.equal(countedRows(targets(20, 5), 32000).chunk, 32);
-  assert.equal(countedRows(targets(40, 40), 1 << 20).chunk, 16);
+  assert.equal(countedRows(targets(40, 40), 1 << 22).chunk, 16);
+  // A vocabulary of 1M: 256 rows would take 1 GiB, so only the 4x budget's 64 rows.
+  assert.equal(countedRows(targets(200, 200), 1 << 20).chunk, 64);
   // An explicit chunk size is taken as given.
   assert.equal(countedRows(targets(40, 40), 32000, 7).chunk, 7);
 });
