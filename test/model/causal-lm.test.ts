@@ -110,12 +110,15 @@ for (const backend of BACKENDS) {
   });
 }
 
-test('gradient checkpointing gives the same loss and gradients', async () => {
+// The trainable Qwen3 fixture and its golden batch, on the reference backend.
+async function qwen3Batch(): Promise<{ model: CausalLM; ids: Int32Array; labels: Int32Array }> {
   setBackend('reference');
   const golden = new Golden('qwen3-sharded');
-  const ids = golden.ints('input_ids');
-  const labels = golden.ints('labels');
-  const model = await trainable('qwen3-sharded');
+  return { model: await trainable('qwen3-sharded'), ids: golden.ints('input_ids'), labels: golden.ints('labels') };
+}
+
+test('gradient checkpointing gives the same loss and gradients', async () => {
+  const { model, ids, labels } = await qwen3Batch();
   const plain = model.loss(ids, labels, B, T);
   const plainLoss = plain.item();
   backward(plain);
@@ -128,11 +131,7 @@ test('gradient checkpointing gives the same loss and gradients', async () => {
 });
 
 test('a training forward keeps no normed input, rotated q/k or SwiGLU product: each comes back in backward', async () => {
-  setBackend('reference');
-  const golden = new Golden('qwen3-sharded');
-  const ids = golden.ints('input_ids');
-  const labels = golden.ints('labels');
-  const model = await trainable('qwen3-sharded');
+  const { model, ids, labels } = await qwen3Batch();
   const loss = model.loss(ids, labels, B, T);
   const dropped = new Map<string, number>();
   for (const node of recording.nodes) {
