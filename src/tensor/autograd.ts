@@ -83,9 +83,9 @@ export function checkpoint(fn: (inputs: Tensor[]) => Tensor, inputs: Tensor[]): 
   return result;
 }
 
-// Gives back t's buffer now, for its one consumer has been recorded: backward makes it again from its producer's
-// inputs for each rule that reads it and gives it back after that rule. Memory for a second pass of a cheap op: the
-// SwiGLU product, (B, T, I) per layer, is the widest activation a LoRA step keeps. Outside recording (no producer:
+// Gives back t's buffer now, once every op that reads t has been recorded: backward makes it again from its
+// producer's inputs for each rule that reads it and gives it back after that rule. Memory for a second pass of a
+// cheap op (the decoder drops its normed inputs, rotated q/k and SwiGLU product). Outside recording (no producer:
 // under noGrad or inside a checkpointed function's forward) there is nothing kept to drop.
 export function dropUntilBackward(t: Tensor): void {
   const producer = t.producer as Node | null;
