@@ -84,7 +84,7 @@ export function checkpoint(fn: (inputs: Tensor[]) => Tensor, inputs: Tensor[]): 
 }
 
 // Gives back t's buffer now, once every op that reads t has been recorded: backward makes it again from its
-// producer's inputs for each rule that reads it and gives it back after that rule. Memory for a second pass of a
+// producer's inputs for the first rule that reads it and gives it back at the producer's turn. Memory for a second pass of a
 // cheap op (the decoder drops its normed inputs, rotated q/k and SwiGLU product). Outside recording (no producer:
 // under noGrad or inside a checkpointed function's forward) there is nothing kept to drop.
 export function dropUntilBackward(t: Tensor): void {
@@ -146,39 +146,47 @@ function runBackward(nodes: Node[], root: Tensor, seed: Float32Array): void {
   }
   root.grad = acquire(root.size);
   root.grad.set(seed);
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const node = nodes[i];
-    const gOut = node.output.grad;
-    if (gOut === null) continue;
-    const sink = new GradSink(node);
-    const remade = remakeDropped(node.inputs);
-    rules[node.op](node, gOut, sink);
-    sink.finish();
-    for (const t of remade) {
-      release(t.data);
-      t.drop();
+  // Dropped tensors made again for a rule: kept for the other rules that read them (q, k and v all read one normed
+  // input) until their producer's turn, which comes after every consumer's.
+  const remade = new Set<Tensor>();
+  try {
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const node = nodes[i];
+      if (remade.delete(node.output)) giveBack(node.output);
+      const gOut = node.output.grad;
+      if (gOut === null) continue;
+      const sink = new GradSink(node);
+      remakeDropped(node.inputs, remade);
+      rules[node.op](node, gOut, sink);
+      sink.finish();
+      // Every consumer of this output ran before its producer, so its gradient is complete and now spent: giving it
+      // back at once keeps only the gradients still to be used alive (LoRA training's peak drops by about a third).
+      if (node.output !== root) {
+        release(gOut);
+        node.output.grad = null;
+      }
     }
-    // Every consumer of this output ran before its producer, so its gradient is complete and now spent: giving it
-    // back at once keeps only the gradients still to be used alive (LoRA training's peak drops by about a third).
-    if (node.output !== root) {
-      release(gOut);
-      node.output.grad = null;
-    }
+  } finally {
+    for (const t of remade) giveBack(t);
   }
 }
 
-// The dropped inputs of a node, made again from their producers' inputs into pool buffers for its rule.
-function remakeDropped(inputs: Tensor[]): Tensor[] {
-  const remade: Tensor[] = [];
+// A node's dropped inputs, made again from their producers' inputs into pool buffers (rerunTable).
+function remakeDropped(inputs: Tensor[], remade: Set<Tensor>): void {
   for (const t of inputs) {
-    if (!t.dropped || remade.includes(t)) continue;
+    if (!t.dropped) continue;
     const producer = t.producer as Node;
     t.data = acquire(t.size);
     rerunTable[producer.op]!(producer, t.data);
     t.dropped = false;
-    remade.push(t);
+    remade.add(t);
   }
-  return remade;
+}
+
+// A remade tensor's buffer back to the pool: dropped again until the tape is cleared.
+function giveBack(t: Tensor): void {
+  release(t.data);
+  t.drop();
 }
 
 function accumulateLeaf(t: Tensor, g: Float32Array): void {

@@ -18,7 +18,7 @@ export class Tensor {
   producer: { readonly op: string } | null = null;
   pooled = false;
   // Set by dropUntilBackward (autograd.ts): `data` was given back after the forward, and backward makes it again from
-  // the producer's inputs for each rule that reads it.
+  // the producer's inputs for the rules that read it.
   dropped = false;
 
   constructor(data: Float32Array, shape: number[]) {

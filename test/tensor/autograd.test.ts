@@ -2,7 +2,7 @@
 // recomputation giving the same gradients as the plain pass.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setBackend } from '../../src/backend/index.js';
+import { getBackend, setBackend } from '../../src/backend/index.js';
 import { backward, checkpoint, clearTape, dropUntilBackward, noGrad, replayable, tapeLength } from '../../src/tensor/autograd.js';
 import * as ops from '../../src/tensor/ops.js';
 import { poolStats } from '../../src/tensor/pool.js';
@@ -122,6 +122,32 @@ test('dropUntilBackward gives the buffer back now and the same gradients bit for
   for (let i = 0; i < plain.grads.length; i++) assert.deepEqual(Array.from(dropped.grads[i]), Array.from(plain.grads[i]));
   // h (6 x 8 floats, size class 48) is not held between the forward and backward.
   assert.equal(plain.liveAtLoss - dropped.liveAtLoss, 48 * 4);
+});
+
+test('a dropped tensor read by several ops is made again once, and given back by its producer\'s turn', () => {
+  const r = rng(49);
+  const x = param([6, 5], r);
+  const [wg, wu, w1, w2] = [param([8, 5], r), param([8, 5], r), param([4, 8], r), param([4, 8], r)];
+  const before = poolStats().liveBytes;
+  const h = ops.swiglu(ops.linear(x, wg), ops.linear(x, wu)); // (6, 8), read by two linears
+  const y = ops.add(ops.linear(h, w1), ops.linear(h, w2));
+  dropUntilBackward(h);
+  const loss = ops.crossEntropy(y, Int32Array.from([0, 3, -100, 1, 2, 2]), 5);
+  const backend = getBackend();
+  const swiglu = backend.swiglu;
+  let runs = 0;
+  backend.swiglu = (...args) => {
+    runs++;
+    swiglu(...args);
+  };
+  try {
+    backward(loss);
+  } finally {
+    backend.swiglu = swiglu;
+  }
+  assert.equal(runs, 1);
+  assert.equal(poolStats().liveBytes, before, 'every buffer went back to the pool, the remade one too');
+  assert.ok(h.released && !h.dropped);
 });
 
 test('dropUntilBackward refuses an op it cannot make again and ignores unrecorded tensors', () => {
