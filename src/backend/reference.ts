@@ -94,15 +94,12 @@ function roundBf16(x: Float32Array, out: Uint16Array, n: number): void {
   }
 }
 
+// x rounded to bf16 and widened back to float32.
 function roundedToBf16(x: Float32Array): Float32Array {
+  const bits = new Uint16Array(x.length);
+  roundBf16(x, bits, x.length);
   const out = new Float32Array(x.length);
-  const bits = new Uint32Array(out.buffer);
-  out.set(x);
-  for (let i = 0; i < out.length; i++) {
-    const u = bits[i];
-    if ((u & 0x7fffffff) > 0x7f800000) bits[i] = (u | 0x00400000) & 0xffff0000;
-    else bits[i] = ((u + 0x7fff + ((u >>> 16) & 1)) & 0xffff0000) >>> 0;
-  }
+  widenBf16(bits, 0, x.length, out);
   return out;
 }
 
