@@ -535,6 +535,14 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), rt::threads()); }
 
+Napi::Value SlowWorkersForTest(const Napi::CallbackInfo& info) {
+  Args args(info, "slowWorkersForTest");
+  int64_t us = args.size(0, "microseconds");
+  if (args.ok() && us > 1000000) args.fail("microseconds", "must be at most 1000000");
+  if (!args.ok()) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), static_cast<double>(rt::slow_workers_for_test(static_cast<int>(us))));
+}
+
 Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   Args args(info, "fmaPeak");
   int64_t n = args.size(0, "threads");
@@ -645,6 +653,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"lowRankReduce", LowRankReduce},
       {"setThreads", SetThreads},
       {"getThreads", GetThreads},
+      {"slowWorkersForTest", SlowWorkersForTest},
       {"fmaPeak", FmaPeak},
       {"kernelName", KernelName},
       {"gemmKernels", GemmKernels},

@@ -359,13 +359,12 @@ void backward_task(const BackwardArgs& a, const AttentionShape& s, int64_t b, in
   unpack_rows(dv, s.nKV, b, kvh, P, a.dv, jb0 * kB, std::min(jb1 * kB, s.T));
 }
 
-// Runs task(i) for i in [0, n), task i on thread i mod threads: the assignment of whole tasks to threads is all
-// that the thread count changes.
+// Runs task(i) for i in [0, n), each task taken whole by the next thread to come free: which thread runs a task is
+// all that the thread count changes.
 template <typename F>
 void for_each_task(int64_t n, F task) {
-  const int nT = static_cast<int>(std::min<int64_t>(threads(), n));
-  run_on_threads(nT, [&](int t) {
-    for (int64_t i = t; i < n; i += nT) task(i);
+  parallel_chunks(n, n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) task(i);
   });
 }
 

@@ -355,6 +355,13 @@ Split split_for(int64_t M, int64_t N, int64_t K, int64_t nT) {
   return {rows, rows ? mPanels : nPanels};
 }
 
+// How many chunks (parallel_chunks) a product split for nT threads is cut into: each chunk packs again the operand
+// its band spans whole (all of B for row bands, all of A for column bands), so beyond one chunk per thread only as
+// many as add about 1 % to the product's work, up to a few per thread. `extent` is the product's rows for row bands,
+// else its columns.
+int64_t chunks_for(int64_t extent, int64_t nT) { return balanced_chunks(nT + extent / (100 * kPackCostMacs)); }
+int64_t extent_of(const Split& split, int64_t M, int64_t N) { return split.rows ? M : N; }
+
 // Units [u0, u1) of a split product, through the serial algorithm.
 template <typename TB>
 void gemm_units(const Operands<TB>& o, const Split& split, int64_t u0, int64_t u1, bool accumulate) {
@@ -375,8 +382,8 @@ void gemm_one(const Operands<TB>& o, bool accumulate) {
     return;
   }
   const Split split = split_for(o.M, o.N, o.K, threads());
-  const int64_t grain = o.M * o.N * o.K < kMinParallelMacs ? split.units : 2;
-  parallel_for(split.units, grain, [&](int64_t u0, int64_t u1) { gemm_units(o, split, u0, u1, accumulate); });
+  const int64_t chunks = o.M * o.N * o.K < kMinParallelMacs ? 1 : chunks_for(extent_of(split, o.M, o.N), threads());
+  parallel_chunks(split.units, chunks, [&](int64_t u0, int64_t u1) { gemm_units(o, split, u0, u1, accumulate); });
 }
 
 template <typename TB>
@@ -399,21 +406,22 @@ void gemm_batched(const float* a, const TB* b, float* c, const GemmShape& s) {
 }
 
 // Two independent products in one parallel region. Their units are laid end to end, weighted by multiply-adds, and
-// cut into one contiguous stretch of equal work per thread: with two threads and two equal products (a linear
-// layer's dx and dw) each thread runs one product alone, with no packing repeated across threads and no wait in
-// between. A thread's stretch is fixed by the shapes and thread count; each C element is computed exactly as by
-// gemm_f32, whoever computes it.
+// cut into stretches of equal work, one or a few per thread (parallel_chunks, chunks_for), with no wait between
+// the products: with two threads and two equal products (a linear layer's dx and dw) and one stretch each, each
+// thread runs one product alone, with no packing repeated. The stretches are fixed by the shapes and thread count; each C element is
+// computed exactly as by gemm_f32, whoever computes it.
 void gemm_pair_split(const Operands<float>& o1, bool acc1, const Operands<float>& o2, bool acc2, int nT) {
   const Split s1 = split_for(o1.M, o1.N, o1.K, nT), s2 = split_for(o2.M, o2.N, o2.K, nT);
   const double cost1 = static_cast<double>(o1.M) * o1.N * o1.K / s1.units;
   const double cost2 = static_cast<double>(o2.M) * o2.N * o2.K / s2.units;
   const double end1 = cost1 * s1.units, total = end1 + cost2 * s2.units;
-  // Unit boundaries of thread t's stretch [total * t / nT, total * (t + 1) / nT) inside each product.
+  // Unit boundaries of stretch c [total * c / stretches, total * (c + 1) / stretches) inside each product.
   auto cut = [](double at, double begin, double cost, int64_t units) {
     return std::clamp<int64_t>(std::llround((at - begin) / cost), 0, units);
   };
-  run_on_threads(nT, [&](int t) {
-    const double from = total * t / nT, to = total * (t + 1) / nT;
+  const int64_t stretches = chunks_for(std::min(extent_of(s1, o1.M, o1.N), extent_of(s2, o2.M, o2.N)), nT);
+  parallel_chunks(stretches, stretches, [&](int64_t c0, int64_t c1) {
+    const double from = total * c0 / stretches, to = total * c1 / stretches;
     gemm_units(o1, s1, cut(from, 0, cost1, s1.units), cut(to, 0, cost1, s1.units), acc1);
     gemm_units(o2, s2, cut(from, end1, cost2, s2.units), cut(to, end1, cost2, s2.units), acc2);
   });

@@ -489,8 +489,10 @@ void product_bf16(const float* a, int64_t rsA, int64_t csA, const uint16_t* b, f
   round_a(a, rsA, csA, M, K, Mp, {path == Bf16Path::kAmx, Kp}, rounded);
   const Operands o{rounded, Kp, b, s.transB, c, M, N, K};
   const int64_t blocks = (N + kBlock - 1) / kBlock;
-  const int64_t grain = M * N * K < kMinParallelMacs ? blocks : 1;
-  parallel_for(blocks, grain, [&](int64_t jb0, int64_t jb1) { blocked_columns(o, path, jb0, jb1, s.accumulate); });
+  // Chunks of about a panel group each where there are enough (a group's panels share one pass over A), at most a
+  // few per thread, never fewer than the threads.
+  const int64_t chunks = M * N * K < kMinParallelMacs ? 1 : balanced_chunks(std::max(std::min<int64_t>(blocks, threads()), blocks / kPanelGroup));
+  parallel_chunks(blocks, chunks, [&](int64_t jb0, int64_t jb1) { blocked_columns(o, path, jb0, jb1, s.accumulate); });
 }
 
 // Rows [i0, i1) of A rounded to bf16 and widened back into dst (M, K). A stored (K, M) is read a 16-row strip at a

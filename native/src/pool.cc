@@ -3,7 +3,9 @@
 #include "pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -19,6 +21,10 @@ namespace rt {
 namespace {
 
 constexpr int kSpinIterations = 1 << 14;
+constexpr int64_t kChunksPerThread = 4;
+
+std::atomic<int> gWorkerDelayUs{0};       // slow_workers_for_test
+std::atomic<int64_t> gRunByOthers{0};     // chunks run by a thread other than their owner
 
 struct Pool {
   std::vector<std::thread> workers;
@@ -114,19 +120,54 @@ void run_on_threads(int nUsed, const std::function<void(int)>& fn) {
   }
 }
 
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+void parallel_chunks(int64_t n, int64_t chunks, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  if (grain < 1) grain = 1;
-  int64_t maxUsed = (n + grain - 1) / grain;
-  int nUsed = static_cast<int>(maxUsed < threads() ? maxUsed : threads());
+  chunks = chunks < 1 ? 1 : chunks > n ? n : chunks;
+  const int nUsed = static_cast<int>(chunks < threads() ? chunks : threads());
   if (nUsed <= 1 || tInsideTask) {
     fn(0, n);
     return;
   }
+  // Thread t first runs its own chunks [chunks * t / nUsed, chunks * (t + 1) / nUsed) front to back, as a static
+  // split would (each thread keeps the rows it had in the last kernel, in its own cache), then takes whatever is
+  // left of the others' from the far end.
+  constexpr int64_t kOnStack = 64;
+  std::atomic<bool> onStack[kOnStack];
+  std::unique_ptr<std::atomic<bool>[]> onHeap(chunks > kOnStack ? new std::atomic<bool>[chunks] : nullptr);
+  std::atomic<bool>* taken = onHeap ? onHeap.get() : onStack;
+  for (int64_t c = 0; c < chunks; c++) taken[c].store(false, std::memory_order_relaxed);
   run_on_threads(nUsed, [&](int t) {
-    int64_t begin = n * t / nUsed, end = n * (t + 1) / nUsed;
-    if (begin < end) fn(begin, end);
+    const int64_t own0 = chunks * t / nUsed, own1 = chunks * (t + 1) / nUsed;
+    const int delayUs = t > 0 ? gWorkerDelayUs.load(std::memory_order_relaxed) : 0;
+    const auto run = [&](int64_t c) {
+      if (delayUs > 0) std::this_thread::sleep_for(std::chrono::microseconds(delayUs));
+      if (taken[c].exchange(true, std::memory_order_relaxed)) return;
+      if (c < own0 || c >= own1) gRunByOthers.fetch_add(1, std::memory_order_relaxed);
+      fn(n * c / chunks, n * (c + 1) / chunks);
+    };
+    for (int64_t c = own0; c < own1; c++) run(c);
+    for (int64_t c = chunks - 1; c >= 0; c--) run(c);
   });
+}
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  parallel_chunks(n, balanced_chunks((n + grain - 1) / grain), fn);
+}
+
+int64_t balanced_chunks(int64_t most) {
+  const int64_t nT = threads();
+  if (most <= nT) return most;
+  const int64_t whole = most / nT * nT;
+  return whole < default_chunks() ? whole : default_chunks();
+}
+
+int64_t default_chunks() { return threads() * kChunksPerThread; }
+
+int64_t slow_workers_for_test(int microseconds) {
+  gWorkerDelayUs.store(microseconds, std::memory_order_relaxed);
+  return gRunByOthers.load(std::memory_order_relaxed);
 }
 
 }  // namespace rt

@@ -41,6 +41,9 @@ export interface NativeAddon {
   lowRankReduce: Backend['lowRankReduce'];
   setThreads(n: number): void;
   getThreads(): number;
+  // Tests: the pool's workers sleep this many microseconds before each chunk they take, so the calling thread runs
+  // theirs; returns how many chunks have run on a thread other than their owner.
+  slowWorkersForTest(microseconds: number): number;
   fmaPeak(threads: number, seconds: number): number; // GFLOP/s of a register-only FMA loop
   kernelName(): string; // which GEMM micro-kernel the path in force uses
   gemmKernels(): string[]; // every GEMM micro-kernel this host runs, incl. the AVX-512 source built on ymm pairs

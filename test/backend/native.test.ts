@@ -484,6 +484,54 @@ for (const path of addon === null ? ['(none)'] : hostPaths) {
       }
     });
 
+    it('a chunk of work has the same bits whichever thread runs it: with the workers slowed, the caller runs theirs', () => {
+      const api = addon as NonNullable<typeof addon>;
+      const before = api.getThreads();
+      // Products cut into several chunks per thread (a wide column band, the LoRA job's kind), a pair, bf16 products
+      // (whose chunks never repeat packing), attention's tasks and the elementwise and row kernels.
+      const a = randn(64 * 96, 800), b = randn(96 * 4864, 801);
+      const pa = randn(2048 * 64, 802), pb = randn(64 * 96, 803), pg = randn(2048 * 96, 804);
+      const bBits = new Uint16Array(new Uint32Array(randn(256 * 2048, 805).buffer).map((u) => u >>> 16));
+      const ba = randn(200 * 256, 806);
+      const att = attentionCase(1, 256, 4, 2, 32, null, 807);
+      const gate = randn(1 << 18, 808), up = randn(1 << 18, 809), x = randn(512 * 896, 810), w = randn(896, 811);
+      const runAll = (): Float32Array[] => {
+        const c = new Float32Array(64 * 4864);
+        nb.matmul(a, b, c, { batch: 1, M: 64, N: 4864, K: 96, transA: false, transB: false, accumulate: false });
+        const c1 = new Float32Array(2048 * 96), c2 = new Float32Array(64 * 96);
+        nb.matmulPair(pa, pb, c1, { batch: 1, M: 2048, N: 96, K: 64, transA: false, transB: false, accumulate: false },
+          pa, pg, c2, { batch: 1, M: 64, N: 96, K: 2048, transA: true, transB: false, accumulate: false });
+        const cb = new Float32Array(200 * 2048);
+        nb.matmulBf16(ba, bBits, cb, { batch: 1, M: 200, N: 2048, K: 256, transA: false, transB: false, accumulate: false });
+        const out = new Float32Array(att.q.length), lse = new Float32Array(256 * 4);
+        nb.attention(att.q, att.k, att.v, out, lse, att.args);
+        const dq = new Float32Array(att.q.length), dk = new Float32Array(att.k.length), dv = new Float32Array(att.v.length);
+        nb.attentionBackward(att.dOut, att.q, att.k, att.v, out, lse, dq, dk, dv, att.args);
+        const s = new Float32Array(gate.length), normed = new Float32Array(x.length), rstd = new Float32Array(512);
+        nb.swiglu(gate, up, s, gate.length);
+        nb.rmsnorm(x, w, normed, rstd, 512, 896, 1e-6);
+        return [c, c1, c2, cb, out, lse, dq, dk, dv, s, normed, rstd];
+      };
+      try {
+        api.setThreads(1);
+        const one = runAll();
+        api.setThreads(2);
+        const two = runAll();
+        const taken = api.slowWorkersForTest(2000);
+        const slowed = runAll();
+        const takenAfter = api.slowWorkersForTest(0);
+        assert.ok(takenAfter - taken >= 8, `the caller ran ${takenAfter - taken} of the slowed workers' chunks`);
+        const names = ['matmul', 'pair dx', 'pair dw', 'matmulBf16', 'out', 'lse', 'dq', 'dk', 'dv', 'swiglu', 'rmsnorm', 'rstd'];
+        names.forEach((name, i) => {
+          assert.ok(bitsEqual(two[i], one[i]), `${name}: 2 threads vs 1`);
+          assert.ok(bitsEqual(slowed[i], one[i]), `${name}: slowed workers vs 1 thread`);
+        });
+      } finally {
+        api.slowWorkersForTest(0);
+        api.setThreads(before);
+      }
+    });
+
     it('gives bit-identical results on reruns and on 1 or 2 threads', () => {
       const api = addon as NonNullable<typeof addon>;
       const before = api.getThreads();
