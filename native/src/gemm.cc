@@ -407,9 +407,9 @@ void gemm_batched(const float* a, const TB* b, float* c, const GemmShape& s) {
 
 // Two independent products in one parallel region. Their units are laid end to end, weighted by multiply-adds, and
 // cut into stretches of equal work, one or a few per thread (parallel_chunks, chunks_for), with no wait between
-// the products: with two threads and two equal products (a linear layer's dx and dw) and one stretch each, each
-// thread runs one product alone, with no packing repeated. The stretches are fixed by the shapes and thread count; each C element is
-// computed exactly as by gemm_f32, whoever computes it.
+// the products: with two threads and two equal products (a linear layer's dx and dw) in one stretch each, each
+// thread runs one product alone, with no packing repeated. The stretches are fixed by the shapes and thread count;
+// each C element is computed exactly as by gemm_f32, whoever computes it.
 void gemm_pair_split(const Operands<float>& o1, bool acc1, const Operands<float>& o2, bool acc2, int nT) {
   const Split s1 = split_for(o1.M, o1.N, o1.K, nT), s2 = split_for(o2.M, o2.N, o2.K, nT);
   const double cost1 = static_cast<double>(o1.M) * o1.N * o1.K / s1.units;

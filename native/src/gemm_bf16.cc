@@ -491,7 +491,8 @@ void product_bf16(const float* a, int64_t rsA, int64_t csA, const uint16_t* b, f
   const int64_t blocks = (N + kBlock - 1) / kBlock;
   // Chunks of about a panel group each where there are enough (a group's panels share one pass over A), at most a
   // few per thread, never fewer than the threads.
-  const int64_t chunks = M * N * K < kMinParallelMacs ? 1 : balanced_chunks(std::max(std::min<int64_t>(blocks, threads()), blocks / kPanelGroup));
+  const int64_t groups = std::max(std::min<int64_t>(blocks, threads()), blocks / kPanelGroup);
+  const int64_t chunks = M * N * K < kMinParallelMacs ? 1 : balanced_chunks(groups);
   parallel_chunks(blocks, chunks, [&](int64_t jb0, int64_t jb1) { blocked_columns(o, path, jb0, jb1, s.accumulate); });
 }
 
