@@ -141,7 +141,7 @@ void parallel_chunks(int64_t n, int64_t chunks, const std::function<void(int64_t
     const int delayUs = t > 0 ? gWorkerDelayUs.load(std::memory_order_relaxed) : 0;
     const auto run = [&](int64_t c) {
       if (delayUs > 0) std::this_thread::sleep_for(std::chrono::microseconds(delayUs));
-      if (taken[c].exchange(true, std::memory_order_relaxed)) return;
+      if (taken[c].load(std::memory_order_relaxed) || taken[c].exchange(true, std::memory_order_relaxed)) return;
       if (c < own0 || c >= own1) gRunByOthers.fetch_add(1, std::memory_order_relaxed);
       fn(n * c / chunks, n * (c + 1) / chunks);
     };
