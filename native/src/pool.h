@@ -22,7 +22,8 @@ void run_on_threads(int nUsed, const std::function<void(int)>& fn);
 // the threads as the header says; on one thread (or inside a task) fn(0, n) runs once.
 void parallel_chunks(int64_t n, int64_t chunks, const std::function<void(int64_t, int64_t)>& fn);
 
-// parallel_chunks over [0, n) in default_chunks() ranges, fewer where a range would be under grain items.
+// parallel_chunks over [0, n) in balanced_chunks(ceil(n / grain)) ranges: default_chunks(), fewer where a range
+// would hold under grain items.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 // At most `most` chunks and at most default_chunks(), a whole number per thread when there are more than threads:
