@@ -84,9 +84,9 @@ export function checkpoint(fn: (inputs: Tensor[]) => Tensor, inputs: Tensor[]): 
 }
 
 // Gives back t's buffer now, once every op that reads t has been recorded: backward makes it again from its
-// producer's inputs for the first rule that reads it and gives it back at the producer's turn. Memory for a second pass of a
-// cheap op (the decoder drops its normed inputs, rotated q/k and SwiGLU product). Outside recording (no producer:
-// under noGrad or inside a checkpointed function's forward) there is nothing kept to drop.
+// producer's inputs for the first rule that reads it and gives it back at the producer's turn. Memory for a second
+// pass of a cheap op (the decoder drops its normed inputs, rotated q/k and SwiGLU product). Outside recording (no
+// producer: under noGrad or inside a checkpointed function's forward) there is nothing kept to drop.
 export function dropUntilBackward(t: Tensor): void {
   const producer = t.producer as Node | null;
   if (producer === null) return;
